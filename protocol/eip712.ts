@@ -81,14 +81,19 @@ export function orderStructHash(order: Order): Uint8Array {
   return keccak_256(buf);
 }
 
-/** The EIP-712 digest keccak256(0x1901 || domainSeparator || hashStruct(order)) as bytes. */
-export function orderDigestBytes(order: Order, separator: Uint8Array): Uint8Array {
+/** The EIP-712 digest of any struct: keccak256(0x19 0x01 || domainSeparator || structHash). */
+export function typedDataDigest(separator: Uint8Array, structHash: Uint8Array): Uint8Array {
   const buf = new Uint8Array(66);
   buf[0] = 0x19;
   buf[1] = 0x01;
   buf.set(separator, 2);
-  buf.set(orderStructHash(order), 34);
+  buf.set(structHash, 34);
   return keccak_256(buf);
+}
+
+/** The EIP-712 digest of an order, as bytes. */
+export function orderDigestBytes(order: Order, separator: Uint8Array): Uint8Array {
+  return typedDataDigest(separator, orderStructHash(order));
 }
 
 /** The order id: its EIP-712 digest, lowercase hex. */

@@ -52,7 +52,10 @@ export function classifyEpoch(s: EpochSchedule, epoch: bigint, nowMs: bigint): E
   const start = epochStartMs(s, epoch);
   const end = epochEndMs(s, epoch);
   if (nowMs >= start - MAX_CLOCK_DISPARITY_MS && nowMs < end + MAX_CLOCK_DISPARITY_MS) return "on-time";
-  const current = epochAtMs(s, nowMs);
+  // The epoch index of `now`, extended below genesis (negative) so that "how far away" is exact there too.
+  const sinceMs = nowMs - s.genesisTimeS * 1000n;
+  const lengthMs = s.epochLengthS * 1000n;
+  const current = sinceMs >= 0n ? sinceMs / lengthMs : -((-sinceMs + lengthMs - 1n) / lengthMs); // floor division
   if (epoch > current) return epoch - current <= EARLY_EPOCHS_IGNORED ? "early" : "out-of-window";
   return current - epoch <= LATE_EPOCHS_IGNORED ? "late" : "out-of-window";
 }

@@ -1,0 +1,84 @@
+// Protocol benchmarks: order verification throughput on one core, three ways, in the same run.
+import { createRequire } from "node:module";
+import { verifyTypedData } from "ethers";
+import { encodeOrder } from "../../protocol/codec.ts";
+import {
+  domainSeparator,
+  makeDomain,
+  ORDER_TYPES,
+  orderDigestBytes,
+  orderTypedValue,
+} from "../../protocol/eip712.ts";
+import { type Hex, hexToBytes } from "../../protocol/hex.ts";
+import type { SignedOrder } from "../../protocol/order.ts";
+import { addressOfPrivateKey, signatureBackend, signDigest } from "../../protocol/signature.ts";
+import { type ValidationContext, validateOrderBytes } from "../../protocol/validation.ts";
+import { type BenchGroup, opsPerSecond, round } from "./harness.ts";
+
+const N_ORDERS = 20_000;
+const N_ETHERS = 1_500;
+
+export const bench: BenchGroup = async (log) => {
+  const domain = makeDomain(31337n, "0x5fbdb2315678afecb367f032d93f642f64180aa3");
+  const separator = domainSeparator(domain);
+  const market = `0x${"ab".repeat(32)}` as Hex;
+  const keys = Array.from({ length: 64 }, (_, i) => `0x${(i + 1).toString(16).padStart(64, "0")}` as Hex);
+  const traders = keys.map((k) => addressOfPrivateKey(k));
+  const orders: SignedOrder[] = [];
+  for (let i = 0; i < N_ORDERS; i++) {
+    const k = i % keys.length;
+    const order = {
+      market,
+      epoch: 7n,
+      side: i % 2 === 0 ? ("buy" as const) : ("sell" as const),
+      quantity: BigInt(1 + ((i * 7919) % 100_000)),
+      limitPrice: BigInt(1 + ((i * 104_729) % 5_000)),
+      nonce: BigInt(i),
+      trader: traders[k]!,
+    };
+    orders.push({ ...order, signature: signDigest(orderDigestBytes(order, separator), keys[k]!) });
+  }
+  const wire = orders.map(encodeOrder);
+  const ctx: ValidationContext = {
+    domain,
+    domainSeparator: separator,
+    market: (id) => (id === market ? { genesisTimeS: 0n, epochLengthS: 1n } : undefined),
+    time: { epoch: 7n },
+  };
+  log(
+    `signature backend: ${signatureBackend}; ${N_ORDERS} signed orders, ${wire[0]!.length} wire bytes each`,
+  );
+
+  const verify = opsPerSecond(N_ORDERS, (i) => {
+    validateOrderBytes(wire[i]!, ctx);
+  });
+
+  const require = createRequire(import.meta.url);
+  const native = require("secp256k1/bindings.js") as {
+    ecdsaRecover(sig: Uint8Array, recid: number, msg: Uint8Array, compressed: boolean): Uint8Array;
+  };
+  const digests = orders.map((o) => orderDigestBytes(o, separator));
+  const sigs = orders.map((o) => hexToBytes(o.signature));
+  const nativeRecover = opsPerSecond(N_ORDERS, (i) => {
+    const sig = sigs[i]!;
+    native.ecdsaRecover(sig.subarray(0, 64), sig[64]! - 27, digests[i]!, false);
+  });
+
+  const ethersDomain = { ...domain };
+  const ethersVerify = opsPerSecond(N_ETHERS, (i) => {
+    const o = orders[i]!;
+    verifyTypedData(ethersDomain, ORDER_TYPES, orderTypedValue(o), o.signature);
+  });
+
+  return [
+    { name: "verify_orders_per_s", value: Math.round(verify), unit: "orders/s", target: ">= 10000" },
+    { name: "ethers_verify_orders_per_s", value: Math.round(ethersVerify), unit: "orders/s" },
+    { name: "native_recover_per_s", value: Math.round(nativeRecover), unit: "recovers/s" },
+    {
+      name: "verify_vs_native_ratio",
+      value: round(verify / nativeRecover, 3),
+      unit: "ratio",
+      target: ">= 0.6",
+    },
+  ];
+};
