@@ -1,0 +1,104 @@
+// Readable errors for contract reverts: the revert data is decoded with the contracts' ABIs, so a caller
+// sees `AlreadySettled(market=0x.., epoch=4)` and can branch on `errorName` and `args`.
+import type { Interface } from "ethers";
+import type { Hex } from "../protocol/hex.ts";
+import { smartMarketInterface, testTokenInterface } from "./artifacts.ts";
+
+export interface DecodedRevert {
+  /** The custom error's name, e.g. "InsufficientCollateral"; "Error" for require strings, "Panic" for panics. */
+  readonly errorName: string;
+  /** Its arguments by name, in declaration order. */
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly signature: string;
+  /** The raw revert data. */
+  readonly data: Hex;
+}
+
+/** A contract call or transaction reverted; `errorName`/`args` are the decoded custom error. */
+export class SettlementRevertError extends Error implements DecodedRevert {
+  readonly errorName: string;
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly signature: string;
+  readonly data: Hex;
+  /** What the client was doing, e.g. "settle". */
+  readonly operation: string;
+
+  constructor(operation: string, decoded: DecodedRevert, cause?: unknown) {
+    super(`${operation} reverted: ${formatRevert(decoded)}`, { cause });
+    this.name = "SettlementRevertError";
+    this.errorName = decoded.errorName;
+    this.args = decoded.args;
+    this.signature = decoded.signature;
+    this.data = decoded.data;
+    this.operation = operation;
+  }
+}
+
+/** Any other failure of a client operation (transport, a revert without data, a malformed answer...). */
+export class SettlementClientError extends Error {
+  readonly operation: string;
+  constructor(operation: string, message: string, cause?: unknown) {
+    super(`${operation}: ${message}`, { cause });
+    this.name = "SettlementClientError";
+    this.operation = operation;
+  }
+}
+
+function formatValue(value: unknown): string {
+  return typeof value === "bigint" ? value.toString() : String(value);
+}
+
+export function formatRevert(decoded: DecodedRevert): string {
+  const args = Object.entries(decoded.args).map(([k, v]) => `${k}=${formatValue(v)}`);
+  return `${decoded.errorName}(${args.join(", ")})`;
+}
+
+const INTERFACES: readonly Interface[] = [smartMarketInterface, testTokenInterface];
+
+/** Decodes revert data with the settlement contract's ABI (then TestToken's); null if no ABI knows it. */
+export function decodeRevertData(data: string): DecodedRevert | null {
+  if (!/^0x[0-9a-fA-F]{8}/.test(data)) return null;
+  for (const iface of INTERFACES) {
+    try {
+      const parsed = iface.parseError(data);
+      if (!parsed) continue;
+      const args: Record<string, unknown> = {};
+      parsed.fragment.inputs.forEach((input, i) => {
+        const value = parsed.args[i] as unknown;
+        args[input.name || `arg${i}`] = typeof value === "string" ? value.toLowerCase() : value;
+      });
+      return { errorName: parsed.name, args, signature: parsed.signature, data: data.toLowerCase() as Hex };
+    } catch {
+      // not this interface's error, or malformed arguments: try the next one
+    }
+  }
+  return null;
+}
+
+/**
+ * The revert data inside an ethers error: ethers puts it in `data` of a CallExceptionError, JSON-RPC servers
+ * nest it in `error.data` or `info.error.data`. Searches a few levels deep.
+ */
+export function findRevertData(err: unknown, depth = 0): string | null {
+  if (depth > 5 || err === null || typeof err !== "object") return null;
+  const obj = err as Record<string, unknown>;
+  const data = obj.data;
+  if (typeof data === "string" && /^0x[0-9a-fA-F]{8}/.test(data)) return data;
+  for (const key of ["error", "info", "cause", "data", "revert"]) {
+    const found = findRevertData(obj[key], depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** Maps any error of a client operation to a SettlementRevertError when its revert data decodes. */
+export function toSettlementError(operation: string, err: unknown): Error {
+  if (err instanceof SettlementRevertError || err instanceof SettlementClientError) return err;
+  const data = findRevertData(err);
+  if (data) {
+    const decoded = decodeRevertData(data);
+    if (decoded) return new SettlementRevertError(operation, decoded, err);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new SettlementClientError(operation, message, err);
+}
