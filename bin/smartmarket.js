@@ -11,8 +11,14 @@ const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
 const supported = major > 22 || (major === 22 && minor >= 13);
 
 if (supported) {
+  // The full command set is composed at the top of the import graph (testnet/ imports node/). A node
+  // process (`smartmarket node …`) loads only the node's commands, which starts faster.
   const { main } = await import("../node/cli/main.ts");
-  await main();
+  const commands =
+    process.argv[2] === "node"
+      ? (await import("../node/cli/commands.ts")).NODE_COMMANDS
+      : (await import("../testnet/cli.ts")).ALL_COMMANDS;
+  await main(commands);
 } else {
   const pinned = fileURLToPath(new URL("../node_modules/node/bin/node", import.meta.url));
   if (!existsSync(pinned)) {

@@ -2,7 +2,6 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type CliCommand, CliError, type CliIo, ExitCode } from "./command.ts";
-import { COMMANDS } from "./commands.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -15,9 +14,9 @@ function commandHelp(cmd: CliCommand): string {
   return `${lines.join("\n")}\n`;
 }
 
-function globalHelp(): string {
-  const width = Math.max(4, ...COMMANDS.map((c) => c.name.length));
-  const rows = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+function globalHelp(commands: readonly CliCommand[]): string {
+  const width = Math.max(4, ...commands.map((c) => c.name.length));
+  const rows = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return [
     "Usage: smartmarket <command> [options]",
     "",
@@ -34,9 +33,12 @@ function globalHelp(): string {
 }
 
 /** Finds the longest registered command path that prefixes argv. */
-function resolve(argv: string[]): { cmd: CliCommand; rest: string[] } | undefined {
+function resolve(
+  argv: string[],
+  commands: readonly CliCommand[],
+): { cmd: CliCommand; rest: string[] } | undefined {
   let best: { cmd: CliCommand; rest: string[] } | undefined;
-  for (const cmd of COMMANDS) {
+  for (const cmd of commands) {
     const path = cmd.name.split(" ");
     if (
       path.every((word, i) => argv[i] === word) &&
@@ -48,19 +50,19 @@ function resolve(argv: string[]): { cmd: CliCommand; rest: string[] } | undefine
   return best;
 }
 
-export async function runCli(argv: string[], io: CliIo): Promise<number> {
+export async function runCli(argv: string[], io: CliIo, commands: readonly CliCommand[]): Promise<number> {
   const first = argv[0];
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
-    io.stdout.write(globalHelp());
+    io.stdout.write(globalHelp(commands));
     return first === undefined ? ExitCode.USAGE : ExitCode.OK;
   }
   if (first === "-v" || first === "--version") {
     io.stdout.write(`${pkg.version}\n`);
     return ExitCode.OK;
   }
-  const found = resolve(argv);
+  const found = resolve(argv, commands);
   if (!found) {
-    const group = COMMANDS.filter((c) => c.name.startsWith(`${first} `));
+    const group = commands.filter((c) => c.name.startsWith(`${first} `));
     if (group.length > 0) {
       io.stderr.write(
         `smartmarket: "${argv.join(" ")}" is not a command; did you mean one of:\n${group.map((c) => `  smartmarket ${c.name} ${c.usage}`).join("\n")}\n`,
@@ -77,7 +79,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: rest,
+      options: cmd.options,
+      allowPositionals: true,
+      allowNegative: true,
+      strict: true,
+    });
   } catch (err) {
     io.stderr.write(`smartmarket ${cmd.name}: ${(err as Error).message}\n${commandHelp(cmd)}`);
     return ExitCode.USAGE;
@@ -108,12 +116,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 }
 
 /** Runs the CLI on this process's argv and stdio; sets the exit code. */
-export async function main(): Promise<void> {
-  process.exitCode = await runCli(process.argv.slice(2), {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    stdin: process.stdin,
-    isTTY: Boolean(process.stdout.isTTY),
-    env: process.env,
-  });
+export async function main(commands: readonly CliCommand[]): Promise<void> {
+  process.exitCode = await runCli(
+    process.argv.slice(2),
+    {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      stdin: process.stdin,
+      isTTY: Boolean(process.stdout.isTTY),
+      env: process.env,
+    },
+    commands,
+  );
 }

@@ -1,0 +1,139 @@
+// `smartmarket node start`: run a market node until SIGINT/SIGTERM.
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ParseArgsOptionsConfig } from "node:util";
+import { ApiServer } from "../../api.ts";
+import { RpcChain } from "../../chain-rpc.ts";
+import { ConfigError, type NodeConfig, resolveConfig, SETTINGS } from "../../config.ts";
+import { createLogger } from "../../logger.ts";
+import { MarketNode } from "../../market-node.ts";
+import { loadKeystore, readPassword, WalletError } from "../../wallet.ts";
+import { type CliCommand, CliError, ExitCode } from "../command.ts";
+
+/** Written while the node runs, so tools can find a node started on ephemeral ports. */
+export const NODE_INFO_FILE = "node.json";
+
+const options: ParseArgsOptionsConfig = { config: { type: "string" } };
+for (const s of SETTINGS) {
+  options[s.flag] =
+    s.kind === "bool"
+      ? { type: "boolean" }
+      : s.kind === "list"
+        ? { type: "string", multiple: true }
+        : { type: "string" };
+}
+
+export const nodeStartCommand: CliCommand = {
+  name: "node start",
+  summary: "run a market node (libp2p, gossip, epochs, settlement, control API) until Ctrl-C",
+  usage: "[--config FILE] [options]",
+  help: [
+    "Settings come from flags, then environment variables, then a JSON config file (--config FILE, default",
+    "<data-dir>/config.json, keys as in parentheses), then defaults.",
+    "",
+    "  --config FILE            JSON config file",
+    ...SETTINGS.map((s) => `  --${s.flag.padEnd(22)} ${s.help} [${s.env}] (${s.key})`),
+  ].join("\n"),
+  options,
+  handler: async (args, io) => {
+    let config: NodeConfig;
+    try {
+      config = resolveConfig(args.values, io.env, args.values.config as string | undefined);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new CliError(err.message);
+      throw err;
+    }
+    const log = createLogger({
+      level: config.logLevel,
+      json: config.logJson,
+      write: (l) => io.stderr.write(l),
+    });
+    let wallet: { address: `0x${string}`; privateKey: `0x${string}` };
+    try {
+      wallet = await loadKeystore(config.dataDir, readPassword(config.passwordFile, io.env));
+    } catch (err) {
+      if (err instanceof WalletError) throw new CliError(err.message, ExitCode.USAGE);
+      throw err;
+    }
+    let chain: RpcChain;
+    try {
+      chain = await RpcChain.connect({
+        rpcUrl: config.rpcUrl,
+        contract: config.contract,
+        privateKey: wallet.privateKey,
+      });
+    } catch (err) {
+      throw new CliError((err as Error).message, ExitCode.FAILURE);
+    }
+    const node = new MarketNode(
+      {
+        dataDir: config.dataDir,
+        market: config.market,
+        listen: config.listen,
+        announce: config.announce,
+        bootstrap: config.bootstrap,
+        mdns: config.mdns,
+        submit: config.submit,
+      },
+      { chain, wallet, logger: log },
+    );
+    try {
+      await node.start();
+    } catch (err) {
+      await chain.close();
+      throw new CliError(`the node could not start: ${(err as Error).message}`, ExitCode.FAILURE);
+    }
+    const api = new ApiServer(
+      { host: config.apiHost, port: config.apiPort },
+      { node, logger: log.child("api") },
+    );
+    try {
+      await api.start();
+    } catch (err) {
+      await node.stop();
+      throw new CliError(
+        `the control API could not listen on ${config.apiHost}:${config.apiPort}: ${(err as Error).message}`,
+        ExitCode.FAILURE,
+      );
+    }
+    const infoPath = join(config.dataDir, NODE_INFO_FILE);
+    writeFileSync(
+      infoPath,
+      `${JSON.stringify({
+        pid: process.pid,
+        apiUrl: api.url,
+        peerId: node.peerId.toString(),
+        wallet: wallet.address,
+        addresses: node.host.getMultiaddrs().map((a) => a.toString()),
+      })}\n`,
+    );
+    log.info("control API listening", { url: api.url });
+
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info("shutting down", { signal });
+        resolve();
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      // Started by a launcher (the testnet) in a process group of its own: if the launcher dies, so do we.
+      if (io.env.SMARTMARKET_EXIT_WITH_PARENT === "1") {
+        const parent = process.ppid;
+        const watch = setInterval(() => {
+          if (process.ppid !== parent) {
+            clearInterval(watch);
+            stop("parent exited");
+          }
+        }, 1000);
+        watch.unref();
+      }
+    });
+    await api.stop();
+    await node.stop();
+    rmSync(infoPath, { force: true });
+    return ExitCode.OK;
+  },
+};

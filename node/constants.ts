@@ -1,0 +1,43 @@
+// Node-level constants. Units are in the names.
+
+/** Protocol ids: /<prefix>/<name>/<version>. */
+export const PROTOCOL_PREFIX = "smartmarket";
+export const PROTOCOL_VERSION = "1";
+
+/** Gossip: one order topic and one announcement topic per market. */
+export const TOPIC_ORDERS = "orders";
+export const TOPIC_ANNOUNCE = "announce";
+
+/** Largest gossip message accepted at the stream level (the announcement is the larger of the two). */
+export const MAX_GOSSIP_MESSAGE_BYTES = 1024;
+/** Orders waiting for signature verification; beyond this, new gossip is IGNOREd (not penalised). */
+export const MAX_GOSSIP_QUEUE_LENGTH = 8192;
+/** Orders verified per turn of the event loop before yielding. */
+export const GOSSIP_VALIDATION_BATCH = 64;
+/** Per-peer token bucket for gossip messages: sustained rate and burst. */
+export const PEER_GOSSIP_RATE_PER_S = 500;
+export const PEER_GOSSIP_BURST = 2000;
+/** Outbound gossipsub stream buffer per peer (the library default is unbounded). */
+export const GOSSIP_MAX_OUTBOUND_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Largest gossipsub RPC frame accepted from a peer (the library default is 4 MiB via it-length-prefixed). */
+export const GOSSIP_MAX_INBOUND_RPC_BYTES = 1024 * 1024;
+
+/** Epoch pipeline timing, as fractions of the epoch length and absolute caps. */
+export const RECONCILE_WINDOW_MAX_MS = 2000;
+/** Share of the epoch length after close spent reconciling before the set freezes (numerator / 8). */
+export const RECONCILE_WINDOW_EIGHTHS = 2;
+/** Delay between successive submitters in the deterministic ranking. */
+export const SUBMIT_BACKOFF_MS = 800;
+/** How often the chain is polled for new blocks and Settled events. */
+export const CHAIN_POLL_MS = 400;
+
+/** Default ports: the control API and the libp2p TCP listener. */
+export const DEFAULT_API_PORT = 7400;
+export const DEFAULT_P2P_PORT = 7401;
+
+/** Files in the data directory. */
+export const PEER_KEY_FILE = "peer.key";
+export const API_TOKEN_FILE = "api-token";
+export const DB_FILE = "node.db";
+export const KEYSTORE_FILE = "keystore.json";
+export const CONFIG_FILE = "config.json";

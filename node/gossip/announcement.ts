@@ -1,0 +1,113 @@
+// Epoch announcements: what a node tells the others about an epoch it closed. Signed by the node's
+// wallet (the address that would submit the settlement), so the submitter ranking and the agreement
+// report cannot be spoofed. Canonical binary layout, version 1:
+//
+//   0    1   version (0x01)
+//   1    32  market
+//   33   8   epoch, uint64 big-endian
+//   41   32  order-set fingerprint at the time of the announcement
+//   73   4   order count, uint32 big-endian
+//   77   32  result hash (32 zero bytes: not cleared yet)
+//   109  20  wallet (the signer)
+//   129  1   peer id length P (1..64)
+//   130  P   libp2p peer id of the announcing node, its string form (base58btc) in ASCII
+//   .    65  signature r || s || v over keccak256("smartmarket/announce/1" || bytes[0 .. 130 + P))
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { bytesToHex, bytesToUint, type Hex, hexToBytes, uintToBytes } from "../../protocol/hex.ts";
+import { recoverSigner, signDigest } from "../../protocol/signature.ts";
+
+export const ANNOUNCEMENT_VERSION = 0x01;
+const DOMAIN_TAG = new TextEncoder().encode("smartmarket/announce/1");
+const ZERO_HASH = `0x${"00".repeat(32)}` as Hex;
+const MAX_PEER_ID_BYTES = 64;
+
+export interface Announcement {
+  readonly market: Hex;
+  readonly epoch: bigint;
+  readonly fingerprint: Hex;
+  readonly orderCount: number;
+  /** null until the node has cleared the epoch. */
+  readonly resultHash: Hex | null;
+  readonly wallet: Hex;
+  /** The announcing node's peer id, string form. */
+  readonly peerId: string;
+}
+
+export class AnnouncementError extends Error {
+  readonly code: "MALFORMED" | "BAD_SIGNATURE";
+  constructor(code: "MALFORMED" | "BAD_SIGNATURE", message: string) {
+    super(`${code}: ${message}`);
+    this.name = "AnnouncementError";
+    this.code = code;
+  }
+}
+
+function body(a: Announcement): Uint8Array {
+  const peerId = new TextEncoder().encode(a.peerId);
+  if (peerId.length < 1 || peerId.length > MAX_PEER_ID_BYTES) throw new RangeError("peer id length");
+  const out = new Uint8Array(130 + peerId.length);
+  out[0] = ANNOUNCEMENT_VERSION;
+  out.set(hexToBytes(a.market), 1);
+  out.set(uintToBytes(a.epoch, 8), 33);
+  out.set(hexToBytes(a.fingerprint), 41);
+  out.set(uintToBytes(BigInt(a.orderCount), 4), 73);
+  out.set(hexToBytes(a.resultHash ?? ZERO_HASH), 77);
+  out.set(hexToBytes(a.wallet), 109);
+  out[129] = peerId.length;
+  out.set(peerId, 130);
+  return out;
+}
+
+function digestOf(bodyBytes: Uint8Array): Uint8Array {
+  const buf = new Uint8Array(DOMAIN_TAG.length + bodyBytes.length);
+  buf.set(DOMAIN_TAG, 0);
+  buf.set(bodyBytes, DOMAIN_TAG.length);
+  return keccak_256(buf);
+}
+
+export function encodeAnnouncement(a: Announcement, walletKey: Hex): Uint8Array {
+  const b = body(a);
+  const sig = hexToBytes(signDigest(digestOf(b), walletKey));
+  const out = new Uint8Array(b.length + 65);
+  out.set(b, 0);
+  out.set(sig, b.length);
+  return out;
+}
+
+/** Decodes and authenticates an announcement; throws AnnouncementError (MALFORMED or BAD_SIGNATURE). */
+export function decodeAnnouncement(bytes: Uint8Array): Announcement {
+  if (bytes.length < 130 + 1 + 65 || bytes.length > 130 + MAX_PEER_ID_BYTES + 65) {
+    throw new AnnouncementError("MALFORMED", `length ${bytes.length}`);
+  }
+  if (bytes[0] !== ANNOUNCEMENT_VERSION) throw new AnnouncementError("MALFORMED", `version ${bytes[0]}`);
+  const p = bytes[129]!;
+  if (p < 1 || p > MAX_PEER_ID_BYTES || bytes.length !== 130 + p + 65) {
+    throw new AnnouncementError("MALFORMED", "peer id length does not match the message length");
+  }
+  const b = bytes.subarray(0, 130 + p);
+  for (const c of bytes.subarray(130, 130 + p)) {
+    // base58btc / base32 alphabets only: printable ASCII letters and digits
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a))) {
+      throw new AnnouncementError("MALFORMED", "peer id is not alphanumeric ASCII");
+    }
+  }
+  const resultHash = bytesToHex(bytes.subarray(77, 109));
+  const a: Announcement = {
+    market: bytesToHex(bytes.subarray(1, 33)),
+    epoch: bytesToUint(bytes.subarray(33, 41)),
+    fingerprint: bytesToHex(bytes.subarray(41, 73)),
+    orderCount: Number(bytesToUint(bytes.subarray(73, 77))),
+    resultHash: resultHash === ZERO_HASH ? null : resultHash,
+    wallet: bytesToHex(bytes.subarray(109, 129)),
+    peerId: String.fromCharCode(...bytes.subarray(130, 130 + p)),
+  };
+  let signer: Hex;
+  try {
+    signer = recoverSigner(digestOf(b), bytes.subarray(130 + p));
+  } catch (err) {
+    throw new AnnouncementError("BAD_SIGNATURE", (err as Error).message);
+  }
+  if (signer !== a.wallet)
+    throw new AnnouncementError("BAD_SIGNATURE", `signed by ${signer}, claims ${a.wallet}`);
+  return a;
+}

@@ -1,0 +1,38 @@
+// Per-peer token buckets. Time is passed in, so the limiter is testable without a clock.
+
+export class PeerRateLimiter {
+  private readonly ratePerMs: number;
+  private readonly burst: number;
+  private readonly buckets = new Map<string, { tokens: number; atMs: number }>();
+  private readonly maxPeers: number;
+
+  constructor(ratePerS: number, burst: number, maxPeers = 10_000) {
+    this.ratePerMs = ratePerS / 1000;
+    this.burst = burst;
+    this.maxPeers = maxPeers;
+  }
+
+  /** Takes one token for `peer` at time `nowMs`; false if the peer is over its rate. */
+  take(peer: string, nowMs: number): boolean {
+    let b = this.buckets.get(peer);
+    if (!b) {
+      if (this.buckets.size >= this.maxPeers) this.evictOldest();
+      b = { tokens: this.burst, atMs: nowMs };
+      this.buckets.set(peer, b);
+    }
+    b.tokens = Math.min(this.burst, b.tokens + (nowMs - b.atMs) * this.ratePerMs);
+    b.atMs = nowMs;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  forget(peer: string): void {
+    this.buckets.delete(peer);
+  }
+
+  private evictOldest(): void {
+    const first = this.buckets.keys().next();
+    if (!first.done) this.buckets.delete(first.value);
+  }
+}

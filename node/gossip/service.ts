@@ -1,0 +1,210 @@
+// Order and announcement gossip over gossipsub with asynchronous validation (Lodestar-style):
+//   1. the topic validator (synchronous, cheap): size cap [REJECT], per-peer rate limit [IGNORE],
+//      bounded queue full [IGNORE];
+//   2. a bounded FIFO of messages awaiting full validation (signature recovery), drained in batches;
+//   3. the verdict goes back to gossipsub (ACCEPT forwards; REJECT lowers the sender's score).
+
+import type { GossipsubMessage } from "@libp2p/gossipsub";
+import { TopicValidatorResult } from "@libp2p/gossipsub";
+import type { PeerId, Startable } from "@libp2p/interface";
+import {
+  GOSSIP_VALIDATION_BATCH,
+  MAX_GOSSIP_MESSAGE_BYTES,
+  MAX_GOSSIP_QUEUE_LENGTH,
+  PEER_GOSSIP_BURST,
+  PEER_GOSSIP_RATE_PER_S,
+} from "../constants.ts";
+import type { Host } from "../host.ts";
+import { PeerRateLimiter } from "./rate-limit.ts";
+
+export type GossipAction = "ACCEPT" | "IGNORE" | "REJECT";
+
+export interface Verdict {
+  readonly action: GossipAction;
+  /** Why: a protocol OrderErrorCode, or a gossip-level code (RATE_LIMITED, QUEUE_FULL, DUPLICATE, ...). */
+  readonly code: string;
+}
+
+export interface GossipHandlers {
+  /** Full validation + storage of an order received on an order topic. */
+  onOrder(data: Uint8Array, from: string): Verdict;
+  /** Full validation of an announcement. */
+  onAnnouncement(data: Uint8Array, from: string): Verdict;
+}
+
+export interface GossipCounters {
+  /** Messages by topic kind, action and code. */
+  readonly verdicts: Map<string, number>;
+  queueLength: number;
+  queueHighWater: number;
+}
+
+interface Pending {
+  readonly kind: "order" | "announce";
+  readonly msgId: string;
+  readonly from: string;
+  readonly data: Uint8Array;
+}
+
+export interface OrderGossipInit {
+  readonly orderTopics: readonly string[];
+  readonly announceTopics: readonly string[];
+  readonly handlers: GossipHandlers;
+  readonly maxQueueLength?: number;
+  readonly now?: () => number;
+}
+
+/** The subset of the gossipsub router used here (the package's public interface omits some methods). */
+interface Router {
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  publish(topic: string, data: Uint8Array): Promise<{ recipients: PeerId[] }>;
+  reportMessageValidationResult(
+    msgId: string,
+    propagationSource: string,
+    acceptance: TopicValidatorResult,
+  ): void;
+  getScore(peerId: string): number;
+  getMeshPeers(topic: string): string[];
+  getSubscribers(topic: string): PeerId[];
+  getTopics(): string[];
+  topicValidators: Map<string, (peer: PeerId, msg: { data: Uint8Array }) => TopicValidatorResult>;
+  addEventListener(type: "gossipsub:message", fn: (evt: CustomEvent<GossipsubMessage>) => void): void;
+  removeEventListener(type: "gossipsub:message", fn: (evt: CustomEvent<GossipsubMessage>) => void): void;
+}
+
+const RESULT: Record<GossipAction, TopicValidatorResult> = {
+  ACCEPT: TopicValidatorResult.Accept,
+  IGNORE: TopicValidatorResult.Ignore,
+  REJECT: TopicValidatorResult.Reject,
+};
+
+export class OrderGossip implements Startable {
+  readonly counters: GossipCounters = { verdicts: new Map(), queueLength: 0, queueHighWater: 0 };
+  private readonly router: Router;
+  private readonly init: OrderGossipInit;
+  private readonly limiter = new PeerRateLimiter(PEER_GOSSIP_RATE_PER_S, PEER_GOSSIP_BURST);
+  private readonly queue: Pending[] = [];
+  private queueHead = 0;
+  private draining = false;
+  private running = false;
+  private readonly kindOf = new Map<string, "order" | "announce">();
+  private readonly maxQueue: number;
+  private readonly now: () => number;
+  private readonly onMessage = (evt: CustomEvent<GossipsubMessage>) => this.enqueue(evt.detail);
+
+  constructor(init: OrderGossipInit, components: { host: Host }) {
+    this.init = init;
+    this.router = components.host.services.pubsub as unknown as Router;
+    this.maxQueue = init.maxQueueLength ?? MAX_GOSSIP_QUEUE_LENGTH;
+    this.now = init.now ?? Date.now;
+    for (const t of init.orderTopics) this.kindOf.set(t, "order");
+    for (const t of init.announceTopics) this.kindOf.set(t, "announce");
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    for (const topic of this.kindOf.keys()) {
+      this.router.topicValidators.set(topic, (peer, msg) =>
+        this.preValidate(topic, peer.toString(), msg.data),
+      );
+      this.router.subscribe(topic);
+    }
+    this.router.addEventListener("gossipsub:message", this.onMessage);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.router.removeEventListener("gossipsub:message", this.onMessage);
+    for (const topic of this.kindOf.keys()) {
+      this.router.topicValidators.delete(topic);
+      this.router.unsubscribe(topic);
+    }
+    this.queue.length = 0;
+    this.queueHead = 0;
+  }
+
+  /** Publishes bytes on a topic; resolves to the number of peers it was sent to. */
+  async publish(topic: string, data: Uint8Array): Promise<number> {
+    const res = await this.router.publish(topic, data);
+    return res.recipients.length;
+  }
+
+  score(peerId: string): number {
+    return this.router.getScore(peerId);
+  }
+
+  meshPeers(topic: string): string[] {
+    return this.router.getMeshPeers(topic);
+  }
+
+  subscribers(topic: string): string[] {
+    return this.router.getSubscribers(topic).map((p) => p.toString());
+  }
+
+  forgetPeer(peerId: string): void {
+    this.limiter.forget(peerId);
+  }
+
+  private count(kind: string, verdict: Verdict): void {
+    const key = `${kind}|${verdict.action}|${verdict.code}`;
+    this.counters.verdicts.set(key, (this.counters.verdicts.get(key) ?? 0) + 1);
+  }
+
+  /** Cheap checks before a message is queued; runs inside gossipsub for every message. */
+  private preValidate(topic: string, from: string, data: Uint8Array): TopicValidatorResult {
+    const kind = this.kindOf.get(topic) ?? "order";
+    let verdict: Verdict | null = null;
+    if (data.length > MAX_GOSSIP_MESSAGE_BYTES) verdict = { action: "REJECT", code: "OVERSIZE" };
+    else if (!this.limiter.take(from, this.now())) verdict = { action: "IGNORE", code: "RATE_LIMITED" };
+    else if (this.queue.length - this.queueHead >= this.maxQueue)
+      verdict = { action: "IGNORE", code: "QUEUE_FULL" };
+    if (verdict) {
+      this.count(kind, verdict);
+      return RESULT[verdict.action];
+    }
+    return TopicValidatorResult.Accept;
+  }
+
+  private enqueue(m: GossipsubMessage): void {
+    if (!this.running) return;
+    const kind = this.kindOf.get(m.msg.topic);
+    if (!kind) return;
+    this.queue.push({ kind, msgId: m.msgId, from: m.propagationSource.toString(), data: m.msg.data });
+    const len = this.queue.length - this.queueHead;
+    this.counters.queueLength = len;
+    if (len > this.counters.queueHighWater) this.counters.queueHighWater = len;
+    if (!this.draining) {
+      this.draining = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  /** Validates up to GOSSIP_VALIDATION_BATCH messages, then yields to the event loop. */
+  private drain(): void {
+    let n = 0;
+    while (this.queueHead < this.queue.length && n < GOSSIP_VALIDATION_BATCH && this.running) {
+      const p = this.queue[this.queueHead]!;
+      this.queueHead++;
+      n++;
+      let verdict: Verdict;
+      try {
+        verdict =
+          p.kind === "order"
+            ? this.init.handlers.onOrder(p.data, p.from)
+            : this.init.handlers.onAnnouncement(p.data, p.from);
+      } catch {
+        verdict = { action: "IGNORE", code: "INTERNAL_ERROR" };
+      }
+      this.count(p.kind, verdict);
+      this.router.reportMessageValidationResult(p.msgId, p.from, RESULT[verdict.action]);
+    }
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    this.counters.queueLength = this.queue.length - this.queueHead;
+    if (this.queueHead < this.queue.length && this.running) setImmediate(() => this.drain());
+    else this.draining = false;
+  }
+}

@@ -1,0 +1,169 @@
+// Prometheus metrics of a node, on a registry of its own (several nodes may share a process in tests).
+// Exposed at GET /metrics of the control API.
+import { readFileSync } from "node:fs";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { Verdict } from "./gossip/service.ts";
+import type { SyncReport } from "./sync/service.ts";
+
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+/** What the metrics read from a running node at scrape time. */
+export interface MetricsSource {
+  readonly host: {
+    getConnections(): { direction: string; streams: { protocol?: string }[] }[];
+    getPeers(): unknown[];
+  };
+  readonly gossip: { counters: { queueLength: number; queueHighWater: number } };
+}
+
+export class NodeMetrics {
+  readonly version = pkg.version;
+  readonly registry = new Registry();
+  private readonly orders: Counter<"source" | "action" | "code">;
+  private readonly phase: Histogram<"phase">;
+  private readonly reconcileBytes: Counter<"direction">;
+  private readonly reconcileOrders: Counter<"direction">;
+  private readonly reconcileSessions: Counter;
+  private readonly settlements: Counter<"outcome">;
+  private readonly settlementGas: Histogram;
+  private readonly agreement: Counter<"agreed">;
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: "smartmarket_process_" });
+    this.orders = new Counter({
+      name: "smartmarket_orders_total",
+      help: "Orders received, by source (gossip, sync, api, local) and verdict (ACCEPT/IGNORE/REJECT + code)",
+      labelNames: ["source", "action", "code"],
+      registers,
+    });
+    this.phase = new Histogram({
+      name: "smartmarket_epoch_phase_duration_seconds",
+      help: "Duration of epoch pipeline phases (reconcile, collateral, clear)",
+      labelNames: ["phase"],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers,
+    });
+    this.reconcileBytes = new Counter({
+      name: "smartmarket_reconcile_bytes_total",
+      help: "Bytes of the sync protocol, by direction",
+      labelNames: ["direction"],
+      registers,
+    });
+    this.reconcileOrders = new Counter({
+      name: "smartmarket_reconcile_orders_total",
+      help: "Orders moved by the sync protocol (fetched from or pushed to peers)",
+      labelNames: ["direction"],
+      registers,
+    });
+    this.reconcileSessions = new Counter({
+      name: "smartmarket_reconcile_sessions_total",
+      help: "Sync sessions this node initiated",
+      registers,
+    });
+    this.settlements = new Counter({
+      name: "smartmarket_settlements_total",
+      help: "Settlement attempts by this node, by outcome (submitted, lost_race, failed)",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.settlementGas = new Histogram({
+      name: "smartmarket_settlement_gas_used",
+      help: "Gas used by settlements this node submitted",
+      buckets: [50e3, 100e3, 250e3, 500e3, 1e6, 2.5e6, 5e6, 10e6],
+      registers,
+    });
+    this.agreement = new Counter({
+      name: "smartmarket_epochs_final_total",
+      help: "Final epochs, by whether this node's result agreed with the settled (or announced) one",
+      labelNames: ["agreed"],
+      registers,
+    });
+  }
+
+  /** Gauges read from the running node at scrape time: connections, streams, gossip queue. */
+  attach(src: MetricsSource): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "smartmarket_libp2p_connections",
+      help: "Open libp2p connections by direction",
+      labelNames: ["direction"],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of src.host.getConnections()) this.inc({ direction: c.direction });
+      },
+    });
+    new Gauge({
+      name: "smartmarket_libp2p_streams",
+      help: "Open libp2p streams by protocol",
+      labelNames: ["protocol"],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of src.host.getConnections()) {
+          for (const s of c.streams) this.inc({ protocol: s.protocol ?? "unknown" });
+        }
+      },
+    });
+    new Gauge({
+      name: "smartmarket_peers",
+      help: "Connected peers",
+      registers,
+      collect() {
+        this.set(src.host.getPeers().length);
+      },
+    });
+    new Gauge({
+      name: "smartmarket_gossip_queue_length",
+      help: "Gossip messages waiting for validation",
+      registers,
+      collect() {
+        this.set(src.gossip.counters.queueLength);
+      },
+    });
+    new Gauge({
+      name: "smartmarket_gossip_queue_high_water",
+      help: "Largest gossip validation queue length seen",
+      registers,
+      collect() {
+        this.set(src.gossip.counters.queueHighWater);
+      },
+    });
+  }
+
+  countOrder(source: string, verdict: Verdict): void {
+    this.orders.inc({ source, action: verdict.action, code: verdict.code });
+  }
+
+  observePhase(phase: string, ms: number): void {
+    this.phase.observe({ phase }, ms / 1000);
+  }
+
+  observeSync(r: SyncReport): void {
+    this.reconcileSessions.inc();
+    this.reconcileBytes.inc({ direction: "sent" }, r.bytesSent);
+    this.reconcileBytes.inc({ direction: "received" }, r.bytesReceived);
+    this.reconcileOrders.inc({ direction: "fetched" }, r.fetched);
+    this.reconcileOrders.inc({ direction: "pushed" }, r.pushed);
+  }
+
+  observeSettlement(outcome: string, gasUsed: bigint): void {
+    this.settlements.inc({ outcome });
+    if (gasUsed > 0n) this.settlementGas.observe(Number(gasUsed));
+  }
+
+  observeAgreement(agreed: boolean | null): void {
+    this.agreement.inc({ agreed: agreed === null ? "unknown" : String(agreed) });
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

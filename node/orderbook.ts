@@ -1,0 +1,100 @@
+// In-memory order sets per (market, epoch), backed by the store. The sync protocol and the clearing
+// step read from here; the store is the durable copy that a restart reloads.
+import { compareHex, type Hex } from "../protocol/hex.ts";
+import type { SignedOrder } from "../protocol/order.ts";
+
+export interface BookEntry {
+  readonly order: SignedOrder;
+  readonly wire: Uint8Array;
+}
+
+/** The orders of one epoch of one market. Frozen once the epoch's set is final for clearing. */
+export class EpochBook {
+  readonly market: Hex;
+  readonly epoch: bigint;
+  private readonly entries = new Map<Hex, BookEntry>();
+  private sortedIds: Hex[] | null = [];
+  private frozenFlag = false;
+
+  constructor(market: Hex, epoch: bigint) {
+    this.market = market;
+    this.epoch = epoch;
+  }
+
+  get frozen(): boolean {
+    return this.frozenFlag;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  freeze(): void {
+    this.frozenFlag = true;
+  }
+
+  has(id: Hex): boolean {
+    return this.entries.has(id);
+  }
+
+  get(id: Hex): BookEntry | undefined {
+    return this.entries.get(id);
+  }
+
+  /** Adds an order; false if it is already present or the book is frozen. */
+  add(id: Hex, order: SignedOrder, wire: Uint8Array): boolean {
+    if (this.frozenFlag || this.entries.has(id)) return false;
+    this.entries.set(id, { order, wire });
+    this.sortedIds = null;
+    return true;
+  }
+
+  /** Ids sorted ascending (as 256-bit numbers). Cached until the next add. */
+  ids(): readonly Hex[] {
+    if (this.sortedIds === null) this.sortedIds = [...this.entries.keys()].sort(compareHex);
+    return this.sortedIds;
+  }
+
+  wire(ids: readonly Hex[]): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const id of ids) {
+      const e = this.entries.get(id);
+      if (e) out.push(e.wire);
+    }
+    return out;
+  }
+
+  /** Entries sorted by id: the canonical iteration order (never arrival order). */
+  sortedEntries(): { id: Hex; entry: BookEntry }[] {
+    return this.ids().map((id) => ({ id, entry: this.entries.get(id)! }));
+  }
+}
+
+/** All books of the markets a node serves, keyed by market and epoch. */
+export class OrderBooks {
+  private readonly books = new Map<string, EpochBook>();
+
+  private key(market: Hex, epoch: bigint): string {
+    return `${market}:${epoch}`;
+  }
+
+  get(market: Hex, epoch: bigint): EpochBook | undefined {
+    return this.books.get(this.key(market, epoch));
+  }
+
+  getOrCreate(market: Hex, epoch: bigint): EpochBook {
+    const k = this.key(market, epoch);
+    let book = this.books.get(k);
+    if (!book) {
+      book = new EpochBook(market, epoch);
+      this.books.set(k, book);
+    }
+    return book;
+  }
+
+  /** Forgets books of epochs before `epoch` (memory bound; the store keeps what matters). */
+  dropBefore(market: Hex, epoch: bigint): void {
+    for (const [k, book] of this.books)
+      if (book.market === market && book.epoch < epoch) this.books.delete(k);
+  }
+}

@@ -1,0 +1,423 @@
+// Durable state of a node in SQLite (node:sqlite, WAL): orders, epochs, peer announcements.
+//
+// Two connections to one file: `db` (synchronous=NORMAL) for everything received from the network,
+// where losing the last transaction on power loss is harmless because peers still hold those orders,
+// and `durable` (synchronous=FULL) for orders this device signed, which must survive any crash once
+// the write returns: they are written there before they are gossiped.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { Hex } from "../protocol/hex.ts";
+import type { SignedOrder } from "../protocol/order.ts";
+
+export type OrderSource = "local" | "api" | "gossip" | "sync";
+
+export interface StoredOrder {
+  readonly id: Hex;
+  readonly order: SignedOrder;
+  readonly wire: Uint8Array;
+  readonly source: OrderSource;
+  readonly receivedMs: number;
+}
+
+export type EpochPhase = "open" | "reconciling" | "frozen" | "cleared" | "settled" | "unsettled";
+
+/** Everything the node records about one epoch of one market. Amounts as decimal strings. */
+export interface EpochRecord {
+  market: Hex;
+  epoch: bigint;
+  phase: EpochPhase;
+  orderCount: number | null;
+  fingerprint: Hex | null;
+  coveredCount: number | null;
+  resultHash: Hex | null;
+  price: string | null;
+  volume: string | null;
+  welfare: string | null;
+  /** The full clearing result as JSON (fills included), for `smartmarket epoch <n>`. */
+  resultJson: string | null;
+  settleTx: Hex | null;
+  settleSubmitter: Hex | null;
+  settleResultHash: Hex | null;
+  settlePrice: string | null;
+  settleVolume: string | null;
+  gasUsed: string | null;
+  /** Whether this node's result hash equals the settled one (null: not settled / not known). */
+  agreed: boolean | null;
+  weSubmitted: boolean;
+  /** Phase durations (ms) and counters, JSON. */
+  timingsJson: string | null;
+  updatedMs: number;
+}
+
+export interface AnnouncementRecord {
+  market: Hex;
+  epoch: bigint;
+  peer: string;
+  wallet: Hex | null;
+  fingerprint: Hex | null;
+  orderCount: number | null;
+  resultHash: Hex | null;
+  receivedMs: number;
+}
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+  id TEXT PRIMARY KEY,
+  market TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  side TEXT NOT NULL,
+  quantity TEXT NOT NULL,
+  limit_price TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  trader TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  wire BLOB NOT NULL,
+  source TEXT NOT NULL,
+  received_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS orders_by_epoch ON orders (market, epoch, id);
+CREATE INDEX IF NOT EXISTS orders_by_source ON orders (source, market, epoch);
+CREATE TABLE IF NOT EXISTS epochs (
+  market TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  phase TEXT NOT NULL,
+  order_count INTEGER,
+  fingerprint TEXT,
+  covered_count INTEGER,
+  result_hash TEXT,
+  price TEXT,
+  volume TEXT,
+  welfare TEXT,
+  result_json TEXT,
+  settle_tx TEXT,
+  settle_submitter TEXT,
+  settle_result_hash TEXT,
+  settle_price TEXT,
+  settle_volume TEXT,
+  gas_used TEXT,
+  agreed INTEGER,
+  we_submitted INTEGER NOT NULL DEFAULT 0,
+  timings_json TEXT,
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (market, epoch)
+) STRICT;
+CREATE TABLE IF NOT EXISTS announcements (
+  market TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  peer TEXT NOT NULL,
+  wallet TEXT,
+  fingerprint TEXT,
+  order_count INTEGER,
+  result_hash TEXT,
+  received_ms INTEGER NOT NULL,
+  PRIMARY KEY (market, epoch, peer)
+) STRICT;
+`;
+
+type Row = Record<string, unknown>;
+
+function rowToOrder(row: Row): StoredOrder {
+  const order: SignedOrder = {
+    market: row.market as Hex,
+    epoch: BigInt(row.epoch as number | bigint),
+    side: row.side as "buy" | "sell",
+    quantity: BigInt(row.quantity as string),
+    limitPrice: BigInt(row.limit_price as string),
+    nonce: BigInt(row.nonce as string),
+    trader: row.trader as Hex,
+    signature: row.signature as Hex,
+  };
+  return {
+    id: row.id as Hex,
+    order,
+    wire: new Uint8Array(row.wire as Uint8Array),
+    source: row.source as OrderSource,
+    receivedMs: Number(row.received_ms),
+  };
+}
+
+function rowToEpoch(row: Row): EpochRecord {
+  const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  const s = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return {
+    market: row.market as Hex,
+    epoch: BigInt(row.epoch as number | bigint),
+    phase: row.phase as EpochPhase,
+    orderCount: n(row.order_count),
+    fingerprint: s(row.fingerprint) as Hex | null,
+    coveredCount: n(row.covered_count),
+    resultHash: s(row.result_hash) as Hex | null,
+    price: s(row.price),
+    volume: s(row.volume),
+    welfare: s(row.welfare),
+    resultJson: s(row.result_json),
+    settleTx: s(row.settle_tx) as Hex | null,
+    settleSubmitter: s(row.settle_submitter) as Hex | null,
+    settleResultHash: s(row.settle_result_hash) as Hex | null,
+    settlePrice: s(row.settle_price),
+    settleVolume: s(row.settle_volume),
+    gasUsed: s(row.gas_used),
+    agreed: row.agreed === null || row.agreed === undefined ? null : Number(row.agreed) === 1,
+    weSubmitted: Number(row.we_submitted) === 1,
+    timingsJson: s(row.timings_json),
+    updatedMs: Number(row.updated_ms),
+  };
+}
+
+const EPOCH_COLUMNS: Record<keyof Omit<EpochRecord, "market" | "epoch">, string> = {
+  phase: "phase",
+  orderCount: "order_count",
+  fingerprint: "fingerprint",
+  coveredCount: "covered_count",
+  resultHash: "result_hash",
+  price: "price",
+  volume: "volume",
+  welfare: "welfare",
+  resultJson: "result_json",
+  settleTx: "settle_tx",
+  settleSubmitter: "settle_submitter",
+  settleResultHash: "settle_result_hash",
+  settlePrice: "settle_price",
+  settleVolume: "settle_volume",
+  gasUsed: "gas_used",
+  agreed: "agreed",
+  weSubmitted: "we_submitted",
+  timingsJson: "timings_json",
+  updatedMs: "updated_ms",
+};
+
+function toSql(value: unknown): string | number | bigint | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  if (typeof value === "bigint" || typeof value === "number" || typeof value === "string") return value;
+  throw new TypeError(`cannot store ${typeof value}`);
+}
+
+export class NodeStore {
+  readonly path: string;
+  private readonly db: DatabaseSync;
+  private readonly durable: DatabaseSync;
+  private readonly insertOrder: StatementSync;
+  private readonly insertOrderDurable: StatementSync;
+  private readonly hasOrderStmt: StatementSync;
+
+  constructor(path: string) {
+    this.path = path;
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.db = new DatabaseSync(path);
+    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+    this.db.exec(SCHEMA);
+    const version = this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as
+      | Row
+      | undefined;
+    if (!version) {
+      this.db
+        .prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)")
+        .run(String(SCHEMA_VERSION));
+    } else if (Number(version.value) !== SCHEMA_VERSION) {
+      throw new Error(
+        `database ${path} has schema version ${String(version.value)}, this node needs ${SCHEMA_VERSION}`,
+      );
+    }
+    // The durable connection shares the file; FULL makes every commit fsync the WAL before returning.
+    this.durable = path === ":memory:" ? this.db : new DatabaseSync(path);
+    if (this.durable !== this.db) {
+      this.durable.exec("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+    }
+    const insertSql = `INSERT OR IGNORE INTO orders
+      (id, market, epoch, side, quantity, limit_price, nonce, trader, signature, wire, source, received_ms)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+    this.insertOrder = this.db.prepare(insertSql);
+    this.insertOrderDurable = this.durable.prepare(insertSql);
+    this.hasOrderStmt = this.db.prepare("SELECT 1 FROM orders WHERE id = ?");
+  }
+
+  close(): void {
+    if (this.durable !== this.db) this.durable.close();
+    this.db.close();
+  }
+
+  /**
+   * Stores an order; returns false if an order with this id is already stored.
+   * Orders from this device ("local", "api") go through the FULL-synchronous connection.
+   */
+  putOrder(id: Hex, order: SignedOrder, wire: Uint8Array, source: OrderSource, receivedMs: number): boolean {
+    const stmt = source === "local" || source === "api" ? this.insertOrderDurable : this.insertOrder;
+    const res = stmt.run(
+      id,
+      order.market,
+      order.epoch,
+      order.side,
+      order.quantity.toString(),
+      order.limitPrice.toString(),
+      order.nonce.toString(),
+      order.trader,
+      order.signature,
+      wire,
+      source,
+      receivedMs,
+    );
+    return Number(res.changes) === 1;
+  }
+
+  /** Stores many network orders in one transaction; returns how many were new. */
+  putOrders(
+    rows: readonly {
+      id: Hex;
+      order: SignedOrder;
+      wire: Uint8Array;
+      source: OrderSource;
+      receivedMs: number;
+    }[],
+  ): number {
+    if (rows.length === 0) return 0;
+    let added = 0;
+    this.db.exec("BEGIN");
+    try {
+      for (const r of rows) if (this.putOrder(r.id, r.order, r.wire, r.source, r.receivedMs)) added++;
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
+    return added;
+  }
+
+  /** The next nonce for orders this node signs (persisted, so nonces do not repeat after a restart). */
+  nextNonce(): bigint {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'next_nonce'").get() as Row | undefined;
+    return row ? BigInt(String(row.value)) : 0n;
+  }
+
+  setNextNonce(nonce: bigint): void {
+    this.durable
+      .prepare(
+        "INSERT INTO meta (key, value) VALUES ('next_nonce', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      )
+      .run(nonce.toString());
+  }
+
+  hasOrder(id: Hex): boolean {
+    return this.hasOrderStmt.get(id) !== undefined;
+  }
+
+  getOrder(id: Hex): StoredOrder | undefined {
+    const row = this.db.prepare("SELECT * FROM orders WHERE id = ?").get(id) as Row | undefined;
+    return row ? rowToOrder(row) : undefined;
+  }
+
+  /** Orders of one epoch, sorted by id. */
+  ordersOfEpoch(market: Hex, epoch: bigint): StoredOrder[] {
+    return (
+      this.db
+        .prepare("SELECT * FROM orders WHERE market = ? AND epoch = ? ORDER BY id")
+        .all(market, epoch) as Row[]
+    ).map(rowToOrder);
+  }
+
+  /** Orders this device signed or submitted, newest epochs first. */
+  localOrders(market: Hex, sinceEpoch: bigint): StoredOrder[] {
+    return (
+      this.db
+        .prepare(
+          "SELECT * FROM orders WHERE source IN ('local', 'api') AND market = ? AND epoch >= ? ORDER BY epoch DESC, id",
+        )
+        .all(market, sinceEpoch) as Row[]
+    ).map(rowToOrder);
+  }
+
+  countOrders(market: Hex, epoch: bigint): number {
+    const row = this.db
+      .prepare("SELECT COUNT(*) AS n FROM orders WHERE market = ? AND epoch = ?")
+      .get(market, epoch) as Row;
+    return Number(row.n);
+  }
+
+  getEpoch(market: Hex, epoch: bigint): EpochRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM epochs WHERE market = ? AND epoch = ?").get(market, epoch) as
+      | Row
+      | undefined;
+    return row ? rowToEpoch(row) : undefined;
+  }
+
+  /** Creates the epoch row if needed and applies `patch`. */
+  updateEpoch(
+    market: Hex,
+    epoch: bigint,
+    patch: Partial<Omit<EpochRecord, "market" | "epoch">>,
+    nowMs: number,
+  ): void {
+    this.db
+      .prepare("INSERT OR IGNORE INTO epochs (market, epoch, phase, updated_ms) VALUES (?, ?, 'open', ?)")
+      .run(market, epoch, nowMs);
+    const entries = Object.entries({ ...patch, updatedMs: nowMs }) as [keyof typeof EPOCH_COLUMNS, unknown][];
+    const sets = entries.map(([k]) => `${EPOCH_COLUMNS[k]} = ?`).join(", ");
+    this.db
+      .prepare(`UPDATE epochs SET ${sets} WHERE market = ? AND epoch = ?`)
+      .run(...entries.map(([, v]) => toSql(v)), market, epoch);
+  }
+
+  /** The last `limit` epochs with a record, newest first. */
+  recentEpochs(market: Hex, limit: number): EpochRecord[] {
+    return (
+      this.db
+        .prepare("SELECT * FROM epochs WHERE market = ? ORDER BY epoch DESC LIMIT ?")
+        .all(market, limit) as Row[]
+    ).map(rowToEpoch);
+  }
+
+  putAnnouncement(a: AnnouncementRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO announcements (market, epoch, peer, wallet, fingerprint, order_count, result_hash, received_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (market, epoch, peer) DO UPDATE SET
+           wallet = COALESCE(excluded.wallet, wallet),
+           fingerprint = COALESCE(excluded.fingerprint, fingerprint),
+           order_count = COALESCE(excluded.order_count, order_count),
+           result_hash = COALESCE(excluded.result_hash, result_hash),
+           received_ms = excluded.received_ms`,
+      )
+      .run(a.market, a.epoch, a.peer, a.wallet, a.fingerprint, a.orderCount, a.resultHash, a.receivedMs);
+  }
+
+  announcements(market: Hex, epoch: bigint): AnnouncementRecord[] {
+    return (
+      this.db
+        .prepare("SELECT * FROM announcements WHERE market = ? AND epoch = ? ORDER BY peer")
+        .all(market, epoch) as Row[]
+    ).map((row) => ({
+      market: row.market as Hex,
+      epoch: BigInt(row.epoch as number),
+      peer: String(row.peer),
+      wallet: (row.wallet ?? null) as Hex | null,
+      fingerprint: (row.fingerprint ?? null) as Hex | null,
+      orderCount: row.order_count === null ? null : Number(row.order_count),
+      resultHash: (row.result_hash ?? null) as Hex | null,
+      receivedMs: Number(row.received_ms),
+    }));
+  }
+
+  /** Wallet addresses announced by peers for recent epochs: the submitter candidates. */
+  knownWallets(market: Hex, sinceEpoch: bigint): Hex[] {
+    return (
+      this.db
+        .prepare(
+          "SELECT DISTINCT wallet FROM announcements WHERE market = ? AND epoch >= ? AND wallet IS NOT NULL ORDER BY wallet",
+        )
+        .all(market, sinceEpoch) as Row[]
+    ).map((r) => r.wallet as Hex);
+  }
+
+  /** Drops orders and announcements of epochs older than `beforeEpoch` (epoch summaries are kept). */
+  prune(market: Hex, beforeEpoch: bigint): void {
+    this.db
+      .prepare("DELETE FROM orders WHERE market = ? AND epoch < ? AND source NOT IN ('local', 'api')")
+      .run(market, beforeEpoch);
+    this.db.prepare("DELETE FROM announcements WHERE market = ? AND epoch < ?").run(market, beforeEpoch);
+  }
+}

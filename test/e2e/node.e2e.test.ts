@@ -1,0 +1,412 @@
+// End to end: real node processes (libp2p over TCP on loopback), one anvil, real signatures, SQLite on
+// disk. Devices of a small deterministic scenario send signed orders to the nodes' control APIs.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { multiaddr } from "@multiformats/multiaddr";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { announceTopic, orderTopic } from "../../node/gossip/topics.ts";
+import { createHost } from "../../node/host.ts";
+import { encodeOrder } from "../../protocol/codec.ts";
+import { domainSeparator, makeDomain, orderDigestBytes } from "../../protocol/eip712.ts";
+import { epochAtMs, epochEndMs } from "../../protocol/epoch.ts";
+import { bytesToHex, type Hex } from "../../protocol/hex.ts";
+import type { Order } from "../../protocol/order.ts";
+import { addressOfPrivateKey, signDigest } from "../../protocol/signature.ts";
+import { smartMarketInterface } from "../../settlement/artifacts.ts";
+import { Asset } from "../../settlement/encoding.ts";
+import { derivePrivateKey, pidAlive, Testnet } from "../../testnet/network.ts";
+import type { DeviceSpec, ScenarioFactory } from "../../testnet/types.ts";
+
+const BIN = fileURLToPath(new URL("../../bin/smartmarket.js", import.meta.url));
+const FEE_BPS = 5n;
+const BPS = 10_000n;
+
+/** Two buyers and two sellers per node, limits overlapping, quantities varying by epoch. */
+const scenario: ScenarioFactory = ({ seed, nodes }) => {
+  const devices: DeviceSpec[] = Array.from({ length: nodes * 2 }, (_, i) => {
+    const privateKey = derivePrivateKey(seed, `e2e-device/${i}`);
+    return {
+      name: `device-${i}`,
+      kind: i % 2 === 0 ? "ev-charger" : "solar",
+      privateKey,
+      address: addressOfPrivateKey(privateKey),
+      nodeIndex: i % nodes,
+      depositBase: 10n ** 9n,
+      depositQuote: 10n ** 12n,
+    };
+  });
+  return {
+    name: "e2e",
+    description: "buyers and sellers with overlapping limits",
+    devices,
+    ordersFor: (d, epoch) => {
+      const i = BigInt(devices.indexOf(d));
+      return d.kind === "ev-charger"
+        ? [{ side: "buy" as const, quantity: 100n + ((epoch * 7n + i) % 13n), limitPrice: 300n + i }]
+        : [{ side: "sell" as const, quantity: 90n + ((epoch * 3n + i) % 11n), limitPrice: 250n + i }];
+    },
+    observe: () => {},
+  };
+};
+
+function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("market node, end to end (4 node processes, anvil)", () => {
+  let net: Testnet;
+  const pids: number[] = [];
+
+  beforeAll(async () => {
+    net = await Testnet.up({
+      nodes: 4,
+      epochs: 5,
+      epochSeconds: 4,
+      scenario,
+      scenarioName: "e2e",
+      seed: "e2e-seed",
+      dir: join(fileURLToPath(new URL("../../.scratch/", import.meta.url)), `e2e-node-${process.pid}`),
+      feeBps: FEE_BPS,
+    });
+    pids.push(net.anvil.pid, ...net.nodes.map((n) => n.child!.pid!));
+  });
+
+  afterAll(async () => {
+    await net?.down();
+    for (const n of net?.nodes ?? []) if (n.child?.pid) pids.push(n.child.pid);
+    // No process left behind.
+    for (const pid of pids) expect(pidAlive(pid)).toBe(false);
+  });
+
+  it("for 5 epochs every node has the same fingerprint and result hash, one settlement lands per trading epoch, and escrow balances equal the clearing results", async () => {
+    const report = await net.run();
+    expect(report.epochs).toHaveLength(5);
+    for (const e of report.epochs) {
+      expect(e.orders).toBe(8);
+      const fingerprints = new Set(e.nodes.map((n) => n.fingerprint));
+      const results = new Set(e.nodes.map((n) => n.resultHash));
+      expect(fingerprints.size, `epoch ${e.epoch} fingerprints`).toBe(1);
+      expect(results.size, `epoch ${e.epoch} result hashes`).toBe(1);
+      expect([...fingerprints][0]).toMatch(/^0x[0-9a-f]{64}$/);
+      expect(e.nodes.every((n) => n.agreed === true)).toBe(true);
+      expect(e.volume > 0n).toBe(true);
+      expect(e.settled).toBe(true);
+    }
+
+    // Exactly one Settled event per traded epoch, and its result hash is the nodes' one.
+    const logs = await net.chain.provider.getLogs({
+      address: net.contract,
+      topics: [smartMarketInterface.getEvent("Settled")!.topicHash, net.market.id],
+      fromBlock: 0,
+    });
+    const settledEpochs = logs.map((l) => smartMarketInterface.parseLog(l)!.args.epoch as bigint);
+    for (const e of report.epochs) {
+      expect(settledEpochs.filter((x) => x === e.epoch)).toHaveLength(1);
+      const ev = logs.map((l) => smartMarketInterface.parseLog(l)!).find((p) => p.args.epoch === e.epoch)!;
+      expect((ev.args.resultHash as string).toLowerCase()).toBe(e.nodes[0]!.resultHash);
+    }
+
+    // Replay every node-computed result on the deposits: the chain's escrow must match to the unit.
+    const expected = new Map<string, bigint>(); // `${trader}|${asset}` -> free balance
+    const add = (trader: Hex, asset: number, delta: bigint) => {
+      const k = `${trader}|${asset}`;
+      expected.set(k, (expected.get(k) ?? 0n) + delta);
+    };
+    for (const d of net.scenario.devices) {
+      add(d.address, Asset.BASE, d.depositBase);
+      add(d.address, Asset.QUOTE, d.depositQuote);
+    }
+    for (const e of report.epochs) {
+      const detail = await net.nodes[1]!.api<{
+        result: { price: string; fills: { id: Hex; quantity: string }[] };
+        orderList: { id: Hex; side: string; trader: Hex }[];
+        settlement: { submitter: Hex };
+      }>(`/epochs/${e.epoch}`);
+      const price = BigInt(detail.result.price);
+      const byId = new Map(detail.orderList.map((o) => [o.id, o]));
+      for (const f of detail.result.fills) {
+        const o = byId.get(f.id)!;
+        const q = BigInt(f.quantity);
+        if (o.side === "buy") {
+          add(o.trader, Asset.QUOTE, -q * price);
+          add(o.trader, Asset.BASE, q);
+        } else {
+          const proceeds = q * price;
+          const fee = (proceeds * FEE_BPS) / BPS; // rounds down, per sell fill
+          add(o.trader, Asset.BASE, -q);
+          add(o.trader, Asset.QUOTE, proceeds - fee);
+          add(detail.settlement.submitter, Asset.QUOTE, fee);
+        }
+      }
+    }
+    for (const [k, v] of expected) {
+      const [trader, asset] = k.split("|") as [Hex, string];
+      const escrow = await net.chain.escrowOf(net.market.id, trader, Number(asset) as 0 | 1);
+      expect(escrow.free, `escrow of ${k}`).toBe(v);
+    }
+  });
+
+  it("`smartmarket peers` lists the other nodes; a wrong token and an unreachable node are refused clearly", async () => {
+    const n0 = net.nodes[0]!;
+    const ok = await runCli(["peers", "--data-dir", n0.dataDir]);
+    expect(ok.code, ok.stderr).toBe(0);
+    for (const other of net.nodes.slice(1)) expect(ok.stdout).toContain(other.peerId);
+    expect(ok.stdout).toMatch(/PEER ID\s+ADDRESSES\s+DIR\s+LATENCY\s+PROTOCOLS\s+SCORE\s+TOPICS/);
+
+    const json = await runCli(["peers", "--data-dir", n0.dataDir, "--json"]);
+    const peers = JSON.parse(json.stdout) as { peerId: string; topics: string[] }[];
+    expect(peers.map((p) => p.peerId).sort()).toEqual(
+      net.nodes
+        .slice(1)
+        .map((n) => n.peerId)
+        .sort(),
+    );
+    expect(peers.every((p) => p.topics.includes("orders"))).toBe(true);
+
+    const one = await runCli(["peer", net.nodes[2]!.peerId, "--data-dir", n0.dataDir, "--json"]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(JSON.parse(one.stdout).peerId).toBe(net.nodes[2]!.peerId);
+
+    const unknown = await runCli([
+      "peer",
+      "12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK",
+      "--data-dir",
+      n0.dataDir,
+    ]);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/not connected/);
+
+    const refused = await runCli(["peers", "--api", n0.apiUrl, "--token", "not-the-token"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/refused the API token/);
+    expect(refused.stdout).toBe("");
+
+    const noNode = await runCli(["status", "--api", "http://127.0.0.1:9", "--token", "x"]);
+    expect(noNode.code).toBe(1);
+    expect(noNode.stderr).toMatch(/cannot reach the node/);
+
+    const badFlag = await runCli(["peers", "--frobnicate"]);
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toMatch(/frobnicate/);
+
+    const res = await fetch(`${n0.apiUrl}/status`);
+    expect(res.status).toBe(401);
+
+    // Prometheus: libp2p's own metrics next to the node's.
+    const metrics = await (await fetch(`${n0.apiUrl}/metrics`, { headers: { authorization: `Bearer ${n0.token}` } })).text();
+    expect(metrics).toMatch(/^libp2p_connection_manager_connections\{/m);
+    expect(metrics).toMatch(/^smartmarket_epoch_phase_duration_seconds_bucket\{.*phase="reconcile"/m);
+    expect(metrics).toMatch(/^smartmarket_reconcile_bytes_total\{direction="sent"\} [1-9]/m);
+    expect(metrics).toMatch(/^smartmarket_orders_total\{source="gossip",action="ACCEPT",code="OK"\} [1-9]/m);
+    expect(metrics).toMatch(/^smartmarket_settlement_gas_used_count [0-9]/m);
+  });
+
+  it("a peer publishing bad signatures is REJECTed and its gossip score goes negative; duplicates are IGNOREd", async () => {
+    const n0 = net.nodes[0]!;
+    const separator = domainSeparator(makeDomain(net.anvil.chainId, net.contract));
+    const topic = orderTopic(separator, net.market.id);
+    const attacker = await createHost({
+      privateKey: await generateKeyPair("Ed25519"),
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      bootstrap: [],
+      mdns: false,
+      domainSeparator: separator,
+      orderTopics: [topic],
+      announceTopics: [announceTopic(separator, net.market.id)],
+    });
+    await attacker.start();
+    try {
+      attacker.services.pubsub.subscribe(topic);
+      await attacker.dial(multiaddr(n0.multiaddr));
+      const attackerId = attacker.peerId.toString();
+      // Wait until the node has the attacker in its topic mesh view (subscriptions exchanged).
+      for (
+        let i = 0;
+        i < 50 && !attacker.services.pubsub.getSubscribers(topic).some((p) => p.toString() === n0.peerId);
+        i++
+      ) {
+        await sleep(100);
+      }
+      const epoch = epochAtMs(net.market, BigInt(Date.now()));
+      const device = net.scenario.devices[0]!;
+      const forged: Order = {
+        market: net.market.id,
+        epoch,
+        side: "buy",
+        quantity: 5n,
+        limitPrice: 1n,
+        nonce: 900n,
+        trader: device.address,
+      };
+      // Signed by another key: a well-formed signature that recovers to someone other than `trader`.
+      const otherKey = derivePrivateKey("attacker", "key");
+      for (let i = 0n; i < 3n; i++) {
+        const o = { ...forged, nonce: forged.nonce + i };
+        await attacker.services.pubsub.publish(
+          topic,
+          encodeOrder({ ...o, signature: signDigest(orderDigestBytes(o, separator), otherKey) }),
+        );
+      }
+      let score = 0;
+      for (let i = 0; i < 50; i++) {
+        const peers = await n0.api<{ peerId: string; gossipScore: number }[]>("/peers");
+        score = peers.find((p) => p.peerId === attackerId)?.gossipScore ?? 0;
+        if (score < 0) break;
+        await sleep(100);
+      }
+      expect(score).toBeLessThan(0);
+      const metrics = await (
+        await fetch(`${n0.apiUrl}/metrics`, { headers: { authorization: `Bearer ${n0.token}` } })
+      ).text();
+      const rejected =
+        /smartmarket_orders_total\{source="gossip",action="REJECT",code="SIGNER_MISMATCH"\} (\d+)/.exec(
+          metrics,
+        );
+      expect(Number(rejected?.[1] ?? 0)).toBeGreaterThanOrEqual(3);
+      // None of the forged orders was stored.
+      const orders = await n0.api<{ nonce: string; trader: Hex }[]>(`/orders?epoch=${epoch}`);
+      expect(orders.filter((o) => o.trader === device.address && BigInt(o.nonce) >= 900n)).toHaveLength(0);
+
+      // Duplicates: the same signed order sent to two nodes' APIs; the second copy is IGNOREd (409),
+      // and gossip copies of it are dropped without penalty. Every node stores it once.
+      const good: Order = { ...forged, nonce: 990n, epoch: epochAtMs(net.market, BigInt(Date.now())) };
+      const signed = { ...good, signature: signDigest(orderDigestBytes(good, separator), device.privateKey) };
+      const json = {
+        ...good,
+        epoch: good.epoch.toString(),
+        quantity: "5",
+        limitPrice: "1",
+        nonce: "990",
+        signature: signed.signature,
+      };
+      const first = await fetch(`${n0.apiUrl}/orders`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${n0.token}` },
+        body: JSON.stringify(json),
+      });
+      expect(first.status).toBe(201);
+      await sleep(300);
+      const n1 = net.nodes[1]!;
+      const second = await fetch(`${n1.apiUrl}/orders`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${n1.token}` },
+        body: JSON.stringify(json),
+      });
+      expect(second.status).toBe(409);
+      expect(((await second.json()) as { error: { code: string } }).error.code).toBe("DUPLICATE");
+      const id = bytesToHex(orderDigestBytes(good, separator));
+      for (const n of net.nodes) {
+        const list = await n.api<{ id: Hex }[]>(`/orders?epoch=${good.epoch}`);
+        expect(
+          list.filter((o) => o.id === id),
+          `node ${n.index}`,
+        ).toHaveLength(1);
+      }
+      const m1 = await (
+        await fetch(`${n1.apiUrl}/metrics`, { headers: { authorization: `Bearer ${n1.token}` } })
+      ).text();
+      expect(m1).toMatch(/smartmarket_orders_total\{source="api",action="IGNORE",code="DUPLICATE"\} 1/);
+    } finally {
+      await attacker.stop();
+    }
+  });
+
+  it("a node killed with SIGKILL and restarted keeps its own signed orders and rejoins", async () => {
+    const victim = net.nodes[2]!;
+    await untilEpochStart();
+    // Orders signed by the node's own wallet, acknowledged (201) before the crash.
+    const mine: { id: string; epoch: string }[] = [];
+    for (const [side, price] of [
+      ["buy", "1"],
+      ["sell", "100000"],
+    ] as const) {
+      const r = await victim.api<{ id: string; order: { epoch: string } }>("/orders", {
+        method: "POST",
+        body: { side, quantity: "7", price },
+      });
+      mine.push({ id: r.id, epoch: r.order.epoch });
+    }
+    await victim.kill9();
+    expect(victim.running).toBe(false);
+    await victim.start();
+    for (const m of mine) {
+      const after = await victim.api<{ id: string; source: string }[]>(`/orders?epoch=${m.epoch}`);
+      expect(after.find((o) => o.id === m.id)?.source).toBe("local");
+    }
+    const report = await net.run(undefined, 2);
+    for (const e of report.epochs.slice(-2)) {
+      expect(new Set(e.nodes.map((n) => n.fingerprint)).size, `epoch ${e.epoch}`).toBe(1);
+      expect(new Set(e.nodes.map((n) => n.resultHash)).size, `epoch ${e.epoch}`).toBe(1);
+      expect(e.nodes[victim.index]!.agreed).toBe(true);
+      expect(e.settled).toBe(true);
+    }
+    expect((await victim.api<{ peerId: string }[]>("/peers")).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("a node started late syncs the current epoch (orders gossiped before it existed) and agrees", async () => {
+    const epoch = await untilEpochStart();
+    const n0 = net.nodes[0]!;
+    const before: string[] = [];
+    for (const qty of ["3", "4"]) {
+      before.push(
+        (
+          await n0.api<{ id: string }>("/orders", {
+            method: "POST",
+            body: { side: "buy", quantity: qty, price: "2" },
+          })
+        ).id,
+      );
+    }
+    const late = await net.addNode();
+    expect(epochAtMs(net.market, BigInt(Date.now())), "the late node must start within the epoch").toBe(
+      epoch,
+    );
+    // Its only way to these orders is reconciliation: they were gossiped before it started.
+    let held: string[] = [];
+    for (let i = 0; i < 40 && held.length < before.length; i++) {
+      held = (await late.api<{ id: string }[]>(`/orders?epoch=${epoch}`))
+        .map((o) => o.id)
+        .filter((id) => before.includes(id));
+      await sleep(100);
+    }
+    expect(held.sort()).toEqual([...before].sort());
+    // It closes that epoch with everyone else's set, and agrees on the next ones.
+    await sleep(Number(epochEndMs(net.market, epoch)) - Date.now() + 1500);
+    const views = await Promise.all(
+      net.nodes.map((n) => n.api<{ fingerprint: string; resultHash: string }>(`/epochs/${epoch}`)),
+    );
+    expect(new Set(views.map((v) => v.fingerprint)).size).toBe(1);
+    expect(new Set(views.map((v) => v.resultHash)).size).toBe(1);
+    const report = await net.run(undefined, 1);
+    const row = report.epochs.at(-1)!;
+    expect(row.nodes).toHaveLength(5);
+    expect(new Set(row.nodes.map((n) => n.resultHash)).size).toBe(1);
+    expect(row.nodes[late.index]!.agreed).toBe(true);
+  });
+
+  /** Waits for the next epoch boundary (+150 ms) and returns the new epoch. */
+  async function untilEpochStart(): Promise<bigint> {
+    const now = BigInt(Date.now());
+    const e = epochAtMs(net.market, now);
+    await sleep(Number(epochEndMs(net.market, e) - now) + 150);
+    return e + 1n;
+  }
+});

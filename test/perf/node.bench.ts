@@ -1,0 +1,226 @@
+// Node benchmarks, on real node processes over loopback and one anvil:
+//   gossip_p50_ms / gossip_p99_ms   an order handed to one node → stored by every other node
+//                                   (5 processes, 100 orders/s for 10 s); per order, the slowest node
+//   agreement_ms                    epoch close → all 5 nodes hold the same result (10,000 orders)
+//   reconcile_bytes_per_missing_order   sync protocol bytes / order moved (n = 10,000, d = 100)
+//   node_idle_rss_mb                a node process's resident memory after start, idle
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { domainSeparator, makeDomain, orderDigestBytes } from "../../protocol/eip712.ts";
+import { epochAtMs, epochEndMs, epochStartMs } from "../../protocol/epoch.ts";
+import { bytesToHex, type Hex } from "../../protocol/hex.ts";
+import { type Order, orderToJson } from "../../protocol/order.ts";
+import { addressOfPrivateKey, signDigest } from "../../protocol/signature.ts";
+import { derivePrivateKey, type NodeProcess, Testnet } from "../../testnet/network.ts";
+import type { DeviceSpec, ScenarioFactory } from "../../testnet/types.ts";
+import { type BenchGroup, round } from "./harness.ts";
+import { measureReconcileBytes } from "./reconcile.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+/** Funded traders that the bench itself drives (the scenario places no orders of its own). */
+function tradersScenario(count: number): ScenarioFactory {
+  return ({ seed, nodes }) => {
+    const devices: DeviceSpec[] = Array.from({ length: count }, (_, i) => {
+      const privateKey = derivePrivateKey(seed, `bench-trader/${i}`);
+      return {
+        name: `trader-${i}`,
+        kind: "bench",
+        privateKey,
+        address: addressOfPrivateKey(privateKey),
+        nodeIndex: i % nodes,
+        depositBase: 10n ** 12n,
+        depositQuote: 10n ** 15n,
+      };
+    });
+    return { name: "bench", description: "", devices, ordersFor: () => [], observe: () => {} };
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, i)]!;
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
+  return kb / 1024;
+}
+
+async function post(node: NodeProcess, body: unknown): Promise<void> {
+  const res = await fetch(`${node.apiUrl}/orders`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${node.token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 201) throw new Error(`order refused by node ${node.index}: ${await res.text()}`);
+}
+
+export const bench: BenchGroup = async (log) => {
+  const figures = [];
+  const traders = 100;
+  const net = await Testnet.up({
+    nodes: 5,
+    epochs: null,
+    epochSeconds: 30,
+    scenario: tradersScenario(traders),
+    scenarioName: "bench",
+    seed: "bench",
+    dir: join(tmpdir(), `smartmarket-bench-node-${process.pid}`),
+    feeBps: 0n,
+  });
+  try {
+    const separator = domainSeparator(makeDomain(net.anvil.chainId, net.contract));
+    const devices = net.scenario.devices;
+    const sign = (
+      epoch: bigint,
+      i: number,
+      nonce: bigint,
+      side: "buy" | "sell",
+      price: bigint,
+      quantity: bigint,
+    ) => {
+      const d = devices[i % devices.length]!;
+      const order: Order = {
+        market: net.market.id,
+        epoch,
+        side,
+        quantity,
+        limitPrice: price,
+        nonce,
+        trader: d.address,
+      };
+      const digest = orderDigestBytes(order, separator);
+      return {
+        id: bytesToHex(digest),
+        json: orderToJson({ ...order, signature: signDigest(digest, d.privateKey) }),
+      };
+    };
+
+    // Idle memory: every node started, nothing traded yet.
+    await sleep(3000);
+    const rss = net.nodes.map((n) => rssMb(n.child!.pid!));
+    log(`idle RSS per node (MB): ${rss.map((r) => r.toFixed(0)).join(", ")}`);
+    figures.push({
+      name: "node_idle_rss_mb",
+      value: round(Math.max(...rss), 1),
+      unit: "MB",
+      target: "<= 150",
+    });
+
+    // Gossip latency: 100 orders/s into node 0 for 10 s, each timestamped when sent.
+    const wait =
+      Number(epochStartMs(net.market, epochAtMs(net.market, BigInt(Date.now())) + 1n)) - Date.now() + 200;
+    await sleep(wait); // a fresh epoch, so that the 10 s fit in it
+    const sent = new Map<Hex, { atMs: number; epoch: bigint }>();
+    const RATE_PER_S = 100;
+    const DURATION_S = 10;
+    const t0 = Date.now();
+    const jobs: Promise<void>[] = [];
+    for (let k = 0; k < RATE_PER_S * DURATION_S; k++) {
+      await sleep(t0 + (k * 1000) / RATE_PER_S - Date.now());
+      const epoch = epochAtMs(net.market, BigInt(Date.now()));
+      const o = sign(
+        epoch,
+        k,
+        BigInt(1_000_000 + k),
+        k % 2 === 0 ? "buy" : "sell",
+        1000n + BigInt(k % 50),
+        10n,
+      );
+      sent.set(o.id, { atMs: Date.now(), epoch });
+      jobs.push(post(net.nodes[0]!, o.json));
+    }
+    await Promise.all(jobs);
+    await sleep(1500);
+    const epochs = [...new Set([...sent.values()].map((s) => s.epoch))];
+    const received = new Map<Hex, number[]>();
+    for (const n of net.nodes.slice(1)) {
+      for (const e of epochs) {
+        for (const o of await n.api<{ id: Hex; receivedMs: number }[]>(`/orders?epoch=${e}`, {
+          timeoutMs: 30_000,
+        })) {
+          if (!sent.has(o.id)) continue;
+          const list = received.get(o.id) ?? [];
+          list.push(o.receivedMs);
+          received.set(o.id, list);
+        }
+      }
+    }
+    const perOrder: number[] = [];
+    let missing = 0;
+    for (const [id, s] of sent) {
+      const r = received.get(id) ?? [];
+      if (r.length < net.nodes.length - 1) missing++;
+      else perOrder.push(Math.max(...r) - s.atMs);
+    }
+    perOrder.sort((a, b) => a - b);
+    log(
+      `gossip: ${sent.size} orders at ${RATE_PER_S}/s into node 0; delivered to all 4 others: ${perOrder.length}, missing somewhere: ${missing}`,
+    );
+    figures.push({ name: "gossip_p50_ms", value: percentile(perOrder, 50), unit: "ms" });
+    figures.push({ name: "gossip_p99_ms", value: percentile(perOrder, 99), unit: "ms" });
+
+    // Agreement: 10,000 orders from 100 funded traders spread over the 5 nodes in one epoch.
+    const N_ORDERS = 10_000;
+    const start = epochAtMs(net.market, BigInt(Date.now())) + 1n;
+    await sleep(Number(epochStartMs(net.market, start)) - Date.now() + 200);
+    const ts = Date.now();
+    const CONCURRENCY = 16;
+    let next = 0;
+    const workers = Array.from({ length: CONCURRENCY }, async () => {
+      while (next < N_ORDERS) {
+        const k = next++;
+        const buy = k % 2 === 0;
+        // Prices around 1000 with a spread, 10% at exactly 1000 (ties).
+        const price =
+          k % 10 === 0 ? 1000n : buy ? 900n + BigInt((k * 7919) % 250) : 850n + BigInt((k * 104_729) % 250);
+        const o = sign(start, k, BigInt(2_000_000 + k), buy ? "buy" : "sell", price, 1n + BigInt(k % 20));
+        await post(net.nodes[k % net.nodes.length]!, o.json);
+      }
+    });
+    await Promise.all(workers);
+    log(`agreement: ${N_ORDERS} orders sent in ${((Date.now() - ts) / 1000).toFixed(1)} s`);
+    const closeMs = Number(epochEndMs(net.market, start));
+    await sleep(closeMs - Date.now());
+    let doneMs = 0;
+    let views: { resultHash: string | null; fingerprint: string | null; orders: number | null }[] = [];
+    while (Date.now() < closeMs + 30_000) {
+      views = await Promise.all(
+        net.nodes.map((n) =>
+          n
+            .api<{ resultHash: string | null; fingerprint: string | null; orders: number | null }>(
+              `/epochs/${start}`,
+            )
+            .catch(() => ({ resultHash: null, fingerprint: null, orders: null })),
+        ),
+      );
+      if (views.every((v) => v.resultHash !== null)) {
+        doneMs = Date.now();
+        break;
+      }
+      await sleep(20);
+    }
+    const same = new Set(views.map((v) => `${v.fingerprint}|${v.resultHash}`)).size === 1;
+    log(`agreement: orders per node ${views.map((v) => v.orders).join(", ")}; all equal: ${same}`);
+    figures.push({
+      name: "agreement_ms",
+      value: doneMs === 0 || !same ? Number.NaN : doneMs - closeMs,
+      unit: "ms",
+    });
+  } finally {
+    await net.down();
+  }
+
+  const rec = await measureReconcileBytes();
+  log(`reconcile: ${rec.detail}`);
+  figures.push({
+    name: "reconcile_bytes_per_missing_order",
+    value: round(rec.bytesPerMissingOrder, 1),
+    unit: "bytes",
+  });
+  return figures;
+};

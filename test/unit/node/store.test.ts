@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { NodeStore } from "../../../node/store.ts";
+import { encodeOrder } from "../../../protocol/codec.ts";
+import { orderId } from "../../../protocol/eip712.ts";
+import type { Hex } from "../../../protocol/hex.ts";
+import { MARKET, makeOrder, SEPARATOR, sign } from "../protocol/fixtures.ts";
+
+const dirs: string[] = [];
+function tempDb(): string {
+  const d = mkdtempSync(join(tmpdir(), "smartmarket-store-"));
+  dirs.push(d);
+  return join(d, "node.db");
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("NodeStore (SQLite, WAL)", () => {
+  it("stores orders once, reads them back sorted by id, and survives a reopen", () => {
+    const path = tempDb();
+    const store = new NodeStore(path);
+    const orders = [1n, 2n, 3n].map((nonce) => sign(makeOrder({ nonce })));
+    const ids: Hex[] = [];
+    for (const o of orders) {
+      const id = orderId(o, SEPARATOR);
+      ids.push(id);
+      expect(store.putOrder(id, o, encodeOrder(o), "gossip", 1)).toBe(true);
+    }
+    expect(store.putOrder(ids[0]!, orders[0]!, encodeOrder(orders[0]!), "sync", 2)).toBe(false);
+    store.close();
+    const reopened = new NodeStore(path);
+    const back = reopened.ordersOfEpoch(MARKET, 5n);
+    expect(back.map((b) => b.id)).toEqual([...ids].sort());
+    const first = back.find((b) => b.id === ids[0])!;
+    expect(first.order).toEqual(orders[0]);
+    expect(first.source).toBe("gossip");
+    expect(Buffer.from(first.wire)).toEqual(Buffer.from(encodeOrder(orders[0]!)));
+    expect(reopened.countOrders(MARKET, 5n)).toBe(3);
+    expect(reopened.hasOrder(ids[1]!)).toBe(true);
+    reopened.close();
+  });
+
+  it("keeps local orders through the durable connection and lists them", () => {
+    const store = new NodeStore(tempDb());
+    const o = sign(makeOrder({ nonce: 9n }));
+    store.putOrder(orderId(o, SEPARATOR), o, encodeOrder(o), "local", 5);
+    const g = sign(makeOrder({ nonce: 10n }));
+    store.putOrder(orderId(g, SEPARATOR), g, encodeOrder(g), "gossip", 5);
+    expect(store.localOrders(MARKET, 0n).map((s) => s.order.nonce)).toEqual([9n]);
+    store.prune(MARKET, 6n);
+    // Pruning drops network orders of old epochs but keeps this device's own.
+    expect(store.ordersOfEpoch(MARKET, 5n).map((s) => s.order.nonce)).toEqual([9n]);
+    store.close();
+  });
+
+  it("records epochs with partial updates and lists the newest first", () => {
+    const store = new NodeStore(tempDb());
+    store.updateEpoch(MARKET, 3n, { phase: "reconciling" }, 10);
+    store.updateEpoch(MARKET, 3n, { phase: "cleared", resultHash: `0x${"11".repeat(32)}`, volume: "5" }, 11);
+    store.updateEpoch(MARKET, 4n, { phase: "open" }, 12);
+    store.updateEpoch(MARKET, 3n, { agreed: true, weSubmitted: true }, 13);
+    const e3 = store.getEpoch(MARKET, 3n)!;
+    expect(e3).toMatchObject({
+      phase: "cleared",
+      volume: "5",
+      agreed: true,
+      weSubmitted: true,
+      updatedMs: 13,
+    });
+    expect(e3.resultHash).toBe(`0x${"11".repeat(32)}`);
+    expect(store.recentEpochs(MARKET, 10).map((e) => e.epoch)).toEqual([4n, 3n]);
+    expect(store.getEpoch(MARKET, 99n)).toBeUndefined();
+    store.close();
+  });
+
+  it("upserts announcements without erasing known fields, and collects submitter wallets", () => {
+    const store = new NodeStore(tempDb());
+    const base = { market: MARKET, epoch: 7n, peer: "p1", orderCount: 3, receivedMs: 1 };
+    store.putAnnouncement({
+      ...base,
+      wallet: `0x${"aa".repeat(20)}`,
+      fingerprint: `0x${"01".repeat(32)}`,
+      resultHash: null,
+    });
+    store.putAnnouncement({
+      ...base,
+      wallet: null,
+      fingerprint: null,
+      resultHash: `0x${"02".repeat(32)}`,
+      receivedMs: 2,
+    });
+    store.putAnnouncement({
+      ...base,
+      peer: "p2",
+      epoch: 2n,
+      wallet: `0x${"bb".repeat(20)}`,
+      fingerprint: null,
+      resultHash: null,
+    });
+    const [a] = store.announcements(MARKET, 7n);
+    expect(a).toMatchObject({
+      peer: "p1",
+      wallet: `0x${"aa".repeat(20)}`,
+      fingerprint: `0x${"01".repeat(32)}`,
+      resultHash: `0x${"02".repeat(32)}`,
+    });
+    expect(store.knownWallets(MARKET, 5n)).toEqual([`0x${"aa".repeat(20)}`]);
+    expect(store.knownWallets(MARKET, 0n)).toEqual([`0x${"aa".repeat(20)}`, `0x${"bb".repeat(20)}`]);
+    store.close();
+  });
+
+  it("persists the nonce counter", () => {
+    const path = tempDb();
+    const store = new NodeStore(path);
+    expect(store.nextNonce()).toBe(0n);
+    store.setNextNonce(42n);
+    store.close();
+    const again = new NodeStore(path);
+    expect(again.nextNonce()).toBe(42n);
+    again.close();
+  });
+});
