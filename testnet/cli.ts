@@ -1,0 +1,257 @@
+// `smartmarket testnet up|status|down`, and the complete command set of the CLI.
+import { readFileSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { type CliCommand, CliError, ExitCode } from "../node/cli/command.ts";
+import { NODE_COMMANDS } from "../node/cli/commands.ts";
+import { renderTable } from "../node/cli/table.ts";
+import { parseUint } from "../protocol/amount.ts";
+import { pidAlive, readState, stateFile, Testnet } from "./network.ts";
+import { writeReport } from "./report.ts";
+import { DEFAULT_SCENARIO, SCENARIOS } from "./scenarios.ts";
+import type { TestnetReport } from "./types.ts";
+import { LiveView } from "./view.ts";
+
+const DEFAULT_DIR = ".testnet";
+const DEFAULT_NODES = 5;
+const DEFAULT_EPOCH_SECONDS = 5;
+
+function wholeNumber(value: unknown, flag: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  let n: bigint;
+  try {
+    n = parseUint(String(value), flag);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  if (n < BigInt(min) || n > BigInt(max)) throw new CliError(`${flag} must be between ${min} and ${max}`);
+  return Number(n);
+}
+
+/** The JSON summary printed by `testnet up --json`. */
+export function summarize(report: TestnetReport) {
+  return {
+    nodes: report.nodes,
+    epochs: report.epochs.map((e) => ({
+      epoch: Number(e.epoch),
+      orders: e.orders,
+      price: e.price === null ? null : e.price.toString(),
+      volume: e.volume.toString(),
+      agreed: e.agreed,
+      settled: e.settled,
+      gasUsed: e.gasUsed === null ? null : Number(e.gasUsed),
+    })),
+  };
+}
+
+export const testnetUpCommand: CliCommand = {
+  name: "testnet up",
+  summary: "start a local testnet: an embedded chain, N nodes and simulated devices; Ctrl-C stops it",
+  usage: "[--nodes N] [--epochs K] [--epoch-seconds S] [--scenario NAME] [--seed X] [--dir DIR] [--json]",
+  help: `  --nodes N           node processes (default ${DEFAULT_NODES})
+  --epochs K          stop after K epochs (default: run until Ctrl-C)
+  --epoch-seconds S   epoch length (default ${DEFAULT_EPOCH_SECONDS})
+  --scenario NAME     ${Object.keys(SCENARIOS).join(" | ")} (default ${DEFAULT_SCENARIO})
+  --seed X            makes the devices deterministic (default "smartmarket")
+  --dir DIR           the testnet's folder: logs, data dirs, report (default ${DEFAULT_DIR})
+  --json              print a JSON summary on stdout when done (the live view goes to stderr)`,
+  options: {
+    nodes: { type: "string" },
+    epochs: { type: "string" },
+    "epoch-seconds": { type: "string" },
+    scenario: { type: "string" },
+    seed: { type: "string" },
+    dir: { type: "string" },
+    json: { type: "boolean" },
+  },
+  handler: async (args, io) => {
+    const nodes = wholeNumber(args.values.nodes, "--nodes", 1, 32) ?? DEFAULT_NODES;
+    const epochs = wholeNumber(args.values.epochs, "--epochs", 1, 1_000_000) ?? null;
+    const epochSeconds =
+      wholeNumber(args.values["epoch-seconds"], "--epoch-seconds", 2, 3600) ?? DEFAULT_EPOCH_SECONDS;
+    const scenarioName = (args.values.scenario as string | undefined) ?? DEFAULT_SCENARIO;
+    const scenario = SCENARIOS[scenarioName];
+    if (!scenario) {
+      throw new CliError(
+        `unknown scenario "${scenarioName}"; choose one of: ${Object.keys(SCENARIOS).join(", ")}`,
+      );
+    }
+    const seed = (args.values.seed as string | undefined) ?? "smartmarket";
+    const dir = resolve((args.values.dir as string | undefined) ?? DEFAULT_DIR);
+    const json = Boolean(args.values.json);
+    const out = (json ? process.stderr : process.stdout) as NodeJS.WriteStream;
+    const interactive = Boolean(out.isTTY) && !json;
+    // While the live view is open it owns the terminal: lines go through it, above the progress bar.
+    let activeView: LiveView | null = null;
+    const say = (line: string) => (activeView ? activeView.log(line) : out.write(`${line}\n`));
+
+    say(
+      `smartmarket testnet: ${nodes} nodes, ${epochSeconds} s epochs, scenario ${scenarioName}, seed "${seed}"`,
+    );
+    say(`folder ${dir}`);
+    let net: Testnet | null = null;
+    let interrupted = 0;
+    const onSignal = () => {
+      interrupted++;
+      if (interrupted === 1) {
+        say("\nstopping (Ctrl-C again to kill everything now)…");
+        net?.stop();
+      } else {
+        void net?.down().finally(() => process.exit(130));
+      }
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    try {
+      net = await Testnet.up({
+        nodes,
+        epochs,
+        epochSeconds,
+        scenario,
+        scenarioName,
+        seed,
+        dir,
+        log: say,
+      });
+      if (interrupted > 0) net.stop();
+      say(interactive ? "live market (Ctrl-C to stop):" : "epochs as they become final:");
+      const view = new LiveView({ nodes, epochSeconds, out, interactive, market: net.market });
+      activeView = view;
+      let report: TestnetReport;
+      try {
+        report = await net.run((rows, current) => view.update([...rows], current));
+        // Rows that became final after the last progress tick.
+        view.update([...report.epochs], { epoch: -1n, progress: 1, orders: 0 });
+      } finally {
+        activeView = null;
+        view.close();
+      }
+      const files = writeReport(dir, report);
+      await net.down();
+      net = null;
+      say(`report: ${files.jsonPath}\n        ${files.htmlPath} (open it in a browser)`);
+      if (report.firstSettlementS !== null)
+        say(`first settlement ${report.firstSettlementS.toFixed(1)} s after start`);
+      if (json) io.stdout.write(`${JSON.stringify(summarize(report))}\n`);
+      const allAgreed = report.epochs.every((e) => e.agreed);
+      return allAgreed ? ExitCode.OK : ExitCode.FAILURE;
+    } catch (err) {
+      if (net) await net.down();
+      throw new CliError((err as Error).message, ExitCode.FAILURE);
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+  },
+};
+
+export const testnetStatusCommand: CliCommand = {
+  name: "testnet status",
+  summary: "show the running local testnet: chain, nodes, their epochs and peers",
+  usage: "[--dir DIR] [--json]",
+  options: { dir: { type: "string" }, json: { type: "boolean" } },
+  handler: async (args, io) => {
+    const dir = resolve((args.values.dir as string | undefined) ?? DEFAULT_DIR);
+    const state = readState(dir);
+    if (!state)
+      throw new CliError(`no testnet is running in ${dir} (start one with \`npm start\`)`, ExitCode.FAILURE);
+    const token = (dataDir: string) => {
+      try {
+        return readFileSync(join(dataDir, "api-token"), "utf8").trim();
+      } catch {
+        return null;
+      }
+    };
+    const nodes = await Promise.all(
+      state.nodes.map(async (n) => {
+        type Status = { epoch?: { current: string; phase: string; orders: number }; peers?: number };
+        let status = null as Status | null;
+        const t = token(n.dataDir);
+        if (t && pidAlive(n.pid)) {
+          try {
+            const res = await fetch(`${n.apiUrl}/status`, {
+              headers: { authorization: `Bearer ${t}` },
+              signal: AbortSignal.timeout(3000),
+            });
+            if (res.ok) status = (await res.json()) as Status;
+          } catch {
+            status = null;
+          }
+        }
+        return { ...n, alive: pidAlive(n.pid), status };
+      }),
+    );
+    const value = {
+      dir,
+      launcherAlive: pidAlive(state.launcherPid),
+      chain: state.rpcUrl,
+      market: state.market,
+      nodes,
+    };
+    if (args.values.json) {
+      io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      return ExitCode.OK;
+    }
+    io.stdout.write(
+      `testnet in ${dir}: launcher pid ${state.launcherPid} ${value.launcherAlive ? "running" : "gone"}\nchain ${state.rpcUrl} (pid ${state.anvilPid} ${pidAlive(state.anvilPid) ? "running" : "gone"}), contract ${state.contract}\nmarket ${state.market}\n`,
+    );
+    io.stdout.write(
+      renderTable(
+        ["NODE", "PID", "STATE", "API", "EPOCH", "PHASE", "ORDERS", "PEERS", "LOG"],
+        nodes.map((n) => [
+          String(n.index),
+          String(n.pid),
+          n.alive ? "running" : "stopped",
+          n.apiUrl,
+          n.status?.epoch?.current ?? "-",
+          n.status?.epoch?.phase ?? "-",
+          String(n.status?.epoch?.orders ?? "-"),
+          String(n.status?.peers ?? "-"),
+          n.log,
+        ]),
+      ),
+    );
+    return ExitCode.OK;
+  },
+};
+
+export const testnetDownCommand: CliCommand = {
+  name: "testnet down",
+  summary: "stop the local testnet started in the background or in another terminal",
+  usage: "[--dir DIR]",
+  options: { dir: { type: "string" } },
+  handler: async (args, io) => {
+    const dir = resolve((args.values.dir as string | undefined) ?? DEFAULT_DIR);
+    const state = readState(dir);
+    if (!state) {
+      io.stdout.write(`no testnet is running in ${dir}\n`);
+      return ExitCode.OK;
+    }
+    const wait = async (pid: number, ms: number) => {
+      const deadline = Date.now() + ms;
+      while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      return !pidAlive(pid);
+    };
+    if (pidAlive(state.launcherPid) && state.launcherPid !== process.pid) {
+      // The launcher stops its nodes and chain and writes the report.
+      process.kill(state.launcherPid, "SIGTERM");
+      await wait(state.launcherPid, 30_000);
+    }
+    for (const pid of [...state.nodes.map((n) => n.pid), state.anvilPid]) {
+      if (pid > 0 && pidAlive(pid)) {
+        process.kill(pid, "SIGTERM");
+        if (!(await wait(pid, 10_000))) process.kill(pid, "SIGKILL");
+      }
+    }
+    rmSync(stateFile(dir), { force: true });
+    io.stdout.write(`testnet in ${dir} stopped\n`);
+    return ExitCode.OK;
+  },
+};
+
+/** Every command of the `smartmarket` CLI. */
+export const ALL_COMMANDS: readonly CliCommand[] = [
+  ...NODE_COMMANDS,
+  testnetUpCommand,
+  testnetStatusCommand,
+  testnetDownCommand,
+];
