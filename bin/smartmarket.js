@@ -10,6 +10,25 @@ import { fileURLToPath } from "node:url";
 const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
 const supported = major > 22 || (major === 22 && minor >= 13);
 
+// A long-running node keeps V8's young generation small: at idle it is most of the difference between
+// ~130 MB and ~150 MB of resident memory, and a device has little to spare. The flag only works at
+// startup, so the process replaces itself (execve, no extra process) with the flag set.
+// Fewer V8 worker threads and glibc malloc arenas save another ~10 MB (measured on 2 cores).
+const MEMORY_FLAGS = ["--max-semi-space-size=1", "--v8-pool-size=1"];
+const isDaemon = process.argv[2] === "node" && process.argv[3] === "start";
+if (
+  supported &&
+  isDaemon &&
+  !process.execArgv.includes(MEMORY_FLAGS[0]) &&
+  typeof process.execve === "function"
+) {
+  process.execve(
+    process.execPath,
+    [process.execPath, ...process.execArgv, ...MEMORY_FLAGS, ...process.argv.slice(1)],
+    { MALLOC_ARENA_MAX: "2", ...process.env },
+  );
+}
+
 if (supported) {
   // The full command set is composed at the top of the import graph (testnet/ imports node/). A node
   // process (`smartmarket node …`) loads only the node's commands, which starts faster.

@@ -10,6 +10,7 @@
 //                              signed order in the protocol's JSON form (it has a "signature")
 //   GET  /epochs?last=N        recent epochs, newest first
 //   GET  /epochs/:n            one epoch: orders, fingerprint, result, settlement, agreement
+//                              (?orders=false leaves out the order list)
 //   GET  /metrics              Prometheus text format
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -185,7 +186,11 @@ export class ApiServer {
     }
     const epochMatch = /^\/epochs\/([^/]+)$/.exec(path);
     if (method === "GET" && epochMatch) {
-      return send(res, 200, node.epoch(uintParam(epochMatch[1]!, "epoch")!));
+      const orders = url.searchParams.get("orders");
+      if (orders !== null && orders !== "true" && orders !== "false") {
+        throw new HttpError(400, "BAD_PARAMETER", 'orders must be "true" or "false"');
+      }
+      return send(res, 200, node.epoch(uintParam(epochMatch[1]!, "epoch")!, orders !== "false"));
     }
     if (method === "GET" && path === "/metrics") {
       res.writeHead(200, { "content-type": node.metrics.contentType });

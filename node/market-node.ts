@@ -946,7 +946,8 @@ export class MarketNode {
     return this.store.recentEpochs(this.opts.market, last).map(epochSummary);
   }
 
-  epoch(n: bigint) {
+  /** One epoch in detail; `withOrders` false leaves out the order list (cheap enough to poll). */
+  epoch(n: bigint, withOrders = true) {
     const rec = this.store.getEpoch(this.opts.market, n);
     if (!rec) throw new NodeInputError("UNKNOWN_EPOCH", `no record of epoch ${n}`, 404);
     return {
@@ -960,7 +961,7 @@ export class MarketNode {
         orderCount: a.orderCount,
         resultHash: a.resultHash,
       })),
-      orderList: this.orders(n),
+      ...(withOrders ? { orderList: this.orders(n) } : {}),
     };
   }
 }

@@ -561,7 +561,7 @@ export class Testnet {
     for (;;) {
       recs = await Promise.all(
         this.nodes.map((n) =>
-          n.running ? n.api<Rec>(`/epochs/${epoch}`).catch(() => null) : Promise.resolve(null),
+          n.running ? n.api<Rec>(`/epochs/${epoch}?orders=false`).catch(() => null) : Promise.resolve(null),
         ),
       );
       const final = recs.every((r) => r === null || r.phase === "settled" || r.phase === "unsettled");

@@ -86,6 +86,8 @@ export class OrderGossip implements Startable {
   private readonly limiter = new PeerRateLimiter(PEER_GOSSIP_RATE_PER_S, PEER_GOSSIP_BURST);
   private readonly queue: Pending[] = [];
   private queueHead = 0;
+  /** Announcements skip the order backlog: they are few, cheap, and reconciliation waits on them. */
+  private readonly announceQueue: Pending[] = [];
   private draining = false;
   private running = false;
   private readonly kindOf = new Map<string, "order" | "announce">();
@@ -122,6 +124,7 @@ export class OrderGossip implements Startable {
     }
     this.queue.length = 0;
     this.queueHead = 0;
+    this.announceQueue.length = 0;
   }
 
   /** Publishes bytes on a topic; resolves to the number of peers it was sent to. */
@@ -170,7 +173,9 @@ export class OrderGossip implements Startable {
     if (!this.running) return;
     const kind = this.kindOf.get(m.msg.topic);
     if (!kind) return;
-    this.queue.push({ kind, msgId: m.msgId, from: m.propagationSource.toString(), data: m.msg.data });
+    const item: Pending = { kind, msgId: m.msgId, from: m.propagationSource.toString(), data: m.msg.data };
+    if (kind === "announce") this.announceQueue.push(item);
+    else this.queue.push(item);
     const len = this.queue.length - this.queueHead;
     this.counters.queueLength = len;
     if (len > this.counters.queueHighWater) this.counters.queueHighWater = len;
@@ -183,9 +188,11 @@ export class OrderGossip implements Startable {
   /** Validates up to GOSSIP_VALIDATION_BATCH messages, then yields to the event loop. */
   private drain(): void {
     let n = 0;
-    while (this.queueHead < this.queue.length && n < GOSSIP_VALIDATION_BATCH && this.running) {
-      const p = this.queue[this.queueHead]!;
-      this.queueHead++;
+    while (this.running && n < GOSSIP_VALIDATION_BATCH) {
+      let p: Pending;
+      if (this.announceQueue.length > 0) p = this.announceQueue.shift()!;
+      else if (this.queueHead < this.queue.length) p = this.queue[this.queueHead++]!;
+      else break;
       n++;
       let verdict: Verdict;
       try {
@@ -204,7 +211,8 @@ export class OrderGossip implements Startable {
       this.queueHead = 0;
     }
     this.counters.queueLength = this.queue.length - this.queueHead;
-    if (this.queueHead < this.queue.length && this.running) setImmediate(() => this.drain());
-    else this.draining = false;
+    if ((this.queueHead < this.queue.length || this.announceQueue.length > 0) && this.running) {
+      setImmediate(() => this.drain());
+    } else this.draining = false;
   }
 }

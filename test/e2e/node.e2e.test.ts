@@ -211,7 +211,9 @@ describe("market node, end to end (4 node processes, anvil)", () => {
     expect(res.status).toBe(401);
 
     // Prometheus: libp2p's own metrics next to the node's.
-    const metrics = await (await fetch(`${n0.apiUrl}/metrics`, { headers: { authorization: `Bearer ${n0.token}` } })).text();
+    const metrics = await (
+      await fetch(`${n0.apiUrl}/metrics`, { headers: { authorization: `Bearer ${n0.token}` } })
+    ).text();
     expect(metrics).toMatch(/^libp2p_connection_manager_connections\{/m);
     expect(metrics).toMatch(/^smartmarket_epoch_phase_duration_seconds_bucket\{.*phase="reconcile"/m);
     expect(metrics).toMatch(/^smartmarket_reconcile_bytes_total\{direction="sent"\} [1-9]/m);

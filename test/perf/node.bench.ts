@@ -7,56 +7,18 @@
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { domainSeparator, makeDomain, orderDigestBytes } from "../../protocol/eip712.ts";
+import { domainSeparator, makeDomain } from "../../protocol/eip712.ts";
 import { epochAtMs, epochEndMs, epochStartMs } from "../../protocol/epoch.ts";
-import { bytesToHex, type Hex } from "../../protocol/hex.ts";
-import { type Order, orderToJson } from "../../protocol/order.ts";
-import { addressOfPrivateKey, signDigest } from "../../protocol/signature.ts";
-import { derivePrivateKey, type NodeProcess, Testnet } from "../../testnet/network.ts";
-import type { DeviceSpec, ScenarioFactory } from "../../testnet/types.ts";
+import type { Hex } from "../../protocol/hex.ts";
+import { Testnet } from "../../testnet/network.ts";
 import { type BenchGroup, round } from "./harness.ts";
 import { measureReconcileBytes } from "./reconcile.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-
-/** Funded traders that the bench itself drives (the scenario places no orders of its own). */
-function tradersScenario(count: number): ScenarioFactory {
-  return ({ seed, nodes }) => {
-    const devices: DeviceSpec[] = Array.from({ length: count }, (_, i) => {
-      const privateKey = derivePrivateKey(seed, `bench-trader/${i}`);
-      return {
-        name: `trader-${i}`,
-        kind: "bench",
-        privateKey,
-        address: addressOfPrivateKey(privateKey),
-        nodeIndex: i % nodes,
-        depositBase: 10n ** 12n,
-        depositQuote: 10n ** 15n,
-      };
-    });
-    return { name: "bench", description: "", devices, ordersFor: () => [], observe: () => {} };
-  };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, i)]!;
-}
+import { percentile, postOrder, signFor, sleep, tradersScenario } from "./traders.ts";
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
   return kb / 1024;
-}
-
-async function post(node: NodeProcess, body: unknown): Promise<void> {
-  const res = await fetch(`${node.apiUrl}/orders`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${node.token}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (res.status !== 201) throw new Error(`order refused by node ${node.index}: ${await res.text()}`);
 }
 
 export const bench: BenchGroup = async (log) => {
@@ -80,25 +42,15 @@ export const bench: BenchGroup = async (log) => {
       i: number,
       nonce: bigint,
       side: "buy" | "sell",
-      price: bigint,
+      limitPrice: bigint,
       quantity: bigint,
-    ) => {
-      const d = devices[i % devices.length]!;
-      const order: Order = {
-        market: net.market.id,
-        epoch,
+    ) =>
+      signFor(separator, net.market.id, devices[i % devices.length]!, epoch, {
         side,
+        limitPrice,
         quantity,
-        limitPrice: price,
         nonce,
-        trader: d.address,
-      };
-      const digest = orderDigestBytes(order, separator);
-      return {
-        id: bytesToHex(digest),
-        json: orderToJson({ ...order, signature: signDigest(digest, d.privateKey) }),
-      };
-    };
+      });
 
     // Idle memory: every node started, nothing traded yet.
     await sleep(3000);
@@ -132,7 +84,7 @@ export const bench: BenchGroup = async (log) => {
         10n,
       );
       sent.set(o.id, { atMs: Date.now(), epoch });
-      jobs.push(post(net.nodes[0]!, o.json));
+      jobs.push(postOrder(net.nodes[0]!, o.json));
     }
     await Promise.all(jobs);
     await sleep(1500);
@@ -179,7 +131,7 @@ export const bench: BenchGroup = async (log) => {
         const price =
           k % 10 === 0 ? 1000n : buy ? 900n + BigInt((k * 7919) % 250) : 850n + BigInt((k * 104_729) % 250);
         const o = sign(start, k, BigInt(2_000_000 + k), buy ? "buy" : "sell", price, 1n + BigInt(k % 20));
-        await post(net.nodes[k % net.nodes.length]!, o.json);
+        await postOrder(net.nodes[k % net.nodes.length]!, o.json);
       }
     });
     await Promise.all(workers);
@@ -193,7 +145,7 @@ export const bench: BenchGroup = async (log) => {
         net.nodes.map((n) =>
           n
             .api<{ resultHash: string | null; fingerprint: string | null; orders: number | null }>(
-              `/epochs/${start}`,
+              `/epochs/${start}?orders=false`,
             )
             .catch(() => ({ resultHash: null, fingerprint: null, orders: null })),
         ),
@@ -205,6 +157,12 @@ export const bench: BenchGroup = async (log) => {
       await sleep(20);
     }
     const same = new Set(views.map((v) => `${v.fingerprint}|${v.resultHash}`)).size === 1;
+    for (const n of net.nodes) {
+      const t = await n
+        .api<{ timings: Record<string, number> | null }>(`/epochs/${start}?orders=false`)
+        .catch(() => null);
+      log(`agreement: node ${n.index} phases ${JSON.stringify(t?.timings ?? null)}`);
+    }
     log(`agreement: orders per node ${views.map((v) => v.orders).join(", ")}; all equal: ${same}`);
     figures.push({
       name: "agreement_ms",

@@ -1,0 +1,213 @@
+// The local testnet as a user runs it: a short run (4 nodes, 3 epochs of 3 s) with the default
+// scenario, through the launcher's API (to audit the chain before it stops) and through the CLI.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { smartMarketInterface } from "../../settlement/artifacts.ts";
+import { Asset } from "../../settlement/encoding.ts";
+import { pidAlive, readState, Testnet, type TestnetState } from "../../testnet/network.ts";
+import { writeReport } from "../../testnet/report.ts";
+import { DEFAULT_SCENARIO, SCENARIOS } from "../../testnet/scenarios.ts";
+
+const BIN = fileURLToPath(new URL("../../bin/smartmarket.js", import.meta.url));
+const SCRATCH = fileURLToPath(new URL("../../.scratch/", import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const dirs: string[] = [];
+
+function tempDir(name: string): string {
+  const d = join(SCRATCH, `${name}-${process.pid}`);
+  dirs.push(d);
+  return d;
+}
+
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Every pid the testnet in `dir` runs: launcher, chain, nodes. */
+function pidsOf(state: TestnetState): number[] {
+  return [state.launcherPid, state.anvilPid, ...state.nodes.map((n) => n.pid)].filter((p) => p > 0);
+}
+
+function spawnCli(args: string[]): {
+  child: ChildProcess;
+  done: Promise<{ code: number; stdout: string; stderr: string }>;
+} {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr?.on("data", (d) => {
+    stderr += d;
+  });
+  const done = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    child.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr })),
+  );
+  return { child, done };
+}
+
+/** Polls state.json while the testnet runs and collects every pid it ever lists. */
+async function watchPids(dir: string, until: Promise<unknown>): Promise<Set<number>> {
+  const seen = new Set<number>();
+  let finished = false;
+  void until.then(() => {
+    finished = true;
+  });
+  while (!finished) {
+    const s = readState(dir);
+    if (s) for (const p of pidsOf(s)) if (p !== process.pid) seen.add(p);
+    await sleep(200);
+  }
+  return seen;
+}
+
+describe("local testnet", () => {
+  it("4 nodes, 3 epochs: every node agrees every epoch, each traded epoch settles exactly once, token totals are conserved", async () => {
+    const dir = tempDir("testnet-api");
+    const net = await Testnet.up({
+      nodes: 4,
+      epochs: 3,
+      epochSeconds: 3,
+      scenario: SCENARIOS[DEFAULT_SCENARIO]!,
+      scenarioName: DEFAULT_SCENARIO,
+      seed: "ci",
+      dir,
+    });
+    const pids = [net.anvil.pid, ...net.nodes.map((n) => n.child!.pid!)];
+    try {
+      const report = await net.run();
+      expect(report.epochs).toHaveLength(3);
+      for (const e of report.epochs) {
+        expect(e.agreed, `epoch ${e.epoch} agreement`).toBe(true);
+        expect(e.nodes.every((n) => n.agreed === true)).toBe(true);
+        expect(e.orders).toBeGreaterThan(0);
+      }
+      expect(report.epochs.some((e) => e.volume > 0n)).toBe(true);
+
+      // On chain: exactly one Settled event per epoch that traded, none for those that did not.
+      const logs = await net.chain.provider.getLogs({
+        address: net.contract,
+        topics: [smartMarketInterface.getEvent("Settled")!.topicHash, net.market.id],
+        fromBlock: 0,
+      });
+      const settled = logs.map((l) => smartMarketInterface.parseLog(l)!.args.epoch as bigint);
+      for (const e of report.epochs) {
+        expect(
+          settled.filter((x) => x === e.epoch),
+          `Settled events of epoch ${e.epoch}`,
+        ).toHaveLength(e.volume > 0n ? 1 : 0);
+        expect(e.settled).toBe(e.volume > 0n);
+      }
+
+      // Conservation: the escrow of every account (devices and the nodes that earned fees) sums to the
+      // deposits, and to the tokens the contract holds.
+      const accounts = [...net.scenario.devices.map((d) => d.address), ...net.nodes.map((n) => n.wallet)];
+      for (const [asset, token, deposited] of [
+        [Asset.BASE, net.base, net.scenario.devices.reduce((s, d) => s + d.depositBase, 0n)],
+        [Asset.QUOTE, net.quote, net.scenario.devices.reduce((s, d) => s + d.depositQuote, 0n)],
+      ] as const) {
+        let total = 0n;
+        for (const a of accounts) {
+          const e = await net.chain.escrowOf(net.market.id, a, asset);
+          expect(e.free >= 0n && e.locked >= 0n).toBe(true);
+          total += e.free + e.locked;
+        }
+        expect(total, `asset ${asset} escrow total`).toBe(deposited);
+        expect(await net.chain.tokenBalance(token, net.contract)).toBe(deposited);
+      }
+
+      const files = writeReport(dir, report);
+      expect(existsSync(files.jsonPath) && existsSync(files.htmlPath)).toBe(true);
+      const json = JSON.parse(readFileSync(files.jsonPath, "utf8")) as {
+        epochs: { settlementTx: string | null }[];
+      };
+      expect(json.epochs).toHaveLength(3);
+    } finally {
+      await net.down();
+    }
+    for (const pid of pids) expect(pidAlive(pid), `pid ${pid}`).toBe(false);
+    expect(existsSync(join(dir, "state.json"))).toBe(false);
+  });
+
+  it("`smartmarket testnet up --epochs 3 --json` prints the summary, writes report.json and report.html, and leaves no process", async () => {
+    const dir = tempDir("testnet-cli");
+    const { done } = spawnCli([
+      "testnet",
+      "up",
+      "--nodes",
+      "4",
+      "--epochs",
+      "3",
+      "--epoch-seconds",
+      "3",
+      "--dir",
+      dir,
+      "--json",
+    ]);
+    const pids = await watchPids(dir, done);
+    const { code, stdout, stderr } = await done;
+    expect(code, stderr).toBe(0);
+    const summary = JSON.parse(stdout.trim()) as {
+      nodes: number;
+      epochs: {
+        epoch: number;
+        orders: number;
+        price: string | null;
+        volume: string;
+        agreed: boolean;
+        settled: boolean;
+        gasUsed: number | null;
+      }[];
+    };
+    expect(summary.nodes).toBe(4);
+    expect(summary.epochs).toHaveLength(3);
+    for (const e of summary.epochs) {
+      expect(e.agreed).toBe(true);
+      expect(e.settled).toBe(BigInt(e.volume) > 0n);
+      expect(e.settled ? e.gasUsed! > 0 : e.gasUsed === null).toBe(true);
+      expect(e.price === null || /^[0-9]+$/.test(e.price)).toBe(true);
+    }
+    expect(existsSync(join(dir, "report.json"))).toBe(true);
+    expect(readFileSync(join(dir, "report.html"), "utf8")).toMatch(/<svg/);
+    expect(existsSync(join(dir, "node-0", "node.log"))).toBe(true);
+    expect(pids.size).toBeGreaterThanOrEqual(5);
+    for (const pid of pids) expect(pidAlive(pid), `pid ${pid}`).toBe(false);
+
+    const status = spawnCli(["testnet", "status", "--dir", dir]);
+    const st = await status.done;
+    expect(st.code).not.toBe(0);
+    expect(st.stderr).toMatch(/no testnet is running/);
+  });
+
+  it("`smartmarket testnet down` stops a testnet running until Ctrl-C: report written, ports freed, no process left", async () => {
+    const dir = tempDir("testnet-down");
+    const { done } = spawnCli(["testnet", "up", "--nodes", "2", "--epoch-seconds", "2", "--dir", dir]);
+    const pids = watchPids(dir, done);
+    let state: TestnetState | null = null;
+    for (let i = 0; i < 300 && !state; i++) {
+      state = readState(dir);
+      await sleep(100);
+    }
+    expect(state).not.toBeNull();
+    await sleep(5000);
+    const statusRun = await spawnCli(["testnet", "status", "--dir", dir, "--json"]).done;
+    const status = JSON.parse(statusRun.stdout) as { launcherAlive: boolean; nodes: { alive: boolean }[] };
+    expect(status.launcherAlive).toBe(true);
+    expect(status.nodes.every((n) => n.alive)).toBe(true);
+
+    const down = await spawnCli(["testnet", "down", "--dir", dir]).done;
+    expect(down.code, down.stderr).toBe(0);
+    const up = await done;
+    expect(up.code).toBeLessThanOrEqual(1); // 0, or 1 if an epoch cut short by the stop did not agree
+    for (const pid of await pids) expect(pidAlive(pid), `pid ${pid}`).toBe(false);
+    expect(existsSync(join(dir, "report.html"))).toBe(true);
+    // The API and libp2p ports are free again: nothing listens on them.
+    for (const n of state!.nodes) {
+      await expect(fetch(`${n.apiUrl}/health`, { signal: AbortSignal.timeout(1000) })).rejects.toThrow();
+    }
+  });
+});
