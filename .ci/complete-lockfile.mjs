@@ -31,6 +31,10 @@ for (const [key, entry] of Object.entries(lock.packages)) {
     added.push(`${name}@${version} (for ${key || "root"})`);
   }
 }
-lock.packages = Object.fromEntries(Object.entries(lock.packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a < b ? -1 : 1)));
+lock.packages = Object.fromEntries(
+  Object.entries(lock.packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a < b ? -1 : 1)),
+);
 writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`);
-process.stdout.write(added.length ? `added ${added.length} lock entries:\n  ${added.join("\n  ")}\n` : "lock complete\n");
+process.stdout.write(
+  added.length ? `added ${added.length} lock entries:\n  ${added.join("\n  ")}\n` : "lock complete\n",
+);

@@ -26,6 +26,8 @@ export const ClearingErrorCode = {
   BAD_CONTEXT: "BAD_CONTEXT",
   /** computeResultHash was given fills that are not canonical (sorted by id, unique, non-zero, uint256). */
   BAD_FILLS: "BAD_FILLS",
+  /** An internal invariant of the rule failed: a bug, never a property of the input. */
+  INVARIANT_VIOLATED: "INVARIANT_VIOLATED",
 } as const;
 export type ClearingErrorCode = (typeof ClearingErrorCode)[keyof typeof ClearingErrorCode];
 

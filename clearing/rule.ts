@@ -1,7 +1,9 @@
 // The clearing rule of DESIGN.md, step by step, on a ranked book (book.ts). Integers only; every
 // division says how it rounds. Work is proportional to the orders that trade or sit at the price:
 // orders far from the price are sorted but never visited again.
+
 import type { Book } from "./book.ts";
+import { ClearingError, ClearingErrorCode } from "./errors.ts";
 
 /**
  * Steps 1 and 2's inputs. Positions index the sides' ascending arrays (book.buys / book.sells); the
@@ -61,7 +63,11 @@ export interface ClearingInterval {
 /** Step 2 for a crossing with V > 0. */
 export function clearingInterval(book: Book, crossing: Crossing): ClearingInterval {
   const { buys, sells, limits } = book;
-  if (crossing.volume <= 0n) throw new RangeError("the clearing interval needs a positive volume");
+  if (crossing.volume <= 0n)
+    throw new ClearingError(
+      ClearingErrorCode.INVARIANT_VIOLATED,
+      "the clearing interval needs a positive volume",
+    );
   const bV = limits[buys[crossing.buyV]!]!;
   const aV = limits[sells[crossing.sellV]!]!;
   // Absent terms are dropped from the max / min.
@@ -76,7 +82,11 @@ export function clearingInterval(book: Book, crossing: Crossing): ClearingInterv
     if (aNext < hi) hi = aNext;
   }
   // V maximal gives a_V <= b_V and b_{V+1} < a_{V+1}, so lo <= hi; anything else is a bug upstream.
-  if (lo > hi) throw new RangeError(`empty clearing interval [${lo}, ${hi}] at volume ${crossing.volume}`);
+  if (lo > hi)
+    throw new ClearingError(
+      ClearingErrorCode.INVARIANT_VIOLATED,
+      `empty clearing interval [${lo}, ${hi}] at volume ${crossing.volume}`,
+    );
   return { lo, hi, price: midpointDown(lo, hi) };
 }
 
@@ -106,7 +116,11 @@ export function prorate(units: bigint, claims: readonly bigint[]): Prorata {
   const count = claims.length;
   let total = 0n;
   for (const q of claims) total += q;
-  if (units < 0n || units > total) throw new RangeError(`cannot split ${units} units over ${total}`);
+  if (units < 0n || units > total)
+    throw new ClearingError(
+      ClearingErrorCode.INVARIANT_VIOLATED,
+      `cannot split ${units} units over ${total}`,
+    );
   const shares = new Array<bigint>(count);
   const remainders = new Array<bigint>(count);
   const extraUnit = new Uint8Array(count);
@@ -200,9 +214,17 @@ export function allocateSide(
   const [marginalFrom, marginalTo] = isBuySide ? [k + 1, betterEnd + 1] : [betterEnd, k];
   let filledOrders = fullTo - fullFrom;
   // b_{V+1} <= p <= b_V (and the mirror for sells) put the better orders' total in [V − L, V].
-  if (rest < 0n) throw new RangeError(`orders better than ${price} exceed volume ${volume}`);
+  if (rest < 0n)
+    throw new ClearingError(
+      ClearingErrorCode.INVARIANT_VIOLATED,
+      `orders better than ${price} exceed volume ${volume}`,
+    );
   if (marginalFrom === marginalTo) {
-    if (rest !== 0n) throw new RangeError(`${rest} units left at ${price} but no order has that limit`);
+    if (rest !== 0n)
+      throw new ClearingError(
+        ClearingErrorCode.INVARIANT_VIOLATED,
+        `${rest} units left at ${price} but no order has that limit`,
+      );
     return {
       fullFrom,
       fullTo,

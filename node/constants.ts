@@ -12,6 +12,8 @@ export const TOPIC_ANNOUNCE = "announce";
 export const MAX_GOSSIP_MESSAGE_BYTES = 1024;
 /** Orders waiting for signature verification; beyond this, new gossip is IGNOREd (not penalised). */
 export const MAX_GOSSIP_QUEUE_LENGTH = 8192;
+/** Announcements waiting for validation (they go before orders); beyond this, IGNOREd. */
+export const MAX_ANNOUNCE_QUEUE_LENGTH = 1024;
 /** Orders verified per turn of the event loop before yielding. */
 export const GOSSIP_VALIDATION_BATCH = 64;
 /** Per-peer token bucket for gossip messages: sustained rate and burst. */

@@ -221,6 +221,10 @@ export class MarketNode {
           onOrder: (data, from) => this.onGossipOrder(data, from),
           onAnnouncement: (data, from) => this.onGossipAnnouncement(data, from),
         },
+        onVerdict: (kind, verdict) =>
+          kind === "order"
+            ? this.metrics.countOrder("gossip", verdict)
+            : this.metrics.countAnnouncement(verdict),
       },
       { host: this.host },
     );
@@ -303,7 +307,6 @@ export class MarketNode {
       if (!(err instanceof OrderError)) throw err;
       verdict = { action: err.action, code: err.code };
     }
-    this.metrics.countOrder("gossip", verdict);
     return verdict;
   }
 
@@ -324,19 +327,25 @@ export class MarketNode {
     } catch {
       return { action: "REJECT", code: "MALFORMED" };
     }
-    this.recordAnnouncement(a, origin);
-    void from;
+    this.recordAnnouncement(a, origin, origin === from);
     return { action: "ACCEPT", code: "OK" };
   }
 
-  private recordAnnouncement(a: Announcement, origin: string): void {
+  /**
+   * Records an announcement for the report and the submitter ranking. Only one received straight from
+   * the peer it names steers reconciliation: the claimed peer id is not authenticated (the wallet is),
+   * so a relayed announcement could otherwise speak for an honest peer and make us skip syncing with it.
+   * A node publishes its own announcements to every subscribed peer directly, so connected peers'
+   * announcements arrive directly.
+   */
+  private recordAnnouncement(a: Announcement, origin: string, direct: boolean): void {
     let byPeer = this.peerAnnouncements.get(a.epoch);
     if (!byPeer) {
       byPeer = new Map();
       this.peerAnnouncements.set(a.epoch, byPeer);
       for (const e of this.peerAnnouncements.keys()) if (e + 16n < a.epoch) this.peerAnnouncements.delete(e);
     }
-    byPeer.set(origin, a);
+    if (direct) byPeer.set(origin, a);
     this.store.putAnnouncement({
       market: a.market,
       epoch: a.epoch,
@@ -910,15 +919,16 @@ export class MarketNode {
     const key = id.toString();
     const conns = this.host.getConnections(id);
     let protocols: string[] = [];
-    let latencyMs: number | null = null;
     try {
-      const p = await this.host.peerStore.get(id);
-      protocols = [...p.protocols].sort();
-      const rtt = p.metadata.get("rtt");
-      if (rtt) latencyMs = Number(new TextDecoder().decode(rtt));
+      protocols = [...(await this.host.peerStore.get(id)).protocols].sort();
     } catch {
       // not in the peer store yet
     }
+    // Round-trip time measured by libp2p's connection monitor (a ping every few seconds).
+    const rtts = conns
+      .map((c) => c.rtt)
+      .filter((r): r is number => typeof r === "number" && Number.isFinite(r));
+    const latencyMs = rtts.length > 0 ? Math.round(Math.min(...rtts)) : null;
     const topics: string[] = [];
     if (subsOrders.has(key)) topics.push("orders");
     if (subsAnnounce.has(key)) topics.push("announce");
@@ -926,7 +936,7 @@ export class MarketNode {
       peerId: key,
       addresses: conns.map((c) => c.remoteAddr.toString()),
       direction: conns[0]?.direction ?? null,
-      latencyMs: Number.isFinite(latencyMs) ? latencyMs : null,
+      latencyMs,
       protocols,
       gossipScore: Math.round(this.gossip.score(key) * 1000) / 1000,
       topics,

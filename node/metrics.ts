@@ -29,6 +29,7 @@ export class NodeMetrics {
   private readonly settlements: Counter<"outcome">;
   private readonly settlementGas: Histogram;
   private readonly agreement: Counter<"agreed">;
+  private readonly announcements: Counter<"action" | "code">;
 
   constructor() {
     const registers = [this.registry];
@@ -73,6 +74,12 @@ export class NodeMetrics {
       name: "smartmarket_settlement_gas_used",
       help: "Gas used by settlements this node submitted",
       buckets: [50e3, 100e3, 250e3, 500e3, 1e6, 2.5e6, 5e6, 10e6],
+      registers,
+    });
+    this.announcements = new Counter({
+      name: "smartmarket_announcements_total",
+      help: "Epoch announcements received, by verdict (ACCEPT/IGNORE/REJECT + code)",
+      labelNames: ["action", "code"],
       registers,
     });
     this.agreement = new Counter({
@@ -132,6 +139,10 @@ export class NodeMetrics {
         this.set(src.gossip.counters.queueHighWater);
       },
     });
+  }
+
+  countAnnouncement(verdict: Verdict): void {
+    this.announcements.inc({ action: verdict.action, code: verdict.code });
   }
 
   countOrder(source: string, verdict: Verdict): void {

@@ -79,8 +79,19 @@ export function isOrderError(err: unknown): err is OrderError {
 
 /** Errors in decimal amount parsing (CLI and API input), distinct from order rule violations. */
 export class AmountError extends Error {
+  readonly code = "BAD_AMOUNT" as const;
   constructor(message: string) {
     super(message);
     this.name = "AmountError";
+  }
+}
+
+/** Malformed data handed to a protocol helper: bad hex, or a "set" of ids with a duplicate. */
+export class EncodingError extends Error {
+  readonly code: "BAD_HEX" | "DUPLICATE_ID";
+  constructor(code: "BAD_HEX" | "DUPLICATE_ID", message: string) {
+    super(message);
+    this.name = "EncodingError";
+    this.code = code;
   }
 }

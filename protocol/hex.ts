@@ -1,3 +1,5 @@
+import { EncodingError } from "./errors.ts";
+
 // Hex <-> bytes helpers with strict input checks. Canonical hex in this protocol is lowercase, 0x-prefixed.
 
 export type Hex = `0x${string}`;
@@ -17,9 +19,10 @@ export function bytesToHex(bytes: Uint8Array): Hex {
   return out as Hex;
 }
 
-/** Decodes 0x-prefixed hex (either case). Throws a plain Error on bad input; callers wrap it. */
+/** Decodes 0x-prefixed hex (either case). Throws EncodingError(BAD_HEX) on bad input. */
 export function hexToBytes(hex: string): Uint8Array {
-  if (!isHex(hex)) throw new Error(`not 0x-prefixed even-length hex: "${hex.slice(0, 80)}"`);
+  if (!isHex(hex))
+    throw new EncodingError("BAD_HEX", `not 0x-prefixed even-length hex: "${String(hex).slice(0, 80)}"`);
   return new Uint8Array(Buffer.from(hex.slice(2), "hex"));
 }
 

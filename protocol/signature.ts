@@ -96,7 +96,10 @@ export function recoverSignerNoble(digest: Uint8Array, sig: Uint8Array): Hex {
     );
   }
   if (pub.length !== 65) pub = noble.Point.fromBytes(pub).toBytes(false);
-  return addressOfPublicKey(pub);
+  const address = addressOfPublicKey(pub);
+  if (address === ZERO_ADDRESS)
+    throw new OrderError(OrderErrorCode.UNRECOVERABLE_SIGNATURE, "recovers to address 0");
+  return address;
 }
 
 /**

@@ -52,9 +52,13 @@ function resolve(
 
 export async function runCli(argv: string[], io: CliIo, commands: readonly CliCommand[]): Promise<number> {
   const first = argv[0];
-  if (first === undefined || first === "-h" || first === "--help" || first === "help") {
+  if (first === undefined) {
+    io.stderr.write(`smartmarket: missing command\n\n${globalHelp(commands)}`);
+    return ExitCode.USAGE;
+  }
+  if (first === "-h" || first === "--help" || first === "help") {
     io.stdout.write(globalHelp(commands));
-    return first === undefined ? ExitCode.USAGE : ExitCode.OK;
+    return ExitCode.OK;
   }
   if (first === "-v" || first === "--version") {
     io.stdout.write(`${pkg.version}\n`);

@@ -9,6 +9,7 @@ import { TopicValidatorResult } from "@libp2p/gossipsub";
 import type { PeerId, Startable } from "@libp2p/interface";
 import {
   GOSSIP_VALIDATION_BATCH,
+  MAX_ANNOUNCE_QUEUE_LENGTH,
   MAX_GOSSIP_MESSAGE_BYTES,
   MAX_GOSSIP_QUEUE_LENGTH,
   PEER_GOSSIP_BURST,
@@ -50,6 +51,8 @@ export interface OrderGossipInit {
   readonly orderTopics: readonly string[];
   readonly announceTopics: readonly string[];
   readonly handlers: GossipHandlers;
+  /** Verdicts of every message, including those decided before full validation (rate limit, size, queue). */
+  readonly onVerdict?: (kind: "order" | "announce", verdict: Verdict) => void;
   readonly maxQueueLength?: number;
   readonly now?: () => number;
 }
@@ -88,6 +91,7 @@ export class OrderGossip implements Startable {
   private queueHead = 0;
   /** Announcements skip the order backlog: they are few, cheap, and reconciliation waits on them. */
   private readonly announceQueue: Pending[] = [];
+  private announceHead = 0;
   private draining = false;
   private running = false;
   private readonly kindOf = new Map<string, "order" | "announce">();
@@ -125,6 +129,7 @@ export class OrderGossip implements Startable {
     this.queue.length = 0;
     this.queueHead = 0;
     this.announceQueue.length = 0;
+    this.announceHead = 0;
   }
 
   /** Publishes bytes on a topic; resolves to the number of peers it was sent to. */
@@ -149,9 +154,10 @@ export class OrderGossip implements Startable {
     this.limiter.forget(peerId);
   }
 
-  private count(kind: string, verdict: Verdict): void {
+  private count(kind: "order" | "announce", verdict: Verdict): void {
     const key = `${kind}|${verdict.action}|${verdict.code}`;
     this.counters.verdicts.set(key, (this.counters.verdicts.get(key) ?? 0) + 1);
+    this.init.onVerdict?.(kind, verdict);
   }
 
   /** Cheap checks before a message is queued; runs inside gossipsub for every message. */
@@ -160,8 +166,13 @@ export class OrderGossip implements Startable {
     let verdict: Verdict | null = null;
     if (data.length > MAX_GOSSIP_MESSAGE_BYTES) verdict = { action: "REJECT", code: "OVERSIZE" };
     else if (!this.limiter.take(from, this.now())) verdict = { action: "IGNORE", code: "RATE_LIMITED" };
-    else if (this.queue.length - this.queueHead >= this.maxQueue)
+    else if (
+      kind === "order"
+        ? this.queue.length - this.queueHead >= this.maxQueue
+        : this.announceQueue.length - this.announceHead >= MAX_ANNOUNCE_QUEUE_LENGTH
+    ) {
       verdict = { action: "IGNORE", code: "QUEUE_FULL" };
+    }
     if (verdict) {
       this.count(kind, verdict);
       return RESULT[verdict.action];
@@ -190,7 +201,7 @@ export class OrderGossip implements Startable {
     let n = 0;
     while (this.running && n < GOSSIP_VALIDATION_BATCH) {
       let p: Pending;
-      if (this.announceQueue.length > 0) p = this.announceQueue.shift()!;
+      if (this.announceHead < this.announceQueue.length) p = this.announceQueue[this.announceHead++]!;
       else if (this.queueHead < this.queue.length) p = this.queue[this.queueHead++]!;
       else break;
       n++;
@@ -211,7 +222,14 @@ export class OrderGossip implements Startable {
       this.queueHead = 0;
     }
     this.counters.queueLength = this.queue.length - this.queueHead;
-    if ((this.queueHead < this.queue.length || this.announceQueue.length > 0) && this.running) {
+    if (this.announceHead === this.announceQueue.length) {
+      this.announceQueue.length = 0;
+      this.announceHead = 0;
+    }
+    if (
+      (this.queueHead < this.queue.length || this.announceHead < this.announceQueue.length) &&
+      this.running
+    ) {
       setImmediate(() => this.drain());
     } else this.draining = false;
   }

@@ -2,6 +2,7 @@
 // scenario, through the launcher's API (to audit the chain before it stops) and through the CLI.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -63,6 +64,31 @@ async function watchPids(dir: string, until: Promise<unknown>): Promise<Set<numb
     await sleep(200);
   }
   return seen;
+}
+
+/** Resolves true when nothing accepts TCP connections on 127.0.0.1:port any more. */
+function portClosed(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(true));
+  });
+}
+
+/** Every TCP port the testnet listened on: each node's API and libp2p listener, and the chain. */
+function portsOf(dir: string, state: TestnetState): number[] {
+  const ports = [Number(new URL(state.rpcUrl).port)];
+  for (const n of state.nodes) {
+    ports.push(Number(new URL(n.apiUrl).port));
+    const config = JSON.parse(readFileSync(join(dir, `node-${n.index}`, "config.json"), "utf8")) as {
+      listen: string[];
+    };
+    for (const addr of config.listen) ports.push(Number(/\/tcp\/(\d+)/.exec(addr)?.[1]));
+  }
+  return ports;
 }
 
 describe("local testnet", () => {
@@ -205,9 +231,29 @@ describe("local testnet", () => {
     expect(up.code).toBeLessThanOrEqual(1); // 0, or 1 if an epoch cut short by the stop did not agree
     for (const pid of await pids) expect(pidAlive(pid), `pid ${pid}`).toBe(false);
     expect(existsSync(join(dir, "report.html"))).toBe(true);
-    // The API and libp2p ports are free again: nothing listens on them.
-    for (const n of state!.nodes) {
-      await expect(fetch(`${n.apiUrl}/health`, { signal: AbortSignal.timeout(1000) })).rejects.toThrow();
+    // The API, libp2p and chain ports are free again: nothing listens on them.
+    for (const port of portsOf(dir, state!)) expect(await portClosed(port), `port ${port}`).toBe(true);
+  });
+
+  it("Ctrl-C (SIGINT) on `smartmarket testnet up` shuts everything down: report written, no process, ports freed", async () => {
+    const dir = tempDir("testnet-sigint");
+    const { child, done } = spawnCli(["testnet", "up", "--nodes", "2", "--epoch-seconds", "2", "--dir", dir]);
+    const pids = watchPids(dir, done);
+    let state: TestnetState | null = null;
+    for (let i = 0; i < 300 && !state; i++) {
+      state = readState(dir);
+      await sleep(100);
     }
+    expect(state).not.toBeNull();
+    await sleep(4000);
+    const ports = portsOf(dir, state!);
+    child.kill("SIGINT");
+    const up = await done;
+    expect(up.code).toBeLessThanOrEqual(1);
+    expect(up.stdout).toMatch(/stopping/);
+    for (const pid of await pids) expect(pidAlive(pid), `pid ${pid}`).toBe(false);
+    expect(existsSync(join(dir, "report.json")) && existsSync(join(dir, "report.html"))).toBe(true);
+    expect(existsSync(join(dir, "state.json"))).toBe(false);
+    for (const port of ports) expect(await portClosed(port), `port ${port}`).toBe(true);
   });
 });

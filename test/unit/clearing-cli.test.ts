@@ -198,6 +198,25 @@ describe.concurrent("smartmarket clear: good input", () => {
     expect(noDomain.code).toBe(2);
     expect(noDomain.stderr).toContain('need a top-level "domain"');
 
+    // Orders that carry their own domain (the protocol's JSON form allows chainId and verifyingContract)
+    // need no top-level "domain"; every order must name the same one.
+    const claimed = signed.map((o) => ({
+      ...orderToJson(o),
+      chainId: "31337",
+      verifyingContract: domain.verifyingContract,
+    }));
+    const selfDescribed = await run(["clear", inputFile({ orders: claimed })]);
+    expect(selfDescribed.stderr).toBe("");
+    expect(selfDescribed.code).toBe(0);
+    expect(selfDescribed.stdout).toBe(expectedLine(orders, market, epoch));
+    const otherChain = await run([
+      "clear",
+      inputFile({ orders: [claimed[0], { ...claimed[1], chainId: "1" }] }),
+    ]);
+    expect(otherChain.code).toBe(2);
+    expect(otherChain.stdout).toBe("");
+    expect(otherChain.stderr).toMatch(/order 1 .*"chainId" "1" differs/);
+
     // A signed order that does not parse is named by its index.
     const broken = { ...input, orders: [input.orders[0], { ...input.orders[1], trader: "0x12" }] };
     const brokenRun = await run(["clear", inputFile(broken)]);

@@ -433,8 +433,8 @@ describe("building blocks", () => {
     expect(split.remainders).toEqual([2n, 7n, 4n]);
     expect([...split.extraUnit]).toEqual([0, 1, 0]);
     expect(split.leftover).toBe(1n);
-    expect(() => prorate(8n, [3n, 4n])).toThrow(RangeError);
-    expect(() => prorate(-1n, [3n])).toThrow(RangeError);
+    expect(() => prorate(8n, [3n, 4n])).toThrow(ClearingError);
+    expect(() => prorate(-1n, [3n])).toThrow(/INVARIANT_VIOLATED/);
   });
 });
 

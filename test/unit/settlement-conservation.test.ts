@@ -49,14 +49,18 @@ interface Run {
 }
 
 const runArb: fc.Arbitrary<Run> = fc.record({
+  // Buys mostly above sells so that most books trade (a run whose book does not trade is skipped, so
+  // that exactly RUNS settlements are checked); the overlap still leaves many orders unfilled.
   orders: fc.array(
-    fc.record({
-      trader: fc.nat(TRADERS - 1),
-      buy: fc.boolean(),
-      quantity: fc.bigInt(1n, 2000n),
-      limit: fc.bigInt(1n, 400n),
-    }),
-    { minLength: 0, maxLength: 14 },
+    fc
+      .record({
+        trader: fc.nat(TRADERS - 1),
+        buy: fc.boolean(),
+        quantity: fc.bigInt(1n, 2000n),
+        limit: fc.bigInt(1n, 250n),
+      })
+      .map((o) => (o.buy ? { ...o, limit: o.limit + 150n } : o)),
+    { minLength: 2, maxLength: 14 },
   ),
   requests: fc.array(
     fc.record({
@@ -215,6 +219,8 @@ describe("conservation", () => {
 
         const before = await readMarket(m.id);
         await checkContractHoldings(before);
+        // No trade, nothing to settle: not one of the RUNS settlements (fast-check draws another run).
+        fc.pre(result.price !== null);
         if (result.price === null) return;
 
         // The model: each fill moves exactly fill x price; sellers pay floor(fill x price x fee / 10000).
@@ -256,9 +262,11 @@ describe("conservation", () => {
       }),
       { numRuns: RUNS, seed: 20_260_101, endOnFailure: true },
     );
-    expect(run).toBe(RUNS);
-    // The runs must exercise settlements, including debits drawn from funds locked in the window.
-    expect(settledCount).toBeGreaterThan(RUNS / 3);
+    // Every counted run settled: RUNS honest settlements, each conserving every token, plus the skipped
+    // runs whose book did not trade (their withdrawals and deposits were checked too).
+    expect(settledCount).toBe(RUNS);
+    expect(run).toBeGreaterThanOrEqual(RUNS);
+    // Debits drawn from funds locked in the window were exercised.
     expect(lockedDebits).toBeGreaterThan(0);
   });
 });

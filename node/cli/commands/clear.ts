@@ -37,6 +37,9 @@ export const clearCommand: CliCommand = {
                     each id is the order's EIP-712 digest under that domain (an "id" field, if an
                     order has one, must match it); all orders must share one market and epoch,
                     which go into the result hash. Signatures are not verified here.
+                    Signed orders that carry "chainId" and "verifyingContract" themselves (the
+                    protocol's JSON form allows it) need no "domain": order 0's is used, and every
+                    order must name the same.
 
 Amounts are decimal strings (not JSON numbers): whole numbers from 1 to 2^128 - 1.
 
@@ -110,9 +113,14 @@ function parseBook(text: string): ParsedBook {
   }
   const orders = input.orders;
   if (!Array.isArray(orders)) throw new CliError('"orders" must be an array');
-  return "domain" in input
-    ? parseSignedBook(input.domain, orders)
-    : { orders: parsePlainOrders(orders), ctx: DEFAULT_CONTEXT };
+  if ("domain" in input) return parseSignedBook(input.domain, orders);
+  // Signed orders in the protocol's JSON form may carry their domain themselves (chainId and
+  // verifyingContract on each order); order 0's is the domain, and every other order must match it.
+  const first = orders[0];
+  if (isPlainObject(first) && "signature" in first && "chainId" in first && "verifyingContract" in first) {
+    return parseSignedBook({ chainId: first.chainId, verifyingContract: first.verifyingContract }, orders);
+  }
+  return { orders: parsePlainOrders(orders), ctx: DEFAULT_CONTEXT };
 }
 
 function parsePlainOrders(values: readonly unknown[]): ClearingOrder[] {

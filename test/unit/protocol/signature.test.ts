@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { recoverAddress, Wallet } from "ethers";
 import fc from "fast-check";
@@ -93,6 +95,15 @@ describe("signature recovery", () => {
           expect(err).toBeInstanceOf(OrderError);
         }
         expect(recovered).not.toBe(order.trader);
+        // ethers, on the same tampered order, does not recover the trader either.
+        let viaEthers: string | undefined;
+        try {
+          viaEthers = recoverAddress(orderIdEthers(tampered, DOMAIN), signed.signature).toLowerCase();
+        } catch {
+          viaEthers = undefined;
+        }
+        expect(viaEthers).not.toBe(order.trader);
+        if (recovered !== undefined) expect(viaEthers).toBe(recovered);
       }),
       { numRuns: 300 },
     );
@@ -137,6 +148,27 @@ describe("signature recovery", () => {
     zeroS.fill(0, 32, 64);
     expect(codeOf(() => checkSignatureShape(zeroS))).toBe("BAD_SIGNATURE_RS");
     expect(codeOf(() => checkSignatureShape(sig.subarray(0, 64)))).toBe("MALFORMED");
+  });
+
+  it("falls back to @noble/curves when the native module cannot load, with the same signatures and checks", () => {
+    const child = spawnSync(
+      process.execPath,
+      [fileURLToPath(new URL("./fallback-child.ts", import.meta.url))],
+      {
+        env: { ...process.env, SMARTMARKET_NO_NATIVE_SECP256K1: "1" },
+        encoding: "utf8",
+      },
+    );
+    expect(child.status, child.stderr).toBe(0);
+    const seen = JSON.parse(child.stdout) as Record<string, unknown>;
+    const order = makeOrder({ trader: ADDRESSES[5]! }, 5);
+    expect(seen.backend).toBe("noble");
+    // RFC 6979 signatures are deterministic: the fallback signs exactly as the native path does here.
+    expect(seen.signature).toBe(sign(order, 5).signature);
+    expect(seen.recovered).toBe(ADDRESSES[5]);
+    expect(seen.twin).toBe("HIGH_S");
+    expect(seen.offCurve).toBe("UNRECOVERABLE_SIGNATURE");
+    expect(seen.tampered).toBe(false);
   });
 
   it("an r that is not the x coordinate of a curve point is UNRECOVERABLE", () => {
