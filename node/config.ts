@@ -129,6 +129,7 @@ export const SETTINGS: readonly Setting[] = [
 ];
 
 export class ConfigError extends Error {
+  readonly code = "BAD_CONFIG" as const;
   constructor(message: string) {
     super(message);
     this.name = "ConfigError";

@@ -765,7 +765,7 @@ export class MarketNode {
       this.log.info("settled epoch", { epoch, rank, tx: res.txHash, gasUsed: res.gasUsed });
     } catch (err) {
       const msg = (err as Error).message;
-      if (/AlreadySettled/.test(msg)) {
+      if ((err as { code?: unknown }).code === "AlreadySettled" || /AlreadySettled/.test(msg)) {
         this.metrics.observeSettlement("lost_race", 0n);
         return;
       }

@@ -7,6 +7,7 @@ import type { Hex } from "../protocol/hex.ts";
 import { KEYSTORE_FILE } from "./constants.ts";
 
 export class WalletError extends Error {
+  readonly code = "WALLET" as const;
   constructor(message: string) {
     super(message);
     this.name = "WalletError";

@@ -50,6 +50,7 @@ export interface AnvilInstance {
 
 /** anvil could not be found, started, or did not answer in time. */
 export class AnvilError extends Error {
+  readonly code = "ANVIL_UNAVAILABLE" as const;
   constructor(message: string) {
     super(message);
     this.name = "AnvilError";

@@ -58,6 +58,7 @@ interface SolcOutput {
 
 /** Thrown when solc reports errors; the message holds solc's formatted diagnostics. */
 export class CompileError extends Error {
+  readonly code = "COMPILE_FAILED" as const;
   constructor(message: string) {
     super(message);
     this.name = "CompileError";

@@ -53,6 +53,7 @@ export interface SettleCall {
 
 /** A settle() argument that cannot be built from the inputs (missing order, wrong id, unsorted fills...). */
 export class BatchEncodingError extends Error {
+  readonly code = "BAD_BATCH" as const;
   constructor(message: string) {
     super(message);
     this.name = "BatchEncodingError";

@@ -16,6 +16,10 @@ export interface DecodedRevert {
 
 /** A contract call or transaction reverted; `errorName`/`args` are the decoded custom error. */
 export class SettlementRevertError extends Error implements DecodedRevert {
+  /** The contract's custom error name (e.g. "AlreadySettled"): the typed code of a revert. */
+  get code(): string {
+    return this.errorName;
+  }
   readonly errorName: string;
   readonly args: Readonly<Record<string, unknown>>;
   readonly signature: string;
@@ -36,6 +40,7 @@ export class SettlementRevertError extends Error implements DecodedRevert {
 
 /** Any other failure of a client operation (transport, a revert without data, a malformed answer...). */
 export class SettlementClientError extends Error {
+  readonly code = "CLIENT_FAILURE" as const;
   readonly operation: string;
   constructor(operation: string, message: string, cause?: unknown) {
     super(`${operation}: ${message}`, { cause });

@@ -5,13 +5,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { multiaddr } from "@multiformats/multiaddr";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { announceTopic, orderTopic } from "../../node/gossip/topics.ts";
 import { createHost } from "../../node/host.ts";
 import { encodeOrder } from "../../protocol/codec.ts";
 import { domainSeparator, makeDomain, orderDigestBytes } from "../../protocol/eip712.ts";
 import { epochAtMs, epochEndMs } from "../../protocol/epoch.ts";
-import { bytesToHex, type Hex } from "../../protocol/hex.ts";
+import { bytesToHex, type Hex, hexToBytes } from "../../protocol/hex.ts";
 import type { Order } from "../../protocol/order.ts";
 import { addressOfPrivateKey, signDigest } from "../../protocol/signature.ts";
 import { smartMarketInterface } from "../../settlement/artifacts.ts";
@@ -330,6 +331,65 @@ describe("market node, end to end (4 node processes, anvil)", () => {
         await fetch(`${n1.apiUrl}/metrics`, { headers: { authorization: `Bearer ${n1.token}` } })
       ).text();
       expect(m1).toMatch(/smartmarket_orders_total\{source="api",action="IGNORE",code="DUPLICATE"\} 1/);
+
+      // Gossip duplicates: relay A publishes an order, relay B the same order with another valid
+      // signature (same order id, so the same message id). The node keeps one copy and does not
+      // penalise B: a duplicate is dropped, not rejected.
+      const relays = await Promise.all(
+        [0, 1].map(async () => {
+          const h = await createHost({
+            privateKey: await generateKeyPair("Ed25519"),
+            listen: ["/ip4/127.0.0.1/tcp/0"],
+            bootstrap: [],
+            mdns: false,
+            domainSeparator: separator,
+            orderTopics: [topic],
+            announceTopics: [announceTopic(separator, net.market.id)],
+          });
+          await h.start();
+          h.services.pubsub.subscribe(topic);
+          await h.dial(multiaddr(n0.multiaddr));
+          return h;
+        }),
+      );
+      try {
+        for (const r of relays) {
+          for (
+            let i = 0;
+            i < 50 && !r.services.pubsub.getSubscribers(topic).some((p) => p.toString() === n0.peerId);
+            i++
+          ) {
+            await sleep(100);
+          }
+        }
+        const dup: Order = { ...forged, nonce: 995n, epoch: epochAtMs(net.market, BigInt(Date.now())) };
+        const digest = orderDigestBytes(dup, separator);
+        const sigA = signDigest(digest, device.privateKey);
+        const rsv = secp256k1.sign(digest, hexToBytes(device.privateKey), {
+          prehash: false,
+          lowS: true,
+          format: "recovered",
+          extraEntropy: true,
+        });
+        const sigB = bytesToHex(Uint8Array.from([...rsv.subarray(1, 65), 27 + rsv[0]!]));
+        expect(sigB).not.toBe(sigA);
+        await relays[0]!.services.pubsub.publish(topic, encodeOrder({ ...dup, signature: sigA }));
+        await sleep(500);
+        await relays[1]!.services.pubsub.publish(topic, encodeOrder({ ...dup, signature: sigB }));
+        await sleep(1000);
+        const dupId = bytesToHex(digest);
+        const stored = (await n0.api<{ id: Hex; signature: string }[]>(`/orders?epoch=${dup.epoch}`)).filter(
+          (o) => o.id === dupId,
+        );
+        expect(stored).toHaveLength(1);
+        expect(stored[0]!.signature).toBe(sigA);
+        const scores = await n0.api<{ peerId: string; gossipScore: number }[]>("/peers");
+        expect(
+          scores.find((p) => p.peerId === relays[1]!.peerId.toString())?.gossipScore ?? 0,
+        ).toBeGreaterThanOrEqual(0);
+      } finally {
+        await Promise.all(relays.map((r) => r.stop()));
+      }
     } finally {
       await attacker.stop();
     }
