@@ -63,6 +63,10 @@ export class RpcChain implements ChainPort {
     return { base, quote };
   }
 
+  gasBalance(): Promise<bigint> {
+    return this.client.provider.getBalance(this.client.address, "pending");
+  }
+
   isSettled(market: Hex, epoch: bigint): Promise<boolean> {
     return this.client.isSettled(market, epoch, "pending");
   }

@@ -33,6 +33,8 @@ export interface ChainPort {
   /** The collateral of `trader` for epoch `epoch` (readable once the epoch has closed on chain). */
   collateralOf(market: Hex, trader: Hex, epoch: bigint): Promise<Collateral>;
   isSettled(market: Hex, epoch: bigint): Promise<boolean>;
+  /** The native balance (wei) of the wallet that sends settlements: it pays their gas. */
+  gasBalance(): Promise<bigint>;
   settle(
     market: Hex,
     epoch: bigint,

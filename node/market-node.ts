@@ -161,6 +161,7 @@ export class MarketNode {
   private readonly announcementWaiters = new Set<() => void>();
   private readonly pipelines = new Set<Promise<void>>();
   private nextNonce = 0n;
+  private warnedNoGas = false;
 
   constructor(opts: MarketNodeOptions, modules: MarketNodeModules) {
     this.opts = opts;
@@ -758,6 +759,15 @@ export class MarketNode {
     if (!this.running) return;
     if (this.store.getEpoch(market, epoch)?.settleTx) return;
     if (await this.chain.isSettled(market, epoch)) return;
+    if ((await this.chain.gasBalance()) === 0n) {
+      if (!this.warnedNoGas) {
+        this.log.warn("the node's wallet holds no native token for gas, so it does not submit settlements", {
+          wallet: this.wallet.address,
+        });
+        this.warnedNoGas = true;
+      }
+      return;
+    }
     try {
       const res = await this.chain.settle(market, epoch, result, orders);
       this.metrics.observeSettlement("submitted", res.gasUsed);
@@ -770,7 +780,10 @@ export class MarketNode {
         return;
       }
       this.metrics.observeSettlement("failed", 0n);
-      this.log.warn("settlement failed", { epoch, rank, err: msg });
+      // ethers messages embed the whole signed transaction: keep the reason.
+      const short =
+        (err as { shortMessage?: string }).shortMessage ?? msg.split(" (transaction=")[0]!.slice(0, 300);
+      this.log.warn("settlement failed", { epoch, rank, err: short });
     }
   }
 

@@ -1,6 +1,6 @@
 // The node's wallet: an encrypted JSON keystore (ethers, scrypt) in the data dir. It signs the orders
 // the node submits for its device and pays the gas of settlements.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encryptKeystoreJson, Wallet } from "ethers";
 import type { Hex } from "../protocol/hex.ts";
@@ -28,6 +28,7 @@ export async function createKeystore(
   if (existsSync(path))
     throw new WalletError(`a keystore already exists at ${path}; refusing to overwrite it`);
   if (password.length < 8) throw new WalletError("the password must be at least 8 characters");
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const wallet = opts.privateKey ? new Wallet(opts.privateKey) : Wallet.createRandom();
   // scrypt N defaults to ethers' 2^17; tests and throwaway testnet wallets may pass a smaller N.
   const json = await encryptKeystoreJson(
