@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Connection, PeerId } from "@libp2p/interface";
+import type { Connection, PeerId, PrivateKey } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import { AbiCoder, keccak256 } from "ethers";
@@ -161,6 +161,7 @@ export class MarketNode {
   private readonly announcementWaiters = new Set<() => void>();
   private readonly pipelines = new Set<Promise<void>>();
   private nextNonce = 0n;
+  private peerKey!: PrivateKey;
   private warnedNoGas = false;
 
   constructor(opts: MarketNodeOptions, modules: MarketNodeModules) {
@@ -203,8 +204,9 @@ export class MarketNode {
     this.orderTopicName = orderTopic(this.separator, this.opts.market);
     this.announceTopicName = announceTopic(this.separator, this.opts.market);
 
+    this.peerKey = await loadOrCreatePeerKey(this.opts.dataDir);
     this.host = await createHost({
-      privateKey: await loadOrCreatePeerKey(this.opts.dataDir),
+      privateKey: this.peerKey,
       listen: this.opts.listen,
       announce: this.opts.announce,
       bootstrap: this.opts.bootstrap,
@@ -328,25 +330,19 @@ export class MarketNode {
     } catch {
       return { action: "REJECT", code: "MALFORMED" };
     }
-    this.recordAnnouncement(a, origin, origin === from);
+    void from; // relayed or direct alike: the announcement is signed by the peer it names
+    this.recordAnnouncement(a, origin);
     return { action: "ACCEPT", code: "OK" };
   }
 
-  /**
-   * Records an announcement for the report and the submitter ranking. Only one received straight from
-   * the peer it names steers reconciliation: the claimed peer id is not authenticated (the wallet is),
-   * so a relayed announcement could otherwise speak for an honest peer and make us skip syncing with it.
-   * A node publishes its own announcements to every subscribed peer directly, so connected peers'
-   * announcements arrive directly.
-   */
-  private recordAnnouncement(a: Announcement, origin: string, direct: boolean): void {
+  private recordAnnouncement(a: Announcement, origin: string): void {
     let byPeer = this.peerAnnouncements.get(a.epoch);
     if (!byPeer) {
       byPeer = new Map();
       this.peerAnnouncements.set(a.epoch, byPeer);
       for (const e of this.peerAnnouncements.keys()) if (e + 16n < a.epoch) this.peerAnnouncements.delete(e);
     }
-    if (direct) byPeer.set(origin, a);
+    byPeer.set(origin, a);
     this.store.putAnnouncement({
       market: a.market,
       epoch: a.epoch,
@@ -561,7 +557,10 @@ export class MarketNode {
       peerId: this.host.peerId.toString(),
     };
     try {
-      await this.gossip.publish(this.announceTopicName, encodeAnnouncement(a, this.wallet.privateKey));
+      await this.gossip.publish(
+        this.announceTopicName,
+        await encodeAnnouncement(a, this.wallet.privateKey, (data) => this.peerKey.sign(data)),
+      );
     } catch (err) {
       this.log.debug("announce failed", { epoch, err });
     }

@@ -1,17 +1,21 @@
-// Epoch announcements: what a node tells the others about an epoch it closed. Signed by the node's
-// wallet (the address that would submit the settlement), so the submitter ranking and the agreement
-// report cannot be spoofed. Canonical binary layout, version 1:
+// Epoch announcements: what a node tells the others about an epoch it closed. Signed twice: by the
+// node's wallet (the address that would submit the settlement, so the submitter ranking cannot be
+// spoofed) and by its libp2p identity key (so the peer id it names is its own, whichever peer relayed
+// it). Canonical binary layout, version 1:
 //
-//   0    1   version (0x01)
-//   1    32  market
-//   33   8   epoch, uint64 big-endian
-//   41   32  order-set fingerprint at the time of the announcement
-//   73   4   order count, uint32 big-endian
-//   77   32  result hash (32 zero bytes: not cleared yet)
-//   109  20  wallet (the signer)
-//   129  1   peer id length P (1..64)
-//   130  P   libp2p peer id of the announcing node, its string form (base58btc) in ASCII
-//   .    65  signature r || s || v over keccak256("smartmarket/announce/1" || bytes[0 .. 130 + P))
+//   0      1   version (0x01)
+//   1      32  market
+//   33     8   epoch, uint64 big-endian
+//   41     32  order-set fingerprint at the time of the announcement
+//   73     4   order count, uint32 big-endian
+//   77     32  result hash (32 zero bytes: not cleared yet)
+//   109    20  wallet (the signer)
+//   129    1   peer id length P (1..64)
+//   130    P   libp2p peer id of the announcing node, string form (base58btc), ASCII; an Ed25519 id
+//   130+P  65  wallet signature r || s || v over D = keccak256("smartmarket/announce/1" || bytes[0 .. 130 + P))
+//   195+P  64  Ed25519 signature of D by the named peer id's key
+import { peerIdFromString } from "@libp2p/peer-id";
+import { ed25519 } from "@noble/curves/ed25519.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, bytesToUint, type Hex, hexToBytes, uintToBytes } from "../../protocol/hex.ts";
 import { recoverSigner, signDigest } from "../../protocol/signature.ts";
@@ -20,6 +24,8 @@ export const ANNOUNCEMENT_VERSION = 0x01;
 const DOMAIN_TAG = new TextEncoder().encode("smartmarket/announce/1");
 const ZERO_HASH = `0x${"00".repeat(32)}` as Hex;
 const MAX_PEER_ID_BYTES = 64;
+/** A wallet signature (65 bytes) and an Ed25519 peer signature (64 bytes). */
+const SIGNATURES_BYTES = 65 + 64;
 
 export interface Announcement {
   readonly market: Hex;
@@ -41,6 +47,9 @@ export class AnnouncementError extends Error {
     this.code = code;
   }
 }
+
+/** Signs with the node's libp2p key (an Ed25519 PrivateKey's sign, which may be async). */
+export type PeerSigner = (data: Uint8Array) => Uint8Array | Promise<Uint8Array>;
 
 function body(a: Announcement): Uint8Array {
   const peerId = new TextEncoder().encode(a.peerId);
@@ -65,26 +74,36 @@ function digestOf(bodyBytes: Uint8Array): Uint8Array {
   return keccak_256(buf);
 }
 
-export function encodeAnnouncement(a: Announcement, walletKey: Hex): Uint8Array {
+export async function encodeAnnouncement(
+  a: Announcement,
+  walletKey: Hex,
+  signWithPeerKey: PeerSigner,
+): Promise<Uint8Array> {
   const b = body(a);
-  const sig = hexToBytes(signDigest(digestOf(b), walletKey));
-  const out = new Uint8Array(b.length + 65);
+  const digest = digestOf(b);
+  const walletSig = hexToBytes(signDigest(digest, walletKey));
+  const peerSig = await signWithPeerKey(digest);
+  if (peerSig.length !== 64) throw new RangeError("the peer key must be Ed25519 (64-byte signatures)");
+  const out = new Uint8Array(b.length + SIGNATURES_BYTES);
   out.set(b, 0);
-  out.set(sig, b.length);
+  out.set(walletSig, b.length);
+  out.set(peerSig, b.length + 65);
   return out;
 }
 
 /** Decodes and authenticates an announcement; throws AnnouncementError (MALFORMED or BAD_SIGNATURE). */
 export function decodeAnnouncement(bytes: Uint8Array): Announcement {
-  if (bytes.length < 130 + 1 + 65 || bytes.length > 130 + MAX_PEER_ID_BYTES + 65) {
+  if (
+    bytes.length < 130 + 1 + SIGNATURES_BYTES ||
+    bytes.length > 130 + MAX_PEER_ID_BYTES + SIGNATURES_BYTES
+  ) {
     throw new AnnouncementError("MALFORMED", `length ${bytes.length}`);
   }
   if (bytes[0] !== ANNOUNCEMENT_VERSION) throw new AnnouncementError("MALFORMED", `version ${bytes[0]}`);
   const p = bytes[129]!;
-  if (p < 1 || p > MAX_PEER_ID_BYTES || bytes.length !== 130 + p + 65) {
+  if (p < 1 || p > MAX_PEER_ID_BYTES || bytes.length !== 130 + p + SIGNATURES_BYTES) {
     throw new AnnouncementError("MALFORMED", "peer id length does not match the message length");
   }
-  const b = bytes.subarray(0, 130 + p);
   for (const c of bytes.subarray(130, 130 + p)) {
     // base58btc / base32 alphabets only: printable ASCII letters and digits
     if (!((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a))) {
@@ -101,13 +120,32 @@ export function decodeAnnouncement(bytes: Uint8Array): Announcement {
     wallet: bytesToHex(bytes.subarray(109, 129)),
     peerId: String.fromCharCode(...bytes.subarray(130, 130 + p)),
   };
+  const digest = digestOf(bytes.subarray(0, 130 + p));
   let signer: Hex;
   try {
-    signer = recoverSigner(digestOf(b), bytes.subarray(130 + p));
+    signer = recoverSigner(digest, bytes.subarray(130 + p, 130 + p + 65));
   } catch (err) {
     throw new AnnouncementError("BAD_SIGNATURE", (err as Error).message);
   }
   if (signer !== a.wallet)
     throw new AnnouncementError("BAD_SIGNATURE", `signed by ${signer}, claims ${a.wallet}`);
+  let peerKey: Uint8Array;
+  try {
+    const id = peerIdFromString(a.peerId);
+    if (id.type !== "Ed25519") throw new Error(`type ${id.type}`);
+    peerKey = id.publicKey.raw;
+  } catch (err) {
+    throw new AnnouncementError(
+      "MALFORMED",
+      `${a.peerId} is not an Ed25519 peer id (${(err as Error).message})`,
+    );
+  }
+  let ok: boolean;
+  try {
+    ok = ed25519.verify(bytes.subarray(130 + p + 65), digest, peerKey);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new AnnouncementError("BAD_SIGNATURE", `not signed by the key of peer ${a.peerId}`);
   return a;
 }

@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, resolveConfig } from "../../../node/config.ts";
 import {
@@ -84,29 +86,43 @@ describe("node configuration", () => {
 });
 
 describe("announcements", () => {
-  const a = {
-    market: MARKET,
-    epoch: 12n,
-    fingerprint: `0x${"0f".repeat(32)}` as Hex,
-    orderCount: 77,
-    resultHash: null,
-    wallet: ADDRESSES[2]!,
-    peerId: "12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK",
+  const keys = Promise.all([generateKeyPair("Ed25519"), generateKeyPair("Ed25519")]);
+  const base = async () => {
+    const [key] = await keys;
+    return {
+      market: MARKET,
+      epoch: 12n,
+      fingerprint: `0x${"0f".repeat(32)}` as Hex,
+      orderCount: 77,
+      resultHash: null,
+      wallet: ADDRESSES[2]!,
+      peerId: peerIdFromPrivateKey(key!).toString(),
+    };
   };
 
-  it("round-trip, authenticated by the wallet's signature", () => {
-    const bytes = encodeAnnouncement(a, KEYS[2]!);
+  it("round-trip, authenticated by the wallet's and the peer key's signatures", async () => {
+    const [key] = await keys;
+    const a = await base();
+    const bytes = await encodeAnnouncement(a, KEYS[2]!, (d) => key!.sign(d));
     expect(decodeAnnouncement(bytes)).toEqual(a);
     const withResult = { ...a, resultHash: `0x${"aa".repeat(32)}` as Hex };
-    expect(decodeAnnouncement(encodeAnnouncement(withResult, KEYS[2]!))).toEqual(withResult);
+    expect(decodeAnnouncement(await encodeAnnouncement(withResult, KEYS[2]!, (d) => key!.sign(d)))).toEqual(
+      withResult,
+    );
   });
 
-  it("reject a tampered field, a wrong signer and malformed lengths", () => {
-    const bytes = encodeAnnouncement(a, KEYS[2]!);
+  it("reject a tampered field, a wrong wallet, another peer's key, and malformed lengths", async () => {
+    const [key, other] = await keys;
+    const a = await base();
+    const bytes = await encodeAnnouncement(a, KEYS[2]!, (d) => key!.sign(d));
     const tampered = new Uint8Array(bytes);
     tampered[76] = tampered[76]! ^ 1; // order count
     expect(() => decodeAnnouncement(tampered)).toThrow(AnnouncementError);
-    expect(() => decodeAnnouncement(encodeAnnouncement(a, KEYS[3]!))).toThrow(/BAD_SIGNATURE/);
+    const wrongWallet = await encodeAnnouncement(a, KEYS[3]!, (d) => key!.sign(d));
+    expect(() => decodeAnnouncement(wrongWallet)).toThrow(/BAD_SIGNATURE.*claims/);
+    // A peer that claims another peer's id cannot sign for it: the relay cannot vouch for anyone.
+    const impostor = await encodeAnnouncement(a, KEYS[2]!, (d) => other!.sign(d));
+    expect(() => decodeAnnouncement(impostor)).toThrow(/not signed by the key of peer/);
     expect(() => decodeAnnouncement(bytes.subarray(0, 100))).toThrow(/MALFORMED/);
     const badLen = new Uint8Array(bytes);
     badLen[129] = 10;
