@@ -20,15 +20,11 @@
 // history (it needs the orders it placed in an epoch to read that epoch's fills); the replay is cached
 // per device, so each outcome is applied once per device and a call only re-checks the history's
 // prefix (by reference: the launcher passes the same outcome objects each time).
-import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { keccak_256 } from "@noble/hashes/sha3.js";
-import { concatBytes, utf8ToBytes } from "@noble/hashes/utils.js";
 import { formatUnits } from "../protocol/amount.ts";
-import { SECP256K1_N } from "../protocol/constants.ts";
-import { bytesToHex, bytesToUint, type Hex, uintToBytes } from "../protocol/hex.ts";
+import type { Hex } from "../protocol/hex.ts";
 import type { Side } from "../protocol/order.ts";
 import { addressOfPrivateKey } from "../protocol/signature.ts";
-import { Rng } from "./rng.ts";
+import { deriveSecretKey, Rng } from "./rng.ts";
 import type { DeviceOrder, DeviceSpec, EpochOutcome, MarketInfo, Scenario } from "./types.ts";
 
 // ---------------------------------------------------------------------------------------------------
@@ -141,22 +137,11 @@ export function coldPermille(seed: string, day: bigint): bigint {
 // ---------------------------------------------------------------------------------------------------
 // Keys
 
-const DEVICE_KEY_DOMAIN = utf8ToBytes("smartmarket/testnet/device-key/v1:");
-
-/**
- * The device's private key: keccak256(domain ‖ utf8(seed) ‖ uint32be(index)) reduced into [1, n − 1].
- * The domain keeps device keys apart from other keys the launcher derives from the same seed; the
- * index has a fixed width at the end, so (seed, index) pairs never collide by concatenation.
- */
+/** The device's private key: deriveSecretKey(seed, "device", index). */
 export function deriveDeviceKey(seed: string, index: number): Hex {
   if (!Number.isInteger(index) || index < 0 || index > 0xffff_ffff)
     throw new RangeError(`bad index ${index}`);
-  const digest = keccak_256(concatBytes(DEVICE_KEY_DOMAIN, utf8ToBytes(seed), uintToBytes(BigInt(index), 4)));
-  const k = (bytesToUint(digest) % (SECP256K1_N - 1n)) + 1n;
-  const key = uintToBytes(k, 32);
-  // In range by construction; checked anyway because a bad key would only show up as a revert much later.
-  if (!secp256k1.utils.isValidSecretKey(key)) throw new Error(`derived an invalid key for device ${index}`);
-  return bytesToHex(key);
+  return deriveSecretKey(seed, "device", index);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -18,15 +18,15 @@ import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { PEER_KEY_FILE } from "../node/constants.ts";
 import { createKeystore } from "../node/wallet.ts";
-import { SECP256K1_N } from "../protocol/constants.ts";
 import { domainSeparator, makeDomain, orderDigestBytes } from "../protocol/eip712.ts";
 import { epochAtMs, epochEndMs, epochStartMs } from "../protocol/epoch.ts";
-import { bytesToHex, bytesToUint, type Hex, uintToBytes } from "../protocol/hex.ts";
+import { bytesToHex, type Hex } from "../protocol/hex.ts";
 import { type Order, orderToJson } from "../protocol/order.ts";
 import { addressOfPrivateKey, signDigest } from "../protocol/signature.ts";
 import { type AnvilInstance, deployLocal, startAnvil } from "../settlement/anvil.ts";
 import { SettlementClient } from "../settlement/client.ts";
 import { Asset } from "../settlement/encoding.ts";
+import { deriveSecretKey } from "./rng.ts";
 import type {
   DeviceSpec,
   EpochOutcome,
@@ -106,14 +106,6 @@ export function pidAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** A deterministic secp256k1 key from the seed and a label. */
-export function derivePrivateKey(seed: string, label: string): Hex {
-  for (let i = 0; ; i++) {
-    const k = bytesToUint(keccak_256(new TextEncoder().encode(`${seed}/${label}/${i}`)));
-    if (k > 0n && k < SECP256K1_N) return bytesToHex(uintToBytes(k, 32));
   }
 }
 
@@ -359,7 +351,7 @@ export class Testnet {
     const seed = keccak_256(new TextEncoder().encode(`${this.opts.seed}/peer/${i}`));
     const peerKey = await generateKeyPairFromSeed("Ed25519", seed);
     writeFileSync(join(dataDir, PEER_KEY_FILE), privateKeyToProtobuf(peerKey), { mode: 0o600 });
-    const walletKey = derivePrivateKey(this.opts.seed, `node/${i}`);
+    const walletKey = deriveSecretKey(this.opts.seed, "node", i);
     await createKeystore(dataDir, KEYSTORE_PASSWORD, { privateKey: walletKey, scryptN: TESTNET_SCRYPT_N });
     writeFileSync(join(dataDir, "password"), `${KEYSTORE_PASSWORD}\n`, { mode: 0o600 });
     const wallet = addressOfPrivateKey(walletKey);

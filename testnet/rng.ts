@@ -7,6 +7,8 @@
 // numbers some other device (or an earlier call) drew.
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { utf8ToBytes } from "@noble/hashes/utils.js";
+import { SECP256K1_N } from "../protocol/constants.ts";
+import { bytesToHex, bytesToUint, type Hex, uintToBytes } from "../protocol/hex.ts";
 
 export type RngLabel = string | number | bigint;
 
@@ -19,6 +21,16 @@ const UINT32_RANGE = 0x1_0000_0000; // 2^32, exact as a double
 export function hashLabels(...parts: readonly RngLabel[]): Uint8Array {
   const text = parts.map((p) => `${typeof p}:${String(p).length}:${String(p)}`).join("|");
   return keccak_256(utf8ToBytes(text));
+}
+
+/**
+ * A secp256k1 private key derived from labels (e.g. seed, "device", 3): hashLabels(...) reduced into
+ * [1, n − 1]. Every key of a testnet (nodes, devices, bench traders) comes from here, so keys for
+ * different labels never collide and the same labels always give the same key.
+ */
+export function deriveSecretKey(...labels: readonly RngLabel[]): Hex {
+  const k = (bytesToUint(hashLabels("secret-key", ...labels)) % (SECP256K1_N - 1n)) + 1n;
+  return bytesToHex(uintToBytes(k, 32));
 }
 
 export class Rng {

@@ -17,7 +17,8 @@ import type { Order } from "../../protocol/order.ts";
 import { addressOfPrivateKey, signDigest } from "../../protocol/signature.ts";
 import { smartMarketInterface } from "../../settlement/artifacts.ts";
 import { Asset } from "../../settlement/encoding.ts";
-import { derivePrivateKey, pidAlive, Testnet } from "../../testnet/network.ts";
+import { pidAlive, Testnet } from "../../testnet/network.ts";
+import { deriveSecretKey } from "../../testnet/rng.ts";
 import type { DeviceSpec, ScenarioFactory } from "../../testnet/types.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/smartmarket.js", import.meta.url));
@@ -27,7 +28,7 @@ const BPS = 10_000n;
 /** Two buyers and two sellers per node, limits overlapping, quantities varying by epoch. */
 const scenario: ScenarioFactory = ({ seed, nodes }) => {
   const devices: DeviceSpec[] = Array.from({ length: nodes * 2 }, (_, i) => {
-    const privateKey = derivePrivateKey(seed, `e2e-device/${i}`);
+    const privateKey = deriveSecretKey(seed, "e2e-device", i);
     return {
       name: `device-${i}`,
       kind: i % 2 === 0 ? "ev-charger" : "solar",
@@ -264,7 +265,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
         trader: device.address,
       };
       // Signed by another key: a well-formed signature that recovers to someone other than `trader`.
-      const otherKey = derivePrivateKey("attacker", "key");
+      const otherKey = deriveSecretKey("attacker", "key");
       for (let i = 0n; i < 3n; i++) {
         const o = { ...forged, nonce: forged.nonce + i };
         await attacker.services.pubsub.publish(

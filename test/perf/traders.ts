@@ -4,14 +4,15 @@ import { orderDigestBytes } from "../../protocol/eip712.ts";
 import { bytesToHex, type Hex } from "../../protocol/hex.ts";
 import { type Order, type OrderJson, orderToJson } from "../../protocol/order.ts";
 import { addressOfPrivateKey, signDigest } from "../../protocol/signature.ts";
-import { derivePrivateKey, type NodeProcess } from "../../testnet/network.ts";
+import type { NodeProcess } from "../../testnet/network.ts";
+import { deriveSecretKey } from "../../testnet/rng.ts";
 import type { DeviceSpec, ScenarioFactory } from "../../testnet/types.ts";
 
 /** Funded traders that place no orders of their own: the benchmark places them. */
 export function tradersScenario(count: number): ScenarioFactory {
   return ({ seed, nodes }) => {
     const devices: DeviceSpec[] = Array.from({ length: count }, (_, i) => {
-      const privateKey = derivePrivateKey(seed, `bench-trader/${i}`);
+      const privateKey = deriveSecretKey(seed, "bench-trader", i);
       return {
         name: `trader-${i}`,
         kind: "bench",
