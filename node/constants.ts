@@ -33,6 +33,10 @@ export const SUBMIT_BACKOFF_MS = 800;
 /** How often the chain is polled for new blocks and Settled events. */
 export const CHAIN_POLL_MS = 400;
 
+/** Network orders older than this many epochs are dropped from the store (epoch summaries and this
+ * device's own orders are kept). */
+export const KEEP_ORDER_EPOCHS = 1024n;
+
 /** Default ports: the control API and the libp2p TCP listener. */
 export const DEFAULT_API_PORT = 7400;
 export const DEFAULT_P2P_PORT = 7401;

@@ -19,7 +19,6 @@ import { encodeOrder } from "../protocol/codec.ts";
 import { domainSeparator, type Eip712Domain, makeDomain, orderDigestBytes } from "../protocol/eip712.ts";
 import { type EpochSchedule, epochAtMs, epochEndMs, epochStartMs } from "../protocol/epoch.ts";
 import { OrderError } from "../protocol/errors.ts";
-import { orderSetFingerprint } from "../protocol/fingerprint.ts";
 import { bytesToHex, type Hex } from "../protocol/hex.ts";
 import type { MarketParams } from "../protocol/market.ts";
 import { type Order, orderToJson, type Side, type SignedOrder } from "../protocol/order.ts";
@@ -35,6 +34,7 @@ import {
   API_TOKEN_FILE,
   CHAIN_POLL_MS,
   DB_FILE,
+  KEEP_ORDER_EPOCHS,
   RECONCILE_WINDOW_EIGHTHS,
   RECONCILE_WINDOW_MAX_MS,
   SUBMIT_BACKOFF_MS,
@@ -177,10 +177,6 @@ export class MarketNode {
 
   get peerId(): PeerId {
     return this.host.peerId;
-  }
-
-  get running_(): boolean {
-    return this.running;
   }
 
   now(): number {
@@ -357,7 +353,7 @@ export class MarketNode {
   }
 
   /** Orders received from a peer during reconciliation of a closed epoch. */
-  private async acceptSynced(market: Hex, epoch: bigint, wires: Uint8Array[], from: string) {
+  private async acceptSynced(epoch: bigint, wires: Uint8Array[]) {
     let accepted = 0;
     let rejected = 0;
     const ctx = this.validationContext({ epoch });
@@ -369,12 +365,10 @@ export class MarketNode {
         if (!(err instanceof OrderError)) throw err;
         verdict = { action: err.action, code: err.code };
       }
-      if (market !== this.opts.market) verdict = { action: "REJECT", code: "UNKNOWN_MARKET" };
       this.metrics.countOrder("sync", verdict);
       if (verdict.action === "ACCEPT") accepted++;
       else if (verdict.action === "REJECT") rejected++;
     }
-    void from;
     return { accepted, rejected };
   }
 
@@ -382,7 +376,7 @@ export class MarketNode {
     return {
       ids: (market, epoch) => this.books.get(market, epoch)?.ids() ?? [],
       wire: (market, epoch, ids) => this.books.get(market, epoch)?.wire(ids) ?? [],
-      accept: (market, epoch, orders, from) => this.acceptSynced(market, epoch, orders, from),
+      accept: (_market, epoch, orders) => this.acceptSynced(epoch, orders),
       serves: (market, epoch) => {
         if (market !== this.opts.market) return false;
         const current = this.currentEpoch();
@@ -534,6 +528,7 @@ export class MarketNode {
         const next = current + 1n;
         this.store.updateEpoch(this.opts.market, next, { phase: "open" }, this.clock());
         this.books.dropBefore(this.opts.market, next - KEEP_EPOCHS_IN_MEMORY);
+        if (next % 64n === 0n) this.store.prune(this.opts.market, next - KEEP_ORDER_EPOCHS);
         this.scheduleClose();
       },
       Number(closeAt - now) + 1,
@@ -541,8 +536,8 @@ export class MarketNode {
   }
 
   private fingerprintOf(epoch: bigint): { fingerprint: Hex; count: number } {
-    const ids = this.books.get(this.opts.market, epoch)?.ids() ?? [];
-    return { fingerprint: orderSetFingerprint(ids), count: ids.length };
+    const book = this.books.getOrCreate(this.opts.market, epoch);
+    return { fingerprint: book.fingerprint(), count: book.size };
   }
 
   private async announce(epoch: bigint, resultHash: Hex | null): Promise<void> {
@@ -774,7 +769,7 @@ export class MarketNode {
       this.log.info("settled epoch", { epoch, rank, tx: res.txHash, gasUsed: res.gasUsed });
     } catch (err) {
       const msg = (err as Error).message;
-      if ((err as { code?: unknown }).code === "AlreadySettled" || /AlreadySettled/.test(msg)) {
+      if ((err as { code?: unknown }).code === "AlreadySettled") {
         this.metrics.observeSettlement("lost_race", 0n);
         return;
       }

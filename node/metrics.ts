@@ -1,13 +1,10 @@
 // Prometheus metrics of a node, on a registry of its own (several nodes may share a process in tests).
 // Exposed at GET /metrics of the control API.
-import { readFileSync } from "node:fs";
+
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Verdict } from "./gossip/service.ts";
 import type { SyncReport } from "./sync/service.ts";
-
-const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
-  version: string;
-};
+import { PACKAGE } from "./version.ts";
 
 /** What the metrics read from a running node at scrape time. */
 export interface MetricsSource {
@@ -19,7 +16,7 @@ export interface MetricsSource {
 }
 
 export class NodeMetrics {
-  readonly version = pkg.version;
+  readonly version = PACKAGE.version;
   readonly registry = new Registry();
   private readonly orders: Counter<"source" | "action" | "code">;
   private readonly phase: Histogram<"phase">;

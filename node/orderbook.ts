@@ -1,5 +1,6 @@
 // In-memory order sets per (market, epoch), backed by the store. The sync protocol and the clearing
 // step read from here; the store is the durable copy that a restart reloads.
+import { orderSetFingerprint } from "../protocol/fingerprint.ts";
 import { compareHex, type Hex } from "../protocol/hex.ts";
 import type { SignedOrder } from "../protocol/order.ts";
 
@@ -14,6 +15,7 @@ export class EpochBook {
   readonly epoch: bigint;
   private readonly entries = new Map<Hex, BookEntry>();
   private sortedIds: Hex[] | null = [];
+  private cachedFingerprint: Hex | null = null;
   private frozenFlag = false;
 
   constructor(market: Hex, epoch: bigint) {
@@ -46,6 +48,7 @@ export class EpochBook {
     if (this.frozenFlag || this.entries.has(id)) return false;
     this.entries.set(id, { order, wire });
     this.sortedIds = null;
+    this.cachedFingerprint = null;
     return true;
   }
 
@@ -53,6 +56,12 @@ export class EpochBook {
   ids(): readonly Hex[] {
     if (this.sortedIds === null) this.sortedIds = [...this.entries.keys()].sort(compareHex);
     return this.sortedIds;
+  }
+
+  /** The order-set fingerprint of the book (protocol/fingerprint.ts). Cached until the next add. */
+  fingerprint(): Hex {
+    if (this.cachedFingerprint === null) this.cachedFingerprint = orderSetFingerprint(this.ids());
+    return this.cachedFingerprint;
   }
 
   wire(ids: readonly Hex[]): Uint8Array[] {

@@ -264,29 +264,6 @@ export class NodeStore {
     return Number(res.changes) === 1;
   }
 
-  /** Stores many network orders in one transaction; returns how many were new. */
-  putOrders(
-    rows: readonly {
-      id: Hex;
-      order: SignedOrder;
-      wire: Uint8Array;
-      source: OrderSource;
-      receivedMs: number;
-    }[],
-  ): number {
-    if (rows.length === 0) return 0;
-    let added = 0;
-    this.db.exec("BEGIN");
-    try {
-      for (const r of rows) if (this.putOrder(r.id, r.order, r.wire, r.source, r.receivedMs)) added++;
-      this.db.exec("COMMIT");
-    } catch (err) {
-      this.db.exec("ROLLBACK");
-      throw err;
-    }
-    return added;
-  }
-
   /** The next nonce for orders this node signs (persisted, so nonces do not repeat after a restart). */
   nextNonce(): bigint {
     const row = this.db.prepare("SELECT value FROM meta WHERE key = 'next_nonce'").get() as Row | undefined;
@@ -303,11 +280,6 @@ export class NodeStore {
 
   hasOrder(id: Hex): boolean {
     return this.hasOrderStmt.get(id) !== undefined;
-  }
-
-  getOrder(id: Hex): StoredOrder | undefined {
-    const row = this.db.prepare("SELECT * FROM orders WHERE id = ?").get(id) as Row | undefined;
-    return row ? rowToOrder(row) : undefined;
   }
 
   /** Orders of one epoch, sorted by id. */

@@ -73,10 +73,6 @@ export class OrderError extends Error {
   }
 }
 
-export function isOrderError(err: unknown): err is OrderError {
-  return err instanceof OrderError;
-}
-
 /** Errors in decimal amount parsing (CLI and API input), distinct from order rule violations. */
 export class AmountError extends Error {
   readonly code = "BAD_AMOUNT" as const;

@@ -1,6 +1,7 @@
 // `smartmarket testnet up|status|down`, and the complete command set of the CLI.
 import { readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { ApiClient } from "../node/cli/api-client.ts";
 import { type CliCommand, CliError, ExitCode } from "../node/cli/command.ts";
 import { NODE_COMMANDS } from "../node/cli/commands.ts";
 import { renderTable } from "../node/cli/table.ts";
@@ -167,15 +168,9 @@ export const testnetStatusCommand: CliCommand = {
         let status = null as Status | null;
         const t = token(n.dataDir);
         if (t && pidAlive(n.pid)) {
-          try {
-            const res = await fetch(`${n.apiUrl}/status`, {
-              headers: { authorization: `Bearer ${t}` },
-              signal: AbortSignal.timeout(3000),
-            });
-            if (res.ok) status = (await res.json()) as Status;
-          } catch {
-            status = null;
-          }
+          status = await new ApiClient(n.apiUrl, t)
+            .request<Status>("GET", "/status", undefined, 3000)
+            .catch(() => null);
         }
         return { ...n, alive: pidAlive(n.pid), status };
       }),

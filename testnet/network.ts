@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { generateKeyPairFromSeed, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { keccak_256 } from "@noble/hashes/sha3.js";
+import { ApiClient } from "../node/cli/api-client.ts";
 import { PEER_KEY_FILE } from "../node/constants.ts";
 import { createKeystore } from "../node/wallet.ts";
 import { domainSeparator, makeDomain, orderDigestBytes } from "../protocol/eip712.ts";
@@ -191,16 +192,14 @@ export class NodeProcess {
     this.token = readFileSync(join(this.dataDir, "api-token"), "utf8").trim();
   }
 
-  async api<T>(path: string, init?: { method?: string; body?: unknown; timeoutMs?: number }): Promise<T> {
-    const res = await fetch(`${this.apiUrl}${path}`, {
-      method: init?.method ?? "GET",
-      headers: { authorization: `Bearer ${this.token}`, "content-type": "application/json" },
-      body: init?.body === undefined ? undefined : JSON.stringify(init.body),
-      signal: AbortSignal.timeout(init?.timeoutMs ?? 5000),
-    });
-    const json = (await res.json()) as T & { error?: { code: string; message: string } };
-    if (!res.ok) throw new Error(`node ${this.index} ${path}: ${json.error?.message ?? res.status}`);
-    return json;
+  /** A call to this node's control API (see node/api.ts). */
+  api<T>(path: string, init?: { method?: string; body?: unknown; timeoutMs?: number }): Promise<T> {
+    return new ApiClient(this.apiUrl, this.token).request<T>(
+      init?.method ?? "GET",
+      path,
+      init?.body,
+      init?.timeoutMs ?? 5000,
+    );
   }
 
   /** SIGTERM, then SIGKILL after a timeout; resolves when the process has exited. */

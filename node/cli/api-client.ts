@@ -68,7 +68,8 @@ export class ApiClient {
     return this.request<T>("POST", path, body);
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** One call to the API; `timeoutMs` bounds it (default 15 s). Every failure is a CliError. */
+  async request<T>(method: string, path: string, body?: unknown, timeoutMs = 15_000): Promise<T> {
     if (this.token === null) {
       throw new CliError(
         `no API token: pass --token, set SMARTMARKET_API_TOKEN, or --data-dir of the node (it holds ${API_TOKEN_FILE})`,
@@ -84,7 +85,7 @@ export class ApiClient {
           ...(body === undefined ? {} : { "content-type": "application/json" }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(15_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;

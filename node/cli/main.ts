@@ -1,12 +1,8 @@
 // `smartmarket` CLI: resolves the command path, parses its options strictly, runs its handler.
-import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
-import { type CliCommand, CliError, type CliIo, ExitCode } from "./command.ts";
 
-const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-  version: string;
-  description: string;
-};
+import { parseArgs } from "node:util";
+import { PACKAGE } from "../version.ts";
+import { type CliCommand, CliError, type CliIo, ExitCode } from "./command.ts";
 
 function commandHelp(cmd: CliCommand): string {
   const lines = [`Usage: smartmarket ${cmd.name} ${cmd.usage}`.trimEnd(), "", cmd.summary];
@@ -20,7 +16,7 @@ function globalHelp(commands: readonly CliCommand[]): string {
   return [
     "Usage: smartmarket <command> [options]",
     "",
-    pkg.description,
+    PACKAGE.description,
     "",
     "Commands:",
     ...rows,
@@ -61,7 +57,7 @@ export async function runCli(argv: string[], io: CliIo, commands: readonly CliCo
     return ExitCode.OK;
   }
   if (first === "-v" || first === "--version") {
-    io.stdout.write(`${pkg.version}\n`);
+    io.stdout.write(`${PACKAGE.version}\n`);
     return ExitCode.OK;
   }
   const found = resolve(argv, commands);

@@ -68,7 +68,6 @@ interface Router {
     acceptance: TopicValidatorResult,
   ): void;
   getScore(peerId: string): number;
-  getMeshPeers(topic: string): string[];
   getSubscribers(topic: string): PeerId[];
   getTopics(): string[];
   topicValidators: Map<string, (peer: PeerId, msg: { data: Uint8Array }) => TopicValidatorResult>;
@@ -140,10 +139,6 @@ export class OrderGossip implements Startable {
 
   score(peerId: string): number {
     return this.router.getScore(peerId);
-  }
-
-  meshPeers(topic: string): string[] {
-    return this.router.getMeshPeers(topic);
   }
 
   subscribers(topic: string): string[] {

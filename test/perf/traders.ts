@@ -44,12 +44,7 @@ export function signFor(
 }
 
 export async function postOrder(node: NodeProcess, body: unknown): Promise<void> {
-  const res = await fetch(`${node.apiUrl}/orders`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${node.token}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (res.status !== 201) throw new Error(`order refused by node ${node.index}: ${await res.text()}`);
+  await node.api("/orders", { method: "POST", body });
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
