@@ -5,18 +5,10 @@ import type { Collateral } from "../clearing/coverage.ts";
 import type { Hex } from "../protocol/hex.ts";
 import type { MarketParams } from "../protocol/market.ts";
 import type { SignedOrder } from "../protocol/order.ts";
+import type { SettlementRecord } from "../settlement/client.ts";
 
-export interface SettledEvent {
-  readonly market: Hex;
-  readonly epoch: bigint;
-  readonly price: bigint;
-  readonly volume: bigint;
-  readonly resultHash: Hex;
-  readonly submitter: Hex;
-  readonly txHash: Hex;
-  readonly blockNumber: number;
-  readonly gasUsed: bigint;
-}
+/** A Settled event as the node needs it: the chain's record without the fills, plus the gas it cost. */
+export type SettledEvent = Omit<SettlementRecord, "fills" | "logIndex"> & { readonly gasUsed: bigint };
 
 export interface SubmitResult {
   readonly txHash: Hex;
