@@ -3,9 +3,9 @@
 // objects: the hot loops of clear read typed arrays and the bigint arrays.
 import { MAX_UINT64, MAX_UINT128 } from "../protocol/constants.ts";
 import { compareHex, type Hex } from "../protocol/hex.ts";
-import type { ClearingOrder } from "./clear.ts";
 import { ClearingError, ClearingErrorCode } from "./errors.ts";
 import { radixSortByWords } from "./radix.ts";
+import type { ClearingOrder } from "./types.ts";
 
 /** Characters of a canonical id: "0x" + 64 lowercase hex digits. */
 const ID_CHARS = 66;

@@ -1,10 +1,10 @@
 // Uniform-price call auction clearing: orders in, result out. Pure, integer-only, deterministic: the
 // result depends on the set of orders, never on their order in the input, and every node computes it
-// to the last unit. The rule is DESIGN.md's "Clearing rule"; rule.ts implements its steps.
+// to the last unit. The rule is docs/clearing.md; rule.ts implements its steps 1–3, and the result hash
+// is that page's "Result hash".
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { MAX_UINT64 } from "../protocol/constants.ts";
 import { bytesToHex, type Hex } from "../protocol/hex.ts";
-import type { Side } from "../protocol/order.ts";
 import { beginResultEncoding, encodeResult, writeDecodedFill } from "./abi.ts";
 import { type Book, buildBook, ID_BYTES } from "./book.ts";
 import { ClearingError, ClearingErrorCode } from "./errors.ts";
@@ -16,21 +16,11 @@ import {
   findCrossing,
   type SideAllocation,
 } from "./rule.ts";
+import type { ClearingContext, ClearingOrder } from "./types.ts";
 
-export interface ClearingOrder {
-  /** The order id (EIP-712 digest): 0x + 64 lowercase hex digits. */
-  readonly id: Hex;
-  readonly side: Side;
-  /** Quote units per base unit, 1 .. 2^128 − 1. */
-  readonly limitPrice: bigint;
-  /** Base units, 1 .. 2^128 − 1. */
-  readonly quantity: bigint;
-}
-
-export interface ClearingContext {
-  readonly market: Hex;
-  readonly epoch: bigint;
-}
+// The input types live in types.ts (book.ts needs them and clear.ts needs book.ts); named here too for
+// callers that import them from clear.ts.
+export type { ClearingContext, ClearingOrder } from "./types.ts";
 
 export interface Fill {
   readonly id: Hex;

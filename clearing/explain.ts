@@ -1,9 +1,10 @@
 // A human-readable account of one clearing: what the CLI prints for `smartmarket clear --explain`.
 // It reads the intermediate results of analyzeClearing, so it explains the computation that
 // produced the result rather than a re-derivation of it.
-import type { ClearingAnalysis, ClearingContext, ClearingOrder } from "./clear.ts";
+import type { ClearingAnalysis } from "./clear.ts";
 import { analyzeClearing, DEFAULT_CONTEXT } from "./clear.ts";
 import type { SideAllocation } from "./rule.ts";
+import type { ClearingContext, ClearingOrder } from "./types.ts";
 
 /** Rows listed per marginal level; a level can hold 100,000 orders. */
 export const MAX_LISTED_MARGINAL_ORDERS = 20;

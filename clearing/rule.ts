@@ -1,6 +1,7 @@
-// The clearing rule of DESIGN.md, step by step, on a ranked book (book.ts). Integers only; every
-// division says how it rounds. Work is proportional to the orders that trade or sit at the price:
-// orders far from the price are sorted but never visited again.
+// The clearing rule of docs/clearing.md ("Step 1: volume", "Step 2: price", "Step 3: fills"), step by
+// step, on a ranked book (book.ts). Integers only; every division says how it rounds. Work is
+// proportional to the orders that trade or sit at the price: orders far from the price are sorted but
+// never visited again.
 
 import type { Book } from "./book.ts";
 import { ClearingError, ClearingErrorCode } from "./errors.ts";

@@ -7,7 +7,8 @@
 // with the committed file and never regenerates it. Every case is cross-checked here against the slow
 // reference implementation before it is written.
 import { writeFileSync } from "node:fs";
-import { type ClearingContext, type ClearingOrder, clear, DEFAULT_CONTEXT } from "../../clearing/clear.ts";
+import { clear, DEFAULT_CONTEXT } from "../../clearing/clear.ts";
+import type { ClearingContext, ClearingOrder } from "../../clearing/types.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { createPrng, uniformBelow } from "../perf/clearing-book.ts";
 import { referenceClear } from "../property/clearing-reference.ts";

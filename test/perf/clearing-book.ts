@@ -1,6 +1,6 @@
 // A deterministic random book for the clearing benchmark (and the RSS child process), without
 // Math.random: the same seed gives the same orders on every machine.
-import type { ClearingOrder } from "../../clearing/clear.ts";
+import type { ClearingOrder } from "../../clearing/types.ts";
 
 /** xoshiro128** (Blackman & Vigna) seeded through splitmix32: small, fast, 32-bit integer only. */
 export function createPrng(seed: number): () => number {

@@ -1,6 +1,6 @@
-// A slow reference implementation of DESIGN.md's clearing rule, written straight from the rule text
-// and independent of clearing/: no radix sort, no unit walk, ids compared as 256-bit numbers (BigInt),
-// one object per order. Quadratic in places; for small books in tests and the golden generator.
+// A slow reference implementation of the clearing rule of docs/clearing.md, written straight from the
+// rule text and independent of clearing/: no radix sort, no unit walk, ids compared as 256-bit numbers
+// (BigInt), one object per order. Quadratic in places; for small books in tests and the golden generator.
 
 export interface RefOrder {
   readonly id: string;

@@ -5,7 +5,8 @@
 import { AbiCoder, keccak256 } from "ethers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type ClearingOrder, type ClearingResult, clear } from "../../clearing/clear.ts";
+import { type ClearingResult, clear } from "../../clearing/clear.ts";
+import type { ClearingOrder } from "../../clearing/types.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { createPrng } from "../perf/clearing-book.ts";
 import { bruteForceMaxWelfare, demandAt, referenceClear, supplyAt } from "./clearing-reference.ts";

@@ -3,7 +3,8 @@
 // and shows up in review as a diff of the golden file when it is regenerated on purpose.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { type ClearingOrder, clear } from "../../clearing/clear.ts";
+import { clear } from "../../clearing/clear.ts";
+import type { ClearingOrder } from "../../clearing/types.ts";
 import type { Hex } from "../../protocol/hex.ts";
 
 interface GoldenCase {

@@ -4,7 +4,6 @@ import { encodeResult } from "../../clearing/abi.ts";
 import { compareByLimitThenId } from "../../clearing/book.ts";
 import {
   analyzeClearing,
-  type ClearingOrder,
   type ClearingResult,
   clear,
   computeResultHash,
@@ -14,6 +13,7 @@ import { ClearingError, ClearingErrorCode } from "../../clearing/errors.ts";
 import { explainClearing, MAX_LISTED_MARGINAL_ORDERS } from "../../clearing/explain.ts";
 import { radixSortByWords } from "../../clearing/radix.ts";
 import { midpointDown, prorate } from "../../clearing/rule.ts";
+import type { ClearingOrder } from "../../clearing/types.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { createPrng } from "../perf/clearing-book.ts";
 import { referenceClear, referenceProrata } from "../property/clearing-reference.ts";
