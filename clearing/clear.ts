@@ -18,10 +18,6 @@ import {
 } from "./rule.ts";
 import type { ClearingContext, ClearingOrder } from "./types.ts";
 
-// The input types live in types.ts (book.ts needs them and clear.ts needs book.ts); named here too for
-// callers that import them from clear.ts.
-export type { ClearingContext, ClearingOrder } from "./types.ts";
-
 export interface Fill {
   readonly id: Hex;
   readonly quantity: bigint;

@@ -8,7 +8,8 @@ import { CONFIG_FILE, DEFAULT_API_PORT, DEFAULT_P2P_PORT } from "./constants.ts"
 
 export interface NodeConfig {
   dataDir: string;
-  market: Hex;
+  /** The markets to serve (at least one); more can be joined at run time. */
+  markets: Hex[];
   rpcUrl: string;
   contract: Hex;
   listen: string[];
@@ -23,7 +24,7 @@ export interface NodeConfig {
   submit: boolean;
 }
 
-type Kind = "string" | "list" | "bool" | "port" | "hex32" | "hex20" | "level";
+type Kind = "string" | "list" | "bool" | "port" | "hex32list" | "hex20" | "level";
 
 interface Setting {
   readonly key: keyof NodeConfig;
@@ -42,11 +43,11 @@ export const SETTINGS: readonly Setting[] = [
     help: "data directory (default ~/.smartmarket)",
   },
   {
-    key: "market",
+    key: "markets",
     flag: "market",
     env: "SMARTMARKET_MARKET",
-    kind: "hex32",
-    help: "market id (0x + 64 hex)",
+    kind: "hex32list",
+    help: "market id to serve, 0x + 64 hex (repeatable; the env variable takes a comma-separated list)",
   },
   { key: "rpcUrl", flag: "rpc-url", env: "SMARTMARKET_RPC_URL", kind: "string", help: "EVM JSON-RPC URL" },
   {
@@ -136,17 +137,28 @@ export class ConfigError extends Error {
   }
 }
 
+/** A list from a JSON array, a comma-separated string, or a single string. */
+function stringList(raw: unknown, where: string): string[] {
+  const list = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",") : null;
+  if (!list || list.some((x) => typeof x !== "string"))
+    throw new ConfigError(`${where} must be a list of strings`);
+  return (list as string[]).map((x) => x.trim()).filter((x) => x !== "");
+}
+
 function coerce(s: Setting, raw: unknown, source: string): unknown {
   const where = `${s.flag} (${source})`;
   switch (s.kind) {
     case "string":
       if (typeof raw !== "string" || raw === "") throw new ConfigError(`${where} must be a non-empty string`);
       return raw;
-    case "list": {
-      const list = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",") : null;
-      if (!list || list.some((x) => typeof x !== "string"))
-        throw new ConfigError(`${where} must be a list of strings`);
-      return (list as string[]).map((x) => x.trim()).filter((x) => x !== "");
+    case "list":
+      return stringList(raw, where);
+    case "hex32list": {
+      const list = stringList(raw, where);
+      for (const x of list) {
+        if (!isHex(x, 32)) throw new ConfigError(`${where}: "${x}" must be 0x followed by 64 hex digits`);
+      }
+      return [...new Set(list.map((x) => x.toLowerCase()))];
     }
     case "bool":
       if (typeof raw === "boolean") return raw;
@@ -164,12 +176,9 @@ function coerce(s: Setting, raw: unknown, source: string): unknown {
         throw new ConfigError(`${where} must be a port number 0-65535`);
       return n;
     }
-    case "hex32":
-    case "hex20": {
-      const len = s.kind === "hex32" ? 32 : 20;
-      if (!isHex(raw, len)) throw new ConfigError(`${where} must be 0x followed by ${2 * len} hex digits`);
+    case "hex20":
+      if (!isHex(raw, 20)) throw new ConfigError(`${where} must be 0x followed by 40 hex digits`);
       return (raw as string).toLowerCase();
-    }
     case "level":
       if (raw !== "debug" && raw !== "info" && raw !== "warn" && raw !== "error") {
         throw new ConfigError(`${where} must be debug, info, warn or error`);
@@ -210,7 +219,8 @@ export function resolveConfig(
       throw new ConfigError(`config file ${filePath} must hold a JSON object`);
     }
     for (const [k, v] of Object.entries(file)) {
-      const s = SETTINGS.find((x) => x.key === k);
+      // "market" (one id) is what a one-market node's config held before markets were a list.
+      const s = SETTINGS.find((x) => x.key === (k === "market" ? "markets" : k));
       if (!s) throw new ConfigError(`config file ${filePath}: unknown setting "${k}"`);
       values[s.key] = coerce(s, v, filePath);
     }
@@ -228,15 +238,16 @@ export function resolveConfig(
     dataDirFlag !== undefined || dataDirEnv !== undefined || fileDataDir === undefined
       ? preliminary
       : resolve(dirname(filePath), fileDataDir);
-  for (const required of ["market", "rpcUrl", "contract"] as const) {
-    if (values[required] === undefined) {
+  for (const required of ["markets", "rpcUrl", "contract"] as const) {
+    const v = values[required];
+    if (v === undefined || (Array.isArray(v) && v.length === 0)) {
       const s = SETTINGS.find((x) => x.key === required)!;
       throw new ConfigError(`missing --${s.flag} (or ${s.env}, or "${s.key}" in ${filePath})`);
     }
   }
   return {
     dataDir,
-    market: values.market as Hex,
+    markets: values.markets as Hex[],
     rpcUrl: values.rpcUrl as string,
     contract: values.contract as Hex,
     listen: (values.listen as string[] | undefined) ?? [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`],

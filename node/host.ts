@@ -27,6 +27,7 @@ import {
   GOSSIP_MAX_OUTBOUND_BUFFER_BYTES,
   PROTOCOL_PREFIX,
 } from "./constants.ts";
+import { isOrderTopic } from "./gossip/topics.ts";
 
 export interface HostOptions {
   readonly privateKey: PrivateKey;
@@ -34,9 +35,8 @@ export interface HostOptions {
   readonly announce?: readonly string[];
   readonly bootstrap: readonly string[];
   readonly mdns: boolean;
+  /** The network's EIP-712 domain separator: order topics of this network have digest message ids. */
   readonly domainSeparator: Uint8Array;
-  readonly orderTopics: readonly string[];
-  readonly announceTopics: readonly string[];
   readonly maxConnections?: number;
   /** Where libp2p's own metrics (connections, streams, protocols, dials) are registered. */
   readonly metricsRegistry?: Registry;
@@ -50,10 +50,13 @@ export interface HostServices {
 
 export type Host = Libp2p<HostServices & Record<string, unknown>>;
 
+/** Most markets one node serves at once: bounds the topics a peer may make us track. */
+export const MAX_MARKETS_PER_NODE = 16;
+
 /** Message ids: an order's id is its EIP-712 digest (so re-signed copies of one order are one message). */
-function makeMsgIdFn(domainSeparator: Uint8Array, orderTopics: ReadonlySet<string>) {
+function makeMsgIdFn(domainSeparator: Uint8Array) {
   return (msg: { topic: string; data: Uint8Array }): Uint8Array => {
-    if (orderTopics.has(msg.topic)) {
+    if (isOrderTopic(domainSeparator, msg.topic)) {
       try {
         return orderDigestBytes(decodeOrder(msg.data), domainSeparator);
       } catch {
@@ -67,41 +70,76 @@ function makeMsgIdFn(domainSeparator: Uint8Array, orderTopics: ReadonlySet<strin
   };
 }
 
-export async function createHost(opts: HostOptions): Promise<Host> {
-  const orderTopics = new Set(opts.orderTopics);
-  const topics = [...opts.orderTopics, ...opts.announceTopics];
-  const topicScores: Record<string, ReturnType<typeof createTopicScoreParams>> = {};
-  for (const t of opts.orderTopics) {
-    topicScores[t] = createTopicScoreParams({
-      topicWeight: 1,
-      timeInMeshWeight: 0.01,
-      timeInMeshQuantum: 1000,
-      timeInMeshCap: 300,
-      firstMessageDeliveriesWeight: 0.5,
-      firstMessageDeliveriesDecay: 0.9,
-      firstMessageDeliveriesCap: 100,
-      // Devices publish sparsely and in bursts: penalising low mesh delivery rates would punish honest
-      // peers, so the mesh-delivery terms are off (as Lodestar does for low-rate topics).
-      meshMessageDeliveriesWeight: 0,
-      meshFailurePenaltyWeight: 0,
-      // One invalid order (counter squared) costs 100: the sender goes below zero at once and is
-      // graylisted after a few.
-      invalidMessageDeliveriesWeight: -100,
-      invalidMessageDeliveriesDecay: 0.99,
-    });
-  }
-  for (const t of opts.announceTopics) {
-    topicScores[t] = createTopicScoreParams({
-      topicWeight: 0.5,
-      timeInMeshWeight: 0,
-      firstMessageDeliveriesWeight: 0,
-      meshMessageDeliveriesWeight: 0,
-      meshFailurePenaltyWeight: 0,
-      invalidMessageDeliveriesWeight: -100,
-      invalidMessageDeliveriesDecay: 0.99,
-    });
-  }
+function orderTopicScore() {
+  return createTopicScoreParams({
+    topicWeight: 1,
+    timeInMeshWeight: 0.01,
+    timeInMeshQuantum: 1000,
+    timeInMeshCap: 300,
+    firstMessageDeliveriesWeight: 0.5,
+    firstMessageDeliveriesDecay: 0.9,
+    firstMessageDeliveriesCap: 100,
+    // Devices publish sparsely and in bursts: penalising low mesh delivery rates would punish honest
+    // peers, so the mesh-delivery terms are off (as Lodestar does for low-rate topics).
+    meshMessageDeliveriesWeight: 0,
+    meshFailurePenaltyWeight: 0,
+    // One invalid order (counter squared) costs 100: the sender goes below zero at once and is
+    // graylisted after a few.
+    invalidMessageDeliveriesWeight: -100,
+    invalidMessageDeliveriesDecay: 0.99,
+  });
+}
 
+function announceTopicScore() {
+  return createTopicScoreParams({
+    topicWeight: 0.5,
+    timeInMeshWeight: 0,
+    firstMessageDeliveriesWeight: 0,
+    meshMessageDeliveriesWeight: 0,
+    meshFailurePenaltyWeight: 0,
+    invalidMessageDeliveriesWeight: -100,
+    invalidMessageDeliveriesDecay: 0.99,
+  });
+}
+
+/**
+ * The parts of the gossipsub router that decide which topics exist for us. Gossipsub takes both at
+ * creation only (`allowedTopics`, `scoreParams.topics`) and keeps them as a Set and a record, which are
+ * updated here in place so markets can be joined and left at run time. `checkRouter` verifies the shape
+ * at start-up, so a library change fails loudly instead of silently admitting every topic.
+ */
+interface TopicTables {
+  readonly allowedTopics: Set<string>;
+  readonly score: { readonly params: { readonly topics: Record<string, unknown> } };
+}
+
+function topicTables(host: Host): TopicTables {
+  const router = host.services.pubsub as unknown as Partial<TopicTables>;
+  if (!(router.allowedTopics instanceof Set) || typeof router.score?.params?.topics !== "object") {
+    throw new Error("gossipsub no longer exposes allowedTopics / score.params.topics: cannot admit topics");
+  }
+  return router as TopicTables;
+}
+
+/** Admits a market's topics: gossipsub then tracks subscriptions and messages on them, and scores them. */
+export function admitTopics(host: Host, topics: { orders: string; announce: string }): void {
+  const t = topicTables(host);
+  t.allowedTopics.add(topics.orders);
+  t.allowedTopics.add(topics.announce);
+  t.score.params.topics[topics.orders] = orderTopicScore();
+  t.score.params.topics[topics.announce] = announceTopicScore();
+}
+
+/** Forgets topics admitted by admitTopics: peers' messages and subscriptions on them are dropped again. */
+export function forgetTopics(host: Host, topics: readonly string[]): void {
+  const t = topicTables(host);
+  for (const topic of topics) {
+    t.allowedTopics.delete(topic);
+    delete t.score.params.topics[topic];
+  }
+}
+
+export async function createHost(opts: HostOptions): Promise<Host> {
   const peerDiscovery = [];
   if (opts.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: [...opts.bootstrap], timeout: 100 }));
   if (opts.mdns) peerDiscovery.push(mdns({ serviceTag: `${PROTOCOL_PREFIX}.local` }));
@@ -128,7 +166,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
       ping: ping(),
       pubsub: gossipsub({
         globalSignaturePolicy: StrictNoSign,
-        msgIdFn: makeMsgIdFn(opts.domainSeparator, orderTopics),
+        msgIdFn: makeMsgIdFn(opts.domainSeparator),
         // A cheap content hash for the seen-cache, before the (keccak) message id is computed.
         fastMsgIdFn: (msg) =>
           createHash("sha1")
@@ -139,12 +177,13 @@ export async function createHost(opts: HostOptions): Promise<Host> {
         ignoreDuplicatePublishError: true,
         emitSelf: false,
         doPX: false,
-        allowedTopics: topics,
+        // Empty at first: admitTopics adds each market's two topics when the node joins it.
+        allowedTopics: [],
         maxInboundDataLength: GOSSIP_MAX_INBOUND_RPC_BYTES,
         maxOutboundBufferSize: GOSSIP_MAX_OUTBOUND_BUFFER_BYTES,
         maxTopicBytesPerPeer: 16 * 1024,
         decodeRpcLimits: {
-          maxSubscriptions: 2 * topics.length + 8,
+          maxSubscriptions: 4 * MAX_MARKETS_PER_NODE + 8,
           maxMessages: 1024,
           maxIhaveMessageIDs: 5000,
           maxIwantMessageIDs: 5000,
@@ -153,7 +192,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
           maxPeerInfos: 16,
         },
         scoreParams: createPeerScoreParams({
-          topics: topicScores,
+          topics: {},
           // Testnets run many nodes on one address; real deployments are spread out.
           IPColocationFactorWhitelist: new Set(["127.0.0.1", "::1"]),
         }),
@@ -167,5 +206,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
       }),
     },
   });
-  return node as unknown as Host;
+  const host = node as unknown as Host;
+  topicTables(host); // fail at start-up, not at the first join, if gossipsub changed shape
+  return host;
 }

@@ -1,7 +1,9 @@
 // Prometheus metrics of a node, on a registry of its own (several nodes may share a process in tests).
-// Exposed at GET /metrics of the control API.
+// Exposed at GET /metrics of the control API. Everything a market session counts carries a `market`
+// label (the market id); a session records through its MarketMetrics view, which binds the label.
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { Hex } from "../protocol/hex.ts";
 import type { Verdict } from "./gossip/service.ts";
 import type { SyncReport } from "./sync/service.ts";
 import { PACKAGE } from "./version.ts";
@@ -13,20 +15,32 @@ export interface MetricsSource {
     getPeers(): unknown[];
   };
   readonly gossip: { counters: { queueLength: number; queueHighWater: number } };
+  /** The number of markets served now. */
+  marketCount(): number;
+}
+
+/** What a market session records: NodeMetrics with the market label bound. */
+export interface MarketMetrics {
+  countOrder(source: string, verdict: Verdict): void;
+  countAnnouncement(verdict: Verdict): void;
+  observePhase(phase: string, ms: number): void;
+  observeSync(r: SyncReport): void;
+  observeSettlement(outcome: string, gasUsed: bigint): void;
+  observeAgreement(agreed: boolean | null): void;
 }
 
 export class NodeMetrics {
   readonly version = PACKAGE.version;
   readonly registry = new Registry();
-  private readonly orders: Counter<"source" | "action" | "code">;
-  private readonly phase: Histogram<"phase">;
-  private readonly reconcileBytes: Counter<"direction">;
-  private readonly reconcileOrders: Counter<"direction">;
-  private readonly reconcileSessions: Counter;
-  private readonly settlements: Counter<"outcome">;
-  private readonly settlementGas: Histogram;
-  private readonly agreement: Counter<"agreed">;
-  private readonly announcements: Counter<"action" | "code">;
+  private readonly orders: Counter<"source" | "action" | "code" | "market">;
+  private readonly phase: Histogram<"phase" | "market">;
+  private readonly reconcileBytes: Counter<"direction" | "market">;
+  private readonly reconcileOrders: Counter<"direction" | "market">;
+  private readonly reconcileSessions: Counter<"market">;
+  private readonly settlements: Counter<"outcome" | "market">;
+  private readonly settlementGas: Histogram<"market">;
+  private readonly agreement: Counter<"agreed" | "market">;
+  private readonly announcements: Counter<"action" | "code" | "market">;
 
   constructor() {
     const registers = [this.registry];
@@ -34,55 +48,57 @@ export class NodeMetrics {
     this.orders = new Counter({
       name: "smartmarket_orders_total",
       help: "Orders received, by source (gossip, sync, api, local) and verdict (ACCEPT/IGNORE/REJECT + code)",
-      labelNames: ["source", "action", "code"],
+      labelNames: ["source", "action", "code", "market"],
       registers,
     });
     this.phase = new Histogram({
       name: "smartmarket_epoch_phase_duration_seconds",
       help: "Duration of epoch pipeline phases (reconcile, collateral, clear)",
-      labelNames: ["phase"],
+      labelNames: ["phase", "market"],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
       registers,
     });
     this.reconcileBytes = new Counter({
       name: "smartmarket_reconcile_bytes_total",
       help: "Bytes of the sync protocol, by direction",
-      labelNames: ["direction"],
+      labelNames: ["direction", "market"],
       registers,
     });
     this.reconcileOrders = new Counter({
       name: "smartmarket_reconcile_orders_total",
       help: "Orders moved by the sync protocol (fetched from or pushed to peers)",
-      labelNames: ["direction"],
+      labelNames: ["direction", "market"],
       registers,
     });
     this.reconcileSessions = new Counter({
       name: "smartmarket_reconcile_sessions_total",
       help: "Sync sessions this node initiated",
+      labelNames: ["market"],
       registers,
     });
     this.settlements = new Counter({
       name: "smartmarket_settlements_total",
       help: "Settlement attempts by this node, by outcome (submitted, lost_race, failed)",
-      labelNames: ["outcome"],
+      labelNames: ["outcome", "market"],
       registers,
     });
     this.settlementGas = new Histogram({
       name: "smartmarket_settlement_gas_used",
       help: "Gas used by settlements this node submitted",
       buckets: [50e3, 100e3, 250e3, 500e3, 1e6, 2.5e6, 5e6, 10e6],
+      labelNames: ["market"],
       registers,
     });
     this.announcements = new Counter({
       name: "smartmarket_announcements_total",
       help: "Epoch announcements received, by verdict (ACCEPT/IGNORE/REJECT + code)",
-      labelNames: ["action", "code"],
+      labelNames: ["action", "code", "market"],
       registers,
     });
     this.agreement = new Counter({
       name: "smartmarket_epochs_final_total",
       help: "Final epochs, by whether this node's result agreed with the settled (or announced) one",
-      labelNames: ["agreed"],
+      labelNames: ["agreed", "market"],
       registers,
     });
   }
@@ -121,6 +137,14 @@ export class NodeMetrics {
       },
     });
     new Gauge({
+      name: "smartmarket_markets",
+      help: "Markets this node serves",
+      registers,
+      collect() {
+        this.set(src.marketCount());
+      },
+    });
+    new Gauge({
       name: "smartmarket_gossip_queue_length",
       help: "Gossip messages waiting for validation",
       registers,
@@ -138,33 +162,33 @@ export class NodeMetrics {
     });
   }
 
-  countAnnouncement(verdict: Verdict): void {
-    this.announcements.inc({ action: verdict.action, code: verdict.code });
+  /** The metrics of one market: every observation carries its id as the `market` label. */
+  forMarket(market: Hex): MarketMetrics {
+    return {
+      countOrder: (source, verdict) =>
+        this.orders.inc({ source, action: verdict.action, code: verdict.code, market }),
+      countAnnouncement: (verdict) =>
+        this.announcements.inc({ action: verdict.action, code: verdict.code, market }),
+      observePhase: (phase, ms) => this.phase.observe({ phase, market }, ms / 1000),
+      observeSync: (r) => {
+        this.reconcileSessions.inc({ market });
+        this.reconcileBytes.inc({ direction: "sent", market }, r.bytesSent);
+        this.reconcileBytes.inc({ direction: "received", market }, r.bytesReceived);
+        this.reconcileOrders.inc({ direction: "fetched", market }, r.fetched);
+        this.reconcileOrders.inc({ direction: "pushed", market }, r.pushed);
+      },
+      observeSettlement: (outcome, gasUsed) => {
+        this.settlements.inc({ outcome, market });
+        if (gasUsed > 0n) this.settlementGas.observe({ market }, Number(gasUsed));
+      },
+      observeAgreement: (agreed) =>
+        this.agreement.inc({ agreed: agreed === null ? "unknown" : String(agreed), market }),
+    };
   }
 
-  countOrder(source: string, verdict: Verdict): void {
-    this.orders.inc({ source, action: verdict.action, code: verdict.code });
-  }
-
-  observePhase(phase: string, ms: number): void {
-    this.phase.observe({ phase }, ms / 1000);
-  }
-
-  observeSync(r: SyncReport): void {
-    this.reconcileSessions.inc();
-    this.reconcileBytes.inc({ direction: "sent" }, r.bytesSent);
-    this.reconcileBytes.inc({ direction: "received" }, r.bytesReceived);
-    this.reconcileOrders.inc({ direction: "fetched" }, r.fetched);
-    this.reconcileOrders.inc({ direction: "pushed" }, r.pushed);
-  }
-
-  observeSettlement(outcome: string, gasUsed: bigint): void {
-    this.settlements.inc({ outcome });
-    if (gasUsed > 0n) this.settlementGas.observe(Number(gasUsed));
-  }
-
-  observeAgreement(agreed: boolean | null): void {
-    this.agreement.inc({ agreed: agreed === null ? "unknown" : String(agreed) });
+  /** Gossip verdicts decided before a message reached a market (an unserved topic, say). */
+  countUnroutedOrder(source: string, verdict: Verdict): void {
+    this.orders.inc({ source, action: verdict.action, code: verdict.code, market: "none" });
   }
 
   async text(): Promise<string> {

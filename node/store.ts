@@ -22,6 +22,25 @@ export interface StoredOrder {
 
 export type EpochPhase = "open" | "reconciling" | "frozen" | "cleared" | "settled" | "unsettled";
 
+/**
+ * Phases only move forward: a write that would move an epoch back (a late pipeline step after the chain
+ * already settled it, say) keeps the later phase and applies the rest of its patch. "unsettled" may still
+ * become "settled" (a settlement seen late), never the other way.
+ */
+export const PHASE_RANK: Readonly<Record<EpochPhase, number>> = {
+  open: 0,
+  reconciling: 1,
+  frozen: 2,
+  cleared: 3,
+  unsettled: 4,
+  settled: 5,
+};
+
+/** Whether an epoch in this phase is final (nothing more will happen to it). */
+export function isFinalPhase(phase: EpochPhase): boolean {
+  return phase === "settled" || phase === "unsettled";
+}
+
 /** Everything the node records about one epoch of one market. Amounts as decimal strings. */
 export interface EpochRecord {
   market: Hex;
@@ -47,6 +66,8 @@ export interface EpochRecord {
   weSubmitted: boolean;
   /** Phase durations (ms) and counters, JSON. */
   timingsJson: string | null;
+  /** Why the epoch ended without a settlement (phase "unsettled"), or why it failed on the way. */
+  reason: string | null;
   updatedMs: number;
 }
 
@@ -61,7 +82,12 @@ export interface AnnouncementRecord {
   receivedMs: number;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+
+/** Migrations from version n to n + 1, by n. Each runs once, in a transaction with the version bump. */
+const MIGRATIONS: Readonly<Record<number, string>> = {
+  1: "ALTER TABLE epochs ADD COLUMN reason TEXT;",
+};
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -103,7 +129,13 @@ CREATE TABLE IF NOT EXISTS epochs (
   we_submitted INTEGER NOT NULL DEFAULT 0,
   timings_json TEXT,
   updated_ms INTEGER NOT NULL,
+  reason TEXT,
   PRIMARY KEY (market, epoch)
+) STRICT;
+CREATE TABLE IF NOT EXISTS memberships (
+  market TEXT PRIMARY KEY,
+  joined INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS announcements (
   market TEXT NOT NULL,
@@ -164,6 +196,7 @@ function rowToEpoch(row: Row): EpochRecord {
     agreed: row.agreed === null || row.agreed === undefined ? null : Number(row.agreed) === 1,
     weSubmitted: Number(row.we_submitted) === 1,
     timingsJson: s(row.timings_json),
+    reason: s(row.reason),
     updatedMs: Number(row.updated_ms),
   };
 }
@@ -187,6 +220,7 @@ const EPOCH_COLUMNS: Record<keyof Omit<EpochRecord, "market" | "epoch">, string>
   agreed: "agreed",
   weSubmitted: "we_submitted",
   timingsJson: "timings_json",
+  reason: "reason",
   updatedMs: "updated_ms",
 };
 
@@ -218,10 +252,19 @@ export class NodeStore {
       this.db
         .prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)")
         .run(String(SCHEMA_VERSION));
-    } else if (Number(version.value) !== SCHEMA_VERSION) {
-      throw new Error(
-        `database ${path} has schema version ${String(version.value)}, this node needs ${SCHEMA_VERSION}`,
-      );
+    } else {
+      let v = Number(version.value);
+      if (v > SCHEMA_VERSION || (MIGRATIONS[v] === undefined && v !== SCHEMA_VERSION)) {
+        throw new Error(
+          `database ${path} has schema version ${String(version.value)}, this node needs ${SCHEMA_VERSION}`,
+        );
+      }
+      for (; v < SCHEMA_VERSION; v++) {
+        this.db.exec("BEGIN");
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(v + 1));
+        this.db.exec("COMMIT");
+      }
     }
     // The durable connection shares the file; FULL makes every commit fsync the WAL before returning.
     this.durable = path === ":memory:" ? this.db : new DatabaseSync(path);
@@ -316,21 +359,44 @@ export class NodeStore {
     return row ? rowToEpoch(row) : undefined;
   }
 
-  /** Creates the epoch row if needed and applies `patch`. */
+  /**
+   * Creates the epoch row if needed and applies `patch`; returns the record as stored afterwards. A
+   * phase that would move the epoch backwards (PHASE_RANK) is not applied; the rest of the patch is.
+   */
   updateEpoch(
     market: Hex,
     epoch: bigint,
     patch: Partial<Omit<EpochRecord, "market" | "epoch">>,
     nowMs: number,
-  ): void {
+  ): EpochRecord {
     this.db
       .prepare("INSERT OR IGNORE INTO epochs (market, epoch, phase, updated_ms) VALUES (?, ?, 'open', ?)")
       .run(market, epoch, nowMs);
-    const entries = Object.entries({ ...patch, updatedMs: nowMs }) as [keyof typeof EPOCH_COLUMNS, unknown][];
+    const current = this.getEpoch(market, epoch)!;
+    const apply: Partial<Omit<EpochRecord, "market" | "epoch">> = { ...patch, updatedMs: nowMs };
+    if (patch.phase !== undefined && PHASE_RANK[patch.phase] < PHASE_RANK[current.phase]) delete apply.phase;
+    const entries = Object.entries(apply) as [keyof typeof EPOCH_COLUMNS, unknown][];
     const sets = entries.map(([k]) => `${EPOCH_COLUMNS[k]} = ?`).join(", ");
     this.db
       .prepare(`UPDATE epochs SET ${sets} WHERE market = ? AND epoch = ?`)
       .run(...entries.map(([, v]) => toSql(v)), market, epoch);
+    return { ...current, ...apply };
+  }
+
+  /** Records that the node joined (true) or left (false) a market at run time; survives restarts. */
+  setMembership(market: Hex, joined: boolean, nowMs: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO memberships (market, joined, updated_ms) VALUES (?, ?, ?)
+         ON CONFLICT (market) DO UPDATE SET joined = excluded.joined, updated_ms = excluded.updated_ms`,
+      )
+      .run(market, joined ? 1 : 0, nowMs);
+  }
+
+  /** Markets joined or left at run time, by market id. */
+  memberships(): Map<Hex, boolean> {
+    const rows = this.db.prepare("SELECT market, joined FROM memberships ORDER BY market").all() as Row[];
+    return new Map(rows.map((r) => [r.market as Hex, Number(r.joined) === 1]));
   }
 
   /** The last `limit` epochs with a record, newest first. */

@@ -62,6 +62,44 @@ export function orderToJson(order: Order | SignedOrder): OrderJson {
   return json;
 }
 
+/**
+ * The amount rules of an order, the one place they are written: 0 < quantity <= 2^128 - 1 and
+ * 0 < limitPrice <= 2^128 - 1. Checked by validateOrder on every order whatever its source, and by the
+ * node's order request parser before the node signs anything.
+ */
+export function checkOrderAmounts(
+  quantity: bigint,
+  limitPrice: bigint,
+  names: { readonly quantity: string; readonly price: string } = {
+    quantity: "quantity",
+    price: "limitPrice",
+  },
+): void {
+  if (quantity === 0n)
+    throw new OrderError(OrderErrorCode.ZERO_QUANTITY, `${names.quantity} must be greater than 0`);
+  if (quantity < 0n || quantity > MAX_UINT128) {
+    throw new OrderError(
+      OrderErrorCode.QUANTITY_OUT_OF_RANGE,
+      `${names.quantity} ${quantity} is out of range (at most 2^128 - 1 = ${MAX_UINT128})`,
+    );
+  }
+  if (limitPrice === 0n)
+    throw new OrderError(OrderErrorCode.ZERO_PRICE, `${names.price} must be greater than 0`);
+  if (limitPrice < 0n || limitPrice > MAX_UINT128) {
+    throw new OrderError(
+      OrderErrorCode.PRICE_OUT_OF_RANGE,
+      `${names.price} ${limitPrice} is out of range (at most 2^128 - 1 = ${MAX_UINT128})`,
+    );
+  }
+}
+
+/** The epoch and nonce rule: both fit uint64. */
+export function checkOrderUint64(name: "epoch" | "nonce", value: bigint): void {
+  if (value < 0n || value > MAX_UINT64) {
+    throw new OrderError(OrderErrorCode.UINT64_OUT_OF_RANGE, `${name} ${value} exceeds ${MAX_UINT64}`);
+  }
+}
+
 function field(obj: Record<string, unknown>, name: string): unknown {
   if (!(name in obj)) throw new OrderError(OrderErrorCode.MALFORMED, `missing field "${name}"`);
   return obj[name];

@@ -6,7 +6,7 @@ import { type Eip712Domain, orderDigestBytes } from "./eip712.ts";
 import { classifyEpoch, type EpochSchedule } from "./epoch.ts";
 import { OrderError, OrderErrorCode } from "./errors.ts";
 import { bytesToHex, type Hex, hexToBytes } from "./hex.ts";
-import { orderFromJson, type SignedOrder } from "./order.ts";
+import { checkOrderAmounts, orderFromJson, type SignedOrder } from "./order.ts";
 import { recoverSigner } from "./signature.ts";
 
 export interface ValidationContext {
@@ -31,8 +31,8 @@ export interface ValidOrder {
 /**
  * Validates a decoded order. Rules, in order:
  * 1. [REJECT UNKNOWN_MARKET]   the market is served by this node
- * 2. [REJECT ZERO_QUANTITY]    quantity > 0
- * 3. [REJECT ZERO_PRICE]       limitPrice > 0
+ * 2. [REJECT ZERO_QUANTITY, QUANTITY_OUT_OF_RANGE]  0 < quantity < 2^128 (checkOrderAmounts)
+ * 3. [REJECT ZERO_PRICE, PRICE_OUT_OF_RANGE]        0 < limitPrice < 2^128 (checkOrderAmounts)
  * 4. [IGNORE EPOCH_NOT_YET_OPEN / IGNORE EPOCH_CLOSED / REJECT EPOCH_OUT_OF_WINDOW]  epoch in the window
  * 5. [REJECT BAD_SIGNATURE_V, BAD_SIGNATURE_RS, HIGH_S]  signature shape (EIP-2 low-s, v in {27, 28})
  * 6. [REJECT UNRECOVERABLE_SIGNATURE]  a non-zero address recovers from the signature
@@ -43,8 +43,7 @@ export function validateOrder(order: SignedOrder, ctx: ValidationContext): Valid
   const schedule = ctx.market(order.market);
   if (!schedule)
     throw new OrderError(OrderErrorCode.UNKNOWN_MARKET, `market ${order.market} is not served here`);
-  if (order.quantity === 0n) throw new OrderError(OrderErrorCode.ZERO_QUANTITY, "quantity is 0");
-  if (order.limitPrice === 0n) throw new OrderError(OrderErrorCode.ZERO_PRICE, "limitPrice is 0");
+  checkOrderAmounts(order.quantity, order.limitPrice);
 
   if ("epoch" in ctx.time) {
     if (order.epoch !== ctx.time.epoch) {

@@ -41,7 +41,7 @@ export interface SettlementClientOptions {
   readonly privateKey: Hex;
   /** The settlement contract; omit it and call deployContracts() or attach() later. */
   readonly contract?: Hex;
-  /** Polling interval for receipts and watchSettlements, ms (default 200). */
+  /** Polling interval for receipts, ms (default 200). */
   readonly pollingIntervalMs?: number;
   /** Gas limit = estimate * (100 + margin) / 100 (default 25): state can change between estimate and block. */
   readonly gasMarginPercent?: number;
@@ -97,8 +97,8 @@ export interface SettledFill {
   readonly order: SignedOrder;
 }
 
-/** A settlement as the chain recorded it. */
-export interface SettlementRecord {
+/** A Settled event as logged: the chain's record of a settlement, without its fills. */
+export interface SettlementEvent {
   readonly market: Hex;
   readonly epoch: bigint;
   readonly price: bigint;
@@ -108,22 +108,20 @@ export interface SettlementRecord {
   readonly txHash: Hex;
   readonly blockNumber: number;
   readonly logIndex: number;
+}
+
+/** A settlement as the chain recorded it, with its fills rebuilt from the transaction. */
+export interface SettlementRecord extends SettlementEvent {
   /** Ascending by id, rebuilt from the transaction's calldata; their hash equals resultHash. */
   readonly fills: readonly SettledFill[];
 }
 
-export interface SettlementWatch {
-  /** Stops polling; resolves once the current poll (and callback) has finished. */
-  stop(): Promise<void>;
-}
-
-export interface WatchOptions {
-  /** First block to read (inclusive). */
+export interface SettledEventsQuery {
+  /** First and last block to read (inclusive). */
   readonly fromBlock: number;
-  /** Only this market's settlements. */
-  readonly market?: Hex;
-  /** Called when a poll fails (the watch keeps polling); default: the client's log. */
-  readonly onError?: (err: Error) => void;
+  readonly toBlock: number;
+  /** Only these markets' settlements (all markets when omitted or empty). */
+  readonly markets?: readonly Hex[];
 }
 
 /** settle() gas limit = SETTLE_GAS_FIXED + SETTLE_GAS_PER_FILL × fills (see #settleGasLimit). */
@@ -621,10 +619,61 @@ export class SettlementClient {
     return { ...SettlementClient.#txResult(r), resultHash: (event.args[4] as string).toLowerCase() as Hex };
   }
 
-  #settledFilter(market?: Hex, epoch?: bigint): (string | null)[] {
-    const topics: (string | null)[] = [SETTLED_TOPIC, market ? market.toLowerCase() : null];
+  #settledFilter(markets?: Hex | readonly Hex[], epoch?: bigint): (string | string[] | null)[] {
+    const list = markets === undefined ? [] : typeof markets === "string" ? [markets] : markets;
+    const topics: (string | string[] | null)[] = [
+      SETTLED_TOPIC,
+      list.length === 0 ? null : list.map((m) => m.toLowerCase()),
+    ];
     if (epoch !== undefined) topics.push(toBeHex(epoch, 32));
     return topics;
+  }
+
+  /** The fields of a Settled log; throws if the log is not a Settled event of this contract. */
+  static #settlementEvent(log: Log, operation: string): SettlementEvent {
+    const parsed = smartMarketInterface.parseLog(log);
+    if (parsed?.name !== "Settled") {
+      throw new SettlementClientError(operation, `log ${log.index} of ${log.transactionHash} is not Settled`);
+    }
+    const [market, epoch, price, volume, resultHash, submitter] = parsed.args as unknown as [
+      string,
+      bigint,
+      bigint,
+      bigint,
+      string,
+      string,
+    ];
+    return {
+      market: market.toLowerCase() as Hex,
+      epoch,
+      price,
+      volume,
+      resultHash: resultHash.toLowerCase() as Hex,
+      submitter: submitter.toLowerCase() as Hex,
+      txHash: log.transactionHash.toLowerCase() as Hex,
+      blockNumber: log.blockNumber,
+      logIndex: log.index,
+    };
+  }
+
+  /**
+   * The one reader of Settled events: every settlement of `markets` (all when omitted) logged in blocks
+   * [fromBlock, toBlock], in chain order (block, then log index). One eth_getLogs for any number of markets.
+   */
+  async settledEvents(query: SettledEventsQuery): Promise<SettlementEvent[]> {
+    let logs: Log[];
+    try {
+      logs = await this.#provider.getLogs({
+        address: this.contract,
+        topics: this.#settledFilter(query.markets),
+        fromBlock: query.fromBlock,
+        toBlock: query.toBlock,
+      });
+    } catch (err) {
+      throw toSettlementError("settledEvents", err);
+    }
+    logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
+    return logs.map((log) => SettlementClient.#settlementEvent(log, "settledEvents"));
   }
 
   /** The settlement of `epoch`, rebuilt from the chain, or null if it has not been settled. */
@@ -650,23 +699,8 @@ export class SettlementClient {
    * callTracer trace), and are accepted only if they hash to the event's resultHash.
    */
   async decodeSettledLog(log: Log): Promise<SettlementRecord> {
-    const parsed = smartMarketInterface.parseLog(log);
-    if (parsed?.name !== "Settled") {
-      throw new SettlementClientError(
-        "decodeSettledLog",
-        `log ${log.index} of ${log.transactionHash} is not Settled`,
-      );
-    }
-    const [market, epoch, price, volume, resultHash, submitter] = parsed.args as unknown as [
-      string,
-      bigint,
-      bigint,
-      bigint,
-      string,
-      string,
-    ];
-    const m = market.toLowerCase() as Hex;
-    const hash = resultHash.toLowerCase() as Hex;
+    const event = SettlementClient.#settlementEvent(log, "decodeSettledLog");
+    const { market: m, epoch, price, volume, resultHash: hash } = event;
     const separator = await this.domainSeparator();
     for (const data of await this.#settleCalldata(log.transactionHash)) {
       let call: SettleCall;
@@ -681,18 +715,7 @@ export class SettlementClient {
         return { id: bytesToHex(orderDigestBytes(order, separator)), quantity: f.fill, order };
       });
       if (settlementResultHash(m, epoch, price, volume, fills) !== hash) continue;
-      return {
-        market: m,
-        epoch,
-        price,
-        volume,
-        resultHash: hash,
-        submitter: submitter.toLowerCase() as Hex,
-        txHash: log.transactionHash.toLowerCase() as Hex,
-        blockNumber: log.blockNumber,
-        logIndex: log.index,
-        fills,
-      };
+      return { ...event, fills };
     }
     throw new SettlementClientError(
       "decodeSettledLog",
@@ -731,60 +754,5 @@ export class SettlementClient {
     };
     visit(root);
     return out;
-  }
-
-  /**
-   * Calls `onSettlement` for every settlement from `fromBlock` on, in chain order, polling for new blocks.
-   * A callback that throws is reported to onError and the same settlement is retried at the next poll.
-   */
-  watchSettlements(
-    options: WatchOptions,
-    onSettlement: (s: SettlementRecord) => void | Promise<void>,
-  ): SettlementWatch {
-    let stopped = false;
-    // Everything up to (block, index) has been delivered; a failed callback is retried from there.
-    let cursor = { block: options.fromBlock, index: -1 };
-    let wake: (() => void) | null = null;
-    const onError = options.onError ?? ((err: Error) => this.#log("watch-error", { message: err.message }));
-    const pollOnce = async () => {
-      const latest = await this.#provider.getBlockNumber();
-      if (latest < cursor.block) return;
-      const logs = await this.#provider.getLogs({
-        address: this.contract,
-        topics: this.#settledFilter(options.market),
-        fromBlock: cursor.block,
-        toBlock: latest,
-      });
-      logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
-      for (const log of logs) {
-        if (stopped) return;
-        if (log.blockNumber === cursor.block && log.index <= cursor.index) continue;
-        await onSettlement(await this.decodeSettledLog(log));
-        cursor = { block: log.blockNumber, index: log.index };
-      }
-      cursor = { block: latest + 1, index: -1 };
-    };
-    const loop = (async () => {
-      while (!stopped) {
-        try {
-          await pollOnce();
-        } catch (err) {
-          onError(toSettlementError("watchSettlements", err));
-        }
-        if (stopped) break;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, this.#pollingIntervalMs);
-        });
-        wake = null;
-      }
-    })();
-    return {
-      stop: async () => {
-        stopped = true;
-        (wake as (() => void) | null)?.();
-        await loop;
-      },
-    };
   }
 }

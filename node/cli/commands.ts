@@ -3,6 +3,7 @@ import type { CliCommand } from "./command.ts";
 import { clearCommand } from "./commands/clear.ts";
 import { epochCommand, epochsCommand, peerCommand, peersCommand, statusCommand } from "./commands/inspect.ts";
 import { keysNewCommand } from "./commands/keys.ts";
+import { marketJoinCommand, marketLeaveCommand } from "./commands/market.ts";
 import { nodeStartCommand } from "./commands/node-start.ts";
 import { orderCommand } from "./commands/order.ts";
 
@@ -14,6 +15,8 @@ export const NODE_COMMANDS: readonly CliCommand[] = [
   peersCommand,
   peerCommand,
   orderCommand,
+  marketJoinCommand,
+  marketLeaveCommand,
   epochsCommand,
   epochCommand,
   clearCommand,

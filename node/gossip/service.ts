@@ -3,6 +3,7 @@
 //      bounded queue full [IGNORE];
 //   2. a bounded FIFO of messages awaiting full validation (signature recovery), drained in batches;
 //   3. the verdict goes back to gossipsub (ACCEPT forwards; REJECT lowers the sender's score).
+// Topics are added and removed at run time (one pair per market the node serves), each with its handler.
 
 import type { GossipsubMessage } from "@libp2p/gossipsub";
 import { TopicValidatorResult } from "@libp2p/gossipsub";
@@ -15,7 +16,6 @@ import {
   PEER_GOSSIP_BURST,
   PEER_GOSSIP_RATE_PER_S,
 } from "../constants.ts";
-import type { Host } from "../host.ts";
 import { PeerRateLimiter } from "./rate-limit.ts";
 
 export type GossipAction = "ACCEPT" | "IGNORE" | "REJECT";
@@ -26,12 +26,10 @@ export interface Verdict {
   readonly code: string;
 }
 
-export interface GossipHandlers {
-  /** Full validation + storage of an order received on an order topic. */
-  onOrder(data: Uint8Array, from: string): Verdict;
-  /** Full validation of an announcement. */
-  onAnnouncement(data: Uint8Array, from: string): Verdict;
-}
+export type TopicKind = "order" | "announce";
+
+/** Full validation (and storage) of one message of a topic; returns the verdict for gossipsub. */
+export type TopicHandler = (data: Uint8Array, from: string) => Verdict;
 
 export interface GossipCounters {
   /** Messages by topic kind, action and code. */
@@ -41,18 +39,24 @@ export interface GossipCounters {
 }
 
 interface Pending {
-  readonly kind: "order" | "announce";
+  readonly topic: string;
+  readonly kind: TopicKind;
   readonly msgId: string;
   readonly from: string;
   readonly data: Uint8Array;
 }
 
+interface TopicEntry {
+  readonly kind: TopicKind;
+  readonly handler: TopicHandler;
+}
+
 export interface OrderGossipInit {
-  readonly orderTopics: readonly string[];
-  readonly announceTopics: readonly string[];
-  readonly handlers: GossipHandlers;
-  /** Verdicts of every message, including those decided before full validation (rate limit, size, queue). */
-  readonly onVerdict?: (kind: "order" | "announce", verdict: Verdict) => void;
+  /**
+   * Verdicts of every message, including those decided before full validation (rate limit, size,
+   * queue), with the topic it came on.
+   */
+  readonly onVerdict?: (kind: TopicKind, topic: string, verdict: Verdict) => void;
   readonly maxQueueLength?: number;
   readonly now?: () => number;
 }
@@ -93,42 +97,47 @@ export class OrderGossip implements Startable {
   private announceHead = 0;
   private draining = false;
   private running = false;
-  private readonly kindOf = new Map<string, "order" | "announce">();
+  /** The topics served now, each with its handler. Topics come and go as markets are joined and left. */
+  private readonly topics = new Map<string, TopicEntry>();
   private readonly maxQueue: number;
   private readonly now: () => number;
   private readonly onMessage = (evt: CustomEvent<GossipsubMessage>) => this.enqueue(evt.detail);
 
-  constructor(init: OrderGossipInit, components: { host: Host }) {
+  constructor(init: OrderGossipInit, components: { pubsub: unknown }) {
     this.init = init;
-    this.router = components.host.services.pubsub as unknown as Router;
+    this.router = components.pubsub as Router;
     this.maxQueue = init.maxQueueLength ?? MAX_GOSSIP_QUEUE_LENGTH;
     this.now = init.now ?? Date.now;
-    for (const t of init.orderTopics) this.kindOf.set(t, "order");
-    for (const t of init.announceTopics) this.kindOf.set(t, "announce");
   }
 
   async start(): Promise<void> {
     this.running = true;
-    for (const topic of this.kindOf.keys()) {
-      this.router.topicValidators.set(topic, (peer, msg) =>
-        this.preValidate(topic, peer.toString(), msg.data),
-      );
-      this.router.subscribe(topic);
-    }
     this.router.addEventListener("gossipsub:message", this.onMessage);
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.router.removeEventListener("gossipsub:message", this.onMessage);
-    for (const topic of this.kindOf.keys()) {
-      this.router.topicValidators.delete(topic);
-      this.router.unsubscribe(topic);
-    }
+    for (const topic of [...this.topics.keys()]) this.removeTopic(topic);
     this.queue.length = 0;
     this.queueHead = 0;
     this.announceQueue.length = 0;
     this.announceHead = 0;
+  }
+
+  /** Subscribes to `topic`; its messages are validated by `handler` from now on. */
+  addTopic(topic: string, kind: TopicKind, handler: TopicHandler): void {
+    if (this.topics.has(topic)) throw new Error(`topic ${topic} is already served`);
+    this.topics.set(topic, { kind, handler });
+    this.router.topicValidators.set(topic, (peer, msg) => this.preValidate(topic, peer.toString(), msg.data));
+    this.router.subscribe(topic);
+  }
+
+  /** Unsubscribes from `topic`; its messages still queued are IGNOREd (NOT_SERVED). */
+  removeTopic(topic: string): void {
+    if (!this.topics.delete(topic)) return;
+    this.router.topicValidators.delete(topic);
+    this.router.unsubscribe(topic);
   }
 
   /** Publishes bytes on a topic; resolves to the number of peers it was sent to. */
@@ -149,15 +158,15 @@ export class OrderGossip implements Startable {
     this.limiter.forget(peerId);
   }
 
-  private count(kind: "order" | "announce", verdict: Verdict): void {
+  private count(kind: TopicKind, topic: string, verdict: Verdict): void {
     const key = `${kind}|${verdict.action}|${verdict.code}`;
     this.counters.verdicts.set(key, (this.counters.verdicts.get(key) ?? 0) + 1);
-    this.init.onVerdict?.(kind, verdict);
+    this.init.onVerdict?.(kind, topic, verdict);
   }
 
   /** Cheap checks before a message is queued; runs inside gossipsub for every message. */
   private preValidate(topic: string, from: string, data: Uint8Array): TopicValidatorResult {
-    const kind = this.kindOf.get(topic) ?? "order";
+    const kind = this.topics.get(topic)?.kind ?? "order";
     let verdict: Verdict | null = null;
     if (data.length > MAX_GOSSIP_MESSAGE_BYTES) verdict = { action: "REJECT", code: "OVERSIZE" };
     else if (!this.limiter.take(from, this.now())) verdict = { action: "IGNORE", code: "RATE_LIMITED" };
@@ -169,7 +178,7 @@ export class OrderGossip implements Startable {
       verdict = { action: "IGNORE", code: "QUEUE_FULL" };
     }
     if (verdict) {
-      this.count(kind, verdict);
+      this.count(kind, topic, verdict);
       return RESULT[verdict.action];
     }
     return TopicValidatorResult.Accept;
@@ -177,10 +186,16 @@ export class OrderGossip implements Startable {
 
   private enqueue(m: GossipsubMessage): void {
     if (!this.running) return;
-    const kind = this.kindOf.get(m.msg.topic);
-    if (!kind) return;
-    const item: Pending = { kind, msgId: m.msgId, from: m.propagationSource.toString(), data: m.msg.data };
-    if (kind === "announce") this.announceQueue.push(item);
+    const entry = this.topics.get(m.msg.topic);
+    if (!entry) return;
+    const item: Pending = {
+      topic: m.msg.topic,
+      kind: entry.kind,
+      msgId: m.msgId,
+      from: m.propagationSource.toString(),
+      data: m.msg.data,
+    };
+    if (entry.kind === "announce") this.announceQueue.push(item);
     else this.queue.push(item);
     const len = this.queue.length - this.queueHead;
     this.counters.queueLength = len;
@@ -201,15 +216,16 @@ export class OrderGossip implements Startable {
       else break;
       n++;
       let verdict: Verdict;
-      try {
-        verdict =
-          p.kind === "order"
-            ? this.init.handlers.onOrder(p.data, p.from)
-            : this.init.handlers.onAnnouncement(p.data, p.from);
-      } catch {
-        verdict = { action: "IGNORE", code: "INTERNAL_ERROR" };
+      const entry = this.topics.get(p.topic);
+      if (!entry) verdict = { action: "IGNORE", code: "NOT_SERVED" };
+      else {
+        try {
+          verdict = entry.handler(p.data, p.from);
+        } catch {
+          verdict = { action: "IGNORE", code: "INTERNAL_ERROR" };
+        }
       }
-      this.count(p.kind, verdict);
+      this.count(p.kind, p.topic, verdict);
       this.router.reportMessageValidationResult(p.msgId, p.from, RESULT[verdict.action]);
     }
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {

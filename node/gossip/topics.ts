@@ -16,3 +16,21 @@ export function orderTopic(domainSeparator: Uint8Array, market: Hex): string {
 export function announceTopic(domainSeparator: Uint8Array, market: Hex): string {
   return `/${PROTOCOL_PREFIX}/${PROTOCOL_VERSION}/${networkTag(domainSeparator)}/${market.slice(2)}/${TOPIC_ANNOUNCE}`;
 }
+
+/** The two topics of one market on one network. */
+export interface MarketTopics {
+  readonly orders: string;
+  readonly announce: string;
+}
+
+export function marketTopics(domainSeparator: Uint8Array, market: Hex): MarketTopics {
+  return { orders: orderTopic(domainSeparator, market), announce: announceTopic(domainSeparator, market) };
+}
+
+/** Whether `topic` is an order topic of the network with this domain separator (any market). */
+export function isOrderTopic(domainSeparator: Uint8Array, topic: string): boolean {
+  return (
+    topic.startsWith(`/${PROTOCOL_PREFIX}/${PROTOCOL_VERSION}/${networkTag(domainSeparator)}/`) &&
+    topic.endsWith(`/${TOPIC_ORDERS}`)
+  );
+}

@@ -7,8 +7,9 @@ import { generateKeyPair } from "@libp2p/crypto/keys";
 import { multiaddr } from "@multiformats/multiaddr";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiClient } from "../../node/api/client.ts";
 import { announceTopic, orderTopic } from "../../node/gossip/topics.ts";
-import { createHost } from "../../node/host.ts";
+import { admitTopics, createHost } from "../../node/host.ts";
 import { encodeOrder } from "../../protocol/codec.ts";
 import { domainSeparator, makeDomain, orderDigestBytes } from "../../protocol/eip712.ts";
 import { epochAtMs, epochEndMs } from "../../protocol/epoch.ts";
@@ -73,6 +74,9 @@ function runCli(
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A typed client of a node process's control API. */
+const api = (n: { apiUrl: string; token: string }) => new ApiClient(n.apiUrl, n.token);
+
 describe("market node, end to end (4 node processes, anvil)", () => {
   let net: Testnet;
   const pids: number[] = [];
@@ -100,8 +104,9 @@ describe("market node, end to end (4 node processes, anvil)", () => {
 
   it("for 5 epochs every node has the same fingerprint and result hash, one settlement lands per trading epoch, and escrow balances equal the clearing results", async () => {
     const report = await net.run();
-    expect(report.epochs).toHaveLength(5);
-    for (const e of report.epochs) {
+    const epochs = report.markets[0]!.epochs;
+    expect(epochs).toHaveLength(5);
+    for (const e of epochs) {
       expect(e.orders).toBe(8);
       const fingerprints = new Set(e.nodes.map((n) => n.fingerprint));
       const results = new Set(e.nodes.map((n) => n.resultHash));
@@ -120,7 +125,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
       fromBlock: 0,
     });
     const settledEpochs = logs.map((l) => smartMarketInterface.parseLog(l)!.args.epoch as bigint);
-    for (const e of report.epochs) {
+    for (const e of epochs) {
       expect(settledEpochs.filter((x) => x === e.epoch)).toHaveLength(1);
       const ev = logs.map((l) => smartMarketInterface.parseLog(l)!).find((p) => p.args.epoch === e.epoch)!;
       expect((ev.args.resultHash as string).toLowerCase()).toBe(e.nodes[0]!.resultHash);
@@ -128,7 +133,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
 
     // Replay every node-computed result on the deposits: the chain's escrow must match to the unit.
     const expected = new Map<string, bigint>(); // `${trader}|${asset}` -> free balance
-    const add = (trader: Hex, asset: number, delta: bigint) => {
+    const add = (trader: string, asset: number, delta: bigint) => {
       const k = `${trader}|${asset}`;
       expected.set(k, (expected.get(k) ?? 0n) + delta);
     };
@@ -136,15 +141,11 @@ describe("market node, end to end (4 node processes, anvil)", () => {
       add(d.address, Asset.BASE, d.depositBase);
       add(d.address, Asset.QUOTE, d.depositQuote);
     }
-    for (const e of report.epochs) {
-      const detail = await net.nodes[1]!.api<{
-        result: { price: string; fills: { id: Hex; quantity: string }[] };
-        orderList: { id: Hex; side: string; trader: Hex }[];
-        settlement: { submitter: Hex };
-      }>(`/epochs/${e.epoch}`);
-      const price = BigInt(detail.result.price);
-      const byId = new Map(detail.orderList.map((o) => [o.id, o]));
-      for (const f of detail.result.fills) {
+    for (const e of epochs) {
+      const detail = await api(net.nodes[1]!).epoch(net.market.id, e.epoch);
+      const price = BigInt(detail.result!.price!);
+      const byId = new Map(detail.orderList!.map((o) => [o.id, o]));
+      for (const f of detail.result!.fills) {
         const o = byId.get(f.id)!;
         const q = BigInt(f.quantity);
         if (o.side === "buy") {
@@ -155,7 +156,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
           const fee = (proceeds * FEE_BPS) / BPS; // rounds down, per sell fill
           add(o.trader, Asset.BASE, -q);
           add(o.trader, Asset.QUOTE, proceeds - fee);
-          add(detail.settlement.submitter, Asset.QUOTE, fee);
+          add(detail.settlement!.submitter!, Asset.QUOTE, fee);
         }
       }
     }
@@ -185,7 +186,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
         .map((n) => n.peerId)
         .sort(),
     );
-    expect(peers.every((p) => p.topics.includes("orders"))).toBe(true);
+    expect(peers.every((p) => p.topics.includes(`orders:${net.market.id}`))).toBe(true);
 
     const one = await runCli(["peer", net.nodes[2]!.peerId, "--data-dir", n0.dataDir, "--json"]);
     expect(one.code, one.stderr).toBe(0);
@@ -222,9 +223,16 @@ describe("market node, end to end (4 node processes, anvil)", () => {
     ).text();
     expect(metrics).toMatch(/^libp2p_connection_manager_connections\{/m);
     expect(metrics).toMatch(/^smartmarket_epoch_phase_duration_seconds_bucket\{.*phase="reconcile"/m);
-    expect(metrics).toMatch(/^smartmarket_reconcile_bytes_total\{direction="sent"\} [1-9]/m);
-    expect(metrics).toMatch(/^smartmarket_orders_total\{source="gossip",action="ACCEPT",code="OK"\} [1-9]/m);
-    expect(metrics).toMatch(/^smartmarket_settlement_gas_used_count [0-9]/m);
+    const m = net.market.id;
+    expect(metrics).toContain(`smartmarket_reconcile_bytes_total{direction="sent",market="${m}"}`);
+    expect(metrics).toMatch(
+      /^smartmarket_reconcile_bytes_total\{direction="sent",market="0x[0-9a-f]{64}"\} [1-9]/m,
+    );
+    expect(metrics).toMatch(
+      /^smartmarket_orders_total\{source="gossip",action="ACCEPT",code="OK",market="0x[0-9a-f]{64}"\} [1-9]/m,
+    );
+    expect(metrics).toMatch(/^smartmarket_settlement_gas_used_count\{market="0x[0-9a-f]{64}"\} [0-9]/m);
+    expect(metrics).toMatch(/^smartmarket_markets 1$/m);
   });
 
   it("a peer publishing bad signatures is REJECTed and its gossip score goes negative; duplicates are IGNOREd", async () => {
@@ -237,9 +245,8 @@ describe("market node, end to end (4 node processes, anvil)", () => {
       bootstrap: [],
       mdns: false,
       domainSeparator: separator,
-      orderTopics: [topic],
-      announceTopics: [announceTopic(separator, net.market.id)],
     });
+    admitTopics(attacker, { orders: topic, announce: announceTopic(separator, net.market.id) });
     await attacker.start();
     try {
       attacker.services.pubsub.subscribe(topic);
@@ -275,7 +282,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
       }
       let score = 0;
       for (let i = 0; i < 50; i++) {
-        const peers = await n0.api<{ peerId: string; gossipScore: number }[]>("/peers");
+        const peers = await api(n0).peers();
         score = peers.find((p) => p.peerId === attackerId)?.gossipScore ?? 0;
         if (score < 0) break;
         await sleep(100);
@@ -285,12 +292,12 @@ describe("market node, end to end (4 node processes, anvil)", () => {
         await fetch(`${n0.apiUrl}/metrics`, { headers: { authorization: `Bearer ${n0.token}` } })
       ).text();
       const rejected =
-        /smartmarket_orders_total\{source="gossip",action="REJECT",code="SIGNER_MISMATCH"\} (\d+)/.exec(
+        /smartmarket_orders_total\{source="gossip",action="REJECT",code="SIGNER_MISMATCH",market="0x[0-9a-f]{64}"\} (\d+)/.exec(
           metrics,
         );
       expect(Number(rejected?.[1] ?? 0)).toBeGreaterThanOrEqual(3);
       // None of the forged orders was stored.
-      const orders = await n0.api<{ nonce: string; trader: Hex }[]>(`/orders?epoch=${epoch}`);
+      const orders = await api(n0).orders(net.market.id, epoch);
       expect(orders.filter((o) => o.trader === device.address && BigInt(o.nonce) >= 900n)).toHaveLength(0);
 
       // Duplicates: the same signed order sent to two nodes' APIs; the second copy is IGNOREd (409),
@@ -305,7 +312,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
         nonce: "990",
         signature: signed.signature,
       };
-      const first = await fetch(`${n0.apiUrl}/orders`, {
+      const first = await fetch(`${n0.apiUrl}/markets/${net.market.id}/orders`, {
         method: "POST",
         headers: { authorization: `Bearer ${n0.token}` },
         body: JSON.stringify(json),
@@ -313,7 +320,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
       expect(first.status).toBe(201);
       await sleep(300);
       const n1 = net.nodes[1]!;
-      const second = await fetch(`${n1.apiUrl}/orders`, {
+      const second = await fetch(`${n1.apiUrl}/markets/${net.market.id}/orders`, {
         method: "POST",
         headers: { authorization: `Bearer ${n1.token}` },
         body: JSON.stringify(json),
@@ -322,7 +329,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
       expect(((await second.json()) as { error: { code: string } }).error.code).toBe("DUPLICATE");
       const id = bytesToHex(orderDigestBytes(good, separator));
       for (const n of net.nodes) {
-        const list = await n.api<{ id: Hex }[]>(`/orders?epoch=${good.epoch}`);
+        const list = await api(n).orders(net.market.id, good.epoch);
         expect(
           list.filter((o) => o.id === id),
           `node ${n.index}`,
@@ -331,7 +338,9 @@ describe("market node, end to end (4 node processes, anvil)", () => {
       const m1 = await (
         await fetch(`${n1.apiUrl}/metrics`, { headers: { authorization: `Bearer ${n1.token}` } })
       ).text();
-      expect(m1).toMatch(/smartmarket_orders_total\{source="api",action="IGNORE",code="DUPLICATE"\} 1/);
+      expect(m1).toMatch(
+        /smartmarket_orders_total\{source="api",action="IGNORE",code="DUPLICATE",market="0x[0-9a-f]{64}"\} 1/,
+      );
 
       // Gossip duplicates: relay A publishes an order, relay B the same order with another valid
       // signature (same order id, so the same message id). The node keeps one copy and does not
@@ -344,9 +353,8 @@ describe("market node, end to end (4 node processes, anvil)", () => {
             bootstrap: [],
             mdns: false,
             domainSeparator: separator,
-            orderTopics: [topic],
-            announceTopics: [announceTopic(separator, net.market.id)],
           });
+          admitTopics(h, { orders: topic, announce: announceTopic(separator, net.market.id) });
           await h.start();
           h.services.pubsub.subscribe(topic);
           await h.dial(multiaddr(n0.multiaddr));
@@ -379,12 +387,10 @@ describe("market node, end to end (4 node processes, anvil)", () => {
         await relays[1]!.services.pubsub.publish(topic, encodeOrder({ ...dup, signature: sigB }));
         await sleep(1000);
         const dupId = bytesToHex(digest);
-        const stored = (await n0.api<{ id: Hex; signature: string }[]>(`/orders?epoch=${dup.epoch}`)).filter(
-          (o) => o.id === dupId,
-        );
+        const stored = (await api(n0).orders(net.market.id, dup.epoch)).filter((o) => o.id === dupId);
         expect(stored).toHaveLength(1);
         expect(stored[0]!.signature).toBe(sigA);
-        const scores = await n0.api<{ peerId: string; gossipScore: number }[]>("/peers");
+        const scores = await api(n0).peers();
         expect(
           scores.find((p) => p.peerId === relays[1]!.peerId.toString())?.gossipScore ?? 0,
         ).toBeGreaterThanOrEqual(0);
@@ -405,27 +411,24 @@ describe("market node, end to end (4 node processes, anvil)", () => {
       ["buy", "1"],
       ["sell", "100000"],
     ] as const) {
-      const r = await victim.api<{ id: string; order: { epoch: string } }>("/orders", {
-        method: "POST",
-        body: { side, quantity: "7", price },
-      });
+      const r = await api(victim).submitOrder(net.market.id, { side, quantity: "7", price });
       mine.push({ id: r.id, epoch: r.order.epoch });
     }
     await victim.kill9();
     expect(victim.running).toBe(false);
     await victim.start();
     for (const m of mine) {
-      const after = await victim.api<{ id: string; source: string }[]>(`/orders?epoch=${m.epoch}`);
+      const after = await api(victim).orders(net.market.id, BigInt(m.epoch));
       expect(after.find((o) => o.id === m.id)?.source).toBe("local");
     }
     const report = await net.run(undefined, 2);
-    for (const e of report.epochs.slice(-2)) {
+    for (const e of report.markets[0]!.epochs.slice(-2)) {
       expect(new Set(e.nodes.map((n) => n.fingerprint)).size, `epoch ${e.epoch}`).toBe(1);
       expect(new Set(e.nodes.map((n) => n.resultHash)).size, `epoch ${e.epoch}`).toBe(1);
       expect(e.nodes[victim.index]!.agreed).toBe(true);
       expect(e.settled).toBe(true);
     }
-    expect((await victim.api<{ peerId: string }[]>("/peers")).length).toBeGreaterThanOrEqual(3);
+    expect((await api(victim).peers()).length).toBeGreaterThanOrEqual(3);
   });
 
   it("a node started late syncs the current epoch (orders gossiped before it existed) and agrees", async () => {
@@ -433,14 +436,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
     const n0 = net.nodes[0]!;
     const before: string[] = [];
     for (const qty of ["3", "4"]) {
-      before.push(
-        (
-          await n0.api<{ id: string }>("/orders", {
-            method: "POST",
-            body: { side: "buy", quantity: qty, price: "2" },
-          })
-        ).id,
-      );
+      before.push((await api(n0).submitOrder(net.market.id, { side: "buy", quantity: qty, price: "2" })).id);
     }
     const late = await net.addNode();
     expect(epochAtMs(net.market, BigInt(Date.now())), "the late node must start within the epoch").toBe(
@@ -449,7 +445,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
     // Its only way to these orders is reconciliation: they were gossiped before it started.
     let held: string[] = [];
     for (let i = 0; i < 40 && held.length < before.length; i++) {
-      held = (await late.api<{ id: string }[]>(`/orders?epoch=${epoch}`))
+      held = (await api(late).orders(net.market.id, epoch))
         .map((o) => o.id)
         .filter((id) => before.includes(id));
       await sleep(100);
@@ -457,13 +453,11 @@ describe("market node, end to end (4 node processes, anvil)", () => {
     expect(held.sort()).toEqual([...before].sort());
     // It closes that epoch with everyone else's set, and agrees on the next ones.
     await sleep(Number(epochEndMs(net.market, epoch)) - Date.now() + 1500);
-    const views = await Promise.all(
-      net.nodes.map((n) => n.api<{ fingerprint: string; resultHash: string }>(`/epochs/${epoch}`)),
-    );
+    const views = await Promise.all(net.nodes.map((n) => api(n).epoch(net.market.id, epoch)));
     expect(new Set(views.map((v) => v.fingerprint)).size).toBe(1);
     expect(new Set(views.map((v) => v.resultHash)).size).toBe(1);
     const report = await net.run(undefined, 1);
-    const row = report.epochs.at(-1)!;
+    const row = report.markets[0]!.epochs.at(-1)!;
     expect(row.nodes).toHaveLength(5);
     expect(new Set(row.nodes.map((n) => n.resultHash)).size).toBe(1);
     expect(row.nodes[late.index]!.agreed).toBe(true);

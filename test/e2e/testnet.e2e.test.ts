@@ -106,13 +106,16 @@ describe("local testnet", () => {
     const pids = [net.anvil.pid, ...net.nodes.map((n) => n.child!.pid!)];
     try {
       const report = await net.run();
-      expect(report.epochs).toHaveLength(3);
-      for (const e of report.epochs) {
+      expect(report.markets).toHaveLength(1);
+      expect(report.markets[0]!.market.id).toBe(net.market.id);
+      const epochs = report.markets[0]!.epochs;
+      expect(epochs).toHaveLength(3);
+      for (const e of epochs) {
         expect(e.agreed, `epoch ${e.epoch} agreement`).toBe(true);
         expect(e.nodes.every((n) => n.agreed === true)).toBe(true);
         expect(e.orders).toBeGreaterThan(0);
       }
-      expect(report.epochs.some((e) => e.volume > 0n)).toBe(true);
+      expect(epochs.some((e) => e.volume > 0n)).toBe(true);
 
       // On chain: exactly one Settled event per epoch that traded, none for those that did not.
       const logs = await net.chain.provider.getLogs({
@@ -121,7 +124,7 @@ describe("local testnet", () => {
         fromBlock: 0,
       });
       const settled = logs.map((l) => smartMarketInterface.parseLog(l)!.args.epoch as bigint);
-      for (const e of report.epochs) {
+      for (const e of epochs) {
         expect(
           settled.filter((x) => x === e.epoch),
           `Settled events of epoch ${e.epoch}`,
@@ -149,9 +152,9 @@ describe("local testnet", () => {
       const files = writeReport(dir, report);
       expect(existsSync(files.jsonPath) && existsSync(files.htmlPath)).toBe(true);
       const json = JSON.parse(readFileSync(files.jsonPath, "utf8")) as {
-        epochs: { settlementTx: string | null }[];
+        markets: { epochs: { settlementTx: string | null }[] }[];
       };
-      expect(json.epochs).toHaveLength(3);
+      expect(json.markets[0]!.epochs).toHaveLength(3);
     } finally {
       await net.down();
     }
@@ -179,19 +182,27 @@ describe("local testnet", () => {
     expect(code, stderr).toBe(0);
     const summary = JSON.parse(stdout.trim()) as {
       nodes: number;
-      epochs: {
-        epoch: number;
-        orders: number;
-        price: string | null;
-        volume: string;
-        agreed: boolean;
-        settled: boolean;
-        gasUsed: number | null;
+      markets: {
+        market: string;
+        name: string;
+        epochs: {
+          epoch: number;
+          orders: number;
+          price: string | null;
+          volume: string;
+          agreed: boolean;
+          settled: boolean;
+          gasUsed: number | null;
+        }[];
       }[];
     };
     expect(summary.nodes).toBe(4);
-    expect(summary.epochs).toHaveLength(3);
-    for (const e of summary.epochs) {
+    expect(summary.markets).toHaveLength(1);
+    expect(summary.markets[0]!.name).toBe("energy");
+    expect(summary.markets[0]!.market).toMatch(/^0x[0-9a-f]{64}$/);
+    const epochs = summary.markets[0]!.epochs;
+    expect(epochs).toHaveLength(3);
+    for (const e of epochs) {
       expect(e.agreed).toBe(true);
       expect(e.settled).toBe(BigInt(e.volume) > 0n);
       expect(e.settled ? e.gasUsed! > 0 : e.gasUsed === null).toBe(true);
@@ -221,9 +232,16 @@ describe("local testnet", () => {
     expect(state).not.toBeNull();
     await sleep(5000);
     const statusRun = await spawnCli(["testnet", "status", "--dir", dir, "--json"]).done;
-    const status = JSON.parse(statusRun.stdout) as { launcherAlive: boolean; nodes: { alive: boolean }[] };
+    const status = JSON.parse(statusRun.stdout) as {
+      launcherAlive: boolean;
+      markets: { id: string }[];
+      nodes: { alive: boolean; status: { markets: { id: string }[] } | null }[];
+    };
     expect(status.launcherAlive).toBe(true);
     expect(status.nodes.every((n) => n.alive)).toBe(true);
+    // Every node serves the testnet's one market.
+    expect(status.markets).toHaveLength(1);
+    for (const n of status.nodes) expect(n.status?.markets.map((m) => m.id)).toEqual([status.markets[0]!.id]);
 
     const down = await spawnCli(["testnet", "down", "--dir", dir]).done;
     expect(down.code, down.stderr).toBe(0);

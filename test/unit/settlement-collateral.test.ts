@@ -8,7 +8,7 @@ import { applyCoverage, type Collateral } from "../../clearing/coverage.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import type { SignedOrder } from "../../protocol/order.ts";
 import { smartMarketInterface } from "../../settlement/artifacts.ts";
-import { type SettlementClient, type SettlementRecord, waitForReceipt } from "../../settlement/client.ts";
+import { type SettlementClient, waitForReceipt } from "../../settlement/client.ts";
 import { Asset, toSignedFill } from "../../settlement/encoding.ts";
 import { SettlementRevertError } from "../../settlement/errors.ts";
 import {
@@ -298,7 +298,7 @@ describe("settling a batch produced by clear()", () => {
 });
 
 describe("client", () => {
-  it("watchSettlements delivers every settlement in chain order; getSettlement decodes indirect calls by tracing", async () => {
+  it("settledEvents reads every settlement in chain order, filtered by market; getSettlement decodes indirect calls by tracing", async () => {
     const m = await newMarket(env);
     const [buyer, seller] = makeTraders(2, "watch");
     await fund(env, m.id, [
@@ -306,20 +306,7 @@ describe("client", () => {
       { trader: seller!, asset: Asset.BASE, amount: 1000n },
     ]);
     const from = await env.provider.getBlockNumber();
-    const seen: SettlementRecord[] = [];
     const watcher = clientFor(env, env.anvil.accounts[3]!.privateKey);
-    const errors: Error[] = [];
-    let failOnce = true;
-    const watch = watcher.watchSettlements(
-      { fromBlock: from, market: m.id, onError: (e) => errors.push(e) },
-      (r) => {
-        if (failOnce) {
-          failOnce = false; // the first delivery fails: it is retried at the next poll, and delivered once
-          throw new Error("consumer not ready");
-        }
-        seen.push(r);
-      },
-    );
     // A forwarder contract (hand-assembled: calldatacopy, call the settlement contract, bubble the result)
     // so that settle() is an inner call and the transaction's own calldata is not a settle() call.
     const target = env.settlement.slice(2);
@@ -373,12 +360,19 @@ describe("client", () => {
         expect(rec?.fills.map((f) => ({ id: f.id, quantity: f.quantity }))).toEqual(result.fills);
       }
     }
-    const deadline = Date.now() + 10_000;
-    while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await watch.stop();
-    expect(seen.map((r) => r.epoch)).toEqual([0n, 1n]);
-    expect(seen[1]!.fills.length).toBe(2);
-    expect(errors.map((e) => e.message)).toEqual(["watchSettlements: consumer not ready"]);
+    const to = await env.provider.getBlockNumber();
+    const events = await watcher.settledEvents({ fromBlock: from, toBlock: to, markets: [m.id] });
+    expect(events.map((r) => r.epoch)).toEqual([0n, 1n]);
+    expect(events.every((r) => r.market === m.id)).toBe(true);
+    expect(events[0]!.blockNumber).toBeLessThan(events[1]!.blockNumber);
+    // Another market's filter sees none of them; no filter sees them among all markets' settlements.
+    const other = `0x${"42".repeat(32)}` as Hex;
+    expect(await watcher.settledEvents({ fromBlock: from, toBlock: to, markets: [other] })).toEqual([]);
+    const all = await watcher.settledEvents({ fromBlock: from, toBlock: to });
+    expect(all.filter((r) => r.market === m.id)).toEqual(events);
+    const second = await watcher.getSettlement(m.id, 1n);
+    expect(second?.fills.length).toBe(2);
+    expect(second?.txHash).toBe(events[1]!.txHash);
   });
 
   it("sends concurrent transactions from one wallet without nonce collisions; a revert burns no nonce", async () => {

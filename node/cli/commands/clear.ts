@@ -1,14 +1,9 @@
 // `smartmarket clear [FILE] [--explain]`: clears a book of orders offline and prints the result.
 import { readFile } from "node:fs/promises";
-import {
-  analyzeClearing,
-  type ClearingAnalysis,
-  type ClearingContext,
-  type ClearingOrder,
-  DEFAULT_CONTEXT,
-} from "../../../clearing/clear.ts";
+import { analyzeClearing, type ClearingAnalysis, DEFAULT_CONTEXT } from "../../../clearing/clear.ts";
 import { isClearingError } from "../../../clearing/errors.ts";
 import { explainAnalysis } from "../../../clearing/explain.ts";
+import type { ClearingContext, ClearingOrder } from "../../../clearing/types.ts";
 import { parseUint } from "../../../protocol/amount.ts";
 import { domainSeparator, makeDomain, orderId } from "../../../protocol/eip712.ts";
 import type { Hex } from "../../../protocol/hex.ts";

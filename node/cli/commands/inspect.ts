@@ -1,10 +1,24 @@
 // Client commands that read a running node: status, peers, peer, epochs, epoch.
 import { parseUint } from "../../../protocol/amount.ts";
-import { ApiClient, CLIENT_HELP, CLIENT_OPTIONS } from "../api-client.ts";
+import type {
+  EpochDetail,
+  EpochSummary,
+  MarketStatus,
+  NodeStatus,
+  PeerDetail,
+  PeerView,
+} from "../../api/types.ts";
+import {
+  apiFromArgs,
+  CLIENT_HELP,
+  CLIENT_OPTIONS,
+  call,
+  MARKET_HELP,
+  MARKET_OPTION,
+  resolveMarket,
+} from "../api-client.ts";
 import { type CliCommand, CliError, type CliIo, ExitCode, type ParsedArgs } from "../command.ts";
 import { renderTable, short } from "../table.ts";
-
-type Json = Record<string, unknown>;
 
 function out(io: CliIo, args: ParsedArgs, value: unknown, table: () => string): number {
   io.stdout.write(args.values.json ? `${JSON.stringify(value, null, 2)}\n` : table());
@@ -13,27 +27,31 @@ function out(io: CliIo, args: ParsedArgs, value: unknown, table: () => string): 
 
 const s = (v: unknown) => (v === null || v === undefined ? "-" : String(v));
 
+function marketLines(m: MarketStatus): string[] {
+  return [
+    `market         ${m.id}`,
+    `               base ${m.base}  quote ${m.quote}  epoch ${m.epochLengthS} s  fee ${m.feeBps} bps`,
+    `               epoch ${m.epoch.current} (${m.epoch.phase}, ${m.epoch.orders} orders, ends in ${(m.epoch.endsInMs / 1000).toFixed(1)} s), ${m.peers} peer(s), last settled ${s(m.lastSettledEpoch)}`,
+  ];
+}
+
 export const statusCommand: CliCommand = {
   name: "status",
-  summary: "show the node: identity, market, current epoch, peers",
+  summary: "show the node: identity, markets and their current epochs, peers",
   usage: "[--json] [connection options]",
   help: CLIENT_HELP,
   options: CLIENT_OPTIONS,
   handler: async (args, io) => {
-    const st = await ApiClient.fromArgs(args, io.env).get<Json>("/status");
-    const market = st.market as Json;
-    const epoch = st.epoch as Json;
+    const st: NodeStatus = await call(apiFromArgs(args, io.env).status());
     return out(io, args, st, () =>
       [
         `peer id        ${s(st.peerId)}`,
         `wallet         ${s(st.wallet)}`,
         `chain          ${s(st.chainId)}  contract ${s(st.contract)}`,
-        `market         ${s(market.id)}`,
-        `               base ${s(market.base)}  quote ${s(market.quote)}  epoch ${s(market.epochLengthS)} s  fee ${s(market.feeBps)} bps`,
-        `epoch          ${s(epoch.current)} (${s(epoch.phase)}, ${s(epoch.orders)} orders, ends in ${(Number(epoch.endsInMs) / 1000).toFixed(1)} s)`,
+        ...(st.markets.length === 0 ? ["market         none (join one: smartmarket market join <id>)"] : []),
+        ...st.markets.flatMap(marketLines),
         `peers          ${s(st.peers)}`,
-        `last settled   ${s(st.lastSettledEpoch)}`,
-        `listening on   ${((st.addresses as string[]) ?? []).join(", ")}`,
+        `listening on   ${st.addresses.join(", ")}`,
         `version        ${s(st.version)}, up ${s(st.uptimeS)} s`,
         "",
       ].join("\n"),
@@ -41,15 +59,21 @@ export const statusCommand: CliCommand = {
   },
 };
 
-function peerRows(peers: Json[]): string[][] {
+/** "orders:0x12ab…" → "orders:0x12ab" (the market's first bytes suffice on a terminal). */
+function shortTopic(label: string): string {
+  const [kind, market] = label.split(":");
+  return market ? `${kind}:${market.slice(0, 10)}` : label;
+}
+
+function peerRows(peers: readonly PeerView[]): string[][] {
   return peers.map((p) => [
     s(p.peerId),
-    ((p.addresses as string[]) ?? []).join(","),
+    p.addresses.join(","),
     s(p.direction),
     p.latencyMs === null ? "-" : `${p.latencyMs} ms`,
-    ((p.protocols as string[]) ?? []).length.toString(),
+    p.protocols.length.toString(),
     s(p.gossipScore),
-    ((p.topics as string[]) ?? []).join(","),
+    p.topics.map(shortTopic).join(","),
   ]);
 }
 
@@ -60,7 +84,7 @@ export const peersCommand: CliCommand = {
   help: CLIENT_HELP,
   options: CLIENT_OPTIONS,
   handler: async (args, io) => {
-    const peers = await ApiClient.fromArgs(args, io.env).get<Json[]>("/peers");
+    const peers = await call(apiFromArgs(args, io.env).peers());
     return out(io, args, peers, () =>
       peers.length === 0
         ? "no peers connected\n"
@@ -82,17 +106,18 @@ export const peerCommand: CliCommand = {
   handler: async (args, io) => {
     const id = args.positionals[0];
     if (!id) throw new CliError("missing <peer-id>; list them with `smartmarket peers`");
-    const p = await ApiClient.fromArgs(args, io.env).get<Json>(`/peers/${encodeURIComponent(id)}`);
+    const p: PeerDetail = await call(apiFromArgs(args, io.env).peer(id));
     return out(io, args, p, () =>
       [
         `peer id     ${s(p.peerId)}`,
-        `addresses   ${((p.addresses as string[]) ?? []).join(", ")}`,
+        `addresses   ${p.addresses.join(", ")}`,
         `direction   ${s(p.direction)}`,
         `ping        ${p.pingMs === null ? "-" : `${p.pingMs} ms`}`,
         `score       ${s(p.gossipScore)}`,
-        `topics      ${((p.topics as string[]) ?? []).join(", ")}`,
+        "topics",
+        ...p.topics.map((x) => `  ${x}`),
         "protocols",
-        ...((p.protocols as string[]) ?? []).map((x) => `  ${x}`),
+        ...p.protocols.map((x) => `  ${x}`),
         "",
       ].join("\n"),
     );
@@ -106,9 +131,9 @@ function agreedText(v: unknown): string {
 export const epochsCommand: CliCommand = {
   name: "epochs",
   summary: "list recent epochs: orders, price, volume, settlement, agreement",
-  usage: "[--last N] [--json] [connection options]",
-  help: `  --last N   how many epochs (default 20)\n${CLIENT_HELP}`,
-  options: { ...CLIENT_OPTIONS, last: { type: "string" } },
+  usage: "[--market ID] [--last N] [--json] [connection options]",
+  help: `${MARKET_HELP}\n  --last N         how many epochs (default 20)\n${CLIENT_HELP}`,
+  options: { ...CLIENT_OPTIONS, ...MARKET_OPTION, last: { type: "string" } },
   handler: async (args, io) => {
     let last = 20n;
     if (args.values.last !== undefined) {
@@ -119,19 +144,20 @@ export const epochsCommand: CliCommand = {
       }
       if (last === 0n || last > 1000n) throw new CliError("--last must be between 1 and 1000");
     }
-    const epochs = await ApiClient.fromArgs(args, io.env).get<Json[]>(`/epochs?last=${last}`);
+    const client = apiFromArgs(args, io.env);
+    const epochs: EpochSummary[] = await call(client.epochs(await resolveMarket(client, args), Number(last)));
     return out(io, args, epochs, () =>
       renderTable(
         ["EPOCH", "PHASE", "ORDERS", "PRICE", "VOLUME", "RESULT", "SETTLED TX", "GAS", "AGREED"],
         epochs.map((e) => {
-          const st = e.settlement as Json | null;
+          const st = e.settlement;
           return [
             s(e.epoch),
             s(e.phase),
             s(e.orders),
             s(e.price),
             s(e.volume),
-            short(e.resultHash as string | null),
+            short(e.resultHash),
             short(st?.tx as string | undefined),
             s(st?.gasUsed),
             agreedText(e.agreed),
@@ -145,9 +171,9 @@ export const epochsCommand: CliCommand = {
 export const epochCommand: CliCommand = {
   name: "epoch",
   summary: "show one epoch: orders, fingerprint, result, settlement tx, agreement",
-  usage: "<n> [--json] [connection options]",
-  help: CLIENT_HELP,
-  options: CLIENT_OPTIONS,
+  usage: "<n> [--market ID] [--json] [connection options]",
+  help: `${MARKET_HELP}\n${CLIENT_HELP}`,
+  options: { ...CLIENT_OPTIONS, ...MARKET_OPTION },
   maxPositionals: 1,
   handler: async (args, io) => {
     const raw = args.positionals[0];
@@ -158,16 +184,15 @@ export const epochCommand: CliCommand = {
     } catch (err) {
       throw new CliError((err as Error).message);
     }
-    const e = await ApiClient.fromArgs(args, io.env).get<Json>(`/epochs/${n}`);
+    const client = apiFromArgs(args, io.env);
+    const e: EpochDetail = await call(client.epoch(await resolveMarket(client, args), n));
     return out(io, args, e, () => {
-      const st = e.settlement as Json | null;
-      const result = e.result as Json | null;
-      const fills = new Map(
-        ((result?.fills as Json[]) ?? []).map((f) => [f.id as string, f.quantity as string]),
-      );
-      const orders = (e.orderList as Json[]) ?? [];
+      const st = e.settlement;
+      const fills = new Map((e.result?.fills ?? []).map((f) => [f.id as string, f.quantity]));
+      const orders = e.orderList ?? [];
       const lines = [
-        `epoch         ${s(e.epoch)} (${s(e.phase)})`,
+        `market        ${e.market}`,
+        `epoch         ${s(e.epoch)} (${s(e.phase)})${e.reason ? `: ${e.reason}` : ""}`,
         `orders        ${s(e.orders)} (covered ${s(e.covered)})`,
         `fingerprint   ${s(e.fingerprint)}`,
         `result hash   ${s(e.resultHash)}`,
@@ -183,13 +208,13 @@ export const epochCommand: CliCommand = {
           renderTable(
             ["ID", "SIDE", "QUANTITY", "LIMIT", "TRADER", "SOURCE", "FILL"],
             orders.map((o) => [
-              short(o.id as string, 10),
+              short(o.id, 10),
               s(o.side),
               s(o.quantity),
               s(o.limitPrice),
-              short(o.trader as string),
+              short(o.trader),
               s(o.source),
-              fills.get(o.id as string) ?? "0",
+              fills.get(o.id) ?? "0",
             ]),
           ),
         );

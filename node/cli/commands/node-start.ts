@@ -2,11 +2,11 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ParseArgsOptionsConfig } from "node:util";
-import { ApiServer } from "../../api.ts";
-import { RpcChain } from "../../chain-rpc.ts";
+import { ApiServer } from "../../api-server.ts";
+import { RpcChain } from "../../chain/rpc.ts";
 import { ConfigError, type NodeConfig, resolveConfig, SETTINGS } from "../../config.ts";
 import { createLogger } from "../../logger.ts";
-import { MarketNode } from "../../market-node.ts";
+import { SmartNode } from "../../node.ts";
 import { loadKeystore, readPassword, WalletError } from "../../wallet.ts";
 import { type CliCommand, CliError, ExitCode } from "../command.ts";
 
@@ -18,14 +18,15 @@ for (const s of SETTINGS) {
   options[s.flag] =
     s.kind === "bool"
       ? { type: "boolean" }
-      : s.kind === "list"
+      : s.kind === "list" || s.kind === "hex32list"
         ? { type: "string", multiple: true }
         : { type: "string" };
 }
 
 export const nodeStartCommand: CliCommand = {
   name: "node start",
-  summary: "run a market node (libp2p, gossip, epochs, settlement, control API) until Ctrl-C",
+  summary:
+    "run a node serving one or more markets (libp2p, gossip, epochs, settlement, control API) until Ctrl-C",
   usage: "[--config FILE] [options]",
   help: [
     "Settings come from flags, then environment variables, then a JSON config file (--config FILE, default",
@@ -65,10 +66,10 @@ export const nodeStartCommand: CliCommand = {
     } catch (err) {
       throw new CliError((err as Error).message, ExitCode.FAILURE);
     }
-    const node = new MarketNode(
+    const node = new SmartNode(
       {
         dataDir: config.dataDir,
-        market: config.market,
+        markets: config.markets,
         listen: config.listen,
         announce: config.announce,
         bootstrap: config.bootstrap,

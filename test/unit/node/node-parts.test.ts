@@ -11,7 +11,7 @@ import {
   encodeAnnouncement,
 } from "../../../node/gossip/announcement.ts";
 import { PeerRateLimiter } from "../../../node/gossip/rate-limit.ts";
-import { submitterRank } from "../../../node/market-node.ts";
+import { submitterRank } from "../../../node/market/submitter.ts";
 import { EpochBook } from "../../../node/orderbook.ts";
 import type { Hex } from "../../../protocol/hex.ts";
 import { ADDRESSES, KEYS, MARKET, makeOrder, sign } from "../protocol/fixtures.ts";
@@ -60,6 +60,28 @@ describe("node configuration", () => {
       undefined,
     );
     expect(env.bootstrap).toEqual(["/x", "/y"]);
+  });
+
+  it("takes several markets: a repeated --market, a comma list in the environment, a list in the file", () => {
+    const other = `0x${"ef".repeat(32)}`;
+    const base = { "rpc-url": "http://x", contract, "data-dir": dir };
+    expect(
+      resolveConfig({ ...base, market: [market, other.toUpperCase().replace("0X", "0x")] }, {}).markets,
+    ).toEqual([market, other]);
+    expect(resolveConfig(base, { SMARTMARKET_MARKET: `${market}, ${other}` }).markets).toEqual([
+      market,
+      other,
+    ]);
+    const file = join(dir, "multi.json");
+    writeFileSync(file, JSON.stringify({ markets: [other, market, other], rpcUrl: "http://x", contract }));
+    expect(resolveConfig({ "data-dir": dir }, {}, file).markets).toEqual([other, market]);
+    // A one-market config file of before (key "market") still works.
+    const legacy = join(dir, "legacy.json");
+    writeFileSync(legacy, JSON.stringify({ market, rpcUrl: "http://x", contract }));
+    expect(resolveConfig({ "data-dir": dir }, {}, legacy).markets).toEqual([market]);
+    expect(() => resolveConfig({ ...base, market: [market, "0x12"] }, {})).toThrow(
+      /"0x12" must be 0x followed by 64 hex/,
+    );
   });
 
   it("resolves a relative dataDir in the config file against the file's folder", () => {

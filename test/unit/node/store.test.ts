@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
 import { NodeStore } from "../../../node/store.ts";
 import { encodeOrder } from "../../../protocol/codec.ts";
@@ -110,6 +111,68 @@ describe("NodeStore (SQLite, WAL)", () => {
     expect(store.knownWallets(MARKET, 5n)).toEqual([`0x${"aa".repeat(20)}`]);
     expect(store.knownWallets(MARKET, 0n)).toEqual([`0x${"aa".repeat(20)}`, `0x${"bb".repeat(20)}`]);
     store.close();
+  });
+
+  it("never moves an epoch's phase backwards: a late pipeline write keeps 'settled' and still lands its fields", () => {
+    const store = new NodeStore(tempDb());
+    const hash = `0x${"33".repeat(32)}` as Hex;
+    store.updateEpoch(MARKET, 8n, { phase: "frozen" }, 1);
+    // The Settled event arrives before the pipeline has cleared (the race seen under fault injection).
+    store.updateEpoch(
+      MARKET,
+      8n,
+      { phase: "settled", settleTx: `0x${"44".repeat(32)}`, settleResultHash: hash },
+      2,
+    );
+    const after = store.updateEpoch(MARKET, 8n, { phase: "cleared", resultHash: hash, volume: "7" }, 3);
+    expect(after.phase).toBe("settled");
+    expect(store.getEpoch(MARKET, 8n)).toMatchObject({ phase: "settled", resultHash: hash, volume: "7" });
+    // "unsettled" may still become "settled" (a settlement seen late), never the reverse.
+    store.updateEpoch(MARKET, 9n, { phase: "unsettled", reason: "no settlement" }, 4);
+    store.updateEpoch(MARKET, 9n, { phase: "settled" }, 5);
+    store.updateEpoch(MARKET, 9n, { phase: "unsettled" }, 6);
+    expect(store.getEpoch(MARKET, 9n)!.phase).toBe("settled");
+    store.close();
+  });
+
+  it("migrates a version-1 database (no reason column) in place and keeps its epochs", () => {
+    const path = tempDb();
+    const v1 = new DatabaseSync(path);
+    v1.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO meta VALUES ('schema_version', '1');
+      CREATE TABLE epochs (market TEXT NOT NULL, epoch INTEGER NOT NULL, phase TEXT NOT NULL,
+        order_count INTEGER, fingerprint TEXT, covered_count INTEGER, result_hash TEXT, price TEXT, volume TEXT,
+        welfare TEXT, result_json TEXT, settle_tx TEXT, settle_submitter TEXT, settle_result_hash TEXT,
+        settle_price TEXT, settle_volume TEXT, gas_used TEXT, agreed INTEGER, we_submitted INTEGER NOT NULL DEFAULT 0,
+        timings_json TEXT, updated_ms INTEGER NOT NULL, PRIMARY KEY (market, epoch)) STRICT;
+      INSERT INTO epochs (market, epoch, phase, updated_ms) VALUES ('${MARKET}', 2, 'cleared', 1);`);
+    v1.close();
+    const store = new NodeStore(path);
+    expect(store.getEpoch(MARKET, 2n)).toMatchObject({ phase: "cleared", reason: null });
+    store.updateEpoch(MARKET, 2n, { phase: "unsettled", reason: "why" }, 2);
+    expect(store.getEpoch(MARKET, 2n)!.reason).toBe("why");
+    store.close();
+    const reopened = new NodeStore(path);
+    expect(reopened.getEpoch(MARKET, 2n)!.reason).toBe("why");
+    reopened.close();
+  });
+
+  it("remembers markets joined and left at run time", () => {
+    const path = tempDb();
+    const store = new NodeStore(path);
+    const other = `0x${"cd".repeat(32)}` as Hex;
+    store.setMembership(MARKET, true, 1);
+    store.setMembership(other, true, 2);
+    store.setMembership(other, false, 3);
+    store.close();
+    const again = new NodeStore(path);
+    expect([...again.memberships()]).toEqual(
+      [
+        [MARKET, true],
+        [other, false],
+      ].sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1)),
+    );
+    again.close();
   });
 
   it("persists the nonce counter", () => {

@@ -1,0 +1,166 @@
+// Order intake of one market: every order enters here, whatever its source (gossip, sync, the control
+// API, the node's own wallet), is validated by the protocol's checklist, and lands in its epoch's book and
+// in the store. Orders this device signed are written durably before they are gossiped.
+import { encodeOrder } from "../../protocol/codec.ts";
+import { orderDigestBytes } from "../../protocol/eip712.ts";
+import { OrderError } from "../../protocol/errors.ts";
+import type { Hex } from "../../protocol/hex.ts";
+import type { Order, SignedOrder } from "../../protocol/order.ts";
+import { signDigest } from "../../protocol/signature.ts";
+import { type ValidOrder, validateOrderBytes, validateOrderJson } from "../../protocol/validation.ts";
+import type { ParsedOrderRequest } from "../api/order-request.ts";
+import { NodeInputError } from "../errors.ts";
+import type { Verdict } from "../gossip/service.ts";
+import type { Logger } from "../logger.ts";
+import type { MarketMetrics } from "../metrics.ts";
+import type { OrderBooks } from "../orderbook.ts";
+import type { NodeStore, OrderSource } from "../store.ts";
+import { epochAt, type MarketContext, validationContext } from "./context.ts";
+import type { SessionNetwork } from "./network.ts";
+
+export interface NodeWallet {
+  readonly address: Hex;
+  readonly privateKey: Hex;
+}
+
+/** Node-wide nonces for the orders the node's wallet signs: never repeated, across markets and restarts. */
+export interface NonceSource {
+  next(): bigint;
+}
+
+export interface SubmittedOrder {
+  readonly id: Hex;
+  readonly order: SignedOrder;
+  /** Peers the order was first sent to (0 is fine: reconciliation spreads it at close). */
+  readonly recipients: number;
+}
+
+export interface OrderIntakeComponents {
+  readonly books: OrderBooks;
+  readonly store: NodeStore;
+  readonly network: SessionNetwork;
+  readonly wallet: NodeWallet;
+  readonly nonces: NonceSource;
+  readonly metrics: MarketMetrics;
+  readonly logger: Logger;
+  readonly clock: () => number;
+}
+
+export class OrderIntake {
+  private readonly ctx: MarketContext;
+  private readonly c: OrderIntakeComponents;
+
+  constructor(ctx: MarketContext, components: OrderIntakeComponents) {
+    this.ctx = ctx;
+    this.c = components;
+  }
+
+  /** Adds a validated order to its epoch's book and the store. */
+  private admit(valid: ValidOrder, wire: Uint8Array, source: OrderSource): Verdict {
+    const book = this.c.books.getOrCreate(this.ctx.market, valid.order.epoch);
+    if (book.frozen) return { action: "IGNORE", code: "EPOCH_FROZEN" };
+    if (book.has(valid.id)) return { action: "IGNORE", code: "DUPLICATE" };
+    if (!this.c.store.putOrder(valid.id, valid.order, wire, source, this.c.clock())) {
+      book.add(valid.id, valid.order, wire);
+      return { action: "IGNORE", code: "DUPLICATE" };
+    }
+    book.add(valid.id, valid.order, wire);
+    return { action: "ACCEPT", code: "OK" };
+  }
+
+  /** Full validation of an order gossiped on the market's topic. */
+  onGossip(data: Uint8Array, _from: string): Verdict {
+    try {
+      const valid = validateOrderBytes(data, validationContext(this.ctx, { nowMs: BigInt(this.c.clock()) }));
+      return this.admit(valid, data, "gossip");
+    } catch (err) {
+      if (!(err instanceof OrderError)) throw err;
+      return { action: err.action, code: err.code };
+    }
+  }
+
+  /** Orders a peer sent during reconciliation of an epoch: only that epoch's orders are acceptable. */
+  async acceptSynced(epoch: bigint, wires: Uint8Array[]): Promise<{ accepted: number; rejected: number }> {
+    let accepted = 0;
+    let rejected = 0;
+    const vctx = validationContext(this.ctx, { epoch });
+    for (const wire of wires) {
+      let verdict: Verdict;
+      try {
+        verdict = this.admit(validateOrderBytes(wire, vctx), wire, "sync");
+      } catch (err) {
+        if (!(err instanceof OrderError)) throw err;
+        verdict = { action: err.action, code: err.code };
+      }
+      this.c.metrics.countOrder("sync", verdict);
+      if (verdict.action === "ACCEPT") accepted++;
+      else if (verdict.action === "REJECT") rejected++;
+    }
+    return { accepted, rejected };
+  }
+
+  /** Signs an order with the node's wallet, stores it durably, then gossips it. */
+  async submitRequest(req: ParsedOrderRequest): Promise<SubmittedOrder> {
+    const epoch = req.epoch ?? epochAt(this.ctx, this.c.clock());
+    if (epoch < 0n) throw new NodeInputError("BEFORE_GENESIS", "the market has not started yet");
+    const order: Order = {
+      market: this.ctx.market,
+      epoch,
+      side: req.side,
+      quantity: req.quantity,
+      limitPrice: req.limitPrice,
+      nonce: this.c.nonces.next(),
+      trader: this.c.wallet.address,
+    };
+    const signed: SignedOrder = {
+      ...order,
+      signature: signDigest(orderDigestBytes(order, this.ctx.separator), this.c.wallet.privateKey),
+    };
+    return this.submitSigned(signed, "local");
+  }
+
+  /** Accepts an order signed elsewhere (a device with its own key) in the protocol's JSON form. */
+  async submitJson(json: unknown): Promise<SubmittedOrder> {
+    let valid: ValidOrder;
+    try {
+      valid = validateOrderJson(json, validationContext(this.ctx, { nowMs: BigInt(this.c.clock()) }));
+    } catch (err) {
+      if (err instanceof OrderError) throw new NodeInputError(err.code, err.detail);
+      throw err;
+    }
+    return this.submitSigned(valid.order, "api");
+  }
+
+  private async submitSigned(order: SignedOrder, source: OrderSource): Promise<SubmittedOrder> {
+    let valid: ValidOrder;
+    const wire = encodeOrder(order);
+    try {
+      valid = validateOrderBytes(wire, validationContext(this.ctx, { nowMs: BigInt(this.c.clock()) }));
+    } catch (err) {
+      if (err instanceof OrderError) throw new NodeInputError(err.code, err.detail);
+      throw err;
+    }
+    // Durable before gossip: once this returns the order survives a crash (FULL sync on this path).
+    const verdict = this.admit(valid, wire, source);
+    this.c.metrics.countOrder(source, verdict);
+    if (verdict.action !== "ACCEPT") {
+      throw new NodeInputError(verdict.code, `order not accepted: ${verdict.code}`, 409);
+    }
+    let recipients = 0;
+    try {
+      recipients = await this.c.network.publish(this.ctx.topics.orders, wire);
+    } catch (err) {
+      this.c.logger.warn("publish failed; the order will spread by reconciliation", { id: valid.id, err });
+    }
+    return { id: valid.id, order: valid.order, recipients };
+  }
+
+  /** After a (re)start: the orders of the epochs around `current` back into memory. */
+  reloadRecent(current: bigint): void {
+    for (let e = current - 1n; e <= current + 1n; e++) {
+      if (e < 0n) continue;
+      const book = this.c.books.getOrCreate(this.ctx.market, e);
+      for (const s of this.c.store.ordersOfEpoch(this.ctx.market, e)) book.add(s.id, s.order, s.wire);
+    }
+  }
+}

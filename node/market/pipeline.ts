@@ -1,0 +1,283 @@
+// The epoch pipeline of one market. For epoch e (times are this node's clock; end(e) = close):
+//   open ─▶ close: announce fingerprint ─▶ reconcile with peers whose fingerprint differs (bounded window,
+//   early exit once every market peer announced ours) ─▶ freeze ─▶ read collateral for e from the chain
+//   ─▶ coverage rule ─▶ clear ─▶ announce result hash ─▶ ranked submission (if it trades).
+// What the chain then does with the epoch is recorded by settlements.ts.
+import { clear } from "../../clearing/clear.ts";
+import { applyCoverage, type Collateral } from "../../clearing/coverage.ts";
+import { epochEndMs, epochStartMs } from "../../protocol/epoch.ts";
+import type { Hex } from "../../protocol/hex.ts";
+import type { SignedOrder } from "../../protocol/order.ts";
+import type { ChainPort } from "../chain/port.ts";
+import { KEEP_ORDER_EPOCHS, RECONCILE_WINDOW_EIGHTHS, RECONCILE_WINDOW_MAX_MS } from "../constants.ts";
+import type { Logger } from "../logger.ts";
+import type { MarketMetrics } from "../metrics.ts";
+import type { OrderBooks } from "../orderbook.ts";
+import type { NodeStore } from "../store.ts";
+import type { AnnouncementBoard } from "./announcements.ts";
+import { epochAt, type MarketContext } from "./context.ts";
+import type { SessionNetwork } from "./network.ts";
+import { localResultView, type SettlementRecorder } from "./settlements.ts";
+import type { RankedSubmitter } from "./submitter.ts";
+
+/** Books of this many recent epochs stay in memory (the store keeps the rest). */
+const KEEP_EPOCHS_IN_MEMORY = 4n;
+/** Reconcile at least this long after close before an early exit. */
+const MIN_RECONCILE_MS = 150;
+/** Sync sessions run at once during reconciliation. */
+const RECONCILE_CONCURRENCY = 3;
+/** Collateral reads in flight at once. */
+const COLLATERAL_READ_CONCURRENCY = 16;
+/** Pause between collateral read attempts while the chain catches up with the close. */
+const COLLATERAL_RETRY_MS = 100;
+/** Network orders are pruned from the store every this many epochs. */
+const PRUNE_EVERY_EPOCHS = 64n;
+
+export interface PipelineOptions {
+  /** Whether this node submits settlements when its turn comes. */
+  readonly submit: boolean;
+  /** Upper bound of the reconciliation window after close (default RECONCILE_WINDOW_MAX_MS). */
+  readonly reconcileWindowMs?: number;
+}
+
+export interface PipelineComponents {
+  readonly books: OrderBooks;
+  readonly store: NodeStore;
+  readonly chain: ChainPort;
+  readonly network: SessionNetwork;
+  readonly board: AnnouncementBoard;
+  readonly recorder: SettlementRecorder;
+  readonly submitter: RankedSubmitter;
+  readonly metrics: MarketMetrics;
+  readonly logger: Logger;
+  readonly clock: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly running: () => boolean;
+}
+
+export class EpochPipeline {
+  private readonly ctx: MarketContext;
+  private readonly opts: PipelineOptions;
+  private readonly c: PipelineComponents;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly runningEpochs = new Set<bigint>();
+
+  constructor(ctx: MarketContext, opts: PipelineOptions, components: PipelineComponents) {
+    this.ctx = ctx;
+    this.opts = opts;
+    this.c = components;
+  }
+
+  /** Marks the current epoch open and schedules every close from now on. */
+  start(): void {
+    const current = epochAt(this.ctx, this.c.clock());
+    if (current >= 0n) this.c.store.updateEpoch(this.ctx.market, current, { phase: "open" }, this.c.clock());
+    this.scheduleClose();
+  }
+
+  /** Stops scheduling; resolves once the epochs in flight have wound down. */
+  async stop(): Promise<void> {
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.closeTimer = null;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Whether the pipeline of `epoch` is still running (close-out waits for it). */
+  isRunning(epoch: bigint): boolean {
+    return this.runningEpochs.has(epoch);
+  }
+
+  /** The reconciliation window: a share of the epoch, capped. */
+  reconcileWindowMs(): number {
+    const lengthMs = Number(this.ctx.schedule.epochLengthS) * 1000;
+    const cap = this.opts.reconcileWindowMs ?? RECONCILE_WINDOW_MAX_MS;
+    return Math.min(cap, Math.floor((lengthMs * RECONCILE_WINDOW_EIGHTHS) / 8));
+  }
+
+  private scheduleClose(): void {
+    if (!this.c.running()) return;
+    const now = BigInt(this.c.clock());
+    const current = epochAt(this.ctx, Number(now));
+    const closeAt =
+      current < 0n ? epochStartMs(this.ctx.schedule, 0n) : epochEndMs(this.ctx.schedule, current);
+    this.closeTimer = setTimeout(() => this.onClose(current), Number(closeAt - now) + 1);
+  }
+
+  private onClose(closed: bigint): void {
+    if (!this.c.running()) return;
+    if (closed >= 0n) {
+      this.runningEpochs.add(closed);
+      const p = this.runEpoch(closed).catch((err) => this.failed(closed, err));
+      this.inFlight.add(p);
+      void p.finally(() => {
+        this.inFlight.delete(p);
+        this.runningEpochs.delete(closed);
+      });
+    }
+    const next = closed + 1n;
+    this.c.store.updateEpoch(this.ctx.market, next, { phase: "open" }, this.c.clock());
+    this.c.books.dropBefore(this.ctx.market, next - KEEP_EPOCHS_IN_MEMORY);
+    if (next % PRUNE_EVERY_EPOCHS === 0n) this.c.store.prune(this.ctx.market, next - KEEP_ORDER_EPOCHS);
+    this.scheduleClose();
+  }
+
+  /** A step failed: the epoch records why (its final state comes at close-out), and the log says so. */
+  private failed(epoch: bigint, err: unknown): void {
+    const reason = `the epoch pipeline failed: ${(err as Error).message ?? String(err)}`.slice(0, 500);
+    this.c.store.updateEpoch(this.ctx.market, epoch, { reason }, this.c.clock());
+    this.c.logger.error("epoch pipeline failed", { epoch, err: (err as Error).stack ?? String(err) });
+  }
+
+  /** Runs the pipeline of a closed epoch (the close timer calls it; tests may too). */
+  async runEpoch(epoch: bigint): Promise<void> {
+    const market = this.ctx.market;
+    const t0 = this.c.clock();
+    const timings: Record<string, number> = {};
+    this.c.store.updateEpoch(market, epoch, { phase: "reconciling" }, t0);
+    const book = this.c.books.getOrCreate(market, epoch);
+    await this.c.board.announce(book, null);
+    const rec = await this.reconcile(epoch, t0 + this.reconcileWindowMs());
+    book.freeze();
+    const t1 = this.c.clock();
+    timings.reconcileMs = t1 - t0;
+    this.c.metrics.observePhase("reconcile", t1 - t0);
+    this.c.store.updateEpoch(
+      market,
+      epoch,
+      { phase: "frozen", orderCount: book.size, fingerprint: book.fingerprint() },
+      t1,
+    );
+    if (!this.c.running()) return;
+
+    // Collateral and coverage.
+    const entries = book.sortedEntries();
+    const traders = [...new Set(entries.map((e) => e.entry.order.trader))].sort();
+    const collateral = await this.readCollateral(epoch, traders);
+    const coverage = applyCoverage(
+      entries.map(({ id, entry }) => ({ ...entry.order, id })),
+      (t) => collateral.get(t) ?? { base: 0n, quote: 0n },
+    );
+    const t2 = this.c.clock();
+    timings.collateralMs = t2 - t1;
+    this.c.metrics.observePhase("collateral", t2 - t1);
+
+    const result = clear(
+      coverage.covered.map((o) => ({
+        id: o.id,
+        side: o.side,
+        limitPrice: o.limitPrice,
+        quantity: o.quantity,
+      })),
+      { market, epoch },
+    );
+    const t3 = this.c.clock();
+    timings.clearMs = t3 - t2;
+    this.c.metrics.observePhase("clear", t3 - t2);
+    await this.c.recorder.recordCleared(epoch, {
+      coveredCount: coverage.covered.length,
+      resultHash: result.resultHash,
+      price: result.price === null ? null : result.price.toString(),
+      volume: result.volume.toString(),
+      welfare: result.welfare.toString(),
+      resultJson: JSON.stringify(localResultView(result)),
+      timingsJson: JSON.stringify({
+        ...timings,
+        reconcileRounds: rec.rounds,
+        reconcileSessions: rec.sessions,
+      }),
+    });
+    await this.c.board.announce(book, result.resultHash);
+    this.c.logger.info("epoch cleared", {
+      epoch,
+      orders: book.size,
+      covered: coverage.covered.length,
+      price: result.price,
+      volume: result.volume,
+      resultHash: result.resultHash,
+      reconcileMs: timings.reconcileMs,
+    });
+    if (result.volume > 0n && this.opts.submit) {
+      const orders = new Map<Hex, SignedOrder>(coverage.covered.map((o) => [o.id, book.get(o.id)!.order]));
+      await this.c.submitter.submitWhenRanked(epoch, result, orders, t0 + this.reconcileWindowMs());
+    }
+  }
+
+  /**
+   * Reconciles the epoch until every market peer announced our fingerprint, or the window ends. A
+   * (peer, our fingerprint, their fingerprint) combination is reconciled at most once.
+   */
+  private async reconcile(epoch: bigint, deadlineMs: number): Promise<{ rounds: number; sessions: number }> {
+    const startedMs = this.c.clock();
+    const book = this.c.books.getOrCreate(this.ctx.market, epoch);
+    const tried = new Set<string>();
+    let rounds = 0;
+    let sessions = 0;
+    let announced = book.fingerprint();
+    while (this.c.running() && this.c.clock() < deadlineMs) {
+      const ours = book.fingerprint();
+      if (ours !== announced) {
+        announced = ours;
+        await this.c.board.announce(book, null);
+      }
+      const anns = this.c.board.latest(epoch);
+      const peers = this.c.network.topicPeers(this.ctx.topics.orders);
+      const differing = peers.filter((p) => anns.get(p)?.fingerprint !== ours);
+      if (differing.length === 0 && peers.length > 0 && this.c.clock() - startedMs >= MIN_RECONCILE_MS) break;
+      const key = (p: string) => `${p}|${ours}|${anns.get(p)?.fingerprint ?? "?"}`;
+      const todo = differing.filter((p) => !tried.has(key(p)));
+      if (todo.length === 0) {
+        await this.c.board.wait(Math.min(100, deadlineMs - this.c.clock()));
+        continue;
+      }
+      rounds++;
+      for (let i = 0; i < todo.length; i += RECONCILE_CONCURRENCY) {
+        await Promise.all(
+          todo.slice(i, i + RECONCILE_CONCURRENCY).map(async (p) => {
+            tried.add(key(p));
+            sessions++;
+            try {
+              const remaining = Math.max(50, deadlineMs - this.c.clock());
+              const report = await this.c.network.reconcile(
+                p,
+                this.ctx.market,
+                epoch,
+                AbortSignal.timeout(remaining),
+              );
+              this.c.metrics.observeSync(report);
+            } catch (err) {
+              this.c.logger.debug("reconcile failed", { peer: p, epoch, err });
+            }
+          }),
+        );
+      }
+    }
+    return { rounds, sessions };
+  }
+
+  /**
+   * The collateral of every trader for the epoch. The chain must have passed the close, which right
+   * after close may take a block, so reads are retried until the settlement window (the next epoch) ends:
+   * after that a result could not be settled anyway.
+   */
+  private async readCollateral(epoch: bigint, traders: readonly Hex[]): Promise<Map<Hex, Collateral>> {
+    const deadline = Number(epochEndMs(this.ctx.schedule, epoch + 1n));
+    const readOne = async (trader: Hex): Promise<Collateral> => {
+      for (;;) {
+        try {
+          return await this.c.chain.collateralOf(this.ctx.market, trader, epoch);
+        } catch (err) {
+          if (this.c.clock() > deadline || !this.c.running()) throw err;
+          await this.c.sleep(COLLATERAL_RETRY_MS);
+        }
+      }
+    };
+    const out = new Map<Hex, Collateral>();
+    for (let i = 0; i < traders.length; i += COLLATERAL_READ_CONCURRENCY) {
+      const batch = traders.slice(i, i + COLLATERAL_READ_CONCURRENCY);
+      const values = await Promise.all(batch.map(readOne));
+      for (const [j, t] of batch.entries()) out.set(t, values[j]!);
+    }
+    return out;
+  }
+}

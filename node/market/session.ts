@@ -1,0 +1,206 @@
+// A market session: everything one node does for one market. It owns the market's parameters, domain and
+// topics (context.ts), order intake (intake.ts), announcements (announcements.ts), the epoch pipeline
+// (pipeline.ts), ranked submission (submitter.ts), what the chain did with each epoch (settlements.ts) and
+// the API views (views.ts). What is shared between markets (the libp2p host, the store, the chain port,
+// metrics, the API server) belongs to the node root (node.ts), which starts a session when the node joins
+// a market and stops it when it leaves. To add something every market does, add it here.
+import type { Startable } from "@libp2p/interface";
+import type { Hex } from "../../protocol/hex.ts";
+import type { ParsedOrderRequest } from "../api/order-request.ts";
+import type { ChainPort, SettledEvent } from "../chain/port.ts";
+import type { Logger } from "../logger.ts";
+import type { MarketMetrics } from "../metrics.ts";
+import { OrderBooks } from "../orderbook.ts";
+import type { NodeStore } from "../store.ts";
+import { AnnouncementBoard } from "./announcements.ts";
+import { epochAt, type MarketContext } from "./context.ts";
+import { type NodeWallet, type NonceSource, OrderIntake, type SubmittedOrder } from "./intake.ts";
+import type { MarketSyncStore, SessionNetwork } from "./network.ts";
+import { EpochPipeline } from "./pipeline.ts";
+import { SettlementRecorder } from "./settlements.ts";
+import { RankedSubmitter } from "./submitter.ts";
+import { MarketViews } from "./views.ts";
+
+/** A peer that connects is caught up on the current epoch after this delay (it subscribes first). */
+const CATCH_UP_DELAY_MS = 200;
+/** Sync serves epochs from 2 behind to 1 ahead of the current one. */
+const SYNC_BEHIND_EPOCHS = 2n;
+const SYNC_AHEAD_EPOCHS = 1n;
+
+export interface MarketSessionOptions {
+  readonly context: MarketContext;
+  /** Whether this node submits settlements when its turn in the ranking comes. */
+  readonly submit: boolean;
+  /** Upper bound of the reconciliation window after close. */
+  readonly reconcileWindowMs?: number;
+}
+
+export interface MarketSessionComponents {
+  readonly chain: ChainPort;
+  readonly store: NodeStore;
+  readonly network: SessionNetwork;
+  readonly wallet: NodeWallet;
+  readonly nonces: NonceSource;
+  readonly metrics: MarketMetrics;
+  readonly logger: Logger;
+  /** The node's clock, ms since the Unix epoch (tests may shift it). */
+  readonly clock: () => number;
+}
+
+function realSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+export class MarketSession implements Startable {
+  readonly market: Hex;
+  readonly context: MarketContext;
+  readonly books = new OrderBooks();
+  readonly intake: OrderIntake;
+  readonly board: AnnouncementBoard;
+  readonly recorder: SettlementRecorder;
+  readonly submitter: RankedSubmitter;
+  readonly pipeline: EpochPipeline;
+  readonly views: MarketViews;
+  private readonly c: MarketSessionComponents;
+  private running = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(opts: MarketSessionOptions, components: MarketSessionComponents) {
+    const ctx = opts.context;
+    this.context = ctx;
+    this.market = ctx.market;
+    this.c = components;
+    const { chain, store, network, wallet, metrics, logger, clock } = components;
+    const running = () => this.running;
+    this.intake = new OrderIntake(ctx, {
+      books: this.books,
+      store,
+      network,
+      wallet,
+      nonces: components.nonces,
+      metrics,
+      logger,
+      clock,
+    });
+    this.board = new AnnouncementBoard(ctx, { store, network, wallet, metrics, logger, clock });
+    this.recorder = new SettlementRecorder(ctx, { store, chain, metrics, logger, clock });
+    this.submitter = new RankedSubmitter(ctx, {
+      store,
+      chain,
+      wallet,
+      metrics,
+      logger,
+      clock,
+      sleep: realSleep,
+      running,
+    });
+    this.pipeline = new EpochPipeline(
+      ctx,
+      { submit: opts.submit, reconcileWindowMs: opts.reconcileWindowMs },
+      {
+        books: this.books,
+        store,
+        chain,
+        network,
+        board: this.board,
+        recorder: this.recorder,
+        submitter: this.submitter,
+        metrics,
+        logger,
+        clock,
+        sleep: realSleep,
+        running,
+      },
+    );
+    this.views = new MarketViews(ctx, { store, books: this.books, network, clock });
+  }
+
+  readonly [Symbol.toStringTag] = "smartmarket/market-session";
+
+  isStarted(): boolean {
+    return this.running;
+  }
+
+  currentEpoch(): bigint {
+    return epochAt(this.context, this.c.clock());
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.intake.reloadRecent(this.currentEpoch());
+    const { network } = this.c;
+    network.serveSync(this.market, this.syncStore());
+    // Verdicts are counted where every one of them passes, pre-validation included (the node root).
+    network.serveTopic(this.context.topics.orders, "order", (data, from) => this.intake.onGossip(data, from));
+    network.serveTopic(this.context.topics.announce, "announce", (data, from) =>
+      this.board.onGossip(data, from),
+    );
+    this.pipeline.start();
+    this.c.logger.info("serving market", {
+      market: this.market,
+      epoch: this.currentEpoch(),
+      epochLengthS: this.context.params.epochLengthS,
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.board.wakeAll();
+    const { network } = this.c;
+    network.unserveTopic(this.context.topics.orders);
+    network.unserveTopic(this.context.topics.announce);
+    network.unserveSync(this.market);
+    await this.pipeline.stop();
+    this.c.logger.info("left market", { market: this.market });
+  }
+
+  private syncStore(): MarketSyncStore {
+    return {
+      ids: (epoch) => this.books.get(this.market, epoch)?.ids() ?? [],
+      wire: (epoch, ids) => this.books.get(this.market, epoch)?.wire(ids) ?? [],
+      accept: (epoch, orders) => this.intake.acceptSynced(epoch, orders),
+      serves: (epoch) => {
+        if (!this.running) return false;
+        const current = this.currentEpoch();
+        return epoch <= current + SYNC_AHEAD_EPOCHS && epoch + SYNC_BEHIND_EPOCHS >= current;
+      },
+    };
+  }
+
+  /** A new connection: catch up on the current epoch with that peer (restart, late join). */
+  catchUp(peer: string): void {
+    if (!this.running || this.currentEpoch() < 0n) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.running) return;
+      const epoch = this.currentEpoch();
+      this.c.network
+        .reconcile(peer, this.market, epoch, AbortSignal.timeout(10_000))
+        .then((r) => this.c.metrics.observeSync(r))
+        .catch((err) => this.c.logger.debug("catch-up sync failed", { peer, err }));
+    }, CATCH_UP_DELAY_MS);
+    this.timers.add(t);
+  }
+
+  /** A Settled event of this market (from the node's chain follower). */
+  onSettled(ev: SettledEvent): Promise<void> {
+    return this.recorder.onSettled(ev);
+  }
+
+  /** After each chain poll: epochs whose window passed get their final state. */
+  closeOut(): void {
+    this.recorder.closeOut(this.currentEpoch(), (e) => this.pipeline.isRunning(e));
+  }
+
+  submitRequest(req: ParsedOrderRequest): Promise<SubmittedOrder> {
+    return this.intake.submitRequest(req);
+  }
+
+  submitJson(json: unknown): Promise<SubmittedOrder> {
+    return this.intake.submitJson(json);
+  }
+}
