@@ -1,15 +1,16 @@
 // `smartmarket testnet up|status|down`, and the complete command set of the CLI.
 import { readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ApiClient } from "../node/cli/api-client.ts";
+import { ApiClient } from "../node/api/client.ts";
+import type { NodeStatus } from "../node/api/types.ts";
 import { type CliCommand, CliError, ExitCode } from "../node/cli/command.ts";
 import { NODE_COMMANDS } from "../node/cli/commands.ts";
 import { renderTable } from "../node/cli/table.ts";
 import { parseUint } from "../protocol/amount.ts";
 import { pidAlive, readState, stateFile, Testnet } from "./network.ts";
 import { writeReport } from "./report.ts";
-import { DEFAULT_SCENARIO, SCENARIOS } from "./scenarios.ts";
-import type { TestnetReport } from "./types.ts";
+import { DEFAULT_SCENARIO, TESTNET_SCENARIOS } from "./scenarios.ts";
+import type { EpochReport, TestnetReport } from "./types.ts";
 import { LiveView } from "./view.ts";
 
 const DEFAULT_DIR = ".testnet";
@@ -28,18 +29,45 @@ function wholeNumber(value: unknown, flag: string, min: number, max: number): nu
   return Number(n);
 }
 
-/** The JSON summary printed by `testnet up --json`. */
+/** `text` broken into lines of at most `width` characters, continuation lines indented by `indent`. */
+function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  lines.push(line);
+  return lines.join(`\n${indent}`);
+}
+
+/** One epoch in the JSON summary: amounts in base units as decimal strings. */
+function summarizeEpoch(e: EpochReport) {
+  return {
+    epoch: Number(e.epoch),
+    orders: e.orders,
+    price: e.price === null ? null : e.price.toString(),
+    volume: e.volume.toString(),
+    agreed: e.agreed,
+    settled: e.settled,
+    gasUsed: e.gasUsed === null ? null : Number(e.gasUsed),
+  };
+}
+
+/**
+ * The JSON summary printed by `testnet up --json`:
+ * `{ nodes, markets: [{ market: <id>, name, epochs: [{ epoch, orders, price, volume, agreed, settled,
+ * gasUsed }] }] }`, the primary market first.
+ */
 export function summarize(report: TestnetReport) {
   return {
     nodes: report.nodes,
-    epochs: report.epochs.map((e) => ({
-      epoch: Number(e.epoch),
-      orders: e.orders,
-      price: e.price === null ? null : e.price.toString(),
-      volume: e.volume.toString(),
-      agreed: e.agreed,
-      settled: e.settled,
-      gasUsed: e.gasUsed === null ? null : Number(e.gasUsed),
+    markets: report.markets.map((m) => ({
+      market: m.market.id,
+      name: m.name,
+      epochs: m.epochs.map(summarizeEpoch),
     })),
   };
 }
@@ -48,10 +76,17 @@ export const testnetUpCommand: CliCommand = {
   name: "testnet up",
   summary: "start a local testnet: an embedded chain, N nodes and simulated devices; Ctrl-C stops it",
   usage: "[--nodes N] [--epochs K] [--epoch-seconds S] [--scenario NAME] [--seed X] [--dir DIR] [--json]",
-  help: `  --nodes N           node processes (default ${DEFAULT_NODES})
-  --epochs K          stop after K epochs (default: run until Ctrl-C)
-  --epoch-seconds S   epoch length (default ${DEFAULT_EPOCH_SECONDS})
-  --scenario NAME     ${Object.keys(SCENARIOS).join(" | ")} (default ${DEFAULT_SCENARIO})
+  help: `  --nodes N           node processes; each serves every market of the scenario (default ${DEFAULT_NODES})
+  --epochs K          stop after K epochs of the first market (default: run until Ctrl-C); the other
+                      markets run over the same wall time: every epoch of theirs that starts meanwhile
+  --epoch-seconds S   epoch length of the first market; another market's epochs are a whole multiple
+                      of it (two-markets: the data market's are 2 × S) (default ${DEFAULT_EPOCH_SECONDS})
+  --scenario NAME     ${Object.keys(TESTNET_SCENARIOS).join(" | ")} (default ${DEFAULT_SCENARIO})
+${Object.values(TESTNET_SCENARIOS)
+  .map(
+    (s) => `                        ${wrap(`${s.name}: ${s.description}`, 76, "                          ")}`,
+  )
+  .join("\n")}
   --seed X            makes the devices deterministic (default "smartmarket")
   --dir DIR           the testnet's folder: logs, data dirs, report (default ${DEFAULT_DIR})
   --json              print a JSON summary on stdout when done (the live view goes to stderr)`,
@@ -70,10 +105,10 @@ export const testnetUpCommand: CliCommand = {
     const epochSeconds =
       wholeNumber(args.values["epoch-seconds"], "--epoch-seconds", 2, 3600) ?? DEFAULT_EPOCH_SECONDS;
     const scenarioName = (args.values.scenario as string | undefined) ?? DEFAULT_SCENARIO;
-    const scenario = SCENARIOS[scenarioName];
+    const scenario = TESTNET_SCENARIOS[scenarioName];
     if (!scenario) {
       throw new CliError(
-        `unknown scenario "${scenarioName}"; choose one of: ${Object.keys(SCENARIOS).join(", ")}`,
+        `unknown scenario "${scenarioName}"; choose one of: ${Object.keys(TESTNET_SCENARIOS).join(", ")}`,
       );
     }
     const seed = (args.values.seed as string | undefined) ?? "smartmarket";
@@ -85,9 +120,11 @@ export const testnetUpCommand: CliCommand = {
     let activeView: LiveView | null = null;
     const say = (line: string) => (activeView ? activeView.log(line) : out.write(`${line}\n`));
 
-    say(
-      `smartmarket testnet: ${nodes} nodes, ${epochSeconds} s epochs, scenario ${scenarioName}, seed "${seed}"`,
-    );
+    const schedule =
+      scenario.markets.length === 1
+        ? `${epochSeconds} s epochs`
+        : `epochs of ${scenario.markets.map((m) => `${m.name} ${epochSeconds * m.epochMultiple} s`).join(", ")}`;
+    say(`smartmarket testnet: ${nodes} nodes, ${schedule}, scenario ${scenarioName}, seed "${seed}"`);
     say(`folder ${dir}`);
     let net: Testnet | null = null;
     let interrupted = 0;
@@ -115,13 +152,18 @@ export const testnetUpCommand: CliCommand = {
       });
       if (interrupted > 0) net.stop();
       say(interactive ? "live market (Ctrl-C to stop):" : "epochs as they become final:");
-      const view = new LiveView({ nodes, epochSeconds, out, interactive, market: net.market });
+      const view = new LiveView({
+        nodes,
+        out,
+        interactive,
+        markets: net.markets.map((m) => ({ name: m.name, market: m.info })),
+      });
       activeView = view;
       let report: TestnetReport;
       try {
-        report = await net.run((rows, current) => view.update([...rows], current));
+        report = await net.run((markets) => view.update(markets));
         // Rows that became final after the last progress tick.
-        view.update([...report.epochs], { epoch: -1n, progress: 1, orders: 0 });
+        view.update(report.markets.map((m) => ({ market: m.market.id, rows: m.epochs, current: null })));
       } finally {
         activeView = null;
         view.close();
@@ -133,7 +175,7 @@ export const testnetUpCommand: CliCommand = {
       if (report.firstSettlementS !== null)
         say(`first settlement ${report.firstSettlementS.toFixed(1)} s after start`);
       if (json) io.stdout.write(`${JSON.stringify(summarize(report))}\n`);
-      const allAgreed = report.epochs.every((e) => e.agreed);
+      const allAgreed = report.markets.every((m) => m.epochs.every((e) => e.agreed));
       return allAgreed ? ExitCode.OK : ExitCode.FAILURE;
     } catch (err) {
       if (net) await net.down();
@@ -164,46 +206,65 @@ export const testnetStatusCommand: CliCommand = {
     };
     const nodes = await Promise.all(
       state.nodes.map(async (n) => {
-        type Status = { epoch?: { current: string; phase: string; orders: number }; peers?: number };
-        let status = null as Status | null;
+        let status = null as NodeStatus | null;
         const t = token(n.dataDir);
         if (t && pidAlive(n.pid)) {
-          status = await new ApiClient(n.apiUrl, t)
-            .request<Status>("GET", "/status", undefined, 3000)
-            .catch(() => null);
+          status = await new ApiClient(n.apiUrl, t, { timeoutMs: 3000 }).status().catch(() => null);
         }
         return { ...n, alive: pidAlive(n.pid), status };
       }),
     );
+    const markets = state.markets;
     const value = {
       dir,
       launcherAlive: pidAlive(state.launcherPid),
       chain: state.rpcUrl,
-      market: state.market,
+      markets,
       nodes,
     };
     if (args.values.json) {
       io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
       return ExitCode.OK;
     }
-    io.stdout.write(
-      `testnet in ${dir}: launcher pid ${state.launcherPid} ${value.launcherAlive ? "running" : "gone"}\nchain ${state.rpcUrl} (pid ${state.anvilPid} ${pidAlive(state.anvilPid) ? "running" : "gone"}), contract ${state.contract}\nmarket ${state.market}\n`,
-    );
+    const lines = [
+      `testnet in ${dir}: launcher pid ${state.launcherPid} ${value.launcherAlive ? "running" : "gone"}`,
+      `chain ${state.rpcUrl} (pid ${state.anvilPid} ${pidAlive(state.anvilPid) ? "running" : "gone"}), contract ${state.contract}`,
+      ...markets.map(
+        (m) =>
+          `market ${m.name} ${m.id}: epochs of ${m.epochLengthS} s, tokens base ${m.base}, quote ${m.quote}`,
+      ),
+    ];
+    io.stdout.write(`${lines.join("\n")}\n`);
     io.stdout.write(
       renderTable(
-        ["NODE", "PID", "STATE", "API", "EPOCH", "PHASE", "ORDERS", "PEERS", "LOG"],
+        ["NODE", "PID", "STATE", "API", "PEERS", "LOG"],
         nodes.map((n) => [
           String(n.index),
           String(n.pid),
           n.alive ? "running" : "stopped",
           n.apiUrl,
-          n.status?.epoch?.current ?? "-",
-          n.status?.epoch?.phase ?? "-",
-          String(n.status?.epoch?.orders ?? "-"),
           String(n.status?.peers ?? "-"),
           n.log,
         ]),
       ),
+    );
+    // Every market on every node: where its epoch is, as the node sees it.
+    const rows = nodes.flatMap((n) =>
+      markets.map((m) => {
+        const ms = n.status?.markets.find((x) => x.id === m.id);
+        return [
+          String(n.index),
+          m.name,
+          ms?.epoch.current ?? "-",
+          ms?.epoch.phase ?? (n.status ? "not served" : "-"),
+          String(ms?.epoch.orders ?? "-"),
+          ms?.lastSettledEpoch ?? "-",
+          String(ms?.peers ?? "-"),
+        ];
+      }),
+    );
+    io.stdout.write(
+      `\n${renderTable(["NODE", "MARKET", "EPOCH", "PHASE", "ORDERS", "LAST SETTLED", "PEERS"], rows)}`,
     );
     return ExitCode.OK;
   },

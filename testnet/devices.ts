@@ -20,55 +20,39 @@
 // history (it needs the orders it placed in an epoch to read that epoch's fills); the replay is cached
 // per device, so each outcome is applied once per device and a call only re-checks the history's
 // prefix (by reference: the launcher passes the same outcome objects each time).
-import { formatUnits } from "../protocol/amount.ts";
 import type { Hex } from "../protocol/hex.ts";
 import type { Side } from "../protocol/order.ts";
 import { addressOfPrivateKey } from "../protocol/signature.ts";
 import { deriveSecretKey, Rng } from "./rng.ts";
-import type { DeviceOrder, DeviceSpec, EpochOutcome, MarketInfo, Scenario } from "./types.ts";
+import type { DeviceOrder, DeviceSpec, EpochOutcome, MarketInfo, MarketUnits, Scenario } from "./types.ts";
 
 // ---------------------------------------------------------------------------------------------------
-// Units and display
+// Units
 
-/** What a whole base token is: 1 base unit = 1 Wh, so 1 token (10^3 units) = 1 kWh. */
-export const ENERGY_TOKEN_LABEL = "kWh";
-export const QUOTE_TOKEN_LABEL = "$";
-/** How prices read: quote tokens per whole base token. */
-export const PRICE_LABEL = `${QUOTE_TOKEN_LABEL}/${ENERGY_TOKEN_LABEL}`;
-
-/** Energy in base units as kWh text ("1.25"). */
-export function formatEnergy(baseUnits: bigint, market: Pick<MarketInfo, "baseDecimals">): string {
-  return formatUnits(baseUnits, market.baseDecimals);
-}
-
-/** A price in quote units per base unit as quote tokens per whole base token ("0.3" $/kWh), exactly. */
-export function formatPrice(
-  price: bigint,
-  market: Pick<MarketInfo, "baseDecimals" | "quoteDecimals">,
-): string {
-  return formatUnits(price * 10n ** BigInt(market.baseDecimals), market.quoteDecimals);
-}
-
-/** The devices think in Wh and micro-dollars: they need a market whose tokens have exactly those units. */
-export const MARKET_BASE_DECIMALS = 3;
-export const MARKET_QUOTE_DECIMALS = 6;
+/** The energy market's units: 1 base unit = 1 Wh (a whole token is 1 kWh), 1 quote unit = 1 µ$. */
+export const ENERGY_UNITS: MarketUnits = {
+  baseDecimals: 3,
+  quoteDecimals: 6,
+  baseLabel: "kWh",
+  quoteLabel: "$",
+  priceLabel: "$/kWh",
+};
 
 /**
- * Throws unless the market's decimals are the devices' units: with other decimals every order would
- * still be valid, but each price and quantity would mean something else than the device intended.
+ * Throws unless the market's decimals are the devices' units (by default the energy devices' Wh and µ$):
+ * with other decimals every order would still be valid, but each price and quantity would mean something
+ * else than the device intended.
  */
-export function assertMarketUnits(market: Pick<MarketInfo, "baseDecimals" | "quoteDecimals">): void {
-  if (market.baseDecimals !== MARKET_BASE_DECIMALS || market.quoteDecimals !== MARKET_QUOTE_DECIMALS) {
+export function assertMarketUnits(
+  market: Pick<MarketUnits, "baseDecimals" | "quoteDecimals">,
+  expected: Pick<MarketUnits, "baseDecimals" | "quoteDecimals"> = ENERGY_UNITS,
+): void {
+  if (market.baseDecimals !== expected.baseDecimals || market.quoteDecimals !== expected.quoteDecimals) {
     throw new Error(
-      `the simulated devices need baseDecimals ${MARKET_BASE_DECIMALS} (1 unit = 1 Wh) and quoteDecimals ` +
-        `${MARKET_QUOTE_DECIMALS} (1 unit = 1 µ$); the market has ${market.baseDecimals} and ${market.quoteDecimals}`,
+      `the simulated devices need baseDecimals ${expected.baseDecimals} and quoteDecimals ` +
+        `${expected.quoteDecimals}; the market has ${market.baseDecimals} and ${market.quoteDecimals}`,
     );
   }
-}
-
-/** Quote units as quote tokens ("12.345678" $). */
-export function formatQuote(quoteUnits: bigint, market: Pick<MarketInfo, "quoteDecimals">): string {
-  return formatUnits(quoteUnits, market.quoteDecimals);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -198,7 +182,7 @@ function clampPrice(p: bigint): bigint {
   return p > PRICE_CAP_MICROUSD_PER_WH ? PRICE_CAP_MICROUSD_PER_WH : p;
 }
 
-function sumFills(placed: readonly DeviceOrder[], fills: readonly bigint[], side: Side): bigint {
+export function sumFills(placed: readonly DeviceOrder[], fills: readonly bigint[], side: Side): bigint {
   let total = 0n;
   placed.forEach((o, i) => {
     if (o.side === side) total += fills[i] ?? 0n;
@@ -206,17 +190,17 @@ function sumFills(placed: readonly DeviceOrder[], fills: readonly bigint[], side
   return total;
 }
 
-function sumQuantity(placed: readonly DeviceOrder[], side: Side): bigint {
+export function sumQuantity(placed: readonly DeviceOrder[], side: Side): bigint {
   let total = 0n;
   for (const o of placed) if (o.side === side) total += o.quantity;
   return total;
 }
 
-function min(a: bigint, b: bigint): bigint {
+export function min(a: bigint, b: bigint): bigint {
   return a < b ? a : b;
 }
 
-function max(a: bigint, b: bigint): bigint {
+export function max(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
 }
 
@@ -227,7 +211,7 @@ function floorDiv(a: bigint, b: bigint): bigint {
 }
 
 /** Linear interpolation from `from` to `to` by num/den (0 <= num <= den), in integers. */
-function lerp(from: bigint, to: bigint, num: bigint, den: bigint): bigint {
+export function lerp(from: bigint, to: bigint, num: bigint, den: bigint): bigint {
   if (den <= 0n) return to;
   return from + ((to - from) * num) / den;
 }
@@ -627,12 +611,19 @@ export function buildScenario(opts: {
   readonly nodes: number;
   readonly market: MarketInfo;
   readonly plans: readonly DevicePlan[];
+  /** The units the devices think in (default: the energy devices'). */
+  readonly units?: Pick<MarketUnits, "baseDecimals" | "quoteDecimals">;
+  /** Keys are deriveSecretKey(seed, keyLabel, index) (default "device"): another market, other wallets. */
+  readonly keyLabel?: string;
 }): Scenario {
   if (!Number.isInteger(opts.nodes) || opts.nodes < 1) throw new RangeError(`bad node count ${opts.nodes}`);
-  assertMarketUnits(opts.market);
+  assertMarketUnits(opts.market, opts.units);
   const sims: SimDevice[] = opts.plans.map((plan, index) => {
     const behaviour = plan.behaviour({ seed: opts.seed, index });
-    const privateKey = deriveDeviceKey(opts.seed, index);
+    const privateKey =
+      opts.keyLabel === undefined
+        ? deriveDeviceKey(opts.seed, index)
+        : deriveSecretKey(opts.seed, opts.keyLabel, index);
     const spec: DeviceSpec = {
       name: plan.name,
       kind: behaviour.kind,

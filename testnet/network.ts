@@ -1,60 +1,73 @@
-// The local testnet: an embedded chain (anvil), the settlement contract and two tokens, a market, N
-// node processes that find each other by bootstrap, and simulated devices that sign their own orders
+// The local testnet: an embedded chain (anvil), the settlement contract, one or more markets (each with
+// its own token pair and epoch length), N node processes that find each other by bootstrap and all
+// serve every market, and simulated devices (each belonging to one market) that sign their own orders
 // and send them to their node's control API. Everything it starts, it stops.
 //
 // Layout of the testnet folder:
-//   state.json           pids, ports, urls of the running testnet (for `testnet status` / `down`)
+//   state.json           pids, ports, urls and markets of the running testnet (`testnet status` / `down`)
 //   anvil.log            the chain's log
-//   node-<i>/            data dir of node i: keystore, peer key, SQLite db, api-token, node.json
+//   node-<i>/            data dir of node i: keystore, peer key, SQLite db, api-token, node.json, config.json
 //   node-<i>/node.log    its log
 //   report.json, report.html   written on exit
-import { type ChildProcess, spawn } from "node:child_process";
+//
+// Driving it from a test (several markets):
+//   const net = await Testnet.up({ nodes: 3, epochs: 4, epochSeconds: 3, scenario: TESTNET_SCENARIOS["two-markets"]!,
+//                                  scenarioName: "two-markets", seed: "e2e", dir });
+//   net.markets[i].info.id             market i's id (i = 0 is the primary market: energy; 1: data)
+//   net.markets[i].info.epochLengthS   its epoch length, s (epochSeconds × its plan's epochMultiple)
+//   net.markets[i].info.genesisTimeS   its genesis (the same for every market)
+//   net.markets[i].base / .quote       its token pair; net.markets[i].scenario.devices its devices
+//   const report = await net.run();    `epochs` counts the primary market's epochs; the other markets
+//                                      drive every epoch of theirs that starts while those run
+//   report.markets[i].epochs           market i's final epochs (EpochReport[]), oldest first; also
+//                                      report.markets[i].market (its MarketInfo) and .name
+//   await net.down();
+// A ScenarioFactory as `scenario` is one energy market (energyMarket in scenarios.ts); net.market,
+// net.scenario, net.base and net.quote are the primary market's.
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { generateKeyPairFromSeed, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { ApiClient } from "../node/cli/api-client.ts";
 import { PEER_KEY_FILE } from "../node/constants.ts";
 import { createKeystore } from "../node/wallet.ts";
-import { domainSeparator, makeDomain, orderDigestBytes } from "../protocol/eip712.ts";
-import { epochAtMs, epochEndMs, epochStartMs } from "../protocol/epoch.ts";
-import { bytesToHex, type Hex } from "../protocol/hex.ts";
-import { type Order, orderToJson } from "../protocol/order.ts";
-import { addressOfPrivateKey, signDigest } from "../protocol/signature.ts";
+import { domainSeparator, makeDomain } from "../protocol/eip712.ts";
+import { epochAtMs, epochStartMs } from "../protocol/epoch.ts";
+import type { Hex } from "../protocol/hex.ts";
+import { addressOfPrivateKey } from "../protocol/signature.ts";
 import { type AnvilInstance, deployLocal, startAnvil } from "../settlement/anvil.ts";
 import { SettlementClient } from "../settlement/client.ts";
 import { Asset } from "../settlement/encoding.ts";
+import { type DriverContext, MarketDriver } from "./market-driver.ts";
+import { NodeProcess } from "./node-process.ts";
 import { deriveSecretKey } from "./rng.ts";
+import { energyMarket } from "./scenarios.ts";
 import type {
   DeviceSpec,
-  EpochOutcome,
-  EpochReport,
   MarketInfo,
-  NodeEpochView,
+  MarketPlan,
+  MarketProgress,
   Scenario,
   ScenarioFactory,
   TestnetReport,
+  TestnetScenario,
 } from "./types.ts";
 
-const BIN = fileURLToPath(new URL("../bin/smartmarket.js", import.meta.url));
 const KEYSTORE_PASSWORD = "smartmarket-testnet";
 /** scrypt N for throwaway testnet keystores (fast to decrypt; never use for real keys). */
 const TESTNET_SCRYPT_N = 1 << 12;
-const NODE_START_TIMEOUT_MS = 60_000;
-const NODE_STOP_TIMEOUT_MS = 10_000;
 const NODE_ETH_WEI = 10n ** 21n;
-/** Devices send their orders this far into the epoch (fraction in eighths of the epoch length). */
-const DEVICE_SEND_EIGHTHS = 1n;
+const PROGRESS_INTERVAL_MS = 250;
 
 export interface TestnetOptions {
   readonly nodes: number;
-  /** Stop after this many epochs with device orders; null = until stop() (Ctrl-C). */
+  /** Stop after this many epochs of the primary (first) market; null = until stop() (Ctrl-C). */
   readonly epochs: number | null;
+  /** The primary market's epoch length; another market's is this × its plan's epochMultiple. */
   readonly epochSeconds: number;
-  readonly scenario: ScenarioFactory;
+  /** The markets and their devices; a ScenarioFactory alone is one energy market traded by its devices. */
+  readonly scenario: TestnetScenario | ScenarioFactory;
   readonly scenarioName: string;
   readonly seed: string;
   readonly dir: string;
@@ -63,11 +76,18 @@ export interface TestnetOptions {
   readonly log?: (line: string) => void;
 }
 
-/** Called about 4 times a second with the final rows so far and the current epoch's progress. */
-export type ProgressListener = (
-  rows: readonly EpochReport[],
-  current: { epoch: bigint; progress: number; orders: number },
-) => void;
+/** Called about 4 times a second with every market's final rows so far and its current epoch. */
+export type ProgressListener = (markets: readonly MarketProgress[]) => void;
+
+/** A market as state.json lists it. */
+export interface TestnetStateMarket {
+  readonly name: string;
+  readonly id: Hex;
+  readonly base: Hex;
+  readonly quote: Hex;
+  readonly genesisTimeS: string;
+  readonly epochLengthS: string;
+}
 
 export interface TestnetState {
   readonly launcherPid: number;
@@ -75,7 +95,8 @@ export interface TestnetState {
   readonly rpcUrl: string;
   readonly chainId: string;
   readonly contract: Hex;
-  readonly market: Hex;
+  /** Every market of the testnet, the primary first; every node serves all of them. */
+  readonly markets: readonly TestnetStateMarket[];
   readonly nodes: {
     index: number;
     pid: number;
@@ -121,122 +142,19 @@ async function freePort(): Promise<number> {
   });
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
-
-/** One node process of the testnet and a client of its control API. */
-export class NodeProcess {
-  readonly index: number;
-  readonly dataDir: string;
-  readonly logPath: string;
-  readonly peerId: string;
-  readonly p2pPort: number;
-  readonly wallet: Hex;
-  child: ChildProcess | null = null;
-  apiUrl = "";
-  token = "";
-  private exited: Promise<void> = Promise.resolve();
-
-  constructor(index: number, dataDir: string, peerId: string, p2pPort: number, wallet: Hex) {
-    this.index = index;
-    this.dataDir = dataDir;
-    this.logPath = join(dataDir, "node.log");
-    this.peerId = peerId;
-    this.p2pPort = p2pPort;
-    this.wallet = wallet;
+/** The markets of a scenario, checked: at least one, distinct names, whole epoch multiples, matching decimals. */
+function marketPlans(scenario: TestnetScenario | ScenarioFactory): readonly MarketPlan[] {
+  const plans = typeof scenario === "function" ? [energyMarket(scenario)] : scenario.markets;
+  if (plans.length === 0) throw new Error("a testnet scenario needs at least one market");
+  if (new Set(plans.map((p) => p.name)).size !== plans.length)
+    throw new Error(`market names must be distinct: ${plans.map((p) => p.name).join(", ")}`);
+  for (const p of plans) {
+    if (!Number.isInteger(p.epochMultiple) || p.epochMultiple < 1)
+      throw new Error(`market ${p.name}: epochMultiple must be a whole number >= 1`);
+    if (p.baseToken.decimals !== p.units.baseDecimals || p.quoteToken.decimals !== p.units.quoteDecimals)
+      throw new Error(`market ${p.name}: the tokens' decimals differ from the units'`);
   }
-
-  get multiaddr(): string {
-    return `/ip4/127.0.0.1/tcp/${this.p2pPort}/p2p/${this.peerId}`;
-  }
-
-  get running(): boolean {
-    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** Spawns `smartmarket node start` with this node's config; resolves once its API answers. */
-  async start(): Promise<void> {
-    rmSync(join(this.dataDir, "node.json"), { force: true });
-    const log = createWriteStream(this.logPath, { flags: "a" });
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("SMARTMARKET_")) env[k] = v;
-    env.SMARTMARKET_EXIT_WITH_PARENT = "1";
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        "node",
-        "start",
-        "--config",
-        join(this.dataDir, "config.json"),
-        "--password-file",
-        join(this.dataDir, "password"),
-      ],
-      { stdio: ["ignore", "pipe", "pipe"], env, detached: true },
-    );
-    this.child = child;
-    child.stdout?.pipe(log, { end: false });
-    child.stderr?.pipe(log, { end: false });
-    this.exited = new Promise((r) => child.once("exit", () => r()));
-    void this.exited.then(() => log.end());
-    const deadline = Date.now() + NODE_START_TIMEOUT_MS;
-    const info = join(this.dataDir, "node.json");
-    while (!existsSync(info)) {
-      if (!this.running)
-        throw new Error(`node ${this.index} exited at startup; see ${this.logPath}:\n${tail(this.logPath)}`);
-      if (Date.now() > deadline)
-        throw new Error(`node ${this.index} did not start in time; see ${this.logPath}`);
-      await sleep(50);
-    }
-    const parsed = JSON.parse(readFileSync(info, "utf8")) as { apiUrl: string };
-    this.apiUrl = parsed.apiUrl;
-    this.token = readFileSync(join(this.dataDir, "api-token"), "utf8").trim();
-  }
-
-  /** A call to this node's control API (see node/api.ts). */
-  api<T>(path: string, init?: { method?: string; body?: unknown; timeoutMs?: number }): Promise<T> {
-    return new ApiClient(this.apiUrl, this.token).request<T>(
-      init?.method ?? "GET",
-      path,
-      init?.body,
-      init?.timeoutMs ?? 5000,
-    );
-  }
-
-  /** SIGTERM, then SIGKILL after a timeout; resolves when the process has exited. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), NODE_STOP_TIMEOUT_MS);
-    await this.exited;
-    clearTimeout(timer);
-  }
-
-  /** Kills the process without a chance to clean up (crash tests). */
-  async kill9(): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
-    child.kill("SIGKILL");
-    await this.exited;
-  }
-}
-
-function nodeIndexOf(nodes: readonly NodeProcess[], wallet: Hex): number | null {
-  const i = nodes.findIndex((n) => n.wallet === wallet);
-  return i < 0 ? null : i;
-}
-
-function tail(path: string, lines = 20): string {
-  try {
-    return readFileSync(path, "utf8").split("\n").slice(-lines).join("\n");
-  } catch {
-    return "";
-  }
-}
-
-interface EpochTrack {
-  readonly orderIds: Map<string, Hex[]>;
-  sent: number;
+  return plans;
 }
 
 export class Testnet {
@@ -245,32 +163,52 @@ export class Testnet {
   anvil!: AnvilInstance;
   chain!: SettlementClient;
   contract!: Hex;
-  base!: Hex;
-  quote!: Hex;
-  market!: MarketInfo;
-  scenario!: Scenario;
+  /** Every market, the primary first. */
+  readonly markets: MarketDriver[] = [];
   nodes: NodeProcess[] = [];
-  readonly rows: EpochReport[] = [];
   firstSettlementS: number | null = null;
   readonly startedAtMs = Date.now();
 
+  private readonly plans: readonly MarketPlan[];
   private separator!: Uint8Array;
   private stopping = false;
   private readonly stopWaiters: (() => void)[] = [];
-  private readonly history: EpochOutcome[] = [];
-  private readonly nonces = new Map<string, bigint>();
-  private readonly tracks = new Map<bigint, EpochTrack>();
 
   private constructor(opts: TestnetOptions) {
     this.opts = opts;
     this.dir = resolve(opts.dir);
+    this.plans = marketPlans(opts.scenario);
+  }
+
+  /** The primary market. */
+  get primary(): MarketDriver {
+    return this.markets[0]!;
+  }
+
+  /** The primary market's MarketInfo. */
+  get market(): MarketInfo {
+    return this.primary.info;
+  }
+
+  /** The primary market's devices. */
+  get scenario(): Scenario {
+    return this.primary.scenario;
+  }
+
+  /** The primary market's base and quote tokens. */
+  get base(): Hex {
+    return this.primary.base;
+  }
+
+  get quote(): Hex {
+    return this.primary.quote;
   }
 
   private log(line: string): void {
     this.opts.log?.(line);
   }
 
-  /** Starts the chain, deploys, funds, starts the nodes. */
+  /** Starts the chain, deploys, creates the markets, funds the devices, starts the nodes. */
   static async up(opts: TestnetOptions): Promise<Testnet> {
     if (!Number.isInteger(opts.nodes) || opts.nodes < 1)
       throw new Error("--nodes must be a whole number >= 1");
@@ -299,45 +237,59 @@ export class Testnet {
     this.anvil = await startAnvil({ onOutput: (line) => anvilLog.write(`${line}\n`) });
     this.log(`chain: anvil at ${this.anvil.rpcUrl} (chain id ${this.anvil.chainId})`);
     const deployerKey = this.anvil.accounts[0]!.privateKey;
-    const d = await deployLocal({ rpcUrl: this.anvil.rpcUrl, privateKey: deployerKey });
+    const first = this.plans[0]!;
+    const d = await deployLocal({
+      rpcUrl: this.anvil.rpcUrl,
+      privateKey: deployerKey,
+      base: first.baseToken,
+      quote: first.quoteToken,
+    });
     this.contract = d.settlement;
-    this.base = d.base;
-    this.quote = d.quote;
     this.chain = new SettlementClient({
       rpcUrl: this.anvil.rpcUrl,
       privateKey: deployerKey,
       contract: d.settlement,
     });
     this.separator = domainSeparator(makeDomain(this.anvil.chainId, this.contract));
-    this.log(`contracts: settlement ${d.settlement}, base token ${d.base}, quote token ${d.quote}`);
+    this.log(`contracts: settlement ${d.settlement}`);
+    // Every other market gets its own token pair.
+    const tokens: { base: Hex; quote: Hex }[] = [{ base: d.base, quote: d.quote }];
+    for (const plan of this.plans.slice(1)) {
+      const [base, quote] = await Promise.all([
+        this.chain.deployTestToken(plan.baseToken),
+        this.chain.deployTestToken(plan.quoteToken),
+      ]);
+      tokens.push({ base, quote });
+    }
 
     // Node identities and ports first, so that every node's bootstrap list is known before any starts.
     for (let i = 0; i < this.opts.nodes; i++) this.nodes.push(await this.prepareNode(i));
 
-    // The market opens a few seconds from now: enough for the nodes to start and the devices to deposit.
+    // The markets open a few seconds from now (all at once): enough for the nodes to start and the
+    // devices to deposit (a few devices per node in each market).
     const nowS = BigInt(Math.ceil(Date.now() / 1000));
-    const genesisTimeS = nowS + 4n + BigInt(Math.ceil(this.opts.nodes / 4));
-    const created = await this.chain.createMarket({
-      base: this.base,
-      quote: this.quote,
-      genesisTimeS,
-      epochLengthS: BigInt(this.opts.epochSeconds),
-      feeBps: this.opts.feeBps ?? 5n,
-    });
-    this.market = {
-      id: created.id,
-      genesisTimeS,
-      epochLengthS: BigInt(this.opts.epochSeconds),
-      baseDecimals: 3,
-      quoteDecimals: 6,
-    };
-    this.log(
-      `market ${created.id}: epochs of ${this.opts.epochSeconds} s from ${new Date(Number(genesisTimeS) * 1000).toISOString()}`,
-    );
+    const housesToFund = this.plans.length * this.opts.nodes;
+    const genesisTimeS = nowS + 4n + BigInt(Math.ceil(housesToFund / 4));
+    for (const [i, plan] of this.plans.entries()) {
+      const t = tokens[i]!;
+      const epochLengthS = BigInt(this.opts.epochSeconds * plan.epochMultiple);
+      const created = await this.chain.createMarket({
+        base: t.base,
+        quote: t.quote,
+        genesisTimeS,
+        epochLengthS,
+        feeBps: this.opts.feeBps ?? 5n,
+      });
+      const info: MarketInfo = { id: created.id, genesisTimeS, epochLengthS, ...plan.units };
+      const scenario = plan.devices({ seed: this.opts.seed, nodes: this.opts.nodes, market: info });
+      this.markets.push(new MarketDriver({ name: plan.name, info, base: t.base, quote: t.quote, scenario }));
+      this.log(
+        `market ${plan.name} ${created.id}: epochs of ${epochLengthS} s from ${new Date(Number(genesisTimeS) * 1000).toISOString()}; ` +
+          `tokens ${plan.baseToken.symbol} ${t.base}, ${plan.quoteToken.symbol} ${t.quote}`,
+      );
+    }
 
     for (const n of this.nodes) this.writeNodeConfig(n);
-
-    this.scenario = this.opts.scenario({ seed: this.opts.seed, nodes: this.opts.nodes, market: this.market });
     await Promise.all([this.fundDevices(), ...this.nodes.map((n) => n.start())]);
     this.writeState();
     this.log(`nodes: ${this.nodes.map((n) => `${n.index}=${n.apiUrl}`).join(" ")}`);
@@ -358,10 +310,11 @@ export class Testnet {
     return new NodeProcess(i, dataDir, peerIdFromPrivateKey(peerKey).toString(), await freePort(), wallet);
   }
 
+  /** config.json of a node: it serves every market of the testnet. */
   private writeNodeConfig(n: NodeProcess): void {
     const config = {
       dataDir: ".",
-      market: this.market.id,
+      markets: this.markets.map((m) => m.info.id),
       rpcUrl: this.anvil.rpcUrl,
       contract: this.contract,
       listen: [`/ip4/127.0.0.1/tcp/${n.p2pPort}`],
@@ -384,10 +337,12 @@ export class Testnet {
     return n;
   }
 
-  /** Gas, tokens and escrow deposits for every device, several devices at a time. */
+  /** Gas, tokens and escrow deposits for every device of every market, several devices at a time. */
   private async fundDevices(): Promise<void> {
-    const devices = this.scenario.devices;
-    const fundOne = async (dev: DeviceSpec) => {
+    const jobs: { market: MarketDriver; dev: DeviceSpec }[] = this.markets.flatMap((market) =>
+      market.scenario.devices.map((dev) => ({ market, dev })),
+    );
+    const fundOne = async ({ market, dev }: { market: MarketDriver; dev: DeviceSpec }) => {
       await this.chain.provider.send("anvil_setBalance", [dev.address, `0x${NODE_ETH_WEI.toString(16)}`]);
       const c = new SettlementClient({
         rpcUrl: this.anvil.rpcUrl,
@@ -396,19 +351,20 @@ export class Testnet {
       });
       try {
         if (dev.depositBase > 0n) {
-          await c.mintTestToken(this.base, dev.address, dev.depositBase);
-          await c.deposit(this.market.id, Asset.BASE, dev.depositBase);
+          await c.mintTestToken(market.base, dev.address, dev.depositBase);
+          await c.deposit(market.info.id, Asset.BASE, dev.depositBase);
         }
         if (dev.depositQuote > 0n) {
-          await c.mintTestToken(this.quote, dev.address, dev.depositQuote);
-          await c.deposit(this.market.id, Asset.QUOTE, dev.depositQuote);
+          await c.mintTestToken(market.quote, dev.address, dev.depositQuote);
+          await c.deposit(market.info.id, Asset.QUOTE, dev.depositQuote);
         }
       } finally {
         c.close();
       }
     };
-    for (let i = 0; i < devices.length; i += 8) await Promise.all(devices.slice(i, i + 8).map(fundOne));
-    this.log(`devices: ${devices.length} funded (${this.opts.scenarioName})`);
+    for (let i = 0; i < jobs.length; i += 8) await Promise.all(jobs.slice(i, i + 8).map(fundOne));
+    const counts = this.markets.map((m) => `${m.scenario.devices.length} ${m.name}`).join(", ");
+    this.log(`devices: ${counts} funded (${this.opts.scenarioName})`);
   }
 
   private writeState(): void {
@@ -418,7 +374,14 @@ export class Testnet {
       rpcUrl: this.anvil.rpcUrl,
       chainId: this.anvil.chainId.toString(),
       contract: this.contract,
-      market: this.market.id,
+      markets: this.markets.map((m) => ({
+        name: m.name,
+        id: m.info.id,
+        base: m.base,
+        quote: m.quote,
+        genesisTimeS: m.info.genesisTimeS.toString(),
+        epochLengthS: m.info.epochLengthS.toString(),
+      })),
       nodes: this.nodes.map((n) => ({
         index: n.index,
         pid: n.child?.pid ?? -1,
@@ -430,10 +393,6 @@ export class Testnet {
       startedAtMs: this.startedAtMs,
     };
     writeFileSync(stateFile(this.dir), `${JSON.stringify(state, null, 2)}\n`);
-  }
-
-  private epochNow(): bigint {
-    return epochAtMs(this.market, BigInt(Date.now()));
   }
 
   /** Asks the run loop to finish (Ctrl-C). */
@@ -453,167 +412,46 @@ export class Testnet {
     });
   }
 
+  private context(): DriverContext {
+    return {
+      nodes: () => this.nodes,
+      separator: this.separator,
+      sleepUntil: (ms) => this.sleepUntil(ms),
+      stopping: () => this.stopping,
+      log: (line) => this.log(line),
+      onSettled: () => {
+        if (this.firstSettlementS === null) this.firstSettlementS = (Date.now() - this.startedAtMs) / 1000;
+      },
+    };
+  }
+
   /**
-   * Drives the devices epoch by epoch and collects each epoch's outcome from every node, until
-   * `epochs` epochs with orders are final or stop() is called.
+   * Drives every market's devices epoch by epoch, each market on its own schedule, and collects each
+   * epoch's outcome from every node, until `epochs` epochs of the primary market are final (the other
+   * markets: every epoch of theirs that starts while those run) or stop() is called.
    */
   async run(onProgress?: ProgressListener, epochs: number | null = this.opts.epochs): Promise<TestnetReport> {
     this.stopping = false;
-    // Devices send early in an epoch, so the first driven epoch is the next one to start.
-    let epoch = this.epochNow() + 1n;
-    if (epoch < 0n) epoch = 0n;
-    const target = epochs === null ? null : epoch + BigInt(epochs);
-    const pending: Promise<void>[] = [];
+    // Devices send early in an epoch, so the first driven epoch of the primary is the next to start.
+    let next = epochAtMs(this.market, BigInt(Date.now())) + 1n;
+    if (next < 0n) next = 0n;
+    const first = this.primary.firstEpochFrom(epochStartMs(this.market, next));
+    const fromMs = epochStartMs(this.market, first);
+    const untilMs = epochs === null ? null : epochStartMs(this.market, first + BigInt(epochs));
     let progressTimer: NodeJS.Timeout | null = null;
     if (onProgress) {
       progressTimer = setInterval(() => {
-        const now = BigInt(Date.now());
-        const e = epochAtMs(this.market, now);
-        if (e < 0n) return;
-        const start = epochStartMs(this.market, e);
-        const progress = Number(now - start) / Number(this.market.epochLengthS * 1000n);
-        onProgress(this.rows, { epoch: e, progress, orders: this.tracks.get(e)?.sent ?? 0 });
-      }, 250);
+        const t = BigInt(Date.now());
+        onProgress(this.markets.map((m) => ({ market: m.info.id, rows: m.rows, current: m.current(t) })));
+      }, PROGRESS_INTERVAL_MS);
     }
     try {
-      while (!this.stopping && (target === null || epoch < target)) {
-        const sendAt =
-          epochStartMs(this.market, epoch) + (this.market.epochLengthS * 1000n * DEVICE_SEND_EIGHTHS) / 8n;
-        await this.sleepUntil(Number(sendAt));
-        if (this.stopping) break;
-        await this.sendDeviceOrders(epoch);
-        const e = epoch;
-        pending.push(this.collectEpoch(e));
-        epoch++;
-      }
-      await Promise.all(pending);
+      const ctx = this.context();
+      await Promise.all(this.markets.map((m) => m.drive(ctx, fromMs, untilMs)));
     } finally {
       if (progressTimer) clearInterval(progressTimer);
     }
     return this.report();
-  }
-
-  private async sendDeviceOrders(epoch: bigint): Promise<void> {
-    const track: EpochTrack = { orderIds: new Map(), sent: 0 };
-    this.tracks.set(epoch, track);
-    const jobs: Promise<void>[] = [];
-    for (const dev of this.scenario.devices) {
-      const wanted = this.scenario.ordersFor(dev, epoch, this.history);
-      const node = this.nodes[dev.nodeIndex % this.nodes.length]!;
-      const ids: Hex[] = [];
-      track.orderIds.set(dev.name, ids);
-      for (const w of wanted) {
-        const nonce = this.nonces.get(dev.address) ?? 0n;
-        this.nonces.set(dev.address, nonce + 1n);
-        const order: Order = {
-          market: this.market.id,
-          epoch,
-          side: w.side,
-          quantity: w.quantity,
-          limitPrice: w.limitPrice,
-          nonce,
-          trader: dev.address,
-        };
-        const digest = orderDigestBytes(order, this.separator);
-        const signed = { ...order, signature: signDigest(digest, dev.privateKey) };
-        const id = bytesToHex(digest);
-        ids.push(id);
-        jobs.push(
-          node
-            .api("/orders", { method: "POST", body: orderToJson(signed) })
-            .then(() => {
-              track.sent++;
-            })
-            .catch((err) => this.log(`device ${dev.name}: order not accepted: ${(err as Error).message}`)),
-        );
-      }
-    }
-    await Promise.all(jobs);
-  }
-
-  /** Waits until every node has a final record of the epoch (or its settlement window passed). */
-  private async collectEpoch(epoch: bigint): Promise<void> {
-    const closeMs = Number(epochEndMs(this.market, epoch));
-    const windowEndMs = Number(epochEndMs(this.market, epoch + 1n));
-    await this.sleepUntil(closeMs + 200);
-    type Rec = {
-      phase: string;
-      orders: number | null;
-      fingerprint: Hex | null;
-      resultHash: Hex | null;
-      price: string | null;
-      volume: string | null;
-      welfare: string | null;
-      agreed: boolean | null;
-      settlement: { tx: Hex; submitter: Hex; gasUsed: string | null } | null;
-      result: { fills: { id: Hex; quantity: string }[] } | null;
-    };
-    let recs: (Rec | null)[] = [];
-    for (;;) {
-      recs = await Promise.all(
-        this.nodes.map((n) =>
-          n.running ? n.api<Rec>(`/epochs/${epoch}?orders=false`).catch(() => null) : Promise.resolve(null),
-        ),
-      );
-      const final = recs.every((r) => r === null || r.phase === "settled" || r.phase === "unsettled");
-      if (final || Date.now() > windowEndMs + 3000 || this.stopping) break;
-      await sleep(200);
-    }
-    const full = await this.nodes[0]!.api<{
-      orderList: { side: string; limitPrice: string; quantity: string }[];
-    }>(`/epochs/${epoch}`).catch(() => ({ orderList: [] }));
-    const views: NodeEpochView[] = recs.map((r, i) => ({
-      node: i,
-      peerId: this.nodes[i]!.peerId,
-      phase: r?.phase ?? "unknown",
-      orders: r?.orders ?? null,
-      fingerprint: r?.fingerprint ?? null,
-      resultHash: r?.resultHash ?? null,
-      agreed: r?.agreed ?? null,
-    }));
-    const ref = recs.find((r) => r !== null) ?? null;
-    const settlement = recs.find((r) => r?.settlement)?.settlement ?? null;
-    const allSame =
-      recs.every((r) => r !== null) &&
-      new Set(recs.map((r) => `${r?.fingerprint}|${r?.resultHash}`)).size === 1 &&
-      recs.every((r) => r?.agreed !== false);
-    const volume = BigInt(ref?.volume ?? "0");
-    const row: EpochReport = {
-      epoch,
-      orders: ref?.orders ?? 0,
-      price: ref?.price ? BigInt(ref.price) : null,
-      volume,
-      welfare: BigInt(ref?.welfare ?? "0"),
-      nodes: views,
-      agreed: allSame,
-      settled: settlement !== null,
-      settlementTx: settlement?.tx ?? null,
-      settledBy: settlement ? nodeIndexOf(this.nodes, settlement.submitter) : null,
-      gasUsed: settlement?.gasUsed ? BigInt(settlement.gasUsed) : null,
-      bids: full.orderList
-        .filter((o) => o.side === "buy")
-        .map((o) => ({ limitPrice: BigInt(o.limitPrice), quantity: BigInt(o.quantity) })),
-      asks: full.orderList
-        .filter((o) => o.side === "sell")
-        .map((o) => ({ limitPrice: BigInt(o.limitPrice), quantity: BigInt(o.quantity) })),
-    };
-    if (settlement && this.firstSettlementS === null)
-      this.firstSettlementS = (Date.now() - this.startedAtMs) / 1000;
-    this.rows.push(row);
-    this.rows.sort((a, b) => (a.epoch < b.epoch ? -1 : 1));
-
-    const fills = new Map((ref?.result?.fills ?? []).map((f) => [f.id, BigInt(f.quantity)]));
-    const filled = new Map<string, bigint[]>();
-    for (const [name, ids] of this.tracks.get(epoch)?.orderIds ?? [])
-      filled.set(
-        name,
-        ids.map((id) => fills.get(id) ?? 0n),
-      );
-    const outcome: EpochOutcome = { epoch, price: row.price, volume, filled };
-    this.history.push(outcome);
-    this.history.sort((a, b) => (a.epoch < b.epoch ? -1 : 1));
-    this.scenario.observe(outcome);
-    this.tracks.delete(epoch - 4n);
   }
 
   report(): TestnetReport {
@@ -623,10 +461,9 @@ export class Testnet {
       seed: this.opts.seed,
       chainId: this.anvil.chainId,
       contract: this.contract,
-      market: this.market,
       startedAtMs: this.startedAtMs,
       firstSettlementS: this.firstSettlementS,
-      epochs: [...this.rows],
+      markets: this.markets.map((m) => m.report()),
     };
   }
 

@@ -1,24 +1,21 @@
 // The testnet's report: report.json (the TestnetReport, bigints as decimal strings) and report.html, one
-// self-contained page (inline CSS and server-drawn inline SVG; no script, no network) with the supply
-// and demand curves of the last epochs, price and volume over the run and a per-epoch table.
+// self-contained page (inline CSS and server-drawn inline SVG; no script, no network) with the run's
+// facts and, for each market, in its own units: the supply and demand curves of the last epochs, price
+// and volume over the run and a per-epoch table.
 //
 // Amounts shown as text go through formatUnits (exact); floats appear only as pixel coordinates.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Hex } from "../protocol/hex.ts";
-import {
-  ENERGY_TOKEN_LABEL,
-  formatEnergy,
-  formatPrice,
-  formatQuote,
-  PRICE_LABEL,
-  QUOTE_TOKEN_LABEL,
-} from "./devices.ts";
-import type { EpochReport, MarketInfo, NodeEpochView, TestnetReport } from "./types.ts";
+import { ENERGY_UNITS } from "./devices.ts";
+import { escapeHtml } from "./html.ts";
+import { curveExtent, maxOf, renderCurveSvg, renderPriceSvg, renderVolumeSvg } from "./report-charts.ts";
+import type { EpochReport, MarketInfo, MarketReport, NodeEpochView, TestnetReport } from "./types.ts";
+import { baseCell, formatBase, formatPrice, formatQuote, priceCell, quoteCell } from "./units.ts";
 
 export const REPORT_JSON_FILE = "report.json";
 export const REPORT_HTML_FILE = "report.html";
-/** Epochs drawn as supply/demand small multiples. */
+/** Epochs drawn as supply/demand small multiples, per market. */
 export const CURVE_EPOCHS = 6;
 
 /** Writes report.json and report.html into `dir` (created if missing); each file appears whole or not at all. */
@@ -45,53 +42,76 @@ export function reportToJson(report: TestnetReport): string {
   return `${JSON.stringify(report, (_key, value) => (typeof value === "bigint" ? value.toString() : value), 2)}\n`;
 }
 
-/** Parses report.json back into a TestnetReport (decimal strings → bigint where the type says bigint). */
+/**
+ * Parses report.json back into a TestnetReport (decimal strings → bigint where the type says bigint).
+ * A report of the single-market testnet before markets were listed (top-level `market` and `epochs`)
+ * reads as one energy market.
+ */
 export function parseReportJson(text: string): TestnetReport {
   const raw = JSON.parse(text) as Record<string, unknown>;
-  const market = obj(raw.market, "market");
-  const epochs = arr(raw.epochs, "epochs").map((e, i) => {
-    const r = obj(e, `epochs[${i}]`);
-    const curve = (v: unknown, what: string) =>
-      arr(v, what).map((p, k) => {
-        const o = obj(p, `${what}[${k}]`);
-        return {
-          limitPrice: big(o.limitPrice, `${what}[${k}].limitPrice`),
-          quantity: big(o.quantity, `${what}[${k}].quantity`),
-        };
-      });
-    const row: EpochReport = {
-      epoch: big(r.epoch, "epoch"),
-      orders: r.orders as number,
-      price: r.price === null ? null : big(r.price, "price"),
-      volume: big(r.volume, "volume"),
-      welfare: big(r.welfare, "welfare"),
-      nodes: arr(r.nodes, "nodes") as NodeEpochView[],
-      agreed: r.agreed as boolean,
-      settled: r.settled as boolean,
-      settlementTx: (r.settlementTx ?? null) as Hex | null,
-      settledBy: (r.settledBy ?? null) as number | null,
-      gasUsed: r.gasUsed === null || r.gasUsed === undefined ? null : big(r.gasUsed, "gasUsed"),
-      bids: curve(r.bids, `epochs[${i}].bids`),
-      asks: curve(r.asks, `epochs[${i}].asks`),
-    };
-    return row;
-  });
+  const markets =
+    raw.markets === undefined && raw.market !== undefined
+      ? [
+          parseMarket(
+            { market: { ...ENERGY_UNITS, ...obj(raw.market, "market") }, name: "energy", epochs: raw.epochs },
+            0,
+          ),
+        ]
+      : arr(raw.markets, "markets").map(parseMarket);
   return {
     nodes: raw.nodes as number,
     scenario: raw.scenario as string,
     seed: raw.seed as string,
     chainId: big(raw.chainId, "chainId"),
     contract: raw.contract as Hex,
-    market: {
-      id: market.id as Hex,
-      genesisTimeS: big(market.genesisTimeS, "market.genesisTimeS"),
-      epochLengthS: big(market.epochLengthS, "market.epochLengthS"),
-      baseDecimals: market.baseDecimals as number,
-      quoteDecimals: market.quoteDecimals as number,
-    },
     startedAtMs: raw.startedAtMs as number,
     firstSettlementS: (raw.firstSettlementS ?? null) as number | null,
-    epochs,
+    markets,
+  };
+}
+
+function parseMarket(v: unknown, k: number): MarketReport {
+  const where = `markets[${k}]`;
+  const mr = obj(v, where);
+  const m = obj(mr.market, `${where}.market`);
+  const market: MarketInfo = {
+    id: m.id as Hex,
+    genesisTimeS: big(m.genesisTimeS, `${where}.market.genesisTimeS`),
+    epochLengthS: big(m.epochLengthS, `${where}.market.epochLengthS`),
+    baseDecimals: m.baseDecimals as number,
+    quoteDecimals: m.quoteDecimals as number,
+    baseLabel: m.baseLabel as string,
+    quoteLabel: m.quoteLabel as string,
+    priceLabel: m.priceLabel as string,
+  };
+  const epochs = arr(mr.epochs, `${where}.epochs`).map((e, i) => parseEpoch(e, `${where}.epochs[${i}]`));
+  return { market, name: mr.name as string, epochs };
+}
+
+function parseEpoch(e: unknown, where: string): EpochReport {
+  const r = obj(e, where);
+  const curve = (v: unknown, what: string) =>
+    arr(v, what).map((p, k) => {
+      const o = obj(p, `${what}[${k}]`);
+      return {
+        limitPrice: big(o.limitPrice, `${what}[${k}].limitPrice`),
+        quantity: big(o.quantity, `${what}[${k}].quantity`),
+      };
+    });
+  return {
+    epoch: big(r.epoch, `${where}.epoch`),
+    orders: r.orders as number,
+    price: r.price === null ? null : big(r.price, `${where}.price`),
+    volume: big(r.volume, `${where}.volume`),
+    welfare: big(r.welfare, `${where}.welfare`),
+    nodes: arr(r.nodes, `${where}.nodes`) as NodeEpochView[],
+    agreed: r.agreed as boolean,
+    settled: r.settled as boolean,
+    settlementTx: (r.settlementTx ?? null) as Hex | null,
+    settledBy: (r.settledBy ?? null) as number | null,
+    gasUsed: r.gasUsed === null || r.gasUsed === undefined ? null : big(r.gasUsed, `${where}.gasUsed`),
+    bids: curve(r.bids, `${where}.bids`),
+    asks: curve(r.asks, `${where}.asks`),
   };
 }
 
@@ -161,23 +181,6 @@ export function describeAgreement(row: EpochReport): Agreement {
   return { ok: false, text: parts.join("; "), diverged, silent };
 }
 
-/**
- * Pads the fractional part of a formatUnits string with zeros to `places` digits ("2.07" → "2.070"), so
- * that columns of amounts line up. Only appends zeros: the value shown stays exact.
- */
-export function padFraction(text: string, places: number): string {
-  if (places <= 0) return text;
-  const dot = text.indexOf(".");
-  const frac = dot < 0 ? "" : text.slice(dot + 1);
-  if (frac.length >= places) return text;
-  return `${dot < 0 ? text : text.slice(0, dot)}.${frac.padEnd(places, "0")}`;
-}
-
-/** Fractional digits a price can have in quote tokens per whole base token. */
-export function priceDecimals(market: Pick<MarketInfo, "baseDecimals" | "quoteDecimals">): number {
-  return Math.max(0, market.quoteDecimals - market.baseDecimals);
-}
-
 function nodeList(indices: readonly number[]): string {
   return indices.length === 1 ? `node ${indices[0]}` : `nodes ${indices.join(", ")}`;
 }
@@ -191,25 +194,17 @@ export function describeSettlement(row: EpochReport): string {
 // ---------------------------------------------------------------------------------------------------
 // HTML
 
-const ESCAPES: Record<string, string> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-};
-
-/** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
-}
-
 const esc = escapeHtml;
 
-/** The whole page. Pure: the same report gives the same bytes. */
+/** The whole page: the run's facts, then a section per market. Pure: the same report gives the same bytes. */
 export function renderReportHtml(report: TestnetReport): string {
-  const m = report.market;
   const title = `smartmarket testnet: ${report.scenario}, ${report.nodes} nodes`;
+  const markets = report.markets
+    .map(
+      (mr) =>
+        `${mr.name}: ${mr.epochs.length} epochs of ${mr.market.epochLengthS} s, prices in ${mr.market.priceLabel}, quantities in ${mr.market.baseLabel}`,
+    )
+    .join(" · ");
   return [
     "<!doctype html>",
     '<html lang="en">',
@@ -223,11 +218,9 @@ export function renderReportHtml(report: TestnetReport): string {
     "</head>",
     "<body>",
     `<header><h1>${esc(title)}</h1>`,
-    `<p class="sub">seed “${esc(report.seed)}” · ${esc(String(report.epochs.length))} epochs of ${esc(m.epochLengthS.toString())} s · prices in ${esc(PRICE_LABEL)}, energy in ${esc(ENERGY_TOKEN_LABEL)}</p></header>`,
+    `<p class="sub">seed “${esc(report.seed)}” · ${esc(markets)}</p></header>`,
     renderSummary(report),
-    renderCurves(report),
-    renderSeries(report),
-    renderTable(report),
+    ...report.markets.map((mr, i) => renderMarket(mr, i)),
     `<footer>Generated from ${esc(REPORT_JSON_FILE)} (same folder), which holds every number on this page.</footer>`,
     "</body>",
     "</html>",
@@ -239,7 +232,7 @@ const CSS = `
 :root{--fg:#1d2430;--muted:#5b6472;--line:#d9dee5;--bg:#fff;--panel:#f6f8fa;--demand:#1f6fd1;--supply:#d9731a;--clear:#222;--ok:#1a7f37;--bad:#cf222e;--warn:#9a6700}
 *{box-sizing:border-box}
 body{margin:0 auto;max-width:1240px;padding:24px;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:19px;margin:36px 0 6px;padding-top:12px;border-top:2px solid var(--line)}h3{font-size:16px;margin:24px 0 10px}
 .sub,footer,.note{color:var(--muted)}footer{margin-top:28px;font-size:12px}
 dl.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:8px 18px;margin:16px 0;padding:14px;background:var(--panel);border-radius:8px}
 dl.facts div{min-width:0}dl.facts dt{color:var(--muted);font-size:12px}dl.facts dd{margin:0;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
@@ -267,9 +260,57 @@ details summary{cursor:pointer;color:var(--muted)}
 details table{margin:4px 0 8px;font-size:12px}
 `;
 
+function facts(list: readonly (readonly [string, string])[]): string {
+  return `<dl class="facts">${list.map(([k, v]) => `<div><dt>${esc(k)}</dt><dd>${esc(v)}</dd></div>`).join("")}</dl>`;
+}
+
+/** The run's facts: what ran, where, and when. */
 function renderSummary(report: TestnetReport): string {
-  const m = report.market;
-  const rows = report.epochs;
+  return `<section id="summary">${facts([
+    ["scenario", report.scenario],
+    ["seed", report.seed],
+    ["nodes", String(report.nodes)],
+    ["markets", report.markets.map((m) => m.name).join(", ") || "–"],
+    [
+      "first settlement",
+      report.firstSettlementS === null ? "–" : `${report.firstSettlementS.toFixed(1)} s after start`,
+    ],
+    ["started", isoTime(report.startedAtMs)],
+    ["chain id", report.chainId.toString()],
+    ["settlement contract", report.contract],
+  ])}</section>`;
+}
+
+function isoTime(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : "–";
+}
+
+/** A fragment id from a market's name (and its position, so that two names never share one). */
+function slug(name: string, index: number): string {
+  const s = name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
+  return `${index}-${s || "market"}`;
+}
+
+/** One market: its facts, its curves, its price and volume, its epochs. */
+function renderMarket(mr: MarketReport, index: number): string {
+  const id = slug(mr.name, index);
+  return [
+    `<section class="market" id="market-${esc(id)}" data-market="${esc(mr.market.id)}">`,
+    `<h2>${esc(mr.name)} market</h2>`,
+    renderMarketFacts(mr),
+    renderCurves(mr, id),
+    renderSeries(mr, id),
+    renderTable(mr, id),
+    "</section>",
+  ].join("");
+}
+
+function renderMarketFacts(mr: MarketReport): string {
+  const m = mr.market;
+  const rows = mr.epochs;
   let volume = 0n;
   let welfare = 0n;
   let payment = 0n;
@@ -288,215 +329,23 @@ function renderSummary(report: TestnetReport): string {
   const agreed = rows.filter((r) => r.agreed).length;
   const settled = rows.filter((r) => r.settled).length;
   // Volume-weighted average price, rounded down: Σ p·V / Σ V (exact integers until the last division).
-  const vwap = volume > 0n ? `${formatPrice(payment / volume, m)} ${PRICE_LABEL}` : "–";
-  const facts: [string, string][] = [
-    ["scenario", report.scenario],
-    ["seed", report.seed],
-    ["nodes", String(report.nodes)],
-    ["epochs", `${rows.length} (${traded} traded)`],
+  const vwap = volume > 0n ? `${formatPrice(payment / volume, m)} ${m.priceLabel}` : "–";
+  return facts([
+    ["epochs", `${rows.length} of ${m.epochLengthS} s (${traded} traded)`],
     ["agreement", `${agreed} of ${rows.length} epochs agreed on every node`],
     ["settled", `${settled} of ${traded} traded epochs`],
-    ["volume", `${formatEnergy(volume, m)} ${ENERGY_TOKEN_LABEL}`],
+    ["volume", `${formatBase(volume, m)} ${m.baseLabel}`],
     ["volume-weighted price", vwap],
-    ["welfare (gains from trade)", `${formatQuote(welfare, m)} ${QUOTE_TOKEN_LABEL}`],
+    ["welfare (gains from trade)", `${formatQuote(welfare, m)} ${m.quoteLabel}`],
     ["gas", gasCount > 0n ? `${gas} total, ${gas / gasCount} per settlement` : "–"],
-    [
-      "first settlement",
-      report.firstSettlementS === null ? "–" : `${report.firstSettlementS.toFixed(1)} s after start`,
-    ],
-    ["started", isoTime(report.startedAtMs)],
-    ["chain id", report.chainId.toString()],
-    ["settlement contract", report.contract],
     ["market", m.id],
     ["genesis", isoTime(Number(m.genesisTimeS) * 1000)],
-  ];
-  const items = facts.map(([k, v]) => `<div><dt>${esc(k)}</dt><dd>${esc(v)}</dd></div>`).join("");
-  return `<section id="summary"><dl class="facts">${items}</dl></section>`;
+  ]);
 }
 
-function isoTime(ms: number): string {
-  return Number.isFinite(ms) ? new Date(ms).toISOString() : "–";
-}
-
-// --- charts ------------------------------------------------------------------------------------------
-
-interface Frame {
-  readonly width: number;
-  readonly height: number;
-  readonly left: number;
-  readonly right: number;
-  readonly top: number;
-  readonly bottom: number;
-}
-
-function plotWidth(f: Frame): number {
-  return f.width - f.left - f.right;
-}
-
-function plotHeight(f: Frame): number {
-  return f.height - f.top - f.bottom;
-}
-
-/** Pixel position of `v` on an axis from 0 to `max` spanning `px` pixels. Floats are fine for pixels. */
-function px(v: bigint, max: bigint, span: number): number {
-  if (max <= 0n) return 0;
-  return (Number(v) / Number(max)) * span;
-}
-
-function fmt(n: number): string {
-  return (Math.round(n * 10) / 10).toString();
-}
-
-/**
- * A "nice" axis maximum >= v: 1, 2 or 5 × 10^k, and the tick count that divides it evenly (bigint
- * arithmetic, so tick labels are exact).
- */
-export function niceAxis(v: bigint): { max: bigint; ticks: number } {
-  if (v <= 0n) return { max: 1n, ticks: 1 };
-  let p = 1n;
-  while (p * 10n < v) p *= 10n;
-  for (const m of [1n, 2n, 5n, 10n]) {
-    if (m * p >= v) {
-      const max = m * p;
-      const ticks = max < 4n ? Number(max) : m === 5n ? 5 : 4;
-      return { max, ticks };
-    }
-  }
-  return { max: 10n * p, ticks: 5 };
-}
-
-function yAxis(f: Frame, axis: { max: bigint; ticks: number }, label: (v: bigint) => string): string {
-  const out: string[] = [];
-  for (let i = 0; i <= axis.ticks; i++) {
-    const v = (axis.max * BigInt(i)) / BigInt(axis.ticks);
-    const y = f.top + plotHeight(f) - px(v, axis.max, plotHeight(f));
-    out.push(
-      `<line class="gridline" x1="${f.left}" y1="${fmt(y)}" x2="${f.width - f.right}" y2="${fmt(y)}"/>`,
-    );
-    out.push(`<text x="${f.left - 4}" y="${fmt(y + 3.5)}" text-anchor="end">${esc(label(v))}</text>`);
-  }
-  return out.join("");
-}
-
-function xAxisLine(f: Frame): string {
-  const y = f.top + plotHeight(f);
-  return (
-    `<line class="axis" x1="${f.left}" y1="${y}" x2="${f.width - f.right}" y2="${y}"/>` +
-    `<line class="axis" x1="${f.left}" y1="${f.top}" x2="${f.left}" y2="${y}"/>`
-  );
-}
-
-interface Step {
-  readonly limitPrice: bigint;
-  readonly quantity: bigint;
-}
-
-/** A step curve: orders ranked by limit (descending for demand, ascending for supply), cumulative quantity. */
-function stepPath(steps: readonly Step[], descending: boolean, f: Frame, xMax: bigint, yMax: bigint): string {
-  const ranked = [...steps].sort((a, b) =>
-    a.limitPrice === b.limitPrice ? 0 : a.limitPrice < b.limitPrice !== descending ? -1 : 1,
-  );
-  const x = (q: bigint) => fmt(f.left + px(q, xMax, plotWidth(f)));
-  const y = (p: bigint) => fmt(f.top + plotHeight(f) - px(p, yMax, plotHeight(f)));
-  let cum = 0n;
-  let d = "";
-  for (const s of ranked) {
-    d += d === "" ? `M${x(0n)} ${y(s.limitPrice)}` : `V${y(s.limitPrice)}`;
-    cum += s.quantity;
-    d += `H${x(cum)}`;
-  }
-  return d;
-}
-
-function sumQuantity(steps: readonly Step[]): bigint {
-  let t = 0n;
-  for (const s of steps) t += s.quantity;
-  return t;
-}
-
-function maxPrice(steps: readonly Step[]): bigint {
-  return maxOf(steps.map((s) => s.limitPrice));
-}
-
-/** Largest of non-negative bigints, 0 for none (Math.max does not take bigints). */
-function maxOf(values: readonly bigint[]): bigint {
-  let m = 0n;
-  for (const v of values) if (v > m) m = v;
-  return m;
-}
-
-/** The largest quantity and price an epoch's curves reach. */
-function curveExtent(row: EpochReport): { quantity: bigint; price: bigint } {
-  return {
-    quantity: maxOf([sumQuantity(row.bids), sumQuantity(row.asks), row.volume]),
-    price: maxOf([maxPrice(row.bids), maxPrice(row.asks), row.price ?? 0n]),
-  };
-}
-
-/**
- * Supply and demand of one epoch with its clearing point. `extent` fixes the axes (small multiples
- * share them, so that the panels compare at a glance); by default the epoch's own.
- */
-export function renderCurveSvg(
-  row: EpochReport,
-  market: MarketInfo,
-  extent: { quantity: bigint; price: bigint } = curveExtent(row),
-): string {
-  const f: Frame = { width: 380, height: 240, left: 52, right: 12, top: 12, bottom: 34 };
-  const xAxis = niceAxis(extent.quantity);
-  const yAx = niceAxis(extent.price);
-  const parts: string[] = [
-    `<svg viewBox="0 0 ${f.width} ${f.height}" role="img" aria-label="${esc(`supply and demand, epoch ${row.epoch}`)}">`,
-    `<rect class="frame" x="0" y="0" width="${f.width}" height="${f.height}"/>`,
-    yAxis(f, yAx, (v) => formatPrice(v, market)),
-    xAxisLine(f),
-  ];
-  for (let i = 0; i <= xAxis.ticks; i++) {
-    const v = (xAxis.max * BigInt(i)) / BigInt(xAxis.ticks);
-    const x = f.left + px(v, xAxis.max, plotWidth(f));
-    parts.push(
-      `<text x="${fmt(x)}" y="${f.height - f.bottom + 14}" text-anchor="middle">${esc(formatEnergy(v, market))}</text>`,
-    );
-  }
-  parts.push(
-    `<text x="${f.left + plotWidth(f) / 2}" y="${f.height - 4}" text-anchor="middle">${esc(`cumulative ${ENERGY_TOKEN_LABEL}`)}</text>`,
-  );
-  if (row.bids.length === 0 && row.asks.length === 0) {
-    parts.push(`<text class="label" x="${f.left + 12}" y="${f.top + 20}">no orders</text>`);
-  } else {
-    if (row.bids.length > 0) {
-      parts.push(
-        `<path class="demand" d="${stepPath(row.bids, true, f, xAxis.max, yAx.max)}"><title>demand: ${row.bids.length} bids, ${esc(formatEnergy(sumQuantity(row.bids), market))} ${ENERGY_TOKEN_LABEL}</title></path>`,
-      );
-    }
-    if (row.asks.length > 0) {
-      parts.push(
-        `<path class="supply" d="${stepPath(row.asks, false, f, xAxis.max, yAx.max)}"><title>supply: ${row.asks.length} asks, ${esc(formatEnergy(sumQuantity(row.asks), market))} ${ENERGY_TOKEN_LABEL}</title></path>`,
-      );
-    }
-    if (row.price !== null) {
-      const x = f.left + px(row.volume, xAxis.max, plotWidth(f));
-      const y = f.top + plotHeight(f) - px(row.price, yAx.max, plotHeight(f));
-      const label = `${formatPrice(row.price, market)} ${PRICE_LABEL} × ${formatEnergy(row.volume, market)} ${ENERGY_TOKEN_LABEL}`;
-      parts.push(
-        `<line class="clearing" x1="${f.left}" y1="${fmt(y)}" x2="${f.width - f.right}" y2="${fmt(y)}"/>`,
-        `<line class="clearing" x1="${fmt(x)}" y1="${f.top}" x2="${fmt(x)}" y2="${f.top + plotHeight(f)}"/>`,
-        `<circle class="clear-dot" cx="${fmt(x)}" cy="${fmt(y)}" r="4"><title>${esc(`cleared ${label}`)}</title></circle>`,
-        `<text class="label" x="${f.width - f.right - 4}" y="${f.top + 12}" text-anchor="end">${esc(label)}</text>`,
-      );
-    } else {
-      parts.push(
-        `<text class="label" x="${f.width - f.right - 4}" y="${f.top + 12}" text-anchor="end">no trade</text>`,
-      );
-    }
-  }
-  parts.push("</svg>");
-  return parts.join("");
-}
-
-function renderCurves(report: TestnetReport): string {
-  const withOrders = report.epochs.filter((r) => r.bids.length + r.asks.length > 0);
-  const chosen = (withOrders.length > 0 ? withOrders : report.epochs).slice(-CURVE_EPOCHS);
+function renderCurves(mr: MarketReport, id: string): string {
+  const withOrders = mr.epochs.filter((r) => r.bids.length + r.asks.length > 0);
+  const chosen = (withOrders.length > 0 ? withOrders : mr.epochs).slice(-CURVE_EPOCHS);
   const extents = chosen.map(curveExtent);
   const shared = {
     quantity: maxOf(extents.map((e) => e.quantity)),
@@ -504,84 +353,29 @@ function renderCurves(report: TestnetReport): string {
   };
   const figures = chosen.map(
     (r) =>
-      `<figure data-chart="curve" data-epoch="${esc(r.epoch.toString())}"><figcaption>epoch ${esc(r.epoch.toString())}</figcaption>${renderCurveSvg(r, report.market, shared)}</figure>`,
+      `<figure data-chart="curve" data-epoch="${esc(r.epoch.toString())}"><figcaption>epoch ${esc(r.epoch.toString())}</figcaption>${renderCurveSvg(r, mr.market, shared)}</figure>`,
   );
   const body =
     figures.length > 0
       ? `<div class="grid">${figures.join("")}</div><div class="legend"><span class="d">demand (bids by limit, descending)</span><span class="s">supply (asks by limit, ascending)</span><span class="c">clearing price and volume</span></div>`
       : `<p class="note">No epochs recorded.</p>`;
-  return `<section id="curves"><h2>Supply and demand, last ${chosen.length} epochs with orders (shared axes)</h2>${body}</section>`;
+  return `<section class="curves" id="curves-${esc(id)}"><h3>Supply and demand, last ${chosen.length} epochs with orders (shared axes)</h3>${body}</section>`;
 }
 
 /** Price (line, gaps where nothing traded) and volume (bars, red where the nodes did not agree). */
-function renderSeries(report: TestnetReport): string {
-  const rows = report.epochs;
-  const m = report.market;
+function renderSeries(mr: MarketReport, id: string): string {
+  const rows = mr.epochs;
+  const m = mr.market;
   if (rows.length === 0)
-    return `<section id="series"><h2>Price and volume</h2><p class="note">No epochs recorded.</p></section>`;
-  const f: Frame = { width: 1180, height: 220, left: 60, right: 12, top: 12, bottom: 30 };
-  const band = plotWidth(f) / rows.length;
-  const cx = (i: number) => f.left + band * (i + 0.5);
-  const labelEvery = Math.max(1, Math.ceil(rows.length / 24));
-  const xLabels = rows
-    .map((r, i) =>
-      i % labelEvery === 0
-        ? `<text x="${fmt(cx(i))}" y="${f.height - f.bottom + 14}" text-anchor="middle">${esc(r.epoch.toString())}</text>`
-        : "",
-    )
-    .join("");
-
-  // Price.
-  const pAxis = niceAxis(maxOf(rows.map((r) => r.price ?? 0n)));
-  const py = (p: bigint) => f.top + plotHeight(f) - px(p, pAxis.max, plotHeight(f));
-  let d = "";
-  let open = false;
-  const dots: string[] = [];
-  rows.forEach((r, i) => {
-    if (r.price === null) {
-      open = false;
-      return;
-    }
-    d += `${open ? "L" : "M"}${fmt(cx(i))} ${fmt(py(r.price))}`;
-    open = true;
-    dots.push(
-      `<circle class="price-dot" cx="${fmt(cx(i))}" cy="${fmt(py(r.price))}" r="2.5"><title>${esc(`epoch ${r.epoch}: ${formatPrice(r.price, m)} ${PRICE_LABEL}`)}</title></circle>`,
-    );
-  });
-  const priceSvg = [
-    `<svg viewBox="0 0 ${f.width} ${f.height}" role="img" aria-label="clearing price by epoch">`,
-    yAxis(f, pAxis, (v) => formatPrice(v, m)),
-    xAxisLine(f),
-    xLabels,
-    d === ""
-      ? `<text class="label" x="${f.left + 12}" y="${f.top + 20}">no epoch traded</text>`
-      : `<path class="price" d="${d}"/>`,
-    ...dots,
-    "</svg>",
-  ].join("");
-
-  // Volume.
-  const vAxis = niceAxis(maxOf(rows.map((r) => r.volume)));
-  const bars = rows.map((r, i) => {
-    const h = px(r.volume, vAxis.max, plotHeight(f));
-    const w = Math.max(1, band * 0.7);
-    const agreement = describeAgreement(r);
-    const tip = `epoch ${r.epoch}: ${formatEnergy(r.volume, m)} ${ENERGY_TOKEN_LABEL}, ${agreement.text}`;
-    return `<rect class="bar${agreement.ok === false ? " bad" : ""}" x="${fmt(cx(i) - w / 2)}" y="${fmt(f.top + plotHeight(f) - h)}" width="${fmt(w)}" height="${fmt(h)}"><title>${esc(tip)}</title></rect>`;
-  });
-  const volumeSvg = [
-    `<svg viewBox="0 0 ${f.width} ${f.height}" role="img" aria-label="volume by epoch">`,
-    yAxis(f, vAxis, (v) => formatEnergy(v, m)),
-    xAxisLine(f),
-    xLabels,
-    ...bars,
-    "</svg>",
-  ].join("");
-
+    return `<section class="series" id="series-${esc(id)}"><h3>Price and volume</h3><p class="note">No epochs recorded.</p></section>`;
+  const status = (r: EpochReport) => {
+    const a = describeAgreement(r);
+    return { bad: a.ok === false, text: a.text };
+  };
   return [
-    `<section id="series"><h2>Price and volume by epoch</h2>`,
-    `<figure data-chart="price"><figcaption>clearing price (${esc(PRICE_LABEL)})</figcaption>${priceSvg}</figure>`,
-    `<figure data-chart="volume" style="margin-top:12px"><figcaption>volume (${esc(ENERGY_TOKEN_LABEL)}); red: the nodes did not all agree</figcaption>${volumeSvg}</figure>`,
+    `<section class="series" id="series-${esc(id)}"><h3>Price and volume by epoch</h3>`,
+    `<figure data-chart="price"><figcaption>clearing price (${esc(m.priceLabel)})</figcaption>${renderPriceSvg(rows, m)}</figure>`,
+    `<figure data-chart="volume" style="margin-top:12px"><figcaption>volume (${esc(m.baseLabel)}); red: the nodes did not all agree</figcaption>${renderVolumeSvg(rows, m, status)}</figure>`,
     "</section>",
   ].join("");
 }
@@ -593,14 +387,14 @@ function shortHex(h: string | null): string {
   return h.length > 18 ? `${h.slice(0, 10)}…${h.slice(-6)}` : h;
 }
 
-function renderTable(report: TestnetReport): string {
-  const m = report.market;
+function renderTable(mr: MarketReport, id: string): string {
+  const m = mr.market;
   const head = [
     ["epoch", ""],
     ["orders", ""],
-    [`price (${PRICE_LABEL})`, ""],
-    [`volume (${ENERGY_TOKEN_LABEL})`, ""],
-    [`welfare (${QUOTE_TOKEN_LABEL})`, ""],
+    [`price (${m.priceLabel})`, ""],
+    [`volume (${m.baseLabel})`, ""],
+    [`welfare (${m.quoteLabel})`, ""],
     ["agreement", "l"],
     ["settled by", "l"],
     ["settlement tx", "l"],
@@ -609,15 +403,15 @@ function renderTable(report: TestnetReport): string {
   ]
     .map(([h, c]) => `<th${c ? ` class="${c}"` : ""}>${esc(h ?? "")}</th>`)
     .join("");
-  const body = report.epochs.map((r) => {
+  const body = mr.epochs.map((r) => {
     const a = describeAgreement(r);
     const cls = a.ok === true ? "ok" : a.ok === false ? "bad" : "warn";
     const cells = [
       `<td>${esc(r.epoch.toString())}</td>`,
       `<td>${esc(String(r.orders))}</td>`,
-      `<td>${r.price === null ? "–" : esc(padFraction(formatPrice(r.price, m), priceDecimals(m)))}</td>`,
-      `<td>${esc(padFraction(formatEnergy(r.volume, m), m.baseDecimals))}</td>`,
-      `<td>${esc(padFraction(formatQuote(r.welfare, m), m.quoteDecimals))}</td>`,
+      `<td>${r.price === null ? "–" : esc(priceCell(r.price, m))}</td>`,
+      `<td>${esc(baseCell(r.volume, m))}</td>`,
+      `<td>${esc(quoteCell(r.welfare, m))}</td>`,
       `<td class="l ${cls}">${esc(a.text)}</td>`,
       `<td class="l">${esc(describeSettlement(r))}</td>`,
       `<td class="l">${r.settlementTx ? `<code title="${esc(r.settlementTx)}">${esc(shortHex(r.settlementTx))}</code>` : "–"}</td>`,
@@ -626,7 +420,7 @@ function renderTable(report: TestnetReport): string {
     ];
     return `<tr>${cells.join("")}</tr>`;
   });
-  return `<section id="epochs"><h2>Epochs</h2><table><thead><tr>${head}</tr></thead><tbody>${body.join("")}</tbody></table></section>`;
+  return `<section class="epochs" id="epochs-${esc(id)}"><h3>Epochs</h3><table><thead><tr>${head}</tr></thead><tbody>${body.join("")}</tbody></table></section>`;
 }
 
 function renderNodes(row: EpochReport): string {

@@ -1,14 +1,20 @@
-// The testnet's scenarios: device populations built from devices.ts, one house per node, and a dry run
-// (simulateScenario) that clears a scenario in-process with the real clearing rule, for tests and for
-// checking a scenario trades before spending a chain on it.
+// The testnet's scenarios: the energy market's device populations built from devices.ts, one house per
+// node (SCENARIOS); what `--scenario NAME` starts, one market or several, each with its own tokens and
+// epoch length (TESTNET_SCENARIOS); and a dry run (simulateScenario) that clears a market's devices
+// in-process with the real clearing rule, for tests and for checking a scenario trades before spending a
+// chain on it.
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { type ClearingOrder, type ClearingResult, clear } from "../clearing/clear.ts";
+import { type ClearingResult, clear } from "../clearing/clear.ts";
+import type { ClearingOrder } from "../clearing/types.ts";
 import { bytesToHex, type Hex } from "../protocol/hex.ts";
+import type { TestTokenSpec } from "../settlement/client.ts";
+import { DATA_UNITS, dataDevices } from "./data-devices.ts";
 import {
   anyBehaviour,
   battery,
   buildScenario,
   type DevicePlan,
+  ENERGY_UNITS,
   evCharger,
   generator,
   heatPump,
@@ -21,8 +27,10 @@ import type {
   DeviceSpec,
   EpochOutcome,
   MarketInfo,
+  MarketPlan,
   Scenario,
   ScenarioFactory,
+  TestnetScenario,
 } from "./types.ts";
 
 const pad2 = (i: number) => String(i).padStart(2, "0");
@@ -209,8 +217,71 @@ export const scarcity: ScenarioFactory = ({ seed, nodes, market }) => {
   });
 };
 
+/** The energy market's device populations (each also a one-market testnet scenario below). */
 export const SCENARIOS: Readonly<Record<string, ScenarioFactory>> = { neighbourhood, scarcity };
 export const DEFAULT_SCENARIO = "neighbourhood";
+
+// ---------------------------------------------------------------------------------------------------
+// Markets and testnet scenarios
+
+/** The energy market's tokens: 1 tWH unit = 1 Wh, 1 tUSD unit = 1 µ$. */
+export const ENERGY_TOKENS: { readonly base: TestTokenSpec; readonly quote: TestTokenSpec } = {
+  base: { name: "Test Energy", symbol: "tWH", decimals: ENERGY_UNITS.baseDecimals },
+  quote: { name: "Test Dollar", symbol: "tUSD", decimals: ENERGY_UNITS.quoteDecimals },
+};
+
+/** The data market's own pair: 1 tRDG unit = 1 reading, 1 tUSDC unit = 1 µ$ of a second stable-coin. */
+export const DATA_TOKENS: { readonly base: TestTokenSpec; readonly quote: TestTokenSpec } = {
+  base: { name: "Test Readings", symbol: "tRDG", decimals: DATA_UNITS.baseDecimals },
+  quote: { name: "Test USD Coin", symbol: "tUSDC", decimals: DATA_UNITS.quoteDecimals },
+};
+
+/** The data market's epochs are this many energy epochs long (one data epoch = as many simulated hours). */
+export const DATA_EPOCH_MULTIPLE = 2;
+
+/** An energy market (epochs of `--epoch-seconds`) traded by `devices`. */
+export function energyMarket(devices: ScenarioFactory): MarketPlan {
+  return {
+    name: "energy",
+    units: ENERGY_UNITS,
+    baseToken: ENERGY_TOKENS.base,
+    quoteToken: ENERGY_TOKENS.quote,
+    epochMultiple: 1,
+    devices,
+  };
+}
+
+/** The data market: readings for dollars, epochs DATA_EPOCH_MULTIPLE × `--epoch-seconds`. */
+export const dataMarket: MarketPlan = {
+  name: "data",
+  units: DATA_UNITS,
+  baseToken: DATA_TOKENS.base,
+  quoteToken: DATA_TOKENS.quote,
+  epochMultiple: DATA_EPOCH_MULTIPLE,
+  devices: dataDevices(DATA_EPOCH_MULTIPLE),
+};
+
+/** A one-market testnet scenario: an energy market traded by `devices`. */
+export function singleMarket(name: string, description: string, devices: ScenarioFactory): TestnetScenario {
+  return { name, description, markets: [energyMarket(devices)] };
+}
+
+/** What `testnet up --scenario NAME` can start. */
+export const TESTNET_SCENARIOS: Readonly<Record<string, TestnetScenario>> = {
+  neighbourhood: singleMarket(
+    "neighbourhood",
+    "one energy market: households trade with each other",
+    neighbourhood,
+  ),
+  scarcity: singleMarket("scarcity", "one energy market: demand well above supply", scarcity),
+  "two-markets": {
+    name: "two-markets",
+    description:
+      "the neighbourhood's energy market, plus a data market (own tokens, 2 × S epochs): meters " +
+      "and weather stations sell readings to forecasters, chargers and heat-pump controllers",
+    markets: [energyMarket(neighbourhood), dataMarket],
+  },
+};
 
 // ---------------------------------------------------------------------------------------------------
 // Dry run

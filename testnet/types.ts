@@ -1,24 +1,40 @@
-// Interfaces between the testnet launcher (network.ts: chain, node processes, funding, lifecycle) and
-// the parts it drives: the simulated devices (devices.ts), the live view (view.ts) and the report
-// (report.ts). Amounts are bigint base units inside the process and decimal strings in JSON.
+// Interfaces between the testnet launcher (network.ts: chain, node processes, funding, lifecycle; and
+// market-driver.ts: each market's epochs) and the parts it drives: the simulated devices (devices.ts,
+// data-devices.ts), the live view (view.ts) and the report (report.ts). Amounts are bigint base units
+// inside the process and decimal strings in JSON.
 import type { Hex } from "../protocol/hex.ts";
 import type { Side } from "../protocol/order.ts";
+import type { TestTokenSpec } from "../settlement/client.ts";
 
-/** The market as the devices see it. */
-export interface MarketInfo {
+/** How a market's amounts read: the decimals of its tokens and the names of its units, for display. */
+export interface MarketUnits {
+  /**
+   * Decimals of the base token. Energy: 3 (1 base unit = 1 Wh, a whole token = 1 kWh); data: 0 (1 base
+   * unit = 1 reading).
+   */
+  readonly baseDecimals: number;
+  /** Decimals of the quote token (6 for both stable-coins: 1 unit = 1 µ$). */
+  readonly quoteDecimals: number;
+  /** What a whole base token is, in quantities: "kWh", "readings". */
+  readonly baseLabel: string;
+  /** What a whole quote token is: "$". */
+  readonly quoteLabel: string;
+  /** How prices read, quote tokens per whole base token: "$/kWh", "$/reading". */
+  readonly priceLabel: string;
+}
+
+/** The market as the devices, the view and the report see it. */
+export interface MarketInfo extends MarketUnits {
   readonly id: Hex;
   readonly genesisTimeS: bigint;
   readonly epochLengthS: bigint;
-  /** Decimals of the base token (energy: 1 base unit = 1 Wh, so 1000 units = 1 kWh = one token) and the quote (1 unit = 1 µ$). */
-  readonly baseDecimals: number;
-  readonly quoteDecimals: number;
 }
 
 /** One device of the simulation: a wallet, what it is, and which node it talks to. */
 export interface DeviceSpec {
-  /** Stable name, e.g. "house-03/ev-charger". */
+  /** Stable name, e.g. "house-03/ev-charger"; unique within its market. */
   readonly name: string;
-  /** e.g. "washing-machine", "ev-charger", "heat-pump", "solar", "battery", "generator". */
+  /** e.g. "washing-machine", "ev-charger", "heat-pump", "solar", "battery", "generator", "weather-station". */
   readonly kind: string;
   readonly privateKey: Hex;
   readonly address: Hex;
@@ -45,7 +61,7 @@ export interface EpochOutcome {
   readonly filled: ReadonlyMap<string, readonly bigint[]>;
 }
 
-/** A scenario: the device population and its behaviour; deterministic for a given seed. */
+/** The devices of one market and their behaviour; deterministic for a given seed. */
 export interface Scenario {
   readonly name: string;
   readonly description: string;
@@ -65,6 +81,27 @@ export type ScenarioFactory = (opts: {
   readonly market: MarketInfo;
 }) => Scenario;
 
+/** One market of a testnet scenario: its own token pair, its own epoch length, its own devices. */
+export interface MarketPlan {
+  /** Short name shown in the view, the report and the summary: "energy", "data". */
+  readonly name: string;
+  readonly units: MarketUnits;
+  /** The TestTokens deployed for it; their decimals must be the units' decimals. */
+  readonly baseToken: TestTokenSpec;
+  readonly quoteToken: TestTokenSpec;
+  /** Its epoch length as a multiple of `--epoch-seconds` (the primary, first market: 1). */
+  readonly epochMultiple: number;
+  readonly devices: ScenarioFactory;
+}
+
+/** What `--scenario NAME` starts: one or more markets, every node serving all of them. */
+export interface TestnetScenario {
+  readonly name: string;
+  readonly description: string;
+  /** The first is the primary market: `--epochs K` counts its epochs. */
+  readonly markets: readonly MarketPlan[];
+}
+
 /** Per node, per epoch: what the node reported through its control API. */
 export interface NodeEpochView {
   readonly node: number;
@@ -76,7 +113,7 @@ export interface NodeEpochView {
   readonly agreed: boolean | null;
 }
 
-/** One row of the report and of the live view. */
+/** One row of the report and of the live view: one epoch of one market. */
 export interface EpochReport {
   readonly epoch: bigint;
   /** Orders in the epoch (the settled or majority set size). */
@@ -98,14 +135,41 @@ export interface EpochReport {
   readonly asks: readonly { readonly limitPrice: bigint; readonly quantity: bigint }[];
 }
 
+/** One market's part of the report: what it is and its epochs, oldest first. */
+export interface MarketReport {
+  readonly market: MarketInfo;
+  /** The market's short name ("energy", "data"). */
+  readonly name: string;
+  readonly epochs: readonly EpochReport[];
+}
+
 export interface TestnetReport {
   readonly nodes: number;
   readonly scenario: string;
   readonly seed: string;
   readonly chainId: bigint;
   readonly contract: Hex;
-  readonly market: MarketInfo;
   readonly startedAtMs: number;
+  /** Seconds from the launcher's start to the first settlement in any market. */
   readonly firstSettlementS: number | null;
-  readonly epochs: readonly EpochReport[];
+  /** Every market of the run, the primary first. */
+  readonly markets: readonly MarketReport[];
+}
+
+/** Where a market's current epoch is, for the live view's progress line. */
+export interface CurrentEpoch {
+  readonly epoch: bigint;
+  /** 0..1 within the epoch. */
+  readonly progress: number;
+  /** Orders the devices sent so far in this epoch. */
+  readonly orders: number;
+}
+
+/** What the launcher tells the live view about one market, about 4 times a second. */
+export interface MarketProgress {
+  readonly market: Hex;
+  /** The market's final rows so far (cumulative; the view prints each epoch once). */
+  readonly rows: readonly EpochReport[];
+  /** Its current epoch; null when it has none (before genesis, or after the run). */
+  readonly current: CurrentEpoch | null;
 }

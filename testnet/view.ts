@@ -1,38 +1,35 @@
-// The live terminal view of a running testnet: one line per finished epoch (printed once, so the
-// scrollback keeps the whole run) and, in an interactive terminal, a progress line for the current
-// epoch redrawn in place under them. Not a TTY (CI logs): the same epoch lines as plain text, no
-// progress line, no colour, no cursor movement.
-import {
-  ENERGY_TOKEN_LABEL,
-  formatEnergy,
-  formatPrice,
-  formatQuote,
-  PRICE_LABEL,
-  QUOTE_TOKEN_LABEL,
-} from "./devices.ts";
-import { describeAgreement, describeSettlement, padFraction, priceDecimals } from "./report.ts";
-import type { EpochReport, MarketInfo } from "./types.ts";
+// The live terminal view of a running testnet: one line per finished epoch of any market (printed once,
+// in the order the epochs ended, so the scrollback keeps the whole run) and, in an interactive terminal,
+// a progress line for each market's current epoch redrawn in place under them. Not a TTY (CI logs): the
+// same epoch lines as plain text, no progress line, no colour, no cursor movement.
+//
+// One market: the columns carry its units in their titles ("price $/kWh"). Several markets: a first
+// column names each row's market, and each amount carries its market's unit ("0.000150 $/reading").
+import { epochEndMs } from "../protocol/epoch.ts";
+import { describeAgreement, describeSettlement } from "./report.ts";
+import type { CurrentEpoch, EpochReport, MarketInfo, MarketProgress } from "./types.ts";
+import { baseCell, priceCell, priceDecimals, quoteCell } from "./units.ts";
 
-export interface LiveViewOptions {
-  readonly nodes: number;
-  readonly epochSeconds: number;
-  readonly out: NodeJS.WriteStream;
-  /** Redraw in place with colour (a TTY), or print plain lines (logs). */
-  readonly interactive: boolean;
+/** A market the view shows: its short name and what it is. */
+export interface ViewMarket {
+  readonly name: string;
   readonly market: MarketInfo;
 }
 
-export interface CurrentEpoch {
-  readonly epoch: bigint;
-  /** 0..1 within the epoch. */
-  readonly progress: number;
-  /** Orders the devices sent so far in this epoch. */
-  readonly orders: number;
+export interface LiveViewOptions {
+  readonly nodes: number;
+  readonly out: NodeJS.WriteStream;
+  /** Redraw in place with colour (a TTY), or print plain lines (logs). */
+  readonly interactive: boolean;
+  /** Every market of the testnet, the primary first. */
+  readonly markets: readonly ViewMarket[];
 }
 
 /** At most this many progress redraws per second (4/s). */
 export const MIN_REDRAW_INTERVAL_MS = 250;
 const PROGRESS_BAR_CELLS = 30;
+/** With several markets, each gets a shorter bar on the one progress line. */
+const PROGRESS_BAR_CELLS_SHARED = 12;
 
 const ESC = "\x1b[";
 const ANSI = {
@@ -57,22 +54,44 @@ interface Column {
 }
 
 /** Fixed widths: rows are printed one at a time, so widths cannot adapt to the data. */
-const COLUMNS: readonly Column[] = [
-  { title: "epoch", width: 7, align: "right" },
-  { title: "orders", width: 6, align: "right" },
-  { title: `price ${PRICE_LABEL}`, width: 13, align: "right" },
-  { title: `volume ${ENERGY_TOKEN_LABEL}`, width: 11, align: "right" },
-  { title: `welfare ${QUOTE_TOKEN_LABEL}`, width: 11, align: "right" },
-  { title: "settled by", width: 10, align: "left" },
-  { title: "gas", width: 8, align: "right" },
-  { title: "agreement", width: 0, align: "left" },
-];
+function columns(markets: readonly ViewMarket[]): Column[] {
+  if (markets.length === 1) {
+    const m = markets[0]!.market;
+    return [
+      { title: "epoch", width: 7, align: "right" },
+      { title: "orders", width: 6, align: "right" },
+      { title: `price ${m.priceLabel}`, width: 13, align: "right" },
+      { title: `volume ${m.baseLabel}`, width: 11, align: "right" },
+      { title: `welfare ${m.quoteLabel}`, width: 11, align: "right" },
+      { title: "settled by", width: 10, align: "left" },
+      { title: "gas", width: 8, align: "right" },
+      { title: "agreement", width: 0, align: "left" },
+    ];
+  }
+  // Room for a few integer digits, the fraction and the unit, in the widest market.
+  const widest = (f: (m: MarketInfo) => number) => Math.max(...markets.map((v) => f(v.market)));
+  return [
+    { title: "market", width: Math.max(6, ...markets.map((v) => v.name.length)), align: "left" },
+    { title: "epoch", width: 7, align: "right" },
+    { title: "orders", width: 6, align: "right" },
+    { title: "price", width: widest((m) => 3 + priceDecimals(m) + m.priceLabel.length), align: "right" },
+    { title: "volume", width: widest((m) => 6 + m.baseDecimals + m.baseLabel.length), align: "right" },
+    { title: "welfare", width: widest((m) => 4 + m.quoteDecimals + m.quoteLabel.length), align: "right" },
+    { title: "settled by", width: 10, align: "left" },
+    { title: "gas", width: 8, align: "right" },
+    { title: "agreement", width: 0, align: "left" },
+  ];
+}
 
 export class LiveView {
   private readonly opts: LiveViewOptions;
-  private readonly printed = new Set<bigint>();
+  private readonly columns: readonly Column[];
+  /** Printed epochs, as "<market index>:<epoch>". */
+  private readonly printed = new Set<string>();
   private headerDone = false;
-  private current: CurrentEpoch | null = null;
+  /** The current epoch of each market (by index), as last reported. */
+  private current: (CurrentEpoch | null)[] = [];
+  private hasCurrent = false;
   /** Whether the progress line is on screen (the cursor then sits at its end). */
   private liveShown = false;
   private lastDrawMs = Number.NEGATIVE_INFINITY;
@@ -81,7 +100,9 @@ export class LiveView {
   private readonly restoreCursor = () => this.opts.out.write(ANSI.showCursor);
 
   constructor(opts: LiveViewOptions) {
+    if (opts.markets.length === 0) throw new Error("the live view needs at least one market");
     this.opts = opts;
+    this.columns = columns(opts.markets);
     if (opts.interactive) {
       opts.out.write(ANSI.hideCursor);
       // A crash or process.exit must not leave the user's terminal without a cursor.
@@ -90,22 +111,36 @@ export class LiveView {
   }
 
   /**
-   * New rows (any subset or all rows so far; each epoch is printed the first time it appears) and the
-   * current epoch's progress. Rows print at once; the progress line redraws at most 4 times a second.
+   * Each market's rows (any subset or all rows so far; each epoch is printed the first time it appears,
+   * in the order the epochs ended) and its current epoch. Rows print at once; the progress line redraws
+   * at most 4 times a second.
    */
-  update(rows: readonly EpochReport[], current: CurrentEpoch): void {
+  update(progress: readonly MarketProgress[]): void {
     if (this.closed) return;
-    this.current = current;
-    const fresh = rows
-      .filter((r) => !this.printed.has(r.epoch))
-      .sort((a, b) => (a.epoch < b.epoch ? -1 : a.epoch > b.epoch ? 1 : 0));
+    const fresh: { index: number; row: EpochReport; endMs: bigint }[] = [];
+    for (const p of progress) {
+      const index = this.opts.markets.findIndex((v) => v.market.id === p.market);
+      if (index < 0) continue;
+      this.current[index] = p.current;
+      const market = this.opts.markets[index]!.market;
+      for (const row of p.rows) {
+        if (!this.printed.has(`${index}:${row.epoch}`))
+          fresh.push({ index, row, endMs: epochEndMs(market, row.epoch) });
+      }
+    }
+    this.hasCurrent = this.current.some((c) => c !== null && c !== undefined);
+    fresh.sort((a, b) =>
+      a.endMs !== b.endMs ? (a.endMs < b.endMs ? -1 : 1) : a.index !== b.index ? a.index - b.index : 0,
+    );
     if (fresh.length > 0) {
       const lines: string[] = [];
       if (!this.headerDone) lines.push(...this.header());
       this.headerDone = true;
-      for (const r of fresh) {
-        this.printed.add(r.epoch);
-        lines.push(this.formatRow(r));
+      for (const f of fresh) {
+        const key = `${f.index}:${f.row.epoch}`;
+        if (this.printed.has(key)) continue;
+        this.printed.add(key);
+        lines.push(this.formatRow(f.row, f.index));
       }
       this.printAbove(lines);
     }
@@ -137,7 +172,7 @@ export class LiveView {
 
   /** The column titles and two lines saying what the less obvious columns mean. */
   header(): string[] {
-    const titles = COLUMNS.map((c) => pad(c.title, c.width, c.align)).join("  ");
+    const titles = this.columns.map((c) => pad(c.title, c.width, c.align)).join("  ");
     const notes = [
       "  price: the uniform clearing price · welfare: gains from trade, Σ limit·fill of bids − of asks",
       `  settled by: whose wallet settled the epoch on chain · agreement: order-set fingerprint and result hash across the ${this.opts.nodes} nodes`,
@@ -145,22 +180,26 @@ export class LiveView {
     return [this.paint(titles, ANSI.bold), ...notes.map((n) => this.paint(n, ANSI.dim))];
   }
 
-  /** One epoch as a line of the table. */
-  formatRow(r: EpochReport): string {
-    const m = this.opts.market;
+  /** One epoch of market `index` (default: the primary) as a line of the table. */
+  formatRow(r: EpochReport, index = 0): string {
+    const v = this.opts.markets[index] ?? this.opts.markets[0]!;
+    const m = v.market;
+    const several = this.opts.markets.length > 1;
+    const unit = (text: string, label: string) => (several ? `${text} ${label}` : text);
     const agreement = describeAgreement(r);
-    const settledBy = describeSettlement(r);
     const cells = [
+      ...(several ? [v.name] : []),
       r.epoch.toString(),
       String(r.orders),
-      r.price === null ? "-" : padFraction(formatPrice(r.price, m), priceDecimals(m)),
-      padFraction(formatEnergy(r.volume, m), m.baseDecimals),
-      padFraction(formatQuote(r.welfare, m), m.quoteDecimals),
-      settledBy,
+      r.price === null ? "-" : unit(priceCell(r.price, m), m.priceLabel),
+      unit(baseCell(r.volume, m), m.baseLabel),
+      unit(quoteCell(r.welfare, m), m.quoteLabel),
+      describeSettlement(r),
       r.gasUsed === null ? "-" : r.gasUsed.toString(),
       agreement.text,
     ];
     const colours = [
+      ...(several ? [ANSI.bold] : []),
       "",
       "",
       ANSI.cyan,
@@ -170,21 +209,29 @@ export class LiveView {
       "",
       agreement.ok === true ? ANSI.green : agreement.ok === false ? ANSI.red : ANSI.yellow,
     ];
-    return COLUMNS.map((c, i) => this.paint(pad(cells[i] ?? "", c.width, c.align), colours[i] ?? "")).join(
-      "  ",
-    );
+    return this.columns
+      .map((c, i) => this.paint(pad(cells[i] ?? "", c.width, c.align), colours[i] ?? ""))
+      .join("  ");
   }
 
-  /** The progress line of the current epoch. */
-  progressLine(c: CurrentEpoch): string {
-    const p = Math.min(1, Math.max(0, Number.isFinite(c.progress) ? c.progress : 0));
-    const filled = Math.round(p * PROGRESS_BAR_CELLS);
-    const bar = `${"█".repeat(filled)}${"░".repeat(PROGRESS_BAR_CELLS - filled)}`;
-    const leftS = Math.max(0, (1 - p) * this.opts.epochSeconds);
-    return (
-      `epoch ${c.epoch} ${this.paint(bar, ANSI.cyan)} ${String(Math.floor(p * 100)).padStart(3)}%  ` +
-      `${c.orders} orders sent  ${leftS.toFixed(1)} s left`
-    );
+  /** The progress line: each market's current epoch (one market: as before, with a longer bar). */
+  progressLine(current: readonly (CurrentEpoch | null)[] = this.current): string {
+    const several = this.opts.markets.length > 1;
+    const parts: string[] = [];
+    this.opts.markets.forEach((v, i) => {
+      const c = current[i];
+      if (!c) return;
+      const p = Math.min(1, Math.max(0, Number.isFinite(c.progress) ? c.progress : 0));
+      const cells = several ? PROGRESS_BAR_CELLS_SHARED : PROGRESS_BAR_CELLS;
+      const filled = Math.round(p * cells);
+      const bar = `${"█".repeat(filled)}${"░".repeat(cells - filled)}`;
+      const leftS = Math.max(0, (1 - p) * Number(v.market.epochLengthS));
+      parts.push(
+        `${several ? `${v.name} ` : ""}epoch ${c.epoch} ${this.paint(bar, ANSI.cyan)} ${String(Math.floor(p * 100)).padStart(3)}%  ` +
+          `${c.orders} orders sent  ${leftS.toFixed(1)} s left`,
+      );
+    });
+    return parts.join(several ? "  │  " : "");
   }
 
   private paint(text: string, code: string): string {
@@ -219,10 +266,10 @@ export class LiveView {
   }
 
   private draw(): void {
-    if (!this.opts.interactive || this.closed || this.current === null) return;
+    if (!this.opts.interactive || this.closed || !this.hasCurrent) return;
     // Never wider than the terminal: a wrapped line would leave its first half behind on each redraw.
     const width = Math.max(20, (this.opts.out.columns ?? 100) - 1);
-    const line = truncateVisible(this.progressLine(this.current), width);
+    const line = truncateVisible(this.progressLine(), width);
     this.opts.out.write(`${ANSI.clearLine}${line}`);
     this.liveShown = true;
     this.lastDrawMs = performance.now();

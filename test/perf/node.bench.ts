@@ -84,7 +84,7 @@ export const bench: BenchGroup = async (log) => {
         10n,
       );
       sent.set(o.id, { atMs: Date.now(), epoch });
-      jobs.push(postOrder(net.nodes[0]!, o.json));
+      jobs.push(postOrder(net.nodes[0]!, net.market.id, o.json));
     }
     await Promise.all(jobs);
     await sleep(1500);
@@ -92,9 +92,7 @@ export const bench: BenchGroup = async (log) => {
     const received = new Map<Hex, number[]>();
     for (const n of net.nodes.slice(1)) {
       for (const e of epochs) {
-        for (const o of await n.api<{ id: Hex; receivedMs: number }[]>(`/orders?epoch=${e}`, {
-          timeoutMs: 30_000,
-        })) {
+        for (const o of await n.client(30_000).orders(net.market.id, e)) {
           if (!sent.has(o.id)) continue;
           const list = received.get(o.id) ?? [];
           list.push(o.receivedMs);
@@ -131,7 +129,7 @@ export const bench: BenchGroup = async (log) => {
         const price =
           k % 10 === 0 ? 1000n : buy ? 900n + BigInt((k * 7919) % 250) : 850n + BigInt((k * 104_729) % 250);
         const o = sign(start, k, BigInt(2_000_000 + k), buy ? "buy" : "sell", price, 1n + BigInt(k % 20));
-        await postOrder(net.nodes[k % net.nodes.length]!, o.json);
+        await postOrder(net.nodes[k % net.nodes.length]!, net.market.id, o.json);
       }
     });
     await Promise.all(workers);
@@ -144,9 +142,8 @@ export const bench: BenchGroup = async (log) => {
       views = await Promise.all(
         net.nodes.map((n) =>
           n
-            .api<{ resultHash: string | null; fingerprint: string | null; orders: number | null }>(
-              `/epochs/${start}?orders=false`,
-            )
+            .client()
+            .epoch(net.market.id, start, { orders: false })
             .catch(() => ({ resultHash: null, fingerprint: null, orders: null })),
         ),
       );
@@ -159,7 +156,8 @@ export const bench: BenchGroup = async (log) => {
     const same = new Set(views.map((v) => `${v.fingerprint}|${v.resultHash}`)).size === 1;
     for (const n of net.nodes) {
       const t = await n
-        .api<{ timings: Record<string, number> | null }>(`/epochs/${start}?orders=false`)
+        .client()
+        .epoch(net.market.id, start, { orders: false })
         .catch(() => null);
       log(`agreement: node ${n.index} phases ${JSON.stringify(t?.timings ?? null)}`);
     }

@@ -84,7 +84,7 @@ async function maxOrdersPerEpoch(log: (l: string) => void): Promise<number> {
               nonce: nonce + BigInt(i),
             });
             try {
-              await postOrder(net.nodes[i % net.nodes.length]!, o.json);
+              await postOrder(net.nodes[i % net.nodes.length]!, net.market.id, o.json);
               sent++;
             } catch {
               // counted as not sent
@@ -106,7 +106,8 @@ async function maxOrdersPerEpoch(log: (l: string) => void): Promise<number> {
           views = await Promise.all(
             net.nodes.map((node) =>
               node
-                .api<(typeof views)[number]>(`/epochs/${epoch}?orders=false`, { timeoutMs: 10_000 })
+                .client(10_000)
+                .epoch(net.market.id, epoch, { orders: false })
                 .catch(() => ({
                   phase: "unknown",
                   orders: null,

@@ -4,7 +4,7 @@ import { orderDigestBytes } from "../../protocol/eip712.ts";
 import { bytesToHex, type Hex } from "../../protocol/hex.ts";
 import { type Order, type OrderJson, orderToJson } from "../../protocol/order.ts";
 import { addressOfPrivateKey, signDigest } from "../../protocol/signature.ts";
-import type { NodeProcess } from "../../testnet/network.ts";
+import type { NodeProcess } from "../../testnet/node-process.ts";
 import { deriveSecretKey } from "../../testnet/rng.ts";
 import type { DeviceSpec, ScenarioFactory } from "../../testnet/types.ts";
 
@@ -43,8 +43,9 @@ export function signFor(
   };
 }
 
-export async function postOrder(node: NodeProcess, body: unknown): Promise<void> {
-  await node.api("/orders", { method: "POST", body });
+/** Posts a signed order of `market` to a node's control API. */
+export async function postOrder(node: NodeProcess, market: Hex, body: OrderJson): Promise<void> {
+  await node.client().submitOrder(market, body);
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

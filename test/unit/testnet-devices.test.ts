@@ -5,13 +5,13 @@ import { addressOfPrivateKey } from "../../protocol/signature.ts";
 import {
   DEVICE_DEPOSIT_QUOTE_MICROUSD,
   deriveDeviceKey,
-  formatEnergy,
-  formatPrice,
+  ENERGY_UNITS,
   INFORMATION_LAG_EPOCHS,
 } from "../../testnet/devices.ts";
 import { Rng } from "../../testnet/rng.ts";
 import { DEFAULT_SCENARIO, SCENARIOS, type SimulatedEpoch } from "../../testnet/scenarios.ts";
 import type { DeviceOrder, EpochOutcome } from "../../testnet/types.ts";
+import { formatBase, formatPrice } from "../../testnet/units.ts";
 import { MARKET, scenario, simulate } from "./testnet-fixtures.ts";
 
 /** Orders of a run as one comparable string per epoch. */
@@ -105,6 +105,7 @@ describe("testnet devices: keys and nodes", () => {
 
   it("has the default scenario, and refuses a market whose units are not the devices' units", () => {
     expect(SCENARIOS[DEFAULT_SCENARIO]).toBeDefined();
+    expect(MARKET).toMatchObject(ENERGY_UNITS);
     expect(DEFAULT_SCENARIO).toBe("neighbourhood");
     const factory = SCENARIOS[DEFAULT_SCENARIO]!;
     expect(() => factory({ seed: "s", nodes: 2, market: { ...MARKET, quoteDecimals: 18 } })).toThrow(
@@ -188,7 +189,7 @@ describe("testnet scenarios: the market they make", () => {
     expect(prices.some((p) => p > 150n)).toBe(true);
     // Readable in the report's units.
     expect(formatPrice(300n, MARKET)).toBe("0.3");
-    expect(formatEnergy(1500n, MARKET)).toBe("1.5");
+    expect(formatBase(1500n, MARKET)).toBe("1.5");
   });
 
   it("scarcity: demand well above supply, prices near the top of the bids, most demand unfilled", () => {

@@ -1,18 +1,50 @@
-// Shared fixtures for the testnet tests: a market, a quiet simulation, and a synthetic TestnetReport
-// built from a simulated scenario (real curves and clearing results; made-up nodes, hashes and gas).
+// Shared fixtures for the testnet tests: the energy and the data market, quiet simulations, and
+// synthetic TestnetReports (one market or both) built from simulated scenarios (real curves and clearing
+// results; made-up nodes, hashes and gas).
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, type Hex } from "../../protocol/hex.ts";
+import { ENERGY_UNITS } from "../../testnet/devices.ts";
 import { hashLabels } from "../../testnet/rng.ts";
-import { SCENARIOS, type SimulatedEpoch, simulateScenario } from "../../testnet/scenarios.ts";
-import type { EpochReport, MarketInfo, NodeEpochView, Scenario, TestnetReport } from "../../testnet/types.ts";
+import {
+  DATA_EPOCH_MULTIPLE,
+  dataMarket,
+  SCENARIOS,
+  type SimulatedEpoch,
+  simulateScenario,
+} from "../../testnet/scenarios.ts";
+import type {
+  EpochReport,
+  MarketInfo,
+  MarketReport,
+  NodeEpochView,
+  Scenario,
+  TestnetReport,
+} from "../../testnet/types.ts";
 
 export const MARKET: MarketInfo = {
   id: `0x${"5a".repeat(32)}`,
   genesisTimeS: 1_800_000_000n,
   epochLengthS: 5n,
-  baseDecimals: 3,
-  quoteDecimals: 6,
+  ...ENERGY_UNITS,
 };
+
+/** The data market of the two-markets scenario: same genesis, epochs DATA_EPOCH_MULTIPLE × as long. */
+export const DATA_MARKET: MarketInfo = {
+  id: `0x${"d4".repeat(32)}`,
+  genesisTimeS: MARKET.genesisTimeS,
+  epochLengthS: MARKET.epochLengthS * BigInt(DATA_EPOCH_MULTIPLE),
+  ...dataMarket.units,
+};
+
+/** The data market's devices for `nodes` nodes. */
+export function dataScenario(seed: string, nodes: number): Scenario {
+  return dataMarket.devices({ seed, nodes, market: DATA_MARKET });
+}
+
+/** `epochs` epochs of the data market's `s` cleared in-process from epoch 0. */
+export function simulateData(s: Scenario, epochs: number): SimulatedEpoch[] {
+  return simulateScenario(s, { market: DATA_MARKET, epochs });
+}
 
 export function scenario(name: string, seed: string, nodes: number): Scenario {
   const factory = SCENARIOS[name];
@@ -30,17 +62,11 @@ export function fakeHash(...labels: (string | number | bigint)[]): Hex {
 }
 
 /**
- * A TestnetReport from `epochs` simulated epochs of the neighbourhood: every node agrees except node 2
- * in epoch 3 (a different result hash) and node 1 in epoch 5 (no result); epoch 4 is unsettled; the
- * settling node rotates.
+ * Report rows from simulated epochs: every node agrees except node 2 in epoch 3 (a different result
+ * hash) and node 1 in epoch 5 (no result); epoch 4 is unsettled; the settling node rotates.
  */
-export function syntheticReport(
-  opts: { epochs?: number; nodes?: number; seed?: string } = {},
-): TestnetReport {
-  const nodes = opts.nodes ?? 3;
-  const seed = opts.seed ?? "report-fixture";
-  const sim = simulate(scenario("neighbourhood", seed, nodes), opts.epochs ?? 12);
-  const rows: EpochReport[] = sim.map((e) => {
+function syntheticRows(sim: readonly SimulatedEpoch[], nodes: number): EpochReport[] {
+  return sim.map((e) => {
     const n = Number(e.epoch);
     const views: NodeEpochView[] = Array.from({ length: nodes }, (_, i) => {
       const silent = n === 5 && i === 1;
@@ -73,17 +99,49 @@ export function syntheticReport(
       asks: e.orders.filter((o) => o.order.side === "sell").map((o) => ({ ...pick(o.order) })),
     };
   });
+}
+
+/**
+ * A TestnetReport from `epochs` simulated epochs of the neighbourhood's energy market (see syntheticRows
+ * for the disagreements in it); with `twoMarkets`, the data market too, over the same wall time
+ * (`epochs` / DATA_EPOCH_MULTIPLE of its epochs, rounded up).
+ */
+export function syntheticReport(
+  opts: { epochs?: number; nodes?: number; seed?: string; twoMarkets?: boolean } = {},
+): TestnetReport {
+  const nodes = opts.nodes ?? 3;
+  const seed = opts.seed ?? "report-fixture";
+  const epochs = opts.epochs ?? 12;
+  const markets: MarketReport[] = [
+    {
+      market: MARKET,
+      name: "energy",
+      epochs: syntheticRows(simulate(scenario("neighbourhood", seed, nodes), epochs), nodes),
+    },
+  ];
+  if (opts.twoMarkets) {
+    const dataEpochs = Math.ceil(epochs / DATA_EPOCH_MULTIPLE);
+    markets.push({
+      market: DATA_MARKET,
+      name: "data",
+      epochs: syntheticRows(simulateData(dataScenario(seed, nodes), dataEpochs), nodes),
+    });
+  }
   return {
     nodes,
-    scenario: "neighbourhood",
+    scenario: opts.twoMarkets ? "two-markets" : "neighbourhood",
     seed,
     chainId: 31337n,
     contract: `0x${"c0".repeat(20)}`,
-    market: MARKET,
     startedAtMs: 1_800_000_000_000,
     firstSettlementS: 9.4,
-    epochs: rows,
+    markets,
   };
+}
+
+/** The primary market's epochs of a report. */
+export function epochsOf(report: TestnetReport, market = 0): readonly EpochReport[] {
+  return report.markets[market]!.epochs;
 }
 
 function pick(o: { limitPrice: bigint; quantity: bigint }): { limitPrice: bigint; quantity: bigint } {

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { writeReport } from "../../testnet/report.ts";
-import { syntheticReport } from "./testnet-fixtures.ts";
+import { epochsOf, syntheticReport } from "./testnet-fixtures.ts";
 
 const CHROMIUM = process.env.SMARTMARKET_CHROMIUM ?? "/usr/bin/chromium";
 const SKIP_BROWSER = process.env.SMARTMARKET_SKIP_BROWSER === "1";
@@ -167,6 +167,8 @@ async function stopChromium(child: ChildProcess, exited: Promise<void>): Promise
 
 interface ChartInfo {
   kind: string;
+  /** The data-market attribute (market id) of the market section the chart is in. */
+  market: string | null;
   width: number;
   height: number;
   marks: number;
@@ -181,10 +183,10 @@ interface Inspection {
   problems: string[];
   /** Requests for anything but file:, data: and about: URLs. */
   requests: string[];
-  page: { title: string; rows: number; charts: ChartInfo[] };
+  page: { title: string; rows: number; markets: { id: string | null; rows: number }[]; charts: ChartInfo[] };
 }
 
-/** What the page reports about itself once loaded: its charts and the epoch table's rows. */
+/** What the page reports about itself once loaded: its charts and the epoch tables' rows, per market. */
 const PAGE_CHECK = `(() => {
   const charts = [...document.querySelectorAll("[data-chart]")].map((fig) => {
     const svg = fig.querySelector("svg");
@@ -192,6 +194,7 @@ const PAGE_CHECK = `(() => {
     const count = (sel) => (svg ? svg.querySelectorAll(sel).length : 0);
     return {
       kind: fig.getAttribute("data-chart"),
+      market: fig.closest("section.market")?.getAttribute("data-market") ?? null,
       width: box.width,
       height: box.height,
       marks: count("path, rect, circle, line"),
@@ -201,7 +204,12 @@ const PAGE_CHECK = `(() => {
       bars: count("rect.bar"),
     };
   });
-  return { title: document.title, rows: document.querySelectorAll("#epochs > table > tbody > tr").length, charts };
+  const rowsOf = (root) => root.querySelectorAll("section.epochs > table > tbody > tr").length;
+  const markets = [...document.querySelectorAll("section.market")].map((s) => ({
+    id: s.getAttribute("data-market"),
+    rows: rowsOf(s),
+  }));
+  return { title: document.title, rows: rowsOf(document), markets, charts };
 })()`;
 
 /** Loads `htmlPath` in a fresh headless Chromium and reports what happened; always ends the browser. */
@@ -284,7 +292,8 @@ describe("report.html in headless Chromium", () => {
         expect(problems).toEqual([]);
         expect(requests).toEqual([]);
         expect(page.title).toContain("neighbourhood");
-        expect(page.rows).toBe(report.epochs.length);
+        expect(page.rows).toBe(epochsOf(report).length);
+        expect(page.markets).toEqual([{ id: report.markets[0]!.market.id, rows: epochsOf(report).length }]);
         const curves = page.charts.filter((c) => c.kind === "curve");
         expect(curves).toHaveLength(6);
         for (const c of page.charts) {
@@ -297,7 +306,44 @@ describe("report.html in headless Chromium", () => {
           expect(c.supply).toBe(1);
         }
         expect(page.charts.find((c) => c.kind === "price")?.priceLine).toBe(1);
-        expect(page.charts.find((c) => c.kind === "volume")?.bars).toBe(report.epochs.length);
+        expect(page.charts.find((c) => c.kind === "volume")?.bars).toBe(epochsOf(report).length);
+      } finally {
+        rmSync(work, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+
+  it.skipIf(SKIP_BROWSER)(
+    "two markets: each market's section draws its own curves, price line and volume bars, and lists its epochs",
+    async () => {
+      requireChromium();
+      const work = mkdtempSync(join(tmpdir(), "smartmarket-browser-"));
+      try {
+        const report = syntheticReport({ epochs: 20, nodes: 4, twoMarkets: true });
+        const { htmlPath } = writeReport(join(work, "report"), report);
+        const { problems, requests, page } = await inspectInChromium(htmlPath, work);
+        expect(problems).toEqual([]);
+        expect(requests).toEqual([]);
+        expect(page.title).toContain("two-markets");
+        expect(page.markets).toEqual(report.markets.map((m) => ({ id: m.market.id, rows: m.epochs.length })));
+        expect(page.rows).toBe(report.markets.reduce((n, m) => n + m.epochs.length, 0));
+        for (const m of report.markets) {
+          const charts = page.charts.filter((c) => c.market === m.market.id);
+          const curves = charts.filter((c) => c.kind === "curve");
+          expect(curves, m.name).toHaveLength(6);
+          for (const c of charts) {
+            expect(c.width).toBeGreaterThan(100);
+            expect(c.height).toBeGreaterThan(50);
+            expect(c.marks).toBeGreaterThan(0);
+          }
+          for (const c of curves) {
+            expect(c.demand).toBe(1);
+            expect(c.supply).toBe(1);
+          }
+          expect(charts.find((c) => c.kind === "price")?.priceLine).toBe(1);
+          expect(charts.find((c) => c.kind === "volume")?.bars).toBe(m.epochs.length);
+        }
       } finally {
         rmSync(work, { recursive: true, force: true });
       }
