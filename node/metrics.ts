@@ -162,8 +162,19 @@ export class NodeMetrics {
     });
   }
 
+  private readonly byMarket = new Map<Hex, MarketMetrics>();
+
   /** The metrics of one market: every observation carries its id as the `market` label. */
   forMarket(market: Hex): MarketMetrics {
+    let m = this.byMarket.get(market);
+    if (!m) {
+      m = this.marketView(market);
+      this.byMarket.set(market, m);
+    }
+    return m;
+  }
+
+  private marketView(market: Hex): MarketMetrics {
     return {
       countOrder: (source, verdict) =>
         this.orders.inc({ source, action: verdict.action, code: verdict.code, market }),

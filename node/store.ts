@@ -9,6 +9,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Hex } from "../protocol/hex.ts";
 import type { SignedOrder } from "../protocol/order.ts";
+import { migrate } from "./store-schema.ts";
 
 export type OrderSource = "local" | "api" | "gossip" | "sync";
 
@@ -81,74 +82,6 @@ export interface AnnouncementRecord {
   resultHash: Hex | null;
   receivedMs: number;
 }
-
-const SCHEMA_VERSION = 2;
-
-/** Migrations from version n to n + 1, by n. Each runs once, in a transaction with the version bump. */
-const MIGRATIONS: Readonly<Record<number, string>> = {
-  1: "ALTER TABLE epochs ADD COLUMN reason TEXT;",
-};
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS orders (
-  id TEXT PRIMARY KEY,
-  market TEXT NOT NULL,
-  epoch INTEGER NOT NULL,
-  side TEXT NOT NULL,
-  quantity TEXT NOT NULL,
-  limit_price TEXT NOT NULL,
-  nonce TEXT NOT NULL,
-  trader TEXT NOT NULL,
-  signature TEXT NOT NULL,
-  wire BLOB NOT NULL,
-  source TEXT NOT NULL,
-  received_ms INTEGER NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS orders_by_epoch ON orders (market, epoch, id);
-CREATE INDEX IF NOT EXISTS orders_by_source ON orders (source, market, epoch);
-CREATE TABLE IF NOT EXISTS epochs (
-  market TEXT NOT NULL,
-  epoch INTEGER NOT NULL,
-  phase TEXT NOT NULL,
-  order_count INTEGER,
-  fingerprint TEXT,
-  covered_count INTEGER,
-  result_hash TEXT,
-  price TEXT,
-  volume TEXT,
-  welfare TEXT,
-  result_json TEXT,
-  settle_tx TEXT,
-  settle_submitter TEXT,
-  settle_result_hash TEXT,
-  settle_price TEXT,
-  settle_volume TEXT,
-  gas_used TEXT,
-  agreed INTEGER,
-  we_submitted INTEGER NOT NULL DEFAULT 0,
-  timings_json TEXT,
-  updated_ms INTEGER NOT NULL,
-  reason TEXT,
-  PRIMARY KEY (market, epoch)
-) STRICT;
-CREATE TABLE IF NOT EXISTS memberships (
-  market TEXT PRIMARY KEY,
-  joined INTEGER NOT NULL,
-  updated_ms INTEGER NOT NULL
-) STRICT;
-CREATE TABLE IF NOT EXISTS announcements (
-  market TEXT NOT NULL,
-  epoch INTEGER NOT NULL,
-  peer TEXT NOT NULL,
-  wallet TEXT,
-  fingerprint TEXT,
-  order_count INTEGER,
-  result_hash TEXT,
-  received_ms INTEGER NOT NULL,
-  PRIMARY KEY (market, epoch, peer)
-) STRICT;
-`;
 
 type Row = Record<string, unknown>;
 
@@ -244,28 +177,7 @@ export class NodeStore {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new DatabaseSync(path);
     this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
-    this.db.exec(SCHEMA);
-    const version = this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as
-      | Row
-      | undefined;
-    if (!version) {
-      this.db
-        .prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)")
-        .run(String(SCHEMA_VERSION));
-    } else {
-      let v = Number(version.value);
-      if (v > SCHEMA_VERSION || (MIGRATIONS[v] === undefined && v !== SCHEMA_VERSION)) {
-        throw new Error(
-          `database ${path} has schema version ${String(version.value)}, this node needs ${SCHEMA_VERSION}`,
-        );
-      }
-      for (; v < SCHEMA_VERSION; v++) {
-        this.db.exec("BEGIN");
-        this.db.exec(MIGRATIONS[v]!);
-        this.db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(v + 1));
-        this.db.exec("COMMIT");
-      }
-    }
+    migrate(this.db, path);
     // The durable connection shares the file; FULL makes every commit fsync the WAL before returning.
     this.durable = path === ":memory:" ? this.db : new DatabaseSync(path);
     if (this.durable !== this.db) {

@@ -1,0 +1,100 @@
+// The store's SQLite schema and its migrations: a new database gets the current schema; an older one is
+// migrated in place, one version at a time, each step in a transaction with its version bump.
+import type { DatabaseSync } from "node:sqlite";
+
+export const SCHEMA_VERSION = 2;
+
+/** Migrations from version n to n + 1, by n. Each runs once, in a transaction with the version bump. */
+const MIGRATIONS: Readonly<Record<number, string>> = {
+  1: "ALTER TABLE epochs ADD COLUMN reason TEXT;",
+};
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+  id TEXT PRIMARY KEY,
+  market TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  side TEXT NOT NULL,
+  quantity TEXT NOT NULL,
+  limit_price TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  trader TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  wire BLOB NOT NULL,
+  source TEXT NOT NULL,
+  received_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS orders_by_epoch ON orders (market, epoch, id);
+CREATE INDEX IF NOT EXISTS orders_by_source ON orders (source, market, epoch);
+CREATE TABLE IF NOT EXISTS epochs (
+  market TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  phase TEXT NOT NULL,
+  order_count INTEGER,
+  fingerprint TEXT,
+  covered_count INTEGER,
+  result_hash TEXT,
+  price TEXT,
+  volume TEXT,
+  welfare TEXT,
+  result_json TEXT,
+  settle_tx TEXT,
+  settle_submitter TEXT,
+  settle_result_hash TEXT,
+  settle_price TEXT,
+  settle_volume TEXT,
+  gas_used TEXT,
+  agreed INTEGER,
+  we_submitted INTEGER NOT NULL DEFAULT 0,
+  timings_json TEXT,
+  updated_ms INTEGER NOT NULL,
+  reason TEXT,
+  PRIMARY KEY (market, epoch)
+) STRICT;
+CREATE TABLE IF NOT EXISTS memberships (
+  market TEXT PRIMARY KEY,
+  joined INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS announcements (
+  market TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  peer TEXT NOT NULL,
+  wallet TEXT,
+  fingerprint TEXT,
+  order_count INTEGER,
+  result_hash TEXT,
+  received_ms INTEGER NOT NULL,
+  PRIMARY KEY (market, epoch, peer)
+) STRICT;
+`;
+
+/** Creates the schema if the database is new, or migrates it to SCHEMA_VERSION. */
+export function migrate(db: DatabaseSync, path: string): void {
+  db.exec(SCHEMA);
+  const version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as
+    | { value: unknown }
+    | undefined;
+  if (!version) {
+    db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+    return;
+  }
+  let v = Number(version.value);
+  if (v > SCHEMA_VERSION || (MIGRATIONS[v] === undefined && v !== SCHEMA_VERSION)) {
+    throw new Error(
+      `database ${path} has schema version ${String(version.value)}, this node needs ${SCHEMA_VERSION}`,
+    );
+  }
+  for (; v < SCHEMA_VERSION; v++) {
+    db.exec("BEGIN");
+    try {
+      db.exec(MIGRATIONS[v]!);
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(v + 1));
+      db.exec("COMMIT");
+    } catch (err) {
+      db.exec("ROLLBACK");
+      throw new Error(`database ${path}: migration from schema version ${v} failed: ${(err as Error).message}`);
+    }
+  }
+}
