@@ -94,7 +94,9 @@ export function migrate(db: DatabaseSync, path: string): void {
       db.exec("COMMIT");
     } catch (err) {
       db.exec("ROLLBACK");
-      throw new Error(`database ${path}: migration from schema version ${v} failed: ${(err as Error).message}`);
+      throw new Error(
+        `database ${path}: migration from schema version ${v} failed: ${(err as Error).message}`,
+      );
     }
   }
 }
