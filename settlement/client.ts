@@ -1,8 +1,12 @@
 // The settlement client: everything a node or a device does on the chain, through ethers 6 against any
-// JSON-RPC URL. Deploys, markets, escrow, settlement, and reading settlements back (fills are rebuilt from
-// the settle transaction's calldata and checked against the Settled event's result hash).
+// JSON-RPC URL. Deploys, markets, escrow, and certified settlement (docs/certified-settlement.md): commit,
+// propose, challenge, finalize, bonds, the contract's certify, and reading results back — the one reader
+// of settlement events (Proposed, Challenged, Finalized), and the standing batch rebuilt from the
+// transaction's calldata and checked against its event's batch hash.
 import {
   type BlockTag,
+  type EventFragment,
+  type FunctionFragment,
   JsonRpcProvider,
   type Log,
   type TransactionReceipt,
@@ -11,10 +15,14 @@ import {
   toBeHex,
   Wallet,
 } from "ethers";
-import { domainSeparator, type Eip712Domain, makeDomain, orderDigestBytes } from "../protocol/eip712.ts";
-import { bytesToHex, type Hex } from "../protocol/hex.ts";
-import { type MarketParams, marketId } from "../protocol/market.ts";
-import type { SignedOrder } from "../protocol/order.ts";
+import { domainSeparator, type Eip712Domain, makeDomain } from "../protocol/eip712.ts";
+import type { Hex } from "../protocol/hex.ts";
+import {
+  DEFAULT_BOND_WEI,
+  defaultChallengeWindowS,
+  type MarketParams,
+  marketId,
+} from "../protocol/market.ts";
 import {
   SMART_MARKET_BYTECODE,
   smartMarketInterface,
@@ -22,17 +30,22 @@ import {
   testTokenInterface,
 } from "./artifacts.ts";
 import {
-  type Asset,
-  BatchEncodingError,
-  buildSignedFills,
-  decodeSettleCall,
-  encodeSettleCall,
-  type SettleCall,
-  type SettlementBatch,
-  settlementResultHash,
-  signedOrderOf,
-} from "./encoding.ts";
-import { SettlementClientError, toSettlementError } from "./errors.ts";
+  type Batch,
+  type BatchHeader,
+  batchOrderCount,
+  decodeBatch,
+  decodeUnion,
+  encodeBatch,
+  hashBytes,
+  type IdentifiedOrder,
+  identifyBatchOrders,
+  toBytes,
+  type Union,
+  unionBatchOf,
+  unionEntryCount,
+} from "./batch.ts";
+import { type Asset, commitmentOf } from "./encoding.ts";
+import { BatchError, SettlementClientError, toSettlementError } from "./errors.ts";
 
 export interface SettlementClientOptions {
   /** JSON-RPC URL of the chain (anvil, a testnet, mainnet...). */
@@ -68,6 +81,10 @@ export interface NewMarket {
   readonly genesisTimeS: bigint;
   readonly epochLengthS: bigint;
   readonly feeBps: bigint;
+  /** Wei locked by every proposal and challenge; default DEFAULT_BOND_WEI (10^16). */
+  readonly bondWei?: bigint;
+  /** Seconds, 1 ≤ window < epochLength; default ⌊epochLength / 2⌋, at least 1. */
+  readonly challengeWindowS?: bigint;
 }
 
 export interface EscrowBalance {
@@ -86,50 +103,171 @@ export interface TxResult {
   readonly gasUsed: bigint;
 }
 
-export interface SettleResult extends TxResult {
-  /** The result hash the contract computed and emitted. */
-  readonly resultHash: Hex;
-}
-
-export interface SettledFill {
-  readonly id: Hex;
-  readonly quantity: bigint;
-  readonly order: SignedOrder;
-}
-
-/** A Settled event as logged: the chain's record of a settlement, without its fills. */
-export interface SettlementEvent {
-  readonly market: Hex;
-  readonly epoch: bigint;
-  readonly price: bigint;
-  readonly volume: bigint;
-  readonly resultHash: Hex;
-  readonly submitter: Hex;
+/** Where an event was logged. */
+export interface EventPosition {
   readonly txHash: Hex;
   readonly blockNumber: number;
   readonly logIndex: number;
 }
 
-/** A settlement as the chain recorded it, with its fills rebuilt from the transaction. */
-export interface SettlementRecord extends SettlementEvent {
-  /** Ascending by id, rebuilt from the transaction's calldata; their hash equals resultHash. */
-  readonly fills: readonly SettledFill[];
+/** Proposed: a result was proposed for `epoch` and stands. */
+export interface ProposedEvent extends EventPosition {
+  readonly kind: "Proposed";
+  readonly market: Hex;
+  readonly epoch: bigint;
+  readonly submitter: Hex;
+  readonly resultHash: Hex;
+  readonly batchHash: Hex;
+  readonly price: bigint;
+  readonly volume: bigint;
+  readonly feeTotal: bigint;
 }
 
-export interface SettledEventsQuery {
+/** Challenged: `challenger` replaced `replaced`'s standing result of `epoch` with this one. */
+export interface ChallengedEvent extends EventPosition {
+  readonly kind: "Challenged";
+  readonly market: Hex;
+  readonly epoch: bigint;
+  readonly challenger: Hex;
+  readonly replaced: Hex;
+  readonly resultHash: Hex;
+  readonly batchHash: Hex;
+  readonly price: bigint;
+  readonly volume: bigint;
+  readonly feeTotal: bigint;
+}
+
+/** Finalized: the standing result of `epoch` is final; its fee was paid to `submitter`. */
+export interface FinalizedEvent extends EventPosition {
+  readonly kind: "Finalized";
+  readonly market: Hex;
+  readonly epoch: bigint;
+  readonly submitter: Hex;
+  readonly feeTotal: bigint;
+}
+
+export type SettlementEvent = ProposedEvent | ChallengedEvent | FinalizedEvent;
+/** The events that make a result standing: the last one of an epoch names what finalize() needs. */
+export type StandingEvent = ProposedEvent | ChallengedEvent;
+
+/** One epoch to finalize (the contract's Finalization struct), from the epoch's last standing event. */
+export interface FinalizeItem {
+  readonly epoch: bigint;
+  readonly batchHash: Hex;
+  readonly submitter: Hex;
+  readonly feeTotal: bigint;
+}
+
+/** The submitter of a standing event: the proposer, or the challenger. */
+export function submitterOf(event: StandingEvent): Hex {
+  return event.kind === "Proposed" ? event.submitter : event.challenger;
+}
+
+/** finalize()'s item for the epoch whose last standing event is `event`. */
+export function finalizeItemOf(event: StandingEvent): FinalizeItem {
+  return {
+    epoch: event.epoch,
+    batchHash: event.batchHash,
+    submitter: submitterOf(event),
+    feeTotal: event.feeTotal,
+  };
+}
+
+export interface SettlementEventsQuery {
   /** First and last block to read (inclusive). */
   readonly fromBlock: number;
   readonly toBlock: number;
-  /** Only these markets' settlements (all markets when omitted or empty). */
+  /** Only these markets' events (all markets when omitted or empty). */
   readonly markets?: readonly Hex[];
 }
 
-/** settle() gas limit = SETTLE_GAS_FIXED + SETTLE_GAS_PER_FILL × fills (see #settleGasLimit). */
-const SETTLE_GAS_FIXED = 150_000n;
-const SETTLE_GAS_PER_FILL = 40_000n;
+/** The contract's certify() (eth_call): what propose() would compute from a batch. */
+export interface ChainCertificate {
+  readonly price: bigint;
+  readonly volume: bigint;
+  /** Every order's fill, in batch order. */
+  readonly fills: readonly bigint[];
+  readonly resultHash: Hex;
+  readonly feeTotal: bigint;
+  readonly batchHash: Hex;
+}
 
-const SETTLED_TOPIC = smartMarketInterface.getEvent("Settled")?.topicHash as string;
-const SETTLE_SELECTOR = smartMarketInterface.getFunction("settle")?.selector as string;
+export interface CommitResult extends TxResult {
+  readonly commitment: Hex;
+}
+
+export interface ProposeResult extends TxResult {
+  readonly event: ProposedEvent;
+}
+
+export interface ChallengeResult extends TxResult {
+  readonly event: ChallengedEvent;
+}
+
+export interface SubmitOptions {
+  /** The bond to lock (default: the market's). */
+  readonly bond?: bigint;
+  /** The result hash the caller computed: a different one from the contract throws, with the tx hash. */
+  readonly expectedResultHash?: Hex;
+}
+
+/** A propose() or challenge() call found in a transaction, decoded, with the orders' ids recomputed. */
+export type DecodedProposal =
+  | {
+      readonly kind: "propose";
+      readonly market: Hex;
+      readonly epoch: bigint;
+      /** The batch argument, decoded. */
+      readonly batch: Batch;
+      /** The batch argument: the batch that stands if the call succeeded. */
+      readonly bytes: Uint8Array;
+      readonly batchHash: Hex;
+      /** The batch's orders with their ids, in batch order. */
+      readonly orders: readonly IdentifiedOrder[];
+    }
+  | {
+      readonly kind: "challenge";
+      readonly market: Hex;
+      readonly epoch: bigint;
+      readonly standingSubmitter: Hex;
+      /** The union argument, decoded, and its bytes. */
+      readonly union: Union;
+      readonly unionBytes: Uint8Array;
+      /** union header ‖ every union order: the batch that stands if the call succeeded. */
+      readonly batch: Batch;
+      readonly bytes: Uint8Array;
+      readonly batchHash: Hex;
+      /** The union's orders with their ids, in union order, and which ones the standing batch had (flag 1). */
+      readonly orders: readonly IdentifiedOrder[];
+      readonly fromStanding: readonly boolean[];
+    };
+
+/** The standing (or final) result of an epoch as the chain holds it, rebuilt from calldata. */
+export interface ChainStandingBatch {
+  /** The epoch's last Proposed or Challenged event. */
+  readonly event: StandingEvent;
+  readonly submitter: Hex;
+  readonly header: BatchHeader;
+  /** Ascending id: the batch's orders. */
+  readonly orders: readonly IdentifiedOrder[];
+  /** The batch bytes; their keccak is the event's batchHash. */
+  readonly bytes: Uint8Array;
+  readonly batchHash: Hex;
+  readonly resultHash: Hex;
+  readonly feeTotal: bigint;
+}
+
+/**
+ * Gas limits of propose() and challenge() without eth_estimateGas (which runs the whole certification
+ * many times): fixed + per order × orders, capped at the block gas limit. Measured on anvil (every order
+ * filling, each trader's first fill in the receiving asset): propose ≈ 18k gas per order at 100 orders
+ * (23.5k at 10), a challenge adding one order to 100 ≈ 15.3k per union order (21.5k at 10). The limits
+ * leave about half again for first-time writes; only the gas used is paid.
+ */
+export const PROPOSE_GAS_FIXED = 150_000n;
+export const PROPOSE_GAS_PER_ORDER = 30_000n;
+export const CHALLENGE_GAS_FIXED = 200_000n;
+export const CHALLENGE_GAS_PER_ORDER = 45_000n;
 
 /**
  * Polls eth_getTransactionReceipt until the transaction is mined. ethers' own wait() checks the receipt once
@@ -389,7 +527,7 @@ export class SettlementClient {
   #tx(operation: string, fn: string, args: readonly unknown[]) {
     return this.#send(operation, {
       to: this.contract,
-      data: smartMarketInterface.encodeFunctionData(fn, args),
+      data: this.#encode(fn, args),
     });
   }
 
@@ -399,7 +537,10 @@ export class SettlementClient {
 
   // ================================================================ markets
 
-  /** Creates a market (anyone may). The id is protocol/market.ts's marketId of the parameters. */
+  /**
+   * Creates a market (anyone may). Without a bond it is DEFAULT_BOND_WEI (10^16 wei), without a challenge
+   * window ⌊epochLength / 2⌋ seconds (at least 1). The id is protocol/market.ts's marketId of the parameters.
+   */
   async createMarket(params: NewMarket): Promise<{ id: Hex; params: MarketParams } & TxResult> {
     const p: MarketParams = {
       base: params.base.toLowerCase() as Hex,
@@ -407,6 +548,8 @@ export class SettlementClient {
       genesisTimeS: params.genesisTimeS,
       epochLengthS: params.epochLengthS,
       feeBps: params.feeBps,
+      bondWei: params.bondWei ?? DEFAULT_BOND_WEI,
+      challengeWindowS: params.challengeWindowS ?? defaultChallengeWindowS(params.epochLengthS),
     };
     const r = await this.#tx("createMarket", "createMarket", [
       p.base,
@@ -414,6 +557,8 @@ export class SettlementClient {
       p.genesisTimeS,
       p.epochLengthS,
       p.feeBps,
+      p.bondWei,
+      p.challengeWindowS,
     ]);
     const id = marketId(p);
     const created = r.receipt.logs
@@ -426,19 +571,24 @@ export class SettlementClient {
     return { id, params: p, ...SettlementClient.#txResult(r) };
   }
 
+  /** The market's seven parameters (cached: they never change). */
   async getMarket(id: Hex): Promise<MarketParams> {
     const key = id.toLowerCase() as Hex;
     const cached = this.#markets.get(key);
     if (cached) return cached;
-    const [base, quote, genesisTimeS, epochLengthS, feeBps] = (await this.#call("getMarket", "getMarket", [
-      key,
-    ])) as [string, string, bigint, bigint, bigint];
+    const [base, quote, genesisTimeS, epochLengthS, feeBps, bondWei, challengeWindowS] = (await this.#call(
+      "getMarket",
+      "getMarket",
+      [key],
+    )) as [string, string, bigint, bigint, bigint, bigint, bigint];
     const p: MarketParams = {
       base: base.toLowerCase() as Hex,
       quote: quote.toLowerCase() as Hex,
       genesisTimeS,
       epochLengthS,
       feeBps,
+      bondWei,
+      challengeWindowS,
     };
     this.#markets.set(key, p);
     return p;
@@ -551,184 +701,414 @@ export class SettlementClient {
     };
   }
 
-  // ================================================================ settlement
+  // ================================================================ settlement: transactions
 
+  /**
+   * Commits to the data of a coming propose() or challenge() of `epoch`: commit(market,
+   * keccak256(abi.encode(market, epoch, dataHash, this address))). The call it commits to must land in a
+   * later block; a new commitment in the market replaces this one.
+   */
+  async commit(market: Hex, epoch: bigint, dataHash: Hex): Promise<CommitResult> {
+    const commitment = commitmentOf(
+      market.toLowerCase() as Hex,
+      epoch,
+      dataHash.toLowerCase() as Hex,
+      this.address,
+    );
+    const r = await this.#tx("commit", "commit", [market, commitment]);
+    return { ...SettlementClient.#txResult(r), commitment };
+  }
+
+  /** propose(market, epoch, batch) with `bond` wei (default: the market's). Needs an earlier commit(). */
+  async propose(market: Hex, epoch: bigint, batch: Uint8Array | Hex, bond?: bigint): Promise<ProposeResult> {
+    const bytes = toBytes(batch);
+    const orders = SettlementClient.#orderCount(batchOrderCount(bytes.length));
+    const r = await this.#send("propose", {
+      to: this.contract,
+      data: this.#encode("propose", [market, epoch, bytes]),
+      value: bond ?? (await this.getMarket(market)).bondWei,
+      gasLimit: await this.#gasLimit(PROPOSE_GAS_FIXED + PROPOSE_GAS_PER_ORDER * orders),
+    });
+    const event = this.#eventIn(r, "propose", "Proposed");
+    return { ...SettlementClient.#txResult(r), event: event as ProposedEvent };
+  }
+
+  /**
+   * challenge(market, epoch, standingSubmitter, union) with `bond` wei (default: the market's). Needs an
+   * earlier commit() of keccak256(union).
+   */
+  async challenge(
+    market: Hex,
+    epoch: bigint,
+    standingSubmitter: Hex,
+    union: Uint8Array | Hex,
+    bond?: bigint,
+  ): Promise<ChallengeResult> {
+    const bytes = toBytes(union);
+    const orders = SettlementClient.#orderCount(unionEntryCount(bytes.length));
+    const r = await this.#send("challenge", {
+      to: this.contract,
+      data: this.#encode("challenge", [market, epoch, standingSubmitter, bytes]),
+      value: bond ?? (await this.getMarket(market)).bondWei,
+      // Per union order: its certification, the standing batch's (without signatures), undo and apply.
+      gasLimit: await this.#gasLimit(CHALLENGE_GAS_FIXED + CHALLENGE_GAS_PER_ORDER * orders),
+    });
+    const event = this.#eventIn(r, "challenge", "Challenged");
+    return { ...SettlementClient.#txResult(r), event: event as ChallengedEvent };
+  }
+
+  /**
+   * Commits to `batch`, waits for the commitment's block, proposes it, and returns both transactions.
+   * With `expectedResultHash`, a different result hash from the contract throws (a bug somewhere).
+   */
+  async submitResult(
+    market: Hex,
+    epoch: bigint,
+    batch: Uint8Array | Hex,
+    options: SubmitOptions = {},
+  ): Promise<{ commit: CommitResult; proposal: ProposeResult }> {
+    const bytes = toBytes(batch);
+    const commit = await this.commit(market, epoch, hashBytes(bytes));
+    await this.#afterBlock("submitResult", commit.blockNumber);
+    const proposal = await this.propose(market, epoch, bytes, options.bond);
+    SettlementClient.#checkResult("submitResult", proposal, options.expectedResultHash);
+    return { commit, proposal };
+  }
+
+  /** Commits to `union`, waits for the commitment's block, and challenges with it. */
+  async submitChallenge(
+    market: Hex,
+    epoch: bigint,
+    standingSubmitter: Hex,
+    union: Uint8Array | Hex,
+    options: SubmitOptions = {},
+  ): Promise<{ commit: CommitResult; challenge: ChallengeResult }> {
+    const bytes = toBytes(union);
+    const commit = await this.commit(market, epoch, hashBytes(bytes));
+    await this.#afterBlock("submitChallenge", commit.blockNumber);
+    const challenge = await this.challenge(market, epoch, standingSubmitter, bytes, options.bond);
+    SettlementClient.#checkResult("submitChallenge", challenge, options.expectedResultHash);
+    return { commit, challenge };
+  }
+
+  /** finalize(market, items): pays each final epoch's fee and returns its bond. Returns the Finalized events. */
+  async finalize(
+    market: Hex,
+    items: readonly FinalizeItem[],
+  ): Promise<TxResult & { events: FinalizedEvent[] }> {
+    const r = await this.#tx("finalize", "finalize", [
+      market,
+      items.map((it) => [it.epoch, it.batchHash, it.submitter, it.feeTotal]),
+    ]);
+    const events = this.#eventsOf(r.receipt.logs, "finalize").filter(
+      (e): e is FinalizedEvent => e.kind === "Finalized",
+    );
+    return { ...SettlementClient.#txResult(r), events };
+  }
+
+  /** Sends this wallet its claimable bonds; returns the amount. */
+  async claimBonds(): Promise<TxResult & { amount: bigint }> {
+    const r = await this.#tx("claimBonds", "claimBonds", []);
+    const claimed = r.receipt.logs
+      .filter((log) => log.address.toLowerCase() === this.contract)
+      .map((log) => smartMarketInterface.parseLog(log))
+      .find((e) => e?.name === "BondsClaimed");
+    return { ...SettlementClient.#txResult(r), amount: (claimed?.args[1] as bigint | undefined) ?? 0n };
+  }
+
+  // ================================================================ settlement: views
+
+  /** Wei that `account` can claim. */
+  async bondsOf(account: Hex, blockTag?: BlockTag): Promise<bigint> {
+    const [amount] = (await this.#call("bondsOf", "bondsOf", [account], blockTag)) as [bigint];
+    return amount;
+  }
+
+  /** recordOf(market, epoch): 0 (nothing), FINALIZED_RECORD (final and paid), or the standing record. */
+  async recordOf(market: Hex, epoch: bigint, blockTag?: BlockTag): Promise<Hex> {
+    const [record] = (await this.#call("recordOf", "recordOf", [market, epoch], blockTag)) as [string];
+    return record.toLowerCase() as Hex;
+  }
+
+  /** Whether a result of `epoch` stands or is final. */
   async isSettled(market: Hex, epoch: bigint, blockTag?: BlockTag): Promise<boolean> {
     const [settled] = (await this.#call("isSettled", "isSettled", [market, epoch], blockTag)) as [boolean];
     return settled;
   }
 
   /**
-   * Settles a clearing result: builds the fills from the signed orders (checking ids, market, epoch and
-   * order against this contract's domain), sends settle(), and returns the contract's result hash, which
-   * must equal the clearing result's (a mismatch is a bug somewhere and throws, with the tx hash).
+   * The contract's certification of `batch` (eth_call; it reverts with the first wrong value, decoded into
+   * a SettlementRevertError). Coverage reads collateralOf(epoch): call it during epoch + 1.
    */
-  async settle(
+  async certify(
     market: Hex,
     epoch: bigint,
-    result: SettlementBatch,
-    signedOrdersById: ReadonlyMap<Hex, SignedOrder>,
-  ): Promise<SettleResult> {
-    if (result.market.toLowerCase() !== market.toLowerCase() || result.epoch !== epoch) {
-      throw new BatchEncodingError(
-        `the result is for ${result.market} epoch ${result.epoch}, not ${market} ${epoch}`,
-      );
-    }
-    const fills = buildSignedFills(result, signedOrdersById, await this.domainSeparator());
-    const price = result.price as bigint; // non-null: buildSignedFills rejects a result without trade
-    const settled = await this.settleFills({ market, epoch, price, fills });
-    const expected =
-      result.resultHash?.toLowerCase() ??
-      settlementResultHash(market, epoch, price, result.volume, result.fills);
-    if (settled.resultHash !== expected) {
-      throw new SettlementClientError(
-        "settle",
-        `settled in ${settled.txHash}, but the contract's result hash ${settled.resultHash} differs from ${expected}`,
-      );
-    }
-    return settled;
+    batch: Uint8Array | Hex,
+    blockTag: BlockTag = "pending",
+  ): Promise<ChainCertificate> {
+    const [price, volume, fills, resultHash, feeTotal, batchHash] = (await this.#call(
+      "certify",
+      "certify",
+      [market, epoch, toBytes(batch)],
+      blockTag,
+    )) as [bigint, bigint, bigint[], string, bigint, string];
+    return {
+      price,
+      volume,
+      fills: [...fills],
+      resultHash: resultHash.toLowerCase() as Hex,
+      feeTotal,
+      batchHash: batchHash.toLowerCase() as Hex,
+    };
   }
 
-  /**
-   * Gas limit of a settle() with `fills` fills, without eth_estimateGas: the measured cost is about
-   * 39k + 17k per fill (docs/settlement.md); the limit allows for every first-time write (a market's
-   * first settlement, a new bitmap word, accounts whose balance words are still zero) and is capped at
-   * the block gas limit, above which no settlement of that size can land anyway.
-   */
-  async #settleGasLimit(fills: number): Promise<bigint> {
-    const wanted = SETTLE_GAS_FIXED + SETTLE_GAS_PER_FILL * BigInt(fills);
-    const block = await this.#provider.getBlock("latest");
-    return block && block.gasLimit < wanted ? block.gasLimit : wanted;
+  // ================================================================ settlement: events and batches
+
+  static #eventFragment(name: "Proposed" | "Challenged" | "Finalized"): EventFragment {
+    const fragment = smartMarketInterface.getEvent(name);
+    if (!fragment) throw new SettlementClientError("events", `the SmartMarket artifact has no ${name} event`);
+    return fragment;
   }
 
-  /**
-   * Sends settle() with fills as given, without the client-side checks of settle(): the contract is the
-   * judge (tests, and batches rebuilt from another chain record).
-   */
-  async settleFills(call: SettleCall): Promise<SettleResult> {
-    const r = await this.#send("settle", {
-      to: this.contract,
-      data: encodeSettleCall(call),
-      gasLimit: await this.#settleGasLimit(call.fills.length),
-    });
-    const event = r.receipt.logs
-      .filter((log) => log.address.toLowerCase() === this.contract)
-      .map((log) => smartMarketInterface.parseLog(log))
-      .find((e) => e?.name === "Settled");
-    if (!event) throw new SettlementClientError("settle", `no Settled event in ${r.txHash}`);
-    return { ...SettlementClient.#txResult(r), resultHash: (event.args[4] as string).toLowerCase() as Hex };
-  }
-
-  #settledFilter(markets?: Hex | readonly Hex[], epoch?: bigint): (string | string[] | null)[] {
+  #topics(
+    kinds: readonly ("Proposed" | "Challenged" | "Finalized")[],
+    markets?: Hex | readonly Hex[],
+    epoch?: bigint,
+  ) {
     const list = markets === undefined ? [] : typeof markets === "string" ? [markets] : markets;
     const topics: (string | string[] | null)[] = [
-      SETTLED_TOPIC,
+      kinds.map((k) => SettlementClient.#eventFragment(k).topicHash),
       list.length === 0 ? null : list.map((m) => m.toLowerCase()),
     ];
     if (epoch !== undefined) topics.push(toBeHex(epoch, 32));
     return topics;
   }
 
-  /** The fields of a Settled log; throws if the log is not a Settled event of this contract. */
-  static #settlementEvent(log: Log, operation: string): SettlementEvent {
+  /** A settlement event of this contract from a log, or null for any other log. */
+  #parseEvent(log: Log): SettlementEvent | null {
+    if (log.address.toLowerCase() !== this.contract) return null;
     const parsed = smartMarketInterface.parseLog(log);
-    if (parsed?.name !== "Settled") {
-      throw new SettlementClientError(operation, `log ${log.index} of ${log.transactionHash} is not Settled`);
-    }
-    const [market, epoch, price, volume, resultHash, submitter] = parsed.args as unknown as [
-      string,
-      bigint,
-      bigint,
-      bigint,
-      string,
-      string,
-    ];
-    return {
-      market: market.toLowerCase() as Hex,
-      epoch,
-      price,
-      volume,
-      resultHash: resultHash.toLowerCase() as Hex,
-      submitter: submitter.toLowerCase() as Hex,
+    if (!parsed) return null;
+    const a = parsed.args.toObject() as Record<string, unknown>;
+    const pos: EventPosition = {
       txHash: log.transactionHash.toLowerCase() as Hex,
       blockNumber: log.blockNumber,
       logIndex: log.index,
     };
+    const hex = (name: string) => String(a[name]).toLowerCase() as Hex;
+    const int = (name: string) => a[name] as bigint;
+    switch (parsed.name) {
+      case "Proposed":
+        return {
+          kind: "Proposed",
+          market: hex("market"),
+          epoch: int("epoch"),
+          submitter: hex("submitter"),
+          resultHash: hex("resultHash"),
+          batchHash: hex("batchHash"),
+          price: int("price"),
+          volume: int("volume"),
+          feeTotal: int("feeTotal"),
+          ...pos,
+        };
+      case "Challenged":
+        return {
+          kind: "Challenged",
+          market: hex("market"),
+          epoch: int("epoch"),
+          challenger: hex("challenger"),
+          replaced: hex("replaced"),
+          resultHash: hex("resultHash"),
+          batchHash: hex("batchHash"),
+          price: int("price"),
+          volume: int("volume"),
+          feeTotal: int("feeTotal"),
+          ...pos,
+        };
+      case "Finalized":
+        return {
+          kind: "Finalized",
+          market: hex("market"),
+          epoch: int("epoch"),
+          submitter: hex("submitter"),
+          feeTotal: int("feeTotal"),
+          ...pos,
+        };
+      default:
+        return null;
+    }
+  }
+
+  /** The settlement events among `logs`, in chain order (block, then log index). */
+  #eventsOf(logs: readonly Log[], operation: string): SettlementEvent[] {
+    try {
+      return [...logs]
+        .sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index)
+        .map((log) => this.#parseEvent(log))
+        .filter((e): e is SettlementEvent => e !== null);
+    } catch (err) {
+      throw toSettlementError(operation, err);
+    }
+  }
+
+  #eventIn(
+    r: { receipt: TransactionReceipt; txHash: Hex },
+    operation: string,
+    kind: "Proposed" | "Challenged",
+  ) {
+    const event = this.#eventsOf(r.receipt.logs, operation).find((e) => e.kind === kind);
+    if (!event) throw new SettlementClientError(operation, `no ${kind} event in ${r.txHash}`);
+    return event;
   }
 
   /**
-   * The one reader of Settled events: every settlement of `markets` (all when omitted) logged in blocks
-   * [fromBlock, toBlock], in chain order (block, then log index). One eth_getLogs for any number of markets.
+   * The one reader of settlement events: every Proposed, Challenged and Finalized event of `markets` (all
+   * when omitted) logged in blocks [fromBlock, toBlock], in chain order (block, then log index). One
+   * eth_getLogs for any number of markets.
    */
-  async settledEvents(query: SettledEventsQuery): Promise<SettlementEvent[]> {
+  async settlementEvents(query: SettlementEventsQuery): Promise<SettlementEvent[]> {
     let logs: Log[];
     try {
       logs = await this.#provider.getLogs({
         address: this.contract,
-        topics: this.#settledFilter(query.markets),
+        topics: this.#topics(["Proposed", "Challenged", "Finalized"], query.markets),
         fromBlock: query.fromBlock,
         toBlock: query.toBlock,
       });
     } catch (err) {
-      throw toSettlementError("settledEvents", err);
+      throw toSettlementError("settlementEvents", err);
     }
-    logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
-    return logs.map((log) => SettlementClient.#settlementEvent(log, "settledEvents"));
+    return this.#eventsOf(logs, "settlementEvents");
   }
 
-  /** The settlement of `epoch`, rebuilt from the chain, or null if it has not been settled. */
-  async getSettlement(market: Hex, epoch: bigint, fromBlock = 0): Promise<SettlementRecord | null> {
+  /**
+   * The standing (or final) result of `epoch`, rebuilt from the calldata of its last Proposed or
+   * Challenged event's transaction and checked against the event's batch hash; null if nothing was
+   * proposed (in blocks from `fromBlock`, default 0).
+   */
+  async standingBatch(market: Hex, epoch: bigint, fromBlock = 0): Promise<ChainStandingBatch | null> {
     let logs: Log[];
     try {
       logs = await this.#provider.getLogs({
         address: this.contract,
-        topics: this.#settledFilter(market, epoch),
+        topics: this.#topics(["Proposed", "Challenged"], market, epoch),
         fromBlock,
         toBlock: "latest",
       });
     } catch (err) {
-      throw toSettlementError("getSettlement", err);
+      throw toSettlementError("standingBatch", err);
     }
-    const log = logs[0];
-    return log ? this.decodeSettledLog(log) : null;
+    const events = this.#eventsOf(logs, "standingBatch");
+    const event = events[events.length - 1] as StandingEvent | undefined;
+    return event ? this.standingBatchOf(event) : null;
   }
 
   /**
-   * Rebuilds a settlement from its Settled log: the fills and signed orders come from the settle() call's
-   * calldata (the transaction's own when it calls the contract directly, else the matching inner call of a
-   * callTracer trace), and are accepted only if they hash to the event's resultHash.
+   * The batch a Proposed or Challenged event made standing, rebuilt from its transaction's calldata
+   * (decodeProposalTx) and checked against the event's batch hash.
    */
-  async decodeSettledLog(log: Log): Promise<SettlementRecord> {
-    const event = SettlementClient.#settlementEvent(log, "decodeSettledLog");
-    const { market: m, epoch, price, volume, resultHash: hash } = event;
-    const separator = await this.domainSeparator();
-    for (const data of await this.#settleCalldata(log.transactionHash)) {
-      let call: SettleCall;
-      try {
-        call = decodeSettleCall(data);
-      } catch {
+  async standingBatchOf(event: StandingEvent): Promise<ChainStandingBatch> {
+    for (const call of await this.decodeProposalTx(event.txHash)) {
+      if (call.market !== event.market || call.epoch !== event.epoch || call.batchHash !== event.batchHash)
         continue;
-      }
-      if (call.market !== m || call.epoch !== epoch || call.price !== price) continue;
-      const fills: SettledFill[] = call.fills.map((f) => {
-        const order = signedOrderOf(m, epoch, f);
-        return { id: bytesToHex(orderDigestBytes(order, separator)), quantity: f.fill, order };
-      });
-      if (settlementResultHash(m, epoch, price, volume, fills) !== hash) continue;
-      return { ...event, fills };
+      if ((call.kind === "propose") !== (event.kind === "Proposed")) continue;
+      // A challenge's union lists the standing orders and the added ones, ascending by id: the new batch.
+      return {
+        event,
+        submitter: submitterOf(event),
+        header: call.batch.header,
+        orders: call.orders,
+        bytes: call.bytes,
+        batchHash: call.batchHash,
+        resultHash: event.resultHash,
+        feeTotal: event.feeTotal,
+      };
     }
     throw new SettlementClientError(
-      "decodeSettledLog",
-      `no settle() call in ${log.transactionHash} matches the Settled event of ${m} epoch ${epoch}`,
+      "standingBatch",
+      `no ${event.kind === "Proposed" ? "propose" : "challenge"}() call in ${event.txHash} has the batch hash ${event.batchHash} of ${event.market} epoch ${event.epoch}`,
     );
   }
 
-  /** Candidate settle() calldata of a transaction: its own data, or its inner calls to the contract. */
-  async #settleCalldata(txHash: string): Promise<string[]> {
+  /**
+   * Every propose() and challenge() call to this contract in transaction `txHash` (its own calldata, or
+   * inner calls found with debug_traceTransaction), decoded, with order ids recomputed in this contract's
+   * domain. Calls whose data do not decode as a batch or union are left out.
+   */
+  async decodeProposalTx(txHash: Hex): Promise<DecodedProposal[]> {
+    const separator = await this.domainSeparator();
+    const out: DecodedProposal[] = [];
+    for (const data of await this.#proposalCalldata(txHash)) {
+      const decoded = this.#decodeProposalCall(data, separator);
+      if (decoded) out.push(decoded);
+    }
+    return out;
+  }
+
+  /** A propose() or challenge() call decoded, or null when its data is not one a contract could have accepted. */
+  #decodeProposalCall(data: string, separator: Uint8Array): DecodedProposal | null {
+    let parsed: ReturnType<typeof smartMarketInterface.parseTransaction>;
+    try {
+      parsed = smartMarketInterface.parseTransaction({ data });
+    } catch {
+      return null; // the arguments do not ABI-decode
+    }
+    try {
+      return parsed?.name === "propose" || parsed?.name === "challenge"
+        ? SettlementClient.#decodeArgs(parsed.name, parsed.args as unknown as unknown[], separator)
+        : null;
+    } catch (err) {
+      if (err instanceof BatchError) return null; // not a batch or union: the call reverted
+      throw err;
+    }
+  }
+
+  static #decodeArgs(name: "propose" | "challenge", args: unknown[], separator: Uint8Array): DecodedProposal {
+    if (name === "propose") {
+      const [market, epoch, batchHex] = args as [string, bigint, string];
+      const m = market.toLowerCase() as Hex;
+      const bytes = toBytes(batchHex);
+      const batch = decodeBatch(bytes);
+      return {
+        kind: "propose",
+        market: m,
+        epoch,
+        batch,
+        bytes,
+        batchHash: hashBytes(bytes),
+        orders: identifyBatchOrders(m, epoch, batch.orders, separator),
+      };
+    }
+    const [market, epoch, standingSubmitter, unionHex] = args as [string, bigint, string, string];
+    const m = market.toLowerCase() as Hex;
+    const unionBytes = toBytes(unionHex);
+    const union = decodeUnion(unionBytes);
+    const batch = unionBatchOf(union);
+    const bytes = encodeBatch(batch);
+    return {
+      kind: "challenge",
+      market: m,
+      epoch,
+      standingSubmitter: standingSubmitter.toLowerCase() as Hex,
+      union,
+      unionBytes,
+      batch,
+      bytes,
+      batchHash: hashBytes(bytes),
+      orders: identifyBatchOrders(m, epoch, batch.orders, separator),
+      fromStanding: union.entries.map((e) => e.standing),
+    };
+  }
+
+  /** Candidate propose()/challenge() calldata of a transaction: its own data, or its inner calls to the contract. */
+  async #proposalCalldata(txHash: string): Promise<string[]> {
+    const selectors = (["propose", "challenge"] as const).map((name) => this.#fn(name).selector);
+    const isProposal = (to: string | null | undefined, data: string | undefined): data is string =>
+      to?.toLowerCase() === this.contract && data !== undefined && selectors.some((s) => data.startsWith(s));
     const tx = await this.#provider.getTransaction(txHash);
-    if (!tx) throw new SettlementClientError("decodeSettledLog", `transaction ${txHash} not found`);
-    if (tx.to?.toLowerCase() === this.contract && tx.data.startsWith(SETTLE_SELECTOR)) return [tx.data];
-    // Submitted through another contract (a smart wallet, a multicall): find the inner call in a trace.
+    if (!tx) throw new SettlementClientError("decodeProposalTx", `transaction ${txHash} not found`);
+    if (isProposal(tx.to, tx.data)) return [tx.data];
+    // Sent through another contract (a smart wallet, a multicall): find the inner calls in a trace.
     interface Frame {
       to?: string;
       input?: string;
@@ -742,17 +1122,70 @@ export class SettlementClient {
       ])) as Frame;
     } catch (err) {
       throw new SettlementClientError(
-        "decodeSettledLog",
-        `${txHash} calls settle() indirectly and the node cannot trace it (debug_traceTransaction)`,
+        "decodeProposalTx",
+        `${txHash} calls propose()/challenge() indirectly and the node cannot trace it (debug_traceTransaction)`,
         err,
       );
     }
     const out: string[] = [];
     const visit = (f: Frame) => {
-      if (f.to?.toLowerCase() === this.contract && f.input?.startsWith(SETTLE_SELECTOR)) out.push(f.input);
+      if (isProposal(f.to, f.input)) out.push(f.input);
       for (const c of f.calls ?? []) visit(c);
     };
     visit(root);
     return out;
+  }
+
+  // ================================================================ settlement: helpers
+
+  /** The artifact's function `name`; a clear error when the artifact predates it. */
+  #fn(name: string): FunctionFragment {
+    const fragment = smartMarketInterface.getFunction(name);
+    if (!fragment) throw new SettlementClientError(name, `the SmartMarket artifact has no ${name}()`);
+    return fragment;
+  }
+
+  #encode(name: string, args: readonly unknown[]): Hex {
+    return smartMarketInterface.encodeFunctionData(this.#fn(name), args) as Hex;
+  }
+
+  /** The orders a batch or union carries, for its gas limit (1 for malformed bytes: the contract rejects them). */
+  static #orderCount(count: number | null): bigint {
+    return BigInt(count ?? 1);
+  }
+
+  /** Gas limit `wanted`, capped at the block gas limit (above which no call of that size lands anyway). */
+  async #gasLimit(wanted: bigint): Promise<bigint> {
+    const block = await this.#provider.getBlock("latest");
+    return block && block.gasLimit < wanted ? block.gasLimit : wanted;
+  }
+
+  /** Waits until the chain's head is past `blockNumber`, so that a call sent now lands in a later block. */
+  async #afterBlock(operation: string, blockNumber: number): Promise<void> {
+    // The next transaction is mined in the block after the head (automine or not), and the pre-flight
+    // eth_call runs on the "pending" block: both are later than a mined commitment. Only a head still
+    // behind the commitment's block (a lagging RPC replica) needs waiting.
+    const deadline = Date.now() + this.#receiptTimeoutMs;
+    for (;;) {
+      let head: number;
+      try {
+        head = await this.#provider.getBlockNumber();
+      } catch (err) {
+        throw toSettlementError(operation, err);
+      }
+      if (head >= blockNumber) return;
+      if (Date.now() > deadline) {
+        throw new SettlementClientError(operation, `the chain's head stays below block ${blockNumber}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.#pollingIntervalMs));
+    }
+  }
+
+  static #checkResult(operation: string, r: ProposeResult | ChallengeResult, expected?: Hex): void {
+    if (expected === undefined || r.event.resultHash === expected.toLowerCase()) return;
+    throw new SettlementClientError(
+      operation,
+      `submitted in ${r.txHash}, but the contract's result hash ${r.event.resultHash} differs from ${expected}`,
+    );
   }
 }

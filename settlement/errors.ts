@@ -107,3 +107,38 @@ export function toSettlementError(operation: string, err: unknown): Error {
   const message = err instanceof Error ? err.message : String(err);
   return new SettlementClientError(operation, message, err);
 }
+
+/** Every way batch bytes or a batch selection can be wrong; settlement/batch.ts. */
+export const BatchErrorCode = {
+  /**
+   * The bytes are not a batch (336 + 126·n bytes, n ≥ 1) or not a union (672 + 127·n bytes, n ≥ 1, flags
+   * 0 or 1): what the contract reverts as MalformedBatch.
+   */
+  MALFORMED_BATCH: "MALFORMED_BATCH",
+  /** A hex string that is not 0x-prefixed, even-length hex. */
+  BAD_HEX: "BAD_HEX",
+  /** A value to encode does not fit its field (a price of 17 bytes, a negative sum, a side above 255...). */
+  FIELD_OUT_OF_RANGE: "FIELD_OUT_OF_RANGE",
+  /** A batch order is not a signed order (side neither 0 nor 1), or a signature is not 65 bytes. */
+  BAD_ORDER: "BAD_ORDER",
+  /** A signed order given to the selection is for another market or epoch. */
+  WRONG_CONTEXT: "WRONG_CONTEXT",
+  /** An internal invariant failed: a bug, never a property of the input. */
+  INVARIANT_VIOLATED: "INVARIANT_VIOLATED",
+} as const;
+export type BatchErrorCode = (typeof BatchErrorCode)[keyof typeof BatchErrorCode];
+
+export class BatchError extends Error {
+  readonly code: BatchErrorCode;
+  readonly detail: string;
+  /** The position of the offending order in the caller's array or the batch, when the error is about one. */
+  readonly index: number | undefined;
+
+  constructor(code: BatchErrorCode, detail: string, index?: number) {
+    super(`${code}: ${detail}`);
+    this.name = "BatchError";
+    this.code = code;
+    this.detail = detail;
+    this.index = index;
+  }
+}

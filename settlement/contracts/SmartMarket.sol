@@ -9,8 +9,8 @@ interface IERC20Transfers {
     function transferFrom(address from, address to, uint256 amount) external returns (bool);
 }
 
-/// @title SmartMarket: per-market escrow and verified settlement of uniform-price call auctions
-/// @notice See ISmartMarket and docs/settlement.md.
+/// @title SmartMarket: per-market escrow and certified settlement of uniform-price call auctions
+/// @notice See ISmartMarket, docs/certified-settlement.md (the specification) and docs/settlement.md.
 /// @dev Storage layout, per market and trader, four words (`_escrow[market][trader]`):
 ///   [0], [1]  balance word of BASE, QUOTE:  free (bits 0..111) | checkpointFree (112..223) | tag (224..255)
 ///   [2], [3]  lock word of BASE, QUOTE:     locked (bits 0..111) | lockedEpoch (112..175)
@@ -18,12 +18,21 @@ interface IERC20Transfers {
 /// been touched once is never zero again: settlements never pay a zero-to-nonzero SSTORE for it.
 /// Checkpoint rule: before the first change of `free` in epoch c, checkpointFree := free and tag := c + 1.
 /// So the free balance at the start of epoch c is (tag == c + 1 ? checkpointFree : free).
+///
+/// Bounds used by the unchecked arithmetic below (each proof refers to these):
+///   (B1) a collateral (_collateral) is a 112-bit balance: < 2^112;
+///   (B2) a kept order needs at most its trader's collateral, so a kept order's quantity is < 2^112 (a buy
+///        needs quantity * limitPrice >= quantity, a sell needs quantity);
+///   (B3) a batch has n < 2^32 orders (its calldata is 126 bytes per order; no transaction carries 2^39
+///        bytes), so a sum of kept quantities is < 2^144;
+///   (B4) price and limits are 16-byte fields: < 2^128.
 contract SmartMarket is ISmartMarket {
-    uint8 private constant BASE = 0;
-    uint8 private constant QUOTE = 1;
+    uint8 internal constant BASE = 0;
+    uint8 internal constant QUOTE = 1;
     uint256 public constant override MAX_FEE_BPS = 1000;
     /// @dev One epoch of delay is necessary (see requestWithdrawal in docs/settlement.md); the second is margin.
     uint256 public constant override WITHDRAWAL_DELAY_EPOCHS = 2;
+    bytes32 public constant override FINALIZED = bytes32(uint256(1));
     uint256 private constant BPS = 10_000;
 
     bytes32 public constant override ORDER_TYPEHASH = keccak256(
@@ -35,36 +44,142 @@ contract SmartMarket is ISmartMarket {
     bytes32 private constant VERSION_HASH = keccak256("1");
     /// @dev secp256k1 n / 2: signatures with a larger s are the malleable twins of low-s ones (EIP-2).
     uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
-    uint256 private constant MASK112 = (1 << 112) - 1;
+    /// @dev 2^112 - 1, as a literal so that assembly can use it.
+    uint256 private constant MASK112 = 0xffffffffffffffffffffffffffff;
+    uint256 private constant MASK80 = 0xffffffffffffffffffff;
+    uint256 private constant BIG_BOND = 1 << 250;
 
-    /// @dev Memory scratch of settle() and orderDigest(), offsets from its start:
-    ///   [0, 96)     ORDER_TYPEHASH, market, epoch: written once per batch
-    ///   [96, 384)   the fill being verified, copied whole from calldata: side, quantity, limitPrice, nonce,
-    ///               trader (so [0, 256) is the order's EIP-712 struct encoding), fill, v, r, s;
-    ///               then the digest overwrites `fill`, and [256, 384) is the ecrecover input (digest, v, r, s)
+    // ---------------------------------------------------------------- batch encoding
+
+    /// @dev Batch header: 13 big-endian fields, see ISmartMarket. Offsets of the fields read by name.
+    uint256 internal constant HEADER = 336;
+    uint256 internal constant ORDER = 126;
+    /// @dev A union entry: flag (1) then the order.
+    uint256 private constant ENTRY = 127;
+    uint256 private constant H_BUY_BETTER = 16;
+    uint256 private constant H_BUY_EQUAL = 48;
+    uint256 private constant H_BUY_BETTER_EDGE = 80;
+    uint256 private constant H_BUY_WORSE_EDGE = 96;
+    uint256 private constant H_BUY_REMAINDER = 112;
+    uint256 private constant H_BUY_ID = 144;
+    /// @dev The sell fields are the buy fields' offsets + 160.
+    uint256 private constant H_SELL = 160;
+
+    // ---------------------------------------------------------------- memory scratch of a certification
+
+    /// @dev The scratch lives at a fixed address, SCRATCH_AT: every access is then one constant (no base pointer on
+    /// the stack, no addition). Each entry point that certifies reserves it first (_reserveScratch: the free
+    /// memory pointer, still at its initial value, is moved past it), so it is memory the contract allocated.
+    /// Offsets from its start:
+    ///   [0, 96)     ORDER_TYPEHASH, market, epoch: written once per certification
+    ///   [96, 256)   the order being certified: side, quantity, limitPrice, nonce, trader, so that [0, 256) is
+    ///               its EIP-712 struct encoding
+    ///   [256, 384)  ecrecover input: digest, v, r, s
     ///   [384, 450)  0x1901 || domainSeparator || structHash, the digest's preimage
-    ///   [480, ...)  abi.encode(market, epoch, price, volume, Fill[]) of settle(), hashed at the end
-    uint256 private constant FILL_AT = 96;
+    ///   [480, 704)  the pass's state: price, feeBps, coverage namespace, the market's escrow mapping slot, the
+    ///               next (id, fill) and the next effect to write, the fee total so far
+    ///   [704, 800)  the arguments of a failure: v, s, recovered signer
+    ///   [800, 1440) the state of each side (SIDE bytes at SIDES + side * SIDE), see the S_ offsets
+    ///   [1440, 1504) a zero word and a word of ones: the signature flags of "check all" and "check none"
+    uint256 private constant ORDER_AT = 96;
+    uint256 private constant QUANTITY_AT = 128;
+    uint256 private constant LIMIT_AT = 160;
+    uint256 private constant NONCE_AT = 192;
+    uint256 private constant TRADER_AT = 224;
     uint256 private constant ECRECOVER_INPUT = 256;
     uint256 private constant DIGEST_INPUT = 384;
     uint256 private constant STRUCT_HASH_AT = 418;
-    uint256 private constant RESULT_AT = 480;
-    uint256 private constant RESULT_HEAD = 192;
-    /// @dev ABI size of one SignedFill: 9 static words.
-    uint256 private constant FILL_SIZE = 288;
+    uint256 private constant PRICE_AT = 480;
+    uint256 private constant FEE_BPS_AT = 512;
+    uint256 private constant NAMESPACE_AT = 544;
+    uint256 private constant ESCROW_AT = 576;
+    uint256 private constant FILLS_OUT = 608;
+    uint256 private constant EFFECTS_OUT = 640;
+    uint256 private constant FEE_TOTAL_AT = 672;
+    uint256 private constant FAILED_V = 704;
+    uint256 private constant FAILED_S = 736;
+    uint256 private constant FAILED_SIGNER = 768;
+    uint256 private constant SIDES = 800;
+    uint256 private constant SIDE = 320;
+    uint256 private constant FLAG_ALL = 1440;
+    uint256 private constant FLAG_NONE = 1472;
+    uint256 private constant SCRATCH = 1504;
+    /// @dev Above the compiler's initial free memory pointer (where via-IR's own stack spill area ends).
+    uint256 private constant SCRATCH_AT = 0x800;
+    /// @dev Per side: from the header, R (units left for the marginal level), L (its claimed quantity) and the
+    /// bonus threshold (remainder, id); counted in the pass: the better and equal sums, the distance from the
+    /// price of the closest better and of the closest worse limit (0: none), the pro-rata shares and bonuses.
+    uint256 private constant S_R = 0;
+    uint256 private constant S_L = 32;
+    uint256 private constant S_REM = 64;
+    uint256 private constant S_ID = 96;
+    uint256 private constant S_BETTER = 128;
+    uint256 private constant S_EQUAL = 160;
+    uint256 private constant S_BETTER_DIST = 192;
+    uint256 private constant S_WORSE_DIST = 224;
+    uint256 private constant S_SHARES = 256;
+    uint256 private constant S_BONUSES = 288;
+    /// @dev The result hash's ABI encoding: 6 head words, then (id, fill) per non-zero fill.
+    uint256 internal constant RESULT_HEAD = 192;
+
+    /// @dev Which signatures a certification checks: every order's, none (the standing batch of a challenge,
+    /// checked when it was submitted), or else `sigs` is the memory address of the union's first flag and the
+    /// order i's is checked iff its flag (at sigs + 127 i) is 0 (an added order). The pass reads a flag for
+    /// every order: the first two cases point it at FLAG_ALL or FLAG_NONE, with stride 0.
+    uint256 internal constant SIGS_ALL = 0;
+    uint256 private constant SIGS_NONE = 1;
+
+    // ---------------------------------------------------------------- transient storage (EIP-1153)
+
+    /// @dev Slot 0: the number of certifications so far in this transaction, their namespace. The coverage
+    /// state of (trader, asset) in certification ns lives at (ns << 161) | (asset << 160) | trader, ns >= 1:
+    /// the standing and the union certification of one challenge, or two calls in one transaction, never
+    /// share a slot. Slot 1: the standing record while a challenge re-certifies the standing batch (any
+    /// failure then means the batch given is not the standing one: StandingMismatch). Slot 2: below. Slots below
+    /// 2^161 other than these, and slots with bit 255 set, are never used here (the test harness injects
+    /// collateral there).
+    uint256 private constant T_NAMESPACE = 0;
+    uint256 private constant T_STANDING = 1;
+    // Slot 2: 1 while challenge() certifies (its standing batch and its union): a certification then accepts
+    // no trade (V = 0). 0 otherwise (propose, certify()): V = 0 reverts NoTrade. challenge() clears it after
+    // the union's certification, so a later call in the same transaction never sees it.
+    uint256 internal constant T_NO_TRADE = 2;
+
+    /// @dev A certified result in memory.
+    struct Certificate {
+        uint256 price;
+        uint256 volume;
+        bytes32 resultHash;
+        uint256 feeTotal;
+        /// number of non-zero fills
+        uint256 count;
+        /// memory: abi.encode(market, epoch, price, volume, (id, fill)[]) of the result hash
+        uint256 fills;
+        /// memory: per non-zero fill, two words: the trader's escrow slot (`_escrow[market][trader]`), and
+        /// trader | side << 160 | the order's memory address << 168
+        uint256 effects;
+    }
 
     uint256 private immutable _cachedChainId;
     bytes32 private immutable _cachedDomainSeparator;
 
-    /// @dev genesisTime (bits 0..63) | epochLength (64..127) | feeBps (128..143); 0 = no such market.
-    /// One word, so that settle() pays one cold SLOAD for the market.
+    /// @dev genesisTime (bits 0..63) | epochLength (64..127) | feeBps (128..137, <= 1000) | challengeWindow
+    /// (138..169) | bond (170..249) | BIG_BOND (bit 250); 0 = no such market. One word, so that propose,
+    /// challenge and finalize pay one cold SLOAD for the market. A bond of 2^80 wei or more does not fit: then
+    /// the bond field is 0, BIG_BOND is set and the bond is in `_bigBond`.
     mapping(bytes32 => uint256) private _schedule;
+    /// @dev The bond of markets whose bond is >= 2^80 wei.
+    mapping(bytes32 => uint256) private _bigBond;
     /// @dev [BASE, QUOTE] token addresses.
     mapping(bytes32 => address[2]) private _tokens;
     mapping(bytes32 => mapping(address => uint256[4])) private _escrow;
-    /// @dev Settled epochs as a bitmap: bit (epoch & 255) of word (epoch >> 8). After the first epoch of a
-    /// word, marking costs a nonzero-to-nonzero SSTORE (5,000 gas) instead of 22,100.
-    mapping(bytes32 => mapping(uint256 => uint256)) private _settled;
+    /// @dev Per market and epoch: 0 (nothing), FINALIZED, or the standing record
+    /// keccak256(abi.encode(batchHash, submitter, feeTotal)).
+    mapping(bytes32 => mapping(uint256 => bytes32)) private _records;
+    /// @dev Per market and sender: the first 192 bits of its commitment | the block number (bits 0..63).
+    mapping(bytes32 => mapping(address => uint256)) private _commitments;
+    /// @dev Claimable bonds, wei.
+    mapping(address => uint256) private _bonds;
 
     constructor() {
         _cachedChainId = block.chainid;
@@ -74,39 +189,75 @@ contract SmartMarket is ISmartMarket {
     // ================================================================ markets
 
     /// @inheritdoc ISmartMarket
-    function createMarket(address base, address quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps)
-        external
-        returns (bytes32 market)
-    {
+    function createMarket(
+        address base,
+        address quote,
+        uint64 genesisTime,
+        uint64 epochLength,
+        uint16 feeBps,
+        uint96 bond,
+        uint32 challengeWindow
+    ) external returns (bytes32 market) {
         if (base == address(0) || quote == address(0)) revert ZeroTokenAddress(base, quote);
         if (base == quote) revert IdenticalTokens(base);
         if (epochLength == 0) revert ZeroEpochLength(genesisTime);
         if (feeBps > MAX_FEE_BPS) revert FeeTooHigh(feeBps, MAX_FEE_BPS);
-        market = marketId(base, quote, genesisTime, epochLength, feeBps);
+        if (challengeWindow == 0 || challengeWindow >= epochLength) {
+            revert BadChallengeWindow(challengeWindow, epochLength);
+        }
+        market = marketId(base, quote, genesisTime, epochLength, feeBps, bond, challengeWindow);
         if (_schedule[market] != 0) revert MarketExists(market);
-        _schedule[market] = uint256(genesisTime) | (uint256(epochLength) << 64) | (uint256(feeBps) << 128);
+        uint256 schedule = uint256(genesisTime) | (uint256(epochLength) << 64) | (uint256(feeBps) << 128)
+            | (uint256(challengeWindow) << 138);
+        if (bond >> 80 == 0) {
+            schedule |= uint256(bond) << 170;
+        } else {
+            schedule |= BIG_BOND;
+            _bigBond[market] = bond;
+        }
+        _schedule[market] = schedule;
         _tokens[market] = [base, quote];
-        emit MarketCreated(market, base, quote, genesisTime, epochLength, feeBps);
+        emit MarketCreated(market, base, quote, genesisTime, epochLength, feeBps, bond, challengeWindow);
     }
 
     /// @inheritdoc ISmartMarket
-    function marketId(address base, address quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps)
-        public
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(base, quote, genesisTime, epochLength, feeBps));
+    function marketId(
+        address base,
+        address quote,
+        uint64 genesisTime,
+        uint64 epochLength,
+        uint16 feeBps,
+        uint96 bond,
+        uint32 challengeWindow
+    ) public pure returns (bytes32) {
+        return keccak256(abi.encode(base, quote, genesisTime, epochLength, feeBps, bond, challengeWindow));
     }
 
     /// @inheritdoc ISmartMarket
     function getMarket(bytes32 market)
         external
         view
-        returns (address base, address quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps)
+        returns (
+            address base,
+            address quote,
+            uint64 genesisTime,
+            uint64 epochLength,
+            uint16 feeBps,
+            uint96 bond,
+            uint32 challengeWindow
+        )
     {
         uint256 schedule = _scheduleOf(market);
         address[2] storage tokens = _tokens[market];
-        return (tokens[BASE], tokens[QUOTE], uint64(schedule), uint64(schedule >> 64), uint16(schedule >> 128));
+        return (
+            tokens[BASE],
+            tokens[QUOTE],
+            uint64(schedule),
+            uint64(schedule >> 64),
+            uint16(_feeBps(schedule)),
+            uint96(_bondOf(market, schedule)),
+            uint32(schedule >> 138)
+        );
     }
 
     /// @inheritdoc ISmartMarket
@@ -146,8 +297,8 @@ contract SmartMarket is ISmartMarket {
         uint256 locked = (account[asset + 2] & MASK112) + amount; // < 2^113: cannot overflow
         if (locked > MASK112) revert AmountOverflow(locked);
         // The lock records the request's epoch: funds locked during epoch c were part of the free balance at
-        // the start of c, which backs the settlement of epoch c - 1 (made during c), so settle() may still
-        // draw on them during c. current < 2^32 (checked by _tag), so it fits the 64-bit field.
+        // the start of c, which backs the result of epoch c - 1 (proposed, challenged and undone during c), so
+        // those may still draw on them during c. current < 2^32 (checked by _tag), so it fits the 64-bit field.
         account[asset + 2] = locked | (current << 112);
         emit WithdrawalRequested(
             market, msg.sender, asset, amount, locked, uint64(current + WITHDRAWAL_DELAY_EPOCHS)
@@ -177,12 +328,7 @@ contract SmartMarket is ISmartMarket {
     {
         (, uint256 current) = _tokenAndEpoch(market, asset);
         if (current <= epoch) revert EpochNotClosed(epoch, current);
-        uint256 word = _escrow[market][trader][asset];
-        uint256 tag = word >> 224;
-        uint256 wanted = uint256(epoch) + 2; // the tag of a checkpoint taken during epoch + 1
-        // tag < wanted: no change since before epoch + 1 began, the free balance is still the one at its start.
-        if (tag > wanted) revert CollateralNoLongerKnown(epoch, tag - 1);
-        return tag == wanted ? (word >> 112) & MASK112 : word & MASK112;
+        return _collateralOf(_escrow[market][trader][asset], epoch);
     }
 
     /// @inheritdoc ISmartMarket
@@ -213,80 +359,187 @@ contract SmartMarket is ISmartMarket {
         checkpointFree = (word >> 112) & MASK112;
     }
 
-    // ================================================================ settlement
+    // ================================================================ proposals, challenges, finalization
 
     /// @inheritdoc ISmartMarket
-    function settle(bytes32 market, uint64 epoch, uint256 price, SignedFill[] calldata fills) external {
+    function commit(bytes32 market, bytes32 commitment) external {
+        // 192 bits of the commitment and the block number in one word: one SSTORE here, one SLOAD to check.
+        // Matching 192 bits of a commitment to data not yet known is a 2^192 search.
+        _commitments[market][msg.sender] = (uint256(commitment) >> 64 << 64) | block.number;
+    }
+
+    /// @inheritdoc ISmartMarket
+    function propose(bytes32 market, uint64 epoch, bytes calldata batch) external payable {
+        _reserveScratch();
+        uint256 schedule = _scheduleOf(market);
+        uint256 current = _currentEpoch(schedule);
+        uint256 deadline = _epochClose(schedule, uint256(epoch) + 1); // T2
+        unchecked {
+            // challengeWindow < epochLength <= T2 - T1: no underflow, and the proposal window is not empty.
+            deadline -= uint32(schedule >> 138);
+        }
+        if (block.timestamp < _epochClose(schedule, epoch)) revert EpochNotClosed(epoch, current);
+        if (block.timestamp >= deadline) revert ProposalWindowClosed(epoch, deadline);
+        _checkBond(market, schedule);
+        mapping(uint256 => bytes32) storage records = _records[market];
+        if (records[epoch] != 0) revert AlreadyProposed(market, epoch);
+        (uint256 ptr, uint256 n, bytes32 batchHash) = _loadBatch(batch);
+        _checkCommitment(market, epoch, batchHash);
+
+        uint256 feeBps = _feeBps(schedule);
+        Certificate memory c = _certify(market, epoch, feeBps, ptr, n, SIGS_ALL);
+        _move(c, feeBps, current, false);
+        records[epoch] = keccak256(abi.encode(batchHash, msg.sender, c.feeTotal));
+        emit Proposed(market, epoch, msg.sender, c.resultHash, batchHash, c.price, c.volume, c.feeTotal);
+    }
+
+    /// @inheritdoc ISmartMarket
+    function challenge(bytes32 market, uint64 epoch, address standingSubmitter, bytes calldata union)
+        external
+        payable
+    {
+        _reserveScratch();
+        uint256 schedule = _scheduleOf(market);
+        uint256 current = _currentEpoch(schedule);
+        if (block.timestamp < _epochClose(schedule, epoch)) revert EpochNotClosed(epoch, current);
+        uint256 deadline = _epochClose(schedule, uint256(epoch) + 1);
+        if (block.timestamp >= deadline) revert ChallengeWindowClosed(epoch, deadline);
+        uint256 bond = _checkBond(market, schedule);
+        mapping(uint256 => bytes32) storage records = _records[market];
+        bytes32 record = records[epoch];
+        // Before T2 a record is never FINALIZED (finalize needs t >= T2).
+        if (record == 0) revert NothingToChallenge(market, epoch);
+
+        uint256 len = union.length;
+        if (len < 2 * HEADER + ENTRY || (len - 2 * HEADER) % ENTRY != 0) revert MalformedBatch(len);
+        uint256 n = (len - 2 * HEADER) / ENTRY;
+        uint256 raw = _alloc(len);
+        bytes32 dataHash;
+        assembly ("memory-safe") {
+            calldatacopy(raw, union.offset, len)
+            dataHash := keccak256(raw, len)
+        }
+        _checkCommitment(market, epoch, dataHash);
+        (uint256 standing, uint256 m, uint256 joined) = _splitUnion(raw, n, len);
+        bytes32 standingHash;
+        bytes32 unionHash;
+        assembly ("memory-safe") {
+            standingHash := keccak256(standing, add(HEADER, mul(m, ORDER)))
+            unionHash := keccak256(joined, add(HEADER, mul(n, ORDER)))
+        }
+
+        uint256 feeBps = _feeBps(schedule);
+        // Both certifications of a challenge accept no trade: the union may clear to nothing (it then undoes a
+        // standing result that traded), and a standing batch may be such a union (it stays challengeable).
+        // (Inline here, not through a helper: measured, a helper changes how the optimizer inlines the
+        // certification into propose, which then costs ~75 gas more per order.)
+        assembly ("memory-safe") {
+            tstore(T_NO_TRADE, 1)
+        }
+        // The standing batch was certified when it was submitted, from the same collateral (collateralOf(e) does
+        // not change during e + 1): any failure now proves it is not the standing batch.
+        _setStanding(record);
+        Certificate memory old = _certify(market, epoch, feeBps, standing, m, SIGS_NONE);
+        _setStanding(0);
+        _noTradeResult(old);
+        if (_record(standingHash, standingSubmitter, old.feeTotal) != record) revert StandingMismatch(record);
+        if (m == n) revert NoNewOrders();
+        Certificate memory c = _certify(market, epoch, feeBps, joined, n, raw + 2 * HEADER);
+        assembly ("memory-safe") {
+            tstore(T_NO_TRADE, 0)
+        }
+        _noTradeResult(c);
+        if (c.resultHash == old.resultHash) revert ResultUnchanged(c.resultHash);
+
+        _move(old, feeBps, current, true);
+        _move(c, feeBps, current, false);
+        if (bond != 0) _bonds[msg.sender] += bond; // the replaced submitter's bond
+        records[epoch] = _record(unionHash, msg.sender, c.feeTotal);
+        emit Challenged(
+            market, epoch, msg.sender, standingSubmitter, c.resultHash, unionHash, c.price, c.volume, c.feeTotal
+        );
+    }
+
+    /// @inheritdoc ISmartMarket
+    function finalize(bytes32 market, Finalization[] calldata items) external {
+        uint256 schedule = _scheduleOf(market);
+        uint256 bond = _bondOf(market, schedule);
+        uint256 tag = _tag(_currentEpoch(schedule));
+        mapping(uint256 => bytes32) storage records = _records[market];
+        mapping(address => uint256[4]) storage escrow = _escrow[market];
+        // Credits are summed over consecutive items of one submitter and paid once per run.
+        address payee;
+        uint256 fees;
+        uint256 bonds;
+        for (uint256 i; i < items.length; ++i) {
+            Finalization calldata item = items[i];
+            uint64 epoch = item.epoch;
+            uint256 deadline = _epochClose(schedule, uint256(epoch) + 1);
+            if (block.timestamp < deadline) revert NotFinal(epoch, deadline);
+            address submitter = item.submitter;
+            uint256 feeTotal = item.feeTotal;
+            if (records[epoch] != _record(item.batchHash, submitter, feeTotal)) revert NothingToFinalize(market, epoch);
+            records[epoch] = FINALIZED;
+            emit Finalized(market, epoch, submitter, feeTotal);
+            if (submitter != payee) {
+                _pay(escrow, payee, fees, bonds, tag);
+                (payee, fees, bonds) = (submitter, 0, 0);
+            }
+            fees += feeTotal;
+            bonds += bond;
+        }
+        _pay(escrow, payee, fees, bonds, tag);
+    }
+
+    /// @dev finalize(): `fees` QUOTE to the free balance of `payee`, `bonds` wei to its claimable bonds.
+    function _pay(mapping(address => uint256[4]) storage escrow, address payee, uint256 fees, uint256 bonds, uint256 tag)
+        private
+    {
+        if (fees != 0) _credit(escrow[payee], QUOTE, fees, tag);
+        if (bonds != 0) _bonds[payee] += bonds;
+    }
+
+    /// @inheritdoc ISmartMarket
+    function claimBonds() external {
+        uint256 amount = _bonds[msg.sender];
+        if (amount == 0) revert NothingToClaim(msg.sender);
+        _bonds[msg.sender] = 0;
+        (bool ok,) = msg.sender.call{value: amount}("");
+        if (!ok) revert BondTransferFailed(msg.sender, amount);
+        emit BondsClaimed(msg.sender, amount);
+    }
+
+    /// @inheritdoc ISmartMarket
+    function certify(bytes32 market, uint64 epoch, bytes calldata batch)
+        external
+        returns (
+            uint256 price,
+            uint256 volume,
+            uint256[] memory fills,
+            bytes32 resultHash,
+            uint256 feeTotal,
+            bytes32 batchHash
+        )
+    {
         uint256 schedule = _scheduleOf(market);
         uint256 current = _currentEpoch(schedule);
         if (current <= epoch) revert EpochNotClosed(epoch, current);
-        if (current != uint256(epoch) + 1) revert SettlementWindowClosed(epoch, current);
-        mapping(uint256 => uint256) storage settledWords = _settled[market];
-        uint256 settledWord = settledWords[epoch >> 8];
-        uint256 settledBit = 1 << (epoch & 255);
-        if (settledWord & settledBit != 0) revert AlreadySettled(market, epoch);
-        if (price == 0 || price > type(uint128).max) revert PriceOutOfRange(price);
-        uint256 n = fills.length;
-        if (n == 0) revert EmptySettlement(market, epoch);
+        return _certifyBatch(market, epoch, schedule, batch);
+    }
 
-        uint256 scratch = _allocScratch(market, epoch, RESULT_AT + RESULT_HEAD + 64 * n);
-        uint256 tag = _tag(current);
-        uint256 feeBps = uint16(schedule >> 128);
-        mapping(address => uint256[4]) storage escrow = _escrow[market];
-        uint256 buyVolume;
-        uint256 sellVolume;
-        uint256 feeTotal;
-        bytes32 previousId;
-        for (uint256 i; i < n;) {
-            uint256 ptr; // calldata offset of fill i: the array's elements are contiguous 9-word structs
-            assembly ("memory-safe") {
-                ptr := add(fills.offset, mul(i, FILL_SIZE))
-            }
-            (uint256 side, uint256 quantity, uint256 limitPrice, address trader, uint256 fill) =
-                _readFill(scratch, ptr, i);
-            bytes32 id = _digest(scratch);
-            // Strictly ascending ids: no order is filled twice, and the order is the result hash's.
-            if (id <= previousId) revert FillsNotAscending(i, previousId, id);
-            previousId = id;
-            if (fill == 0) revert ZeroFill(i);
-            if (fill > quantity) revert FillExceedsQuantity(i, fill, quantity);
-            _checkSigner(scratch, i, id, trader);
-            uint256[4] storage account = escrow[trader];
-            unchecked {
-                // fill < 2^128 and price < 2^128: the product fits in 256 bits. Each volume is a sum of
-                // n < 2^64 (calldata-bound) terms below 2^128: no overflow.
-                uint256 amount = fill * price;
-                if (side == 0) {
-                    if (limitPrice < price) revert LimitViolated(i, side, limitPrice, price);
-                    buyVolume += fill;
-                    _exchange(account, QUOTE, amount, fill, current, tag, trader);
-                } else {
-                    if (limitPrice > price) revert LimitViolated(i, side, limitPrice, price);
-                    sellVolume += fill;
-                    if (amount > MASK112) revert AmountOverflow(amount); // could not be credited anyway
-                    uint256 fee = _feeRoundedDown(amount, feeBps); // amount < 2^112, feeBps < 2^16: fits
-                    feeTotal += fee;
-                    _exchange(account, BASE, fill, amount - fee, current, tag, trader); // fee <= amount / 10
-                }
-                uint256 out = scratch + RESULT_AT + RESULT_HEAD + 64 * i;
-                assembly ("memory-safe") {
-                    mstore(out, id)
-                    mstore(add(out, 32), fill)
-                }
-                ++i;
-            }
-        }
-        if (buyVolume != sellVolume) revert VolumeMismatch(buyVolume, sellVolume);
-        settledWords[epoch >> 8] = settledWord | settledBit;
-        // The fee stays in the market's escrow, credited to the submitter: token totals are conserved.
-        if (feeTotal != 0) _credit(escrow[msg.sender], QUOTE, feeTotal, tag);
-        bytes32 resultHash = _resultHash(scratch, market, epoch, price, buyVolume, n);
-        emit Settled(market, epoch, price, buyVolume, resultHash, msg.sender);
+    /// @inheritdoc ISmartMarket
+    function recordOf(bytes32 market, uint64 epoch) external view returns (bytes32) {
+        return _records[market][epoch];
     }
 
     /// @inheritdoc ISmartMarket
     function isSettled(bytes32 market, uint64 epoch) external view returns (bool) {
-        return _settled[market][epoch >> 8] & (1 << (epoch & 255)) != 0;
+        return _records[market][epoch] != 0;
+    }
+
+    /// @inheritdoc ISmartMarket
+    function bondsOf(address account) external view returns (uint256) {
+        return _bonds[account];
     }
 
     // ================================================================ EIP-712
@@ -323,198 +576,577 @@ contract SmartMarket is ISmartMarket {
         uint128 limitPrice,
         uint64 nonce,
         address trader
-    ) external view returns (bytes32) {
-        uint256 scratch = _allocScratch(market, epoch, RESULT_AT);
-        _writeOrder(scratch, side, quantity, limitPrice, nonce, trader);
-        return _digest(scratch);
-    }
-
-    // ================================================================ internals
-
-    function _buildDomainSeparator() private view returns (bytes32) {
-        return keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, block.chainid, address(this)));
-    }
-
-    /// @dev Allocates `size` bytes of scratch and writes the parts of the order encoding and of the digest
-    /// input that are the same for every order of the batch.
-    function _allocScratch(bytes32 market, uint64 epoch, uint256 size) private view returns (uint256 scratch) {
-        bytes32 separator = domainSeparator();
-        bytes32 typehash = ORDER_TYPEHASH;
-        uint256 epochWord = epoch; // widened in Solidity: assembly must not see dirty high bits
-        assembly ("memory-safe") {
-            scratch := mload(0x40)
-            mstore(0x40, add(scratch, size))
-            mstore(scratch, typehash)
-            mstore(add(scratch, 32), market)
-            mstore(add(scratch, 64), epochWord)
-            mstore(add(scratch, DIGEST_INPUT), shl(240, 0x1901))
-            mstore(add(scratch, add(DIGEST_INPUT, 2)), separator)
-        }
-    }
-
-    /// @dev Copies fill `index` (at calldata offset `ptr`) whole into the scratch, where its first five words
-    /// (side, quantity, limitPrice, nonce, trader: in EIP-712 order, by the struct's design) complete the
-    /// order's struct encoding, and reads its fields from there (one CALLDATACOPY: the ABI decoder's
-    /// per-field bounds checks are not needed, it checked the whole array against the calldata size at
-    /// entry). Rejects values wider than their types, which the hash would otherwise include as they are.
-    function _readFill(uint256 scratch, uint256 ptr, uint256 index)
-        private
-        pure
-        returns (uint256 side, uint256 quantity, uint256 limitPrice, address trader, uint256 fill)
-    {
-        uint256 nonce;
-        uint256 traderWord;
-        assembly ("memory-safe") {
-            let at := add(scratch, FILL_AT)
-            calldatacopy(at, ptr, FILL_SIZE)
-            side := mload(at)
-            quantity := mload(add(at, 32))
-            limitPrice := mload(add(at, 64))
-            nonce := mload(add(at, 96))
-            traderWord := mload(add(at, 128))
-            fill := mload(add(at, 160))
-        }
-        if (side > 1) revert InvalidSide(index, side);
-        if ((quantity | limitPrice | fill) >> 128 != 0 || nonce >> 64 != 0 || traderWord >> 160 != 0) {
-            revert MalformedFill(index);
-        }
-        trader = address(uint160(traderWord));
-    }
-
-    /// @dev Writes an order's fields into the order encoding (market and epoch are already there).
-    function _writeOrder(
-        uint256 scratch,
-        uint256 side,
-        uint256 quantity,
-        uint256 limitPrice,
-        uint256 nonce,
-        address trader
-    ) private pure {
+    ) external view returns (bytes32 id) {
+        _reserveScratch();
+        _initScratch(market, epoch);
         uint256 traderWord = uint160(trader); // widened in Solidity: assembly must not see dirty high bits
         assembly ("memory-safe") {
-            mstore(add(scratch, 96), side)
-            mstore(add(scratch, 128), quantity)
-            mstore(add(scratch, 160), limitPrice)
-            mstore(add(scratch, 192), nonce)
-            mstore(add(scratch, 224), traderWord)
+            mstore(add(SCRATCH_AT, ORDER_AT), side)
+            mstore(add(SCRATCH_AT, QUANTITY_AT), quantity)
+            mstore(add(SCRATCH_AT, LIMIT_AT), limitPrice)
+            mstore(add(SCRATCH_AT, NONCE_AT), nonce)
+            mstore(add(SCRATCH_AT, TRADER_AT), traderWord)
+            mstore(add(SCRATCH_AT, STRUCT_HASH_AT), keccak256(SCRATCH_AT, 256))
+            id := keccak256(add(SCRATCH_AT, DIGEST_INPUT), 66)
         }
     }
 
-    /// @dev The EIP-712 digest of the order encoded in the scratch: keccak256(0x1901 || domainSeparator ||
-    /// hashStruct(order)). Two keccaks over memory, no allocation.
-    function _digest(uint256 scratch) private pure returns (bytes32 id) {
-        assembly ("memory-safe") {
-            mstore(add(scratch, STRUCT_HASH_AT), keccak256(scratch, 256))
-            id := keccak256(add(scratch, DIGEST_INPUT), 66)
-        }
-    }
+    // ================================================================ certification
 
-    /// @dev Rejects malformed signatures (v not 27/28, high s) and any signature that does not recover to
-    /// `trader`, including unrecoverable ones (the precompile returns nothing: recovered = 0). The fill's
-    /// v, r, s follow its `fill` word in the scratch; the digest replaces `fill` (already read) to make the
-    /// precompile's input (digest, v, r, s) in place.
-    function _checkSigner(uint256 scratch, uint256 index, bytes32 id, address trader) private view {
-        uint256 v;
-        uint256 s;
-        address recovered;
-        assembly ("memory-safe") {
-            let input := add(scratch, ECRECOVER_INPUT)
-            v := mload(add(input, 32))
-            s := mload(add(input, 96))
-        }
-        if ((v != 27 && v != 28) || s > HALF_N) revert MalformedSignature(index, v, bytes32(s));
-        assembly ("memory-safe") {
-            let input := add(scratch, ECRECOVER_INPUT)
-            mstore(input, id)
-            mstore(0x00, 0) // the output slot stays 0 when the precompile recovers nothing
-            pop(staticcall(gas(), 0x01, input, 128, 0x00, 32))
-            recovered := mload(0x00)
-        }
-        if (recovered == address(0) || recovered != trader) revert InvalidSigner(index, id, recovered, trader);
-    }
-
-    /// @dev keccak256(abi.encode(market, epoch, price, volume, (bytes32 id, uint256 fill)[])); the fills were
-    /// written after the 6-word head by settle()'s loop.
-    function _resultHash(uint256 scratch, bytes32 market, uint64 epoch, uint256 price, uint256 volume, uint256 n)
-        private
-        pure
-        returns (bytes32 h)
+    /// @dev certify() without the epoch check (the test harness calls it with injected collateral).
+    function _certifyBatch(bytes32 market, uint64 epoch, uint256 schedule, bytes calldata batch)
+        internal
+        returns (
+            uint256 price,
+            uint256 volume,
+            uint256[] memory fills,
+            bytes32 resultHash,
+            uint256 feeTotal,
+            bytes32 batchHash
+        )
     {
+        _reserveScratch();
+        (uint256 ptr, uint256 n, bytes32 hash) = _loadBatch(batch);
+        Certificate memory c = _certify(market, epoch, _feeBps(schedule), ptr, n, SIGS_ALL);
+        fills = new uint256[](n);
+        uint256 fillWords = c.fills + RESULT_HEAD + 32;
+        uint256 effects = c.effects;
+        for (uint256 k; k < c.count; ++k) {
+            uint256 order;
+            uint256 fill;
+            assembly ("memory-safe") {
+                order := shr(168, mload(add(effects, add(shl(6, k), 32))))
+                fill := mload(add(fillWords, shl(6, k)))
+            }
+            fills[(order - ptr - HEADER) / ORDER] = fill;
+        }
+        return (c.price, c.volume, fills, c.resultHash, c.feeTotal, hash);
+    }
+
+    /// @dev The certification of docs/certified-settlement.md: header checks, one pass over the n orders of the
+    /// batch at memory `batch` (each order's checks, signature, coverage, class and fill), then the claimed
+    /// sums and the bonus count. Reverts with the first wrong value. Writes the result hash's encoding and, per
+    /// non-zero fill, (escrow slot, trader, side, index) to memory; persistent state is not touched (coverage
+    /// running totals live in transient storage).
+    ///
+    /// Arithmetic: everything after the header checks is unchecked. When the header's sums and edges equal the
+    /// batch's (which the checks after the pass establish, before anything computed here is used), R <= L (as
+    /// R = V - better <= D - better = equal = L), L < 2^144 and a marginal quantity q < 2^112 (B2, B3), so
+    /// R * q < 2^256, every share is <= q, and fill * price < 2^240 (B2, B4). When they differ, the values
+    /// computed in the pass may wrap, but the batch reverts AggregateMismatch before any is used.
+    function _certify(bytes32 market, uint64 epoch, uint256 feeBps, uint256 batch, uint256 n, uint256 sigs)
+        internal
+        returns (Certificate memory c)
+    {
+        _initScratch(market, epoch);
+        (uint256 price, uint256 volume) = _readHeader(batch, SCRATCH_AT + SIDES);
+        uint256 fills = _alloc(RESULT_HEAD + 64 * n);
+        uint256 effects = _alloc(64 * n);
+        mapping(address => uint256[4]) storage accounts = _escrow[market];
+        assembly ("memory-safe") {
+            let ns := add(tload(T_NAMESPACE), 1)
+            tstore(T_NAMESPACE, ns)
+            mstore(add(SCRATCH_AT, PRICE_AT), price)
+            mstore(add(SCRATCH_AT, FEE_BPS_AT), feeBps)
+            mstore(add(SCRATCH_AT, NAMESPACE_AT), shl(161, ns))
+            mstore(add(SCRATCH_AT, ESCROW_AT), accounts.slot)
+            mstore(add(SCRATCH_AT, FILLS_OUT), add(fills, RESULT_HEAD))
+            mstore(add(SCRATCH_AT, EFFECTS_OUT), effects)
+            mstore(add(SCRATCH_AT, FEE_TOTAL_AT), 0)
+        }
+        // `sigs` as a flag pointer and its stride: a zero word (check all), a word with a non-zero first byte
+        // (check none), or the union's flags, 127 bytes apart.
+        uint256 stride;
+        assembly ("memory-safe") {
+            mstore(add(SCRATCH_AT, FLAG_ALL), 0)
+            mstore(add(SCRATCH_AT, FLAG_NONE), not(0))
+            switch sigs
+            case 0 { sigs := add(SCRATCH_AT, FLAG_ALL) }
+            case 1 { sigs := add(SCRATCH_AT, FLAG_NONE) }
+            default { stride := ENTRY }
+        }
+        _pass(batch + HEADER, batch + HEADER + n * ORDER, sigs, stride, epoch);
+        _checkAggregates(batch, SCRATCH_AT + SIDES, price);
+        uint256 count;
+        bytes32 resultHash;
         uint256 epochWord = epoch;
         assembly ("memory-safe") {
-            let head := add(scratch, RESULT_AT)
-            mstore(head, market)
-            mstore(add(head, 32), epochWord)
-            mstore(add(head, 64), price)
-            mstore(add(head, 96), volume)
-            mstore(add(head, 128), 0xa0) // offset of the array: after the 5 head words
-            mstore(add(head, 160), n)
-            h := keccak256(head, add(RESULT_HEAD, shl(6, n)))
+            // No trade (V = 0, a challenge only): price 0, as clearing.md's result hash of a book that does not trade.
+            count := shr(6, sub(mload(add(SCRATCH_AT, FILLS_OUT)), add(fills, RESULT_HEAD)))
+            mstore(fills, market)
+            mstore(add(fills, 32), epochWord)
+            mstore(add(fills, 64), price)
+            mstore(add(fills, 96), volume)
+            mstore(add(fills, 128), 0xa0) // offset of the array: after the 5 head words
+            mstore(add(fills, 160), count)
+            resultHash := keccak256(fills, add(RESULT_HEAD, shl(6, count)))
         }
+        c = Certificate(price, volume, resultHash, _word(SCRATCH_AT, FEE_TOTAL_AT), count, fills, effects);
     }
 
-    /// @dev feeBps of `amount`, rounded down (toward the seller: the seller never pays more than feeBps).
-    function _feeRoundedDown(uint256 amount, uint256 feeBps) private pure returns (uint256) {
-        return amount * feeBps / BPS;
-    }
-
-    /// @dev One fill's escrow movement: `debit` of `debitAsset` out, `credit` of the other asset in. The two
-    /// balance words are read and written once each, through raw slots (`account` is 4 consecutive words).
-    function _exchange(
-        uint256[4] storage account,
-        uint256 debitAsset,
-        uint256 debit,
-        uint256 credit,
-        uint256 current,
-        uint256 tag,
-        address trader
-    ) private {
-        uint256 slot;
-        assembly ("memory-safe") {
-            slot := account.slot
-        }
-        unchecked {
-            uint256 debitSlot = slot + debitAsset;
-            uint256 creditSlot = slot + (debitAsset ^ 1);
-            uint256 word = _checkpoint(_load(debitSlot), tag);
-            uint256 free = word & MASK112;
-            if (debit <= free) {
-                _store(debitSlot, word - debit);
-            } else {
-                _store(debitSlot, word - free);
-                _debitLocked(slot + 2 + debitAsset, debitAsset, debit, free, current, trader);
+    /// @dev Section 2 of the certification: the pass over the orders at memory [order, end). The state it
+    /// needs besides the order is in the scratch (so that little lives on the stack); `sigs` is SIGS_ALL,
+    /// SIGS_NONE or the address of the first order's flag (advanced with the orders).
+    function _pass(uint256 order, uint256 end, uint256 flag, uint256 stride, uint64 epoch) private {
+        uint256 first = order;
+        bytes32 previous;
+        while (order < end) {
+            // Steps 2.1 to 2.3, and the coverage state of the order's (trader, asset). Every value of the order
+            // is read from its fixed-width field, so none is wider than its type. The fields are written to the
+            // order's EIP-712 struct encoding in the scratch ([0, 96) is the batch's typehash, market, epoch).
+            uint256 failure;
+            bytes32 id;
+            uint256 slot;
+            uint256 left;
+            uint256 account;
+            uint256 side;
+            uint256 quantity;
+            uint256 limit;
+            assembly ("memory-safe") {
+                let w := mload(order)
+                side := shr(248, w)
+                quantity := shr(128, shl(8, w))
+                limit := shr(128, mload(add(order, 17)))
+                let trader := shr(96, mload(add(order, 41)))
+                mstore(add(SCRATCH_AT, ORDER_AT), side)
+                mstore(add(SCRATCH_AT, QUANTITY_AT), quantity)
+                mstore(add(SCRATCH_AT, LIMIT_AT), limit)
+                mstore(add(SCRATCH_AT, NONCE_AT), shr(192, mload(add(order, 33))))
+                mstore(add(SCRATCH_AT, TRADER_AT), trader)
+                mstore(add(SCRATCH_AT, STRUCT_HASH_AT), keccak256(SCRATCH_AT, 256))
+                id := keccak256(add(SCRATCH_AT, DIGEST_INPUT), 66)
+                failure := or(gt(side, 1), or(iszero(quantity), iszero(limit)))
+                if iszero(or(failure, gt(id, previous))) { failure := 3 }
+                if iszero(failure) {
+                    if iszero(shr(248, mload(flag))) {
+                        let v := shr(248, mload(add(order, 61)))
+                        let s := mload(add(order, 94))
+                        switch or(iszero(or(eq(v, 27), eq(v, 28))), gt(s, HALF_N))
+                        case 1 {
+                            failure := 4
+                            mstore(add(SCRATCH_AT, FAILED_V), v)
+                            mstore(add(SCRATCH_AT, FAILED_S), s)
+                        }
+                        default {
+                            let input := add(SCRATCH_AT, ECRECOVER_INPUT)
+                            mstore(input, id)
+                            mstore(add(input, 32), v)
+                            mstore(add(input, 64), mload(add(order, 62)))
+                            mstore(add(input, 96), s)
+                            mstore(0x00, 0) // stays 0 when the precompile recovers nothing
+                            pop(staticcall(gas(), 0x01, input, 128, 0x00, 32))
+                            let recovered := mload(0x00)
+                            if or(iszero(recovered), iszero(eq(recovered, trader))) {
+                                failure := 5
+                                mstore(add(SCRATCH_AT, FAILED_SIGNER), recovered)
+                            }
+                        }
+                    }
+                    // Coverage (2.4): the running state of (trader, asset spent) in this certification's
+                    // namespace, and the trader's escrow slot _escrow[market][trader].
+                    slot := or(mload(add(SCRATCH_AT, NAMESPACE_AT)), or(shl(160, xor(side, 1)), trader))
+                    left := tload(slot)
+                    mstore(0x00, trader)
+                    mstore(0x20, mload(add(SCRATCH_AT, ESCROW_AT)))
+                    account := keccak256(0x00, 0x40)
+                }
             }
-            word = _checkpoint(_load(creditSlot), tag);
-            if (credit > MASK112 - (word & MASK112)) revert AmountOverflow(credit);
-            _store(creditSlot, word + credit);
+            if (failure != 0) _orderFailure(failure, (order - first) / ORDER, id, previous);
+            previous = id;
+            if (left == 0) {
+                // First order of this (trader, asset): left = collateral + 1 (< 2^112 + 1, B1), 0 = not read.
+                uint256[4] storage held;
+                assembly ("memory-safe") {
+                    held.slot := account
+                }
+                address trader = address(uint160(_word(SCRATCH_AT, TRADER_AT)));
+                unchecked {
+                    left = _collateral(held, trader, 1 - side, epoch) + 1;
+                }
+            }
+            // Kept iff need <= left - 1 (2.4): a buy needs quantity * limit QUOTE (both < 2^128: the product
+            // fits), a sell quantity BASE. Then the class and fill (2.5), the running sums, and the outputs.
+            // Better is limit > price for buys, < price for sells; the edges are kept as distances from the
+            // price (of the closest better and the closest worse limit), 0 for none. Unchecked: see _certify.
+            assembly ("memory-safe") {
+                let need := quantity
+                if iszero(side) { need := mul(quantity, limit) }
+                let kept := lt(need, left)
+                if kept { left := sub(left, need) }
+                tstore(slot, left)
+                if kept {
+                    let price := mload(add(SCRATCH_AT, PRICE_AT))
+                    let st := add(add(SCRATCH_AT, SIDES), mul(side, SIDE))
+                    let fill := 0
+                    switch eq(limit, price)
+                    case 1 {
+                        mstore(add(st, S_EQUAL), add(mload(add(st, S_EQUAL)), quantity))
+                        let units := mul(mload(add(st, S_R)), quantity)
+                        let level := mload(add(st, S_L))
+                        // div and mod by 0 are 0: share and remainder 0 when L = 0, as the rule says
+                        let share := div(units, level)
+                        let rem := mod(units, level)
+                        mstore(add(st, S_SHARES), add(mload(add(st, S_SHARES)), share))
+                        let threshold := mload(add(st, S_REM))
+                        let bonus := or(gt(rem, threshold), and(eq(rem, threshold), iszero(gt(id, mload(add(st, S_ID))))))
+                        mstore(add(st, S_BONUSES), add(mload(add(st, S_BONUSES)), bonus))
+                        fill := add(share, bonus)
+                    }
+                    default {
+                        let above := gt(limit, price)
+                        let distance := sub(price, limit)
+                        if above { distance := sub(limit, price) }
+                        let edge := add(st, S_WORSE_DIST)
+                        if xor(above, side) {
+                            // better: fills fully
+                            fill := quantity
+                            mstore(add(st, S_BETTER), add(mload(add(st, S_BETTER)), quantity))
+                            edge := add(st, S_BETTER_DIST)
+                        }
+                        let closest := mload(edge)
+                        if or(iszero(closest), lt(distance, closest)) { mstore(edge, distance) }
+                    }
+                    if fill {
+                        let out := mload(add(SCRATCH_AT, FILLS_OUT))
+                        mstore(out, id)
+                        mstore(add(out, 32), fill)
+                        mstore(add(SCRATCH_AT, FILLS_OUT), add(out, 64))
+                        let effect := mload(add(SCRATCH_AT, EFFECTS_OUT))
+                        mstore(effect, account)
+                        mstore(add(effect, 32), or(mload(add(SCRATCH_AT, TRADER_AT)), or(shl(160, side), shl(168, order))))
+                        mstore(add(SCRATCH_AT, EFFECTS_OUT), add(effect, 64))
+                        // fill * price < 2^240 and feeBps <= 1000: no overflow (see _certify)
+                        if side {
+                            let fee := div(mul(mul(fill, price), mload(add(SCRATCH_AT, FEE_BPS_AT))), BPS)
+                            mstore(add(SCRATCH_AT, FEE_TOTAL_AT), add(mload(add(SCRATCH_AT, FEE_TOTAL_AT)), fee))
+                        }
+                    }
+                }
+            }
+            unchecked {
+                order += ORDER;
+                flag += stride;
+            }
         }
     }
 
-    /// @dev The part of a debit (`debit` - `free`) that the free balance cannot cover comes from what the
-    /// trader locked during the current epoch: those funds were free at its start and back the settlement
-    /// made now. Reverts InsufficientCollateral when they are not enough.
-    function _debitLocked(uint256 lockSlot, uint256 asset, uint256 debit, uint256 free, uint256 current, address trader)
+    /// @dev Reverts with the error of a failed order check (codes set by _pass: 1 side, quantity or limit,
+    /// 3 order, 4 signature shape, 5 signer).
+    function _orderFailure(uint256 failure, uint256 index, bytes32 id, bytes32 previous)
         private
+        view
     {
-        uint256 lockWord = _load(lockSlot);
-        uint256 usable = lockWord >> 112 == current ? lockWord & MASK112 : 0;
+        _failing();
+        uint256 side = _word(SCRATCH_AT, ORDER_AT);
+        if (side > 1) revert InvalidSide(index, side);
+        if (failure == 1) revert MalformedOrder(index);
+        if (failure == 3) revert OrdersNotAscending(index, previous, id);
+        if (failure == 4) revert MalformedSignature(index, _word(SCRATCH_AT, FAILED_V), bytes32(_word(SCRATCH_AT, FAILED_S)));
+        revert InvalidSigner(
+            index, id, address(uint160(_word(SCRATCH_AT, FAILED_SIGNER))), address(uint160(_word(SCRATCH_AT, TRADER_AT)))
+        );
+    }
+
+    /// @dev Section 1 of the certification: reads the header, checks the price against the volume and the
+    /// limits of units V and V + 1 that its sums and edges imply, and writes each side's R, L and threshold.
+    /// At V = 0, _readNoTradeHeader.
+    function _readHeader(uint256 batch, uint256 sides) private view returns (uint256 price, uint256 volume) {
+        uint256 buyBetter;
+        uint256 sellBetter;
+        uint256 demand;
+        uint256 supply;
+        assembly ("memory-safe") {
+            price := shr(128, mload(batch))
+            buyBetter := mload(add(batch, H_BUY_BETTER))
+            sellBetter := mload(add(batch, add(H_SELL, H_BUY_BETTER)))
+        }
+        if (price == 0) {
+            _failing();
+            revert PriceOutOfRange(price);
+        }
+        demand = _sum(buyBetter, _word(batch, H_BUY_EQUAL));
+        supply = _sum(sellBetter, _word(batch, H_SELL + H_BUY_EQUAL));
+        volume = demand < supply ? demand : supply;
+        if (volume == 0) return _readNoTradeHeader(batch, sides, price);
+        if (buyBetter > volume) {
+            _failing();
+            revert VolumeNotMaximal(0, buyBetter, volume);
+        }
+        if (sellBetter > volume) {
+            _failing();
+            revert VolumeNotMaximal(1, sellBetter, volume);
+        }
+        // The limits of the units V and V + 1 of each curve (0: no unit V + 1).
+        uint256 buyV = buyBetter == volume ? _edge(batch, H_BUY_BETTER_EDGE) : price;
+        uint256 buyNext = demand > volume ? price : _edge(batch, H_BUY_WORSE_EDGE);
+        uint256 sellV = sellBetter == volume ? _edge(batch, H_SELL + H_BUY_BETTER_EDGE) : price;
+        uint256 sellNext = supply > volume ? price : _edge(batch, H_SELL + H_BUY_WORSE_EDGE);
+        uint256 lo = sellV > buyNext ? sellV : buyNext;
+        uint256 hi = sellNext != 0 && sellNext < buyV ? sellNext : buyV;
         unchecked {
-            // free + usable < 2^113
-            if (debit > free + usable) revert InsufficientCollateral(trader, asset, debit, free + usable);
-            _store(lockSlot, lockWord - (debit - free)); // debit - free <= usable: the locked field only
+            if (lo > hi || price != lo + (hi - lo) / 2) {
+                _failing();
+                revert WrongPrice(price, lo, hi);
+            }
+        }
+        assembly ("memory-safe") {
+            for { let side := 0 } lt(side, 2) { side := add(side, 1) } {
+                let h := add(batch, mul(side, H_SELL))
+                let s := add(sides, mul(side, SIDE))
+                mstore(add(s, S_R), sub(volume, mload(add(h, H_BUY_BETTER)))) // better <= volume: checked
+                mstore(add(s, S_L), mload(add(h, H_BUY_EQUAL)))
+                mstore(add(s, S_REM), mload(add(h, H_BUY_REMAINDER)))
+                mstore(add(s, S_ID), mload(add(h, H_BUY_ID)))
+                mstore(add(s, S_BETTER), 0)
+                mstore(add(s, S_EQUAL), 0)
+                mstore(add(s, S_BETTER_DIST), 0)
+                mstore(add(s, S_WORSE_DIST), 0)
+                mstore(add(s, S_SHARES), 0)
+                mstore(add(s, S_BONUSES), 0)
+            }
         }
     }
 
-    function _load(uint256 slot) private view returns (uint256 value) {
+    /// @dev Section 1 at V = 0: NoTrade, unless a challenge certifies (T_NO_TRADE set; the standing record is not
+    /// set then, so there is no StandingMismatch to report). In a challenge both better sums must be 0 (else
+    /// VolumeNotMaximal with volume 0): no kept buy above p, no kept sell below it, and one side has nothing
+    /// at p (V = min(buy.equal, sell.equal) = 0), so p separates the sides and nothing trades at any price.
+    /// There are no units V and V + 1 (no lo, hi, WrongPrice); R = 0 on both sides, so no shares and no
+    /// bonus (a threshold that selects an order fails WrongBonusCount). Returns (p, 0): the pass classifies
+    /// at p; the result's price is set to 0 by _noTradeResult.
+    function _readNoTradeHeader(uint256 batch, uint256 sides, uint256 price)
+        private
+        view
+        returns (uint256, uint256)
+    {
+        uint256 allowed;
         assembly ("memory-safe") {
-            value := sload(slot)
+            allowed := tload(T_NO_TRADE)
+        }
+        if (allowed == 0) revert NoTrade();
+        uint256 buyBetter = _word(batch, H_BUY_BETTER);
+        if (buyBetter != 0) {
+            _failing();
+            revert VolumeNotMaximal(0, buyBetter, 0);
+        }
+        uint256 sellBetter = _word(batch, H_SELL + H_BUY_BETTER);
+        if (sellBetter != 0) {
+            _failing();
+            revert VolumeNotMaximal(1, sellBetter, 0);
+        }
+        assembly ("memory-safe") {
+            for { let side := 0 } lt(side, 2) { side := add(side, 1) } {
+                let h := add(batch, mul(side, H_SELL))
+                let s := add(sides, mul(side, SIDE))
+                mstore(add(s, S_R), 0)
+                mstore(add(s, S_L), mload(add(h, H_BUY_EQUAL)))
+                mstore(add(s, S_REM), mload(add(h, H_BUY_REMAINDER)))
+                mstore(add(s, S_ID), mload(add(h, H_BUY_ID)))
+                mstore(add(s, S_BETTER), 0)
+                mstore(add(s, S_EQUAL), 0)
+                mstore(add(s, S_BETTER_DIST), 0)
+                mstore(add(s, S_WORSE_DIST), 0)
+                mstore(add(s, S_SHARES), 0)
+                mstore(add(s, S_BONUSES), 0)
+            }
+        }
+        return (price, 0);
+    }
+
+    /// @dev A certificate of volume 0 (a challenge's): price 0, and the result hash of clearing.md's no-trade
+    /// result, keccak256(abi.encode(market, epoch, 0, 0, new Fill[](0))) (_certify hashed the header's price;
+    /// there are no fills, fee 0). Unchanged for a certificate that trades.
+    function _noTradeResult(Certificate memory c) internal pure {
+        if (c.volume != 0) return;
+        c.price = 0;
+        uint256 fills = c.fills;
+        bytes32 resultHash;
+        assembly ("memory-safe") {
+            mstore(add(fills, 64), 0)
+            resultHash := keccak256(fills, RESULT_HEAD)
+        }
+        c.resultHash = resultHash;
+    }
+
+    /// @dev Section 3: the header's sums and edges equal the batch's, in header order, then the bonus counts.
+    function _checkAggregates(uint256 batch, uint256 sides, uint256 price) private view {
+        _checkSums(batch, sides, price, 0);
+        _checkSums(batch + H_SELL, sides + SIDE, price, 1);
+        _checkBonuses(sides, 0);
+        _checkBonuses(sides + SIDE, 1);
+    }
+
+    /// @dev One side's four sums and edges (fields 4 * side .. 4 * side + 3); `h` is the side's header fields.
+    function _checkSums(uint256 h, uint256 st, uint256 price, uint256 side) private view {
+        uint256 field = side * 4;
+        _match(field, _word(h, H_BUY_BETTER), _word(st, S_BETTER));
+        _match(field + 1, _word(h, H_BUY_EQUAL), _word(st, S_EQUAL));
+        // Distances back to limits: a buy's better limits are above the price, a sell's below.
+        unchecked {
+            // A distance is < 2^128 and on its side of a price < 2^128, so the limit is in (0, 2^128).
+            uint256 better = _word(st, S_BETTER_DIST);
+            if (better != 0) better = side == 0 ? price + better : price - better;
+            _match(field + 2, _edge(h, H_BUY_BETTER_EDGE), better);
+            uint256 worse = _word(st, S_WORSE_DIST);
+            if (worse != 0) worse = side == 0 ? price - worse : price + worse;
+            _match(field + 3, _edge(h, H_BUY_WORSE_EDGE), worse);
         }
     }
 
-    function _store(uint256 slot, uint256 value) private {
-        assembly ("memory-safe") {
-            sstore(slot, value)
+    /// @dev One side's leftover units: as many bonuses as R minus the shares.
+    function _checkBonuses(uint256 st, uint256 side) private view {
+        uint256 counted = _word(st, S_BONUSES);
+        uint256 expected;
+        unchecked {
+            // The sums match: the shares are floors of R * q_i / L with L = sum of q_i, so they add up to <= R.
+            expected = _word(st, S_R) - _word(st, S_SHARES);
         }
+        if (counted != expected) {
+            _failing();
+            revert WrongBonusCount(side, counted, expected);
+        }
+    }
+
+    function _match(uint256 field, uint256 claimed, uint256 actual) private view {
+        if (claimed != actual) {
+            _failing();
+            revert AggregateMismatch(field, claimed, actual);
+        }
+    }
+
+    /// @dev In a challenge's re-certification of the standing batch, every failure is StandingMismatch.
+    function _failing() private view {
+        uint256 record;
+        assembly ("memory-safe") {
+            record := tload(T_STANDING)
+        }
+        if (record != 0) revert StandingMismatch(bytes32(record));
+    }
+
+    function _setStanding(bytes32 record) private {
+        assembly ("memory-safe") {
+            tstore(T_STANDING, record)
+        }
+    }
+
+    /// @dev The collateral of `trader` (whose escrow in the market is `account`) in `asset` for the orders of
+    /// `epoch`: collateralOf(epoch), the free balance at the close of epoch (< 2^112). During epoch + 1 it is
+    /// the same at every read. Every coverage read goes through here; the test harness overrides it to inject
+    /// collateral.
+    function _collateral(uint256[4] storage account, address trader, uint256 asset, uint64 epoch)
+        internal
+        view
+        virtual
+        returns (uint256)
+    {
+        trader; // the escrow slot is the trader's already
+        uint256 word;
+        uint256 amount;
+        uint256 wanted = uint256(epoch) + 2; // the tag of a checkpoint taken during epoch + 1; no overflow
+        assembly ("memory-safe") {
+            word := sload(add(account.slot, asset))
+            // the checkpoint if the balance changed during epoch + 1, else the free balance (see _collateralOf)
+            amount := and(shr(mul(112, eq(shr(224, word), wanted)), word), MASK112)
+        }
+        if (word >> 224 > wanted) _collateralOf(word, epoch); // reverts CollateralNoLongerKnown
+        return amount;
+    }
+
+    /// @dev collateralOf() of a balance word: the free balance at the start of epoch + 1.
+    function _collateralOf(uint256 word, uint64 epoch) private pure returns (uint256) {
+        unchecked {
+            uint256 tag = word >> 224;
+            uint256 wanted = uint256(epoch) + 2; // the tag of a checkpoint taken during epoch + 1; < 2^65
+            // tag < wanted: no change since before epoch + 1 began, the free balance is still the one at its start.
+            if (tag > wanted) revert CollateralNoLongerKnown(epoch, tag - 1);
+            return tag == wanted ? (word >> 112) & MASK112 : word & MASK112;
+        }
+    }
+
+    // ================================================================ effects
+
+    /// @dev Applies (or, with `undo`, reverses) every non-zero fill of a certified result. A buy of fill f at
+    /// price p pays f * p QUOTE and receives f BASE; a sell gives f BASE and receives f * p - fee QUOTE (the fee,
+    /// feeBps of f * p rounded down, stays in the contract until finalize). Reversing a buy moves the same
+    /// amounts as applying a sell, so one exchange serves all four cases: `debit` of one asset out (from free,
+    /// then from funds locked during the current epoch), `credit` of the other in (to free), each balance word
+    /// read and written once, checkpointed first (see the storage layout).
+    function _move(Certificate memory c, uint256 feeBps, uint256 current, bool undo) private {
+        uint256 tag = _tag(current);
+        uint256 price = c.price;
+        uint256 fills = c.fills;
+        uint256 effects = c.effects;
+        uint256 count = c.count;
+        uint256 failure;
+        uint256 failedTrader;
+        uint256 failedAsset;
+        uint256 failedAmount;
+        uint256 failedAvailable;
+        assembly ("memory-safe") {
+            let tagWord := shl(224, tag)
+            for { let k := 0 } lt(k, count) { k := add(k, 1) } {
+                let effect := add(effects, shl(6, k))
+                let account := mload(effect)
+                let packed := mload(add(effect, 32))
+                let side := and(shr(160, packed), 1)
+                let fill := mload(add(fills, add(add(RESULT_HEAD, 32), shl(6, k))))
+                // fill * price < 2^240 (see _certify); the fee is at most a tenth of it
+                let quote := mul(fill, price)
+                if side { quote := sub(quote, div(mul(quote, feeBps), BPS)) }
+                // Pays QUOTE: an applied buy or an undone sell. The debited asset is then QUOTE (1), else BASE (0).
+                let paysQuote := xor(iszero(side), undo)
+                let debit := fill
+                let credit := quote
+                if paysQuote {
+                    debit := quote
+                    credit := fill
+                }
+                let slot := add(account, paysQuote)
+                let word := sload(slot)
+                if lt(word, tagWord) {
+                    // the first change in this epoch: checkpoint (tag | free | free)
+                    let free := and(word, MASK112)
+                    word := or(tagWord, or(shl(112, free), free))
+                }
+                let free := and(word, MASK112)
+                switch gt(debit, free)
+                case 0 { sstore(slot, sub(word, debit)) }
+                default {
+                    // The rest from funds locked during the current epoch: they were free at its start.
+                    let lockSlot := add(slot, 2)
+                    let lockWord := sload(lockSlot)
+                    let usable := 0
+                    if eq(shr(112, lockWord), current) { usable := and(lockWord, MASK112) }
+                    // free + usable < 2^113
+                    if gt(debit, add(free, usable)) {
+                        failure := 1
+                        failedTrader := packed
+                        failedAsset := paysQuote
+                        failedAmount := debit
+                        failedAvailable := add(free, usable)
+                        break
+                    }
+                    sstore(slot, sub(word, free))
+                    sstore(lockSlot, sub(lockWord, sub(debit, free))) // debit - free <= usable: the locked field only
+                }
+                slot := add(account, iszero(paysQuote))
+                word := sload(slot)
+                if lt(word, tagWord) {
+                    let free2 := and(word, MASK112)
+                    word := or(tagWord, or(shl(112, free2), free2))
+                }
+                if gt(credit, sub(MASK112, and(word, MASK112))) {
+                    failure := 2
+                    failedAmount := credit
+                    break
+                }
+                sstore(slot, add(word, credit))
+            }
+        }
+        if (failure == 1) {
+            revert InsufficientCollateral(address(uint160(failedTrader)), failedAsset, failedAmount, failedAvailable);
+        }
+        if (failure == 2) revert AmountOverflow(failedAmount);
     }
 
     function _credit(uint256[4] storage account, uint256 asset, uint256 amount, uint256 tag) private {
@@ -540,9 +1172,157 @@ contract SmartMarket is ISmartMarket {
         }
     }
 
-    function _scheduleOf(bytes32 market) private view returns (uint256 schedule) {
+    // ================================================================ internals
+
+    function _buildDomainSeparator() private view returns (bytes32) {
+        return keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, block.chainid, address(this)));
+    }
+
+    /// @dev `size` bytes of memory (rounded up to whole words), not zeroed.
+    function _alloc(uint256 size) private pure returns (uint256 ptr) {
+        assembly ("memory-safe") {
+            ptr := mload(0x40)
+            mstore(0x40, add(ptr, and(add(size, 31), not(31))))
+        }
+    }
+
+    /// @dev Reserves the scratch: called first by every entry point that uses it, while the free memory pointer
+    /// is still at its initial value (below SCRATCH_AT: checked), which it moves past the scratch.
+    function _reserveScratch() internal pure {
+        uint256 free;
+        assembly ("memory-safe") {
+            free := mload(0x40)
+        }
+        assert(free <= SCRATCH_AT);
+        assembly ("memory-safe") {
+            mstore(0x40, add(SCRATCH_AT, SCRATCH))
+        }
+    }
+
+    /// @dev Writes the parts of the order encoding and of the digest input that are the same for every order
+    /// of a batch.
+    function _initScratch(bytes32 market, uint64 epoch) private view {
+        bytes32 separator = domainSeparator();
+        bytes32 typehash = ORDER_TYPEHASH;
+        uint256 epochWord = epoch; // widened in Solidity: assembly must not see dirty high bits
+        assembly ("memory-safe") {
+            mstore(SCRATCH_AT, typehash)
+            mstore(add(SCRATCH_AT, 32), market)
+            mstore(add(SCRATCH_AT, 64), epochWord)
+            mstore(add(SCRATCH_AT, DIGEST_INPUT), shl(240, 0x1901))
+            mstore(add(SCRATCH_AT, add(DIGEST_INPUT, 2)), separator)
+        }
+    }
+
+    /// @dev Copies a batch to memory and hashes it; n orders. MalformedBatch unless 336 + 126 n bytes, n >= 1.
+    function _loadBatch(bytes calldata batch) internal pure returns (uint256 ptr, uint256 n, bytes32 hash) {
+        uint256 len = batch.length;
+        if (len < HEADER + ORDER || (len - HEADER) % ORDER != 0) revert MalformedBatch(len);
+        n = (len - HEADER) / ORDER;
+        ptr = _alloc(len);
+        assembly ("memory-safe") {
+            calldatacopy(ptr, batch.offset, len)
+            hash := keccak256(ptr, len)
+        }
+    }
+
+    /// @dev From a union copied to memory (`raw`, `len` bytes, n entries): the standing batch (standing header
+    /// || the flag-1 orders, m of them) and the joined batch (union header || every order), both contiguous.
+    function _splitUnion(uint256 raw, uint256 n, uint256 len)
+        private
+        pure
+        returns (uint256 standing, uint256 m, uint256 joined)
+    {
+        standing = _alloc(HEADER + n * ORDER);
+        joined = _alloc(HEADER + n * ORDER);
+        assembly ("memory-safe") {
+            mcopy(standing, raw, HEADER)
+            mcopy(joined, add(raw, HEADER), HEADER)
+        }
+        uint256 entries = raw + 2 * HEADER;
+        unchecked {
+            for (uint256 i; i < n; ++i) {
+                uint256 entry = entries + i * ENTRY;
+                uint256 flag;
+                assembly ("memory-safe") {
+                    flag := shr(248, mload(entry))
+                    mcopy(add(joined, add(HEADER, mul(i, ORDER))), add(entry, 1), ORDER)
+                }
+                if (flag > 1) revert MalformedBatch(len);
+                if (flag == 1) {
+                    assembly ("memory-safe") {
+                        mcopy(add(standing, add(HEADER, mul(m, ORDER))), add(entry, 1), ORDER)
+                    }
+                    ++m;
+                }
+            }
+        }
+    }
+
+    /// @dev keccak256(abi.encode(batchHash, submitter, feeTotal)), hashed in memory past the free pointer.
+    function _record(bytes32 batchHash, address submitter, uint256 feeTotal) private pure returns (bytes32 r) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, batchHash)
+            mstore(add(p, 32), submitter)
+            mstore(add(p, 64), feeTotal)
+            r := keccak256(p, 96)
+        }
+    }
+
+    /// @dev propose/challenge: the sender committed to (market, epoch, dataHash) in an earlier block.
+    function _checkCommitment(bytes32 market, uint64 epoch, bytes32 dataHash) private view {
+        bytes32 expected = keccak256(abi.encode(market, epoch, dataHash, msg.sender));
+        uint256 stored = _commitments[market][msg.sender];
+        if (stored >> 64 != uint256(expected) >> 64) revert NotCommitted(expected);
+        uint256 blockNumber = uint64(stored);
+        if (blockNumber >= block.number) revert CommitmentTooRecent(blockNumber);
+    }
+
+    function _checkBond(bytes32 market, uint256 schedule) private view returns (uint256 bond) {
+        bond = _bondOf(market, schedule);
+        if (msg.value != bond) revert WrongBond(msg.value, bond);
+    }
+
+    function _bondOf(bytes32 market, uint256 schedule) private view returns (uint256) {
+        return schedule & BIG_BOND == 0 ? (schedule >> 170) & MASK80 : _bigBond[market];
+    }
+
+    function _feeBps(uint256 schedule) internal pure returns (uint256) {
+        return (schedule >> 128) & 0x3ff;
+    }
+
+    function _word(uint256 ptr, uint256 offset) private pure returns (uint256 value) {
+        assembly ("memory-safe") {
+            value := mload(add(ptr, offset))
+        }
+    }
+
+    /// @dev A 16-byte header field.
+    function _edge(uint256 ptr, uint256 offset) private pure returns (uint256 value) {
+        assembly ("memory-safe") {
+            value := shr(128, mload(add(ptr, offset)))
+        }
+    }
+
+    /// @dev a + b, or 2^256 - 1 if that overflows (a header sum that large is wrong anyway: true sums are < 2^144).
+    function _sum(uint256 a, uint256 b) private pure returns (uint256 s) {
+        unchecked {
+            s = a + b;
+            if (s < a) s = type(uint256).max;
+        }
+    }
+
+    function _scheduleOf(bytes32 market) internal view returns (uint256 schedule) {
         schedule = _schedule[market];
         if (schedule == 0) revert UnknownMarket(market);
+    }
+
+    /// @dev The close of `epoch`: genesis + (epoch + 1) * epochLength (< 2^64 + 2^65 * 2^64: no overflow).
+    function _epochClose(uint256 schedule, uint256 epoch) private pure returns (uint256) {
+        unchecked {
+            return uint64(schedule) + (epoch + 1) * uint64(schedule >> 64);
+        }
     }
 
     /// @dev The epoch at block.timestamp, rounded down; 0 before genesis.

@@ -1,25 +1,29 @@
-// Collateral and the client against a real anvil: collateralOf across epochs, the withdrawal delay, the
-// safety argument (a withdrawal requested during epoch e+1 right before the settlement of e does not
-// make the honest settlement revert), a batch produced by clear() settling with exact balances, and the
-// client's reading back (getSettlement, watchSettlements), error mapping and nonce handling.
+// Collateral against a real anvil (docs/settlement.md "The collateral rule", docs/certified-settlement.md
+// "Effects, undo, and why the undo never fails"): collateralOf across epochs, the withdrawal delay, and the
+// safety of proposals and challenges — no withdrawal request, withdrawal, deposit or later action makes an
+// honest proposal or challenge revert for lack of funds, credits of a result that can still be challenged
+// cannot be withdrawn, and a batch selected from clear() settles with exact balances through the client.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ClearingResult, clear, computeResultHash } from "../../clearing/clear.ts";
-import { applyCoverage, type Collateral } from "../../clearing/coverage.ts";
-import type { Hex } from "../../protocol/hex.ts";
+import type { Collateral } from "../../clearing/coverage.ts";
+import { bytesToHex, type Hex } from "../../protocol/hex.ts";
 import type { SignedOrder } from "../../protocol/order.ts";
-import { smartMarketInterface } from "../../settlement/artifacts.ts";
-import { type SettlementClient, waitForReceipt } from "../../settlement/client.ts";
-import { Asset, toSignedFill } from "../../settlement/encoding.ts";
+import { selectChallenge } from "../../settlement/batch.ts";
+import { finalizeItemOf, type SettlementClient } from "../../settlement/client.ts";
 import { SettlementRevertError } from "../../settlement/errors.ts";
 import {
+  Asset,
   clientFor,
   type Env,
   fund,
   type IdentifiedOrder,
+  lookupOf,
+  type MarketV2,
   makeOrder,
   makeTraders,
   moveToEpoch,
   newMarket,
+  readCollateral,
+  selectTrading,
   startEnv,
   type Trader,
 } from "./settlement-fixture.ts";
@@ -48,27 +52,36 @@ async function expectRevert(
   if (args) expect(err.args).toEqual(args);
 }
 
-/** What every node does for epoch e during e+1: read collateral, apply the coverage rule, clear. */
-async function clearEpoch(
-  client: SettlementClient,
-  market: Hex,
-  epoch: bigint,
-  orders: readonly IdentifiedOrder[],
-): Promise<{ result: ClearingResult; byId: Map<Hex, SignedOrder>; collateral: Map<Hex, Collateral> }> {
-  const traders = [...new Set(orders.map((o) => o.order.trader))];
-  const collateral = new Map<Hex, Collateral>();
-  for (const t of traders) {
-    collateral.set(t, {
-      base: await client.collateralOf(market, t, Asset.BASE, epoch),
-      quote: await client.collateralOf(market, t, Asset.QUOTE, epoch),
-    });
+/** free + locked of (trader, asset). */
+async function total(c: SettlementClient, market: Hex, trader: Hex, asset: Asset): Promise<bigint> {
+  const e = await c.escrowOf(market, trader, asset);
+  return e.free + e.locked;
+}
+
+/** What `result`'s fills do to each trader's totals at `price` with `feeBps` (fee rounded down per sell fill). */
+function effects(
+  fills: readonly { id: Hex; quantity: bigint }[],
+  byId: ReadonlyMap<Hex, SignedOrder>,
+  price: bigint,
+  feeBps: bigint,
+): { delta: Map<string, bigint>; fees: bigint } {
+  const delta = new Map<string, bigint>();
+  const add = (t: Hex, a: Asset, d: bigint) => delta.set(`${t}/${a}`, (delta.get(`${t}/${a}`) ?? 0n) + d);
+  let fees = 0n;
+  for (const f of fills) {
+    const o = byId.get(f.id)!;
+    const pay = f.quantity * price;
+    if (o.side === "buy") {
+      add(o.trader, Asset.QUOTE, -pay);
+      add(o.trader, Asset.BASE, f.quantity);
+    } else {
+      const fee = (pay * feeBps) / 10_000n;
+      fees += fee;
+      add(o.trader, Asset.BASE, -f.quantity);
+      add(o.trader, Asset.QUOTE, pay - fee);
+    }
   }
-  const { covered } = applyCoverage(
-    orders.map((o) => ({ ...o.order, id: o.id })),
-    (t) => collateral.get(t)!,
-  );
-  const result = clear(covered, { market, epoch });
-  return { result, byId: new Map(orders.map((o) => [o.id, o.order])), collateral };
+  return { delta, fees };
 }
 
 describe("collateralOf", () => {
@@ -107,10 +120,6 @@ describe("collateralOf", () => {
       epoch: 2n,
       snapshotEpoch: 4n,
     });
-    await expectRevert(c.collateralOf(m.id, me, Asset.QUOTE, 0n), "CollateralNoLongerKnown", {
-      epoch: 0n,
-      snapshotEpoch: 4n,
-    });
     // The other asset was touched at the first deposit (so that a first credit is cheap) but never changed.
     expect(await c.collateralOf(m.id, me, Asset.BASE, 3n)).toBe(0n);
     expect(await c.escrowOf(m.id, me, Asset.BASE)).toMatchObject({ free: 0n, checkpointEpoch: 0n });
@@ -135,10 +144,6 @@ describe("withdrawal", () => {
       readyEpoch: 3n,
     });
     await moveToEpoch(env, m, 2n);
-    await expectRevert(c.withdraw(m.id, Asset.BASE), "WithdrawalNotReady", {
-      currentEpoch: 2n,
-      readyEpoch: 3n,
-    });
     await c.requestWithdrawal(m.id, Asset.BASE, 100n); // merged: 400 locked in epoch 2, ready in epoch 4
     await moveToEpoch(env, m, 3n);
     await expectRevert(c.withdraw(m.id, Asset.BASE), "WithdrawalNotReady", {
@@ -155,27 +160,38 @@ describe("withdrawal", () => {
   });
 });
 
-describe("settling a batch produced by clear()", () => {
-  let m: { id: Hex; genesis: bigint; epochLength: bigint };
+/**
+ * One epoch of a market with a fee: traders with several orders (some left out by coverage), an attacker's
+ * subset proposed first, and everything the traders can do meanwhile.
+ */
+describe("proposals and challenges never run short of funds", () => {
+  const FEE = 25n;
+  let m: MarketV2;
   let traders: Trader[];
-  let submitter: SettlementClient;
-  const orders: IdentifiedOrder[] = [];
+  let orders: IdentifiedOrder[];
+  let byId: Map<Hex, SignedOrder>;
+  let collateral: Map<Hex, Collateral>;
+  let node: SettlementClient;
+  let attacker: SettlementClient;
+  const initial = new Map<string, bigint>();
 
   beforeAll(async () => {
-    m = await newMarket(env, 1000n, 25n); // 0.25 % fee
-    traders = makeTraders(6, "clear");
-    await fund(env, m.id, [
+    m = await newMarket(env, { feeBps: FEE, bondWei: 10n ** 15n });
+    traders = makeTraders(6, "safety");
+    const fundings = [
       { trader: traders[0]!, asset: Asset.QUOTE, amount: 10_000n },
       { trader: traders[1]!, asset: Asset.QUOTE, amount: 6_000n },
       { trader: traders[2]!, asset: Asset.QUOTE, amount: 20_000n },
       { trader: traders[3]!, asset: Asset.BASE, amount: 120n },
       { trader: traders[4]!, asset: Asset.BASE, amount: 70n },
       { trader: traders[5]!, asset: Asset.BASE, amount: 300n },
-    ]);
-    submitter = clientFor(env, env.anvil.accounts[2]!.privateKey);
+    ];
+    await fund(env, m.id, fundings);
+    node = clientFor(env, env.anvil.accounts[2]!.privateKey);
+    attacker = clientFor(env, env.anvil.accounts[3]!.privateKey);
     const o = (i: number, side: "buy" | "sell", quantity: bigint, limitPrice: bigint, nonce = 1n) =>
       makeOrder(m.id, 0n, { trader: traders[i]!, side, quantity, limitPrice, nonce }, env.separator);
-    orders.push(
+    orders = [
       o(0, "buy", 60n, 110n),
       o(0, "buy", 50n, 105n, 2n), // with the one above: 6600 + 5250 > 10000, one of them is not covered
       o(1, "buy", 40n, 120n),
@@ -184,16 +200,19 @@ describe("settling a batch produced by clear()", () => {
       o(3, "sell", 30n, 99n, 2n), // 100 + 30 > 120: one of them is not covered
       o(4, "sell", 70n, 101n),
       o(5, "sell", 90n, 104n),
-    );
+    ];
+    byId = new Map(orders.map((x) => [x.id, x.order]));
+    for (const t of traders)
+      for (const a of [Asset.BASE, Asset.QUOTE])
+        initial.set(`${t.address}/${a}`, await total(node, m.id, t.address, a));
   });
 
-  it("settles during epoch + 1 even when every trader withdraws everything just before", async () => {
+  it("every trader withdraws everything before the proposal: the honest proposal still settles", async () => {
     await moveToEpoch(env, m, 1n, 3n);
-    const { result, byId, collateral } = await clearEpoch(submitter, m.id, 0n, orders);
-    expect(result.price).not.toBeNull();
-    expect(result.fills.length).toBeGreaterThanOrEqual(3);
-    expect(result.resultHash).toBe(computeResultHash(m.id, 0n, result.price, result.volume, result.fills));
-    // Every trader pulls its whole free balance out during epoch 1, before the settlement of epoch 0.
+    collateral = await readCollateral(env, m.id, 0n, orders);
+    // A subset the attacker proposes: the two cheapest-crossing orders only.
+    const subset = selectTrading(env, m.id, 0n, [orders[2]!, orders[4]!], collateral);
+    // Everyone pulls its whole free balance out during epoch 1, before any proposal.
     for (const t of traders) {
       const c = clientFor(env, t.privateKey);
       for (const asset of [Asset.BASE, Asset.QUOTE]) {
@@ -202,293 +221,126 @@ describe("settling a batch produced by clear()", () => {
       }
     }
     // What nodes read for epoch 0 has not moved.
-    for (const t of traders) {
-      expect(await submitter.collateralOf(m.id, t.address, Asset.QUOTE, 0n)).toBe(
-        collateral.get(t.address)!.quote,
-      );
-      expect(await submitter.collateralOf(m.id, t.address, Asset.BASE, 0n)).toBe(
-        collateral.get(t.address)!.base,
-      );
-    }
-    const feeBefore = (await submitter.escrowOf(m.id, submitter.address, Asset.QUOTE)).free;
-    const settled = await submitter.settle(m.id, 0n, result, byId);
-    expect(settled.resultHash).toBe(result.resultHash);
-
-    // Balances equal the clearing result: payment = fill x price exactly, fee rounded down per sell fill.
-    const price = result.price!;
-    let fees = 0n;
-    for (const t of traders) {
-      let quote = collateral.get(t.address)!.quote;
-      let base = collateral.get(t.address)!.base;
-      for (const f of result.fills) {
-        const order = byId.get(f.id)!;
-        if (order.trader !== t.address) continue;
-        if (order.side === "buy") {
-          quote -= f.quantity * price;
-          base += f.quantity;
-        } else {
-          const fee = (f.quantity * price * 25n) / 10_000n;
-          fees += fee;
-          quote += f.quantity * price - fee;
-          base -= f.quantity;
-        }
-      }
-      // Debits came out of the locked funds (free was 0); credits went to free.
-      const q = await submitter.escrowOf(m.id, t.address, Asset.QUOTE);
-      const b = await submitter.escrowOf(m.id, t.address, Asset.BASE);
-      expect(q.free + q.locked).toBe(quote);
-      expect(b.free + b.locked).toBe(base);
-    }
-    expect((await submitter.escrowOf(m.id, submitter.address, Asset.QUOTE)).free).toBe(feeBefore + fees);
-
-    // The chain's record rebuilds the same fills and the signed orders.
-    const rec = await submitter.getSettlement(m.id, 0n);
-    expect(rec).not.toBeNull();
-    expect(rec!.fills.map((f) => ({ id: f.id, quantity: f.quantity }))).toEqual(result.fills);
-    for (const f of rec!.fills) expect(f.order).toEqual(byId.get(f.id));
-    expect([rec!.price, rec!.volume, rec!.resultHash]).toEqual([price, result.volume, result.resultHash]);
-    expect(await submitter.getSettlement(m.id, 1n)).toBeNull();
-
-    // A second settlement of the epoch fails with a readable error through the client.
-    await expectRevert(submitter.settle(m.id, 0n, result, byId), "AlreadySettled", {
-      market: m.id,
-      epoch: 0n,
+    expect(await readCollateral(env, m.id, 0n, orders)).toEqual(collateral);
+    const { proposal } = await attacker.submitResult(m.id, 0n, subset.bytes, {
+      expectedResultHash: subset.clearing.resultHash,
     });
-
-    // The locked remainder comes out after the delay.
-    await moveToEpoch(env, m, 3n);
-    const t0 = clientFor(env, traders[0]!.privateKey);
-    const locked = (await t0.escrowOf(m.id, t0.address, Asset.QUOTE)).locked;
-    const before = await t0.tokenBalance(env.quote, t0.address);
-    expect((await t0.withdraw(m.id, Asset.QUOTE)).amount).toBe(locked);
-    expect(await t0.tokenBalance(env.quote, t0.address)).toBe(before + locked);
+    expect(proposal.event.volume).toBeGreaterThan(0n);
+    // Debits came out of the locked funds (free was 0).
+    const e = effects(subset.clearing.fills, byId, subset.header.price, FEE);
+    for (const t of traders)
+      for (const a of [Asset.BASE, Asset.QUOTE]) {
+        const k = `${t.address}/${a}`;
+        expect(await total(node, m.id, t.address, a)).toBe(initial.get(k)! + (e.delta.get(k) ?? 0n));
+      }
   });
 
-  it("funds locked in an earlier epoch do not back a settlement", async () => {
-    // Epoch 3 now. A buyer locks everything in epoch 3; in epoch 4 its epoch-3 order needs collateral
-    // that is no longer free, and the lock is not of epoch 4: the (dishonest) batch reverts.
-    const [buyer, seller] = makeTraders(2, "stale-lock");
+  it("credited traders request the credits, others deposit and withdraw: the honest challenge still settles, exactly", async () => {
+    // The attacker's result credited BASE to a buyer and QUOTE to a seller: they request all of it (and
+    // all of their other free funds), a trader deposits, and the credits cannot be withdrawn yet.
+    const credited = [...new Set(orders.map((x) => x.order.trader))];
+    for (const t of traders.filter((x) => credited.includes(x.address))) {
+      const c = clientFor(env, t.privateKey);
+      for (const asset of [Asset.BASE, Asset.QUOTE]) {
+        const { free } = await c.escrowOf(m.id, t.address, asset);
+        if (free > 0n) await c.requestWithdrawal(m.id, asset, free);
+        if ((await c.escrowOf(m.id, t.address, asset)).locked > 0n) {
+          await expectRevert(c.withdraw(m.id, asset), "WithdrawalNotReady", {
+            currentEpoch: 1n,
+            readyEpoch: 3n,
+          });
+        }
+      }
+    }
+    const depositor = clientFor(env, traders[5]!.privateKey);
+    await depositor.mintTestToken(env.quote, depositor.address, 777n);
+    await depositor.deposit(m.id, Asset.QUOTE, 777n);
+
+    const standing = await node.standingBatch(m.id, 0n);
+    expect(standing).not.toBeNull();
+    const ch = selectChallenge(
+      {
+        market: m.id,
+        epoch: 0n,
+        domainSeparator: env.separator,
+        orders: orders.map((x) => x.order),
+        collateral: lookupOf(collateral),
+      },
+      { header: standing!.header, orders: standing!.orders, resultHash: standing!.resultHash },
+    );
+    if (ch.outcome !== "challenge") throw new Error(ch.outcome);
+    // The union is the honest clearing of every covered order of the epoch.
+    const honest = selectTrading(env, m.id, 0n, orders, collateral);
+    expect(ch.selection.clearing.resultHash).toBe(honest.clearing.resultHash);
+    const { challenge } = await node.submitChallenge(m.id, 0n, standing!.submitter, ch.bytes, {
+      expectedResultHash: honest.clearing.resultHash,
+    });
+    expect(challenge.event.replaced).toBe(attacker.address);
+
+    // Balances are as if only the honest result had been applied (plus the deposit).
+    const e = effects(honest.clearing.fills, byId, honest.header.price, FEE);
+    for (const t of traders)
+      for (const a of [Asset.BASE, Asset.QUOTE]) {
+        const k = `${t.address}/${a}`;
+        const deposit = t === traders[5] && a === Asset.QUOTE ? 777n : 0n;
+        expect(await total(node, m.id, t.address, a)).toBe(
+          initial.get(k)! + (e.delta.get(k) ?? 0n) + deposit,
+        );
+      }
+
+    // At the close of epoch 1 the result is final: no more challenges, epoch 1 can be proposed, and the
+    // collateral of epoch 1 holds the final result of epoch 0. finalize pays the node the fee.
+    await moveToEpoch(env, m, 2n);
+    await expectRevert(node.submitChallenge(m.id, 0n, node.address, ch.bytes), "ChallengeWindowClosed", {
+      epoch: 0n,
+      deadline: m.genesis + 2n * m.epochLength,
+    });
+    for (const t of traders)
+      for (const a of [Asset.BASE, Asset.QUOTE])
+        expect(await node.collateralOf(m.id, t.address, a, 1n)).toBe(
+          (await node.escrowOf(m.id, t.address, a)).free,
+        );
+    const quoteBefore = (await node.escrowOf(m.id, node.address, Asset.QUOTE)).free;
+    await node.finalize(m.id, [finalizeItemOf(challenge.event)]);
+    expect((await node.escrowOf(m.id, node.address, Asset.QUOTE)).free).toBe(quoteBefore + e.fees);
+    expect(challenge.event.feeTotal).toBe(e.fees);
+
+    // What is locked (the attacker's credits, undone, and the rest) comes out after the delay, now that the
+    // result is final: the seller that the attacker's result paid gets what is left of its request.
+    await moveToEpoch(env, m, 3n);
+    const seller = clientFor(env, traders[3]!.privateKey);
+    const locked = (await seller.escrowOf(m.id, seller.address, Asset.BASE)).locked;
+    expect(locked).toBeGreaterThan(0n);
+    const before = await seller.tokenBalance(env.base, seller.address);
+    expect((await seller.withdraw(m.id, Asset.BASE)).amount).toBe(locked);
+    expect(await seller.tokenBalance(env.base, seller.address)).toBe(before + locked);
+  });
+
+  it("funds locked in an earlier epoch do not back a result: the orders they backed are not covered", async () => {
+    // Epoch 3 now. A buyer locks everything in epoch 3: its epoch-3 order is not covered in epoch 4 (its
+    // collateral is 0), so the certified result leaves it out instead of reverting.
+    const [buyer, seller, other] = makeTraders(3, "stale-lock");
     await fund(env, m.id, [
       { trader: buyer!, asset: Asset.QUOTE, amount: 1000n },
       { trader: seller!, asset: Asset.BASE, amount: 10n },
+      { trader: other!, asset: Asset.QUOTE, amount: 500n },
     ]);
-    const b = makeOrder(
-      m.id,
-      3n,
-      { trader: buyer!, side: "buy", quantity: 10n, limitPrice: 100n },
-      env.separator,
-    );
-    const s = makeOrder(
-      m.id,
-      3n,
-      { trader: seller!, side: "sell", quantity: 10n, limitPrice: 100n },
-      env.separator,
-    );
+    const book = [
+      makeOrder(m.id, 3n, { trader: buyer!, side: "buy", quantity: 10n, limitPrice: 100n }, env.separator),
+      makeOrder(m.id, 3n, { trader: other!, side: "buy", quantity: 5n, limitPrice: 100n }, env.separator),
+      makeOrder(m.id, 3n, { trader: seller!, side: "sell", quantity: 10n, limitPrice: 100n }, env.separator),
+    ];
     await clientFor(env, buyer!.privateKey).requestWithdrawal(m.id, Asset.QUOTE, 1000n);
     await moveToEpoch(env, m, 4n);
-    expect(await submitter.collateralOf(m.id, buyer!.address, Asset.QUOTE, 3n)).toBe(0n); // not covered
-    const fills = [toSignedFill(b.order, 10n), toSignedFill(s.order, 10n)];
-    if (b.id > s.id) fills.reverse();
-    await expectRevert(
-      submitter.settleFills({ market: m.id, epoch: 3n, price: 100n, fills }),
-      "InsufficientCollateral",
-      { trader: buyer!.address, asset: 1n, needed: 1000n, available: 0n },
-    );
-  });
-});
-
-describe("client", () => {
-  it("settledEvents reads every settlement in chain order, filtered by market; getSettlement decodes indirect calls by tracing", async () => {
-    const m = await newMarket(env);
-    const [buyer, seller] = makeTraders(2, "watch");
-    await fund(env, m.id, [
-      { trader: buyer!, asset: Asset.QUOTE, amount: 1_000_000n },
-      { trader: seller!, asset: Asset.BASE, amount: 1000n },
-    ]);
-    const from = await env.provider.getBlockNumber();
-    const watcher = clientFor(env, env.anvil.accounts[3]!.privateKey);
-    // A forwarder contract (hand-assembled: calldatacopy, call the settlement contract, bubble the result)
-    // so that settle() is an inner call and the transaction's own calldata is not a settle() call.
-    const target = env.settlement.slice(2);
-    const runtime = `365f5f375f5f365f5f73${target}5af13d5f5f3e602a573d5ffd5b3d5ff3`;
-    const runtimeLength = runtime.length / 2;
-    const init = `60${runtimeLength.toString(16)}600a5f3960${runtimeLength.toString(16)}5ff3`;
-    const deployer = env.admin;
-    const forwarderTx = await env.provider
-      .getSigner(3)
-      .then((s) => s.sendTransaction({ data: `0x${init}${runtime}` }));
-    const forwarder = (
-      await waitForReceipt(env.provider, forwarderTx.hash)
-    ).contractAddress!.toLowerCase() as Hex;
-    expect(await env.provider.getCode(forwarder)).toBe(`0x${runtime}`);
-
-    for (const epoch of [0n, 1n]) {
-      const b = makeOrder(
-        m.id,
-        epoch,
-        { trader: buyer!, side: "buy", quantity: 10n, limitPrice: 50n + epoch },
-        env.separator,
-      );
-      const s = makeOrder(
-        m.id,
-        epoch,
-        { trader: seller!, side: "sell", quantity: 10n, limitPrice: 40n },
-        env.separator,
-      );
-      const result = clear(
-        [b, s].map((o) => ({ ...o.order, id: o.id })),
-        { market: m.id, epoch },
-      );
-      await moveToEpoch(env, m, epoch + 1n);
-      const byId = new Map([b, s].map((o) => [o.id, o.order]));
-      if (epoch === 0n) {
-        await deployer.settle(m.id, epoch, result, byId);
-      } else {
-        // Through the forwarder.
-        const fills = result.fills.map((f) => toSignedFill(byId.get(f.id)!, f.quantity));
-        const data = smartMarketInterface.encodeFunctionData("settle", [
-          m.id,
-          epoch,
-          result.price,
-          fills.map((f) => [f.side, f.quantity, f.limitPrice, f.nonce, f.trader, f.fill, f.v, f.r, f.s]),
-        ]);
-        const signer = await env.provider.getSigner(3);
-        const sent = await signer.sendTransaction({ to: forwarder, data, gasLimit: 1_000_000n });
-        expect((await waitForReceipt(env.provider, sent.hash)).status).toBe(1);
-        const rec = await watcher.getSettlement(m.id, epoch);
-        expect(rec?.submitter).toBe(forwarder);
-        expect(rec?.fills.map((f) => ({ id: f.id, quantity: f.quantity }))).toEqual(result.fills);
-      }
-    }
-    const to = await env.provider.getBlockNumber();
-    const events = await watcher.settledEvents({ fromBlock: from, toBlock: to, markets: [m.id] });
-    expect(events.map((r) => r.epoch)).toEqual([0n, 1n]);
-    expect(events.every((r) => r.market === m.id)).toBe(true);
-    expect(events[0]!.blockNumber).toBeLessThan(events[1]!.blockNumber);
-    // Another market's filter sees none of them; no filter sees them among all markets' settlements.
-    const other = `0x${"42".repeat(32)}` as Hex;
-    expect(await watcher.settledEvents({ fromBlock: from, toBlock: to, markets: [other] })).toEqual([]);
-    const all = await watcher.settledEvents({ fromBlock: from, toBlock: to });
-    expect(all.filter((r) => r.market === m.id)).toEqual(events);
-    const second = await watcher.getSettlement(m.id, 1n);
-    expect(second?.fills.length).toBe(2);
-    expect(second?.txHash).toBe(events[1]!.txHash);
-  });
-
-  it("sends concurrent transactions from one wallet without nonce collisions; a revert burns no nonce", async () => {
-    const c = clientFor(env, env.anvil.accounts[1]!.privateKey);
-    const start = await env.provider.getTransactionCount(c.address, "latest");
-    const unknown = `0x${"77".repeat(32)}` as Hex;
-    const results = await Promise.allSettled([
-      ...Array.from({ length: 6 }, () => c.mintTestToken(env.base, c.address, 1n)),
-      c.deposit(unknown, Asset.BASE, 1n), // reverts at estimation
-      ...Array.from({ length: 6 }, () => c.mintTestToken(env.quote, c.address, 1n)),
-    ]);
-    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(12);
-    const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
-    expect(failed.reason).toBeInstanceOf(SettlementRevertError);
-    expect(await env.provider.getTransactionCount(c.address, "latest")).toBe(start + 12);
-    // And the next transaction goes through at once.
-    await c.mintTestToken(env.base, c.address, 1n);
-  });
-
-  it("maps a transaction mined as reverted (another node settled first) to the contract's error", async () => {
-    const m = await newMarket(env);
-    const [buyer, seller] = makeTraders(2, "race");
-    await fund(env, m.id, [
-      { trader: buyer!, asset: Asset.QUOTE, amount: 10_000n },
-      { trader: seller!, asset: Asset.BASE, amount: 100n },
-    ]);
-    const b = makeOrder(
-      m.id,
-      0n,
-      { trader: buyer!, side: "buy", quantity: 10n, limitPrice: 50n },
-      env.separator,
-    );
-    const s = makeOrder(
-      m.id,
-      0n,
-      { trader: seller!, side: "sell", quantity: 10n, limitPrice: 40n },
-      env.separator,
-    );
-    const result = clear(
-      [b, s].map((o) => ({ ...o.order, id: o.id })),
-      { market: m.id, epoch: 0n },
-    );
-    const byId = new Map([b, s].map((o) => [o.id, o.order]));
-    await moveToEpoch(env, m, 1n);
-    const nodes = [
-      clientFor(env, env.anvil.accounts[1]!.privateKey),
-      clientFor(env, env.anvil.accounts[2]!.privateKey),
-    ];
-    await env.provider.send("evm_setAutomine", [false]);
-    let attempts: Promise<unknown>[] = [];
-    try {
-      attempts = nodes.map((n) => n.settle(m.id, 0n, result, byId));
-      // Both estimates pass (nothing is settled yet); wait until both transactions are in the pool.
-      let pending = 0;
-      for (let i = 0; i < 500 && pending < 2; i++) {
-        pending = Number(((await env.provider.send("txpool_status", [])) as { pending: string }).pending);
-        if (pending < 2) await new Promise((r) => setTimeout(r, 10));
-      }
-      expect(pending).toBe(2);
-      await env.provider.send("evm_mine", []);
-    } finally {
-      await env.provider.send("evm_setAutomine", [true]);
-      await env.provider.send("evm_mine", []); // whatever else is in the pool
-    }
-    const outcomes = await Promise.allSettled(attempts);
-    const ok = outcomes.filter((o) => o.status === "fulfilled");
-    const bad = outcomes.filter((o) => o.status === "rejected") as PromiseRejectedResult[];
-    expect(ok).toHaveLength(1);
-    expect(bad).toHaveLength(1);
-    expect(bad[0]!.reason).toBeInstanceOf(SettlementRevertError);
-    expect((bad[0]!.reason as SettlementRevertError).errorName).toBe("AlreadySettled");
-  });
-
-  it("refuses to submit what cannot be right: no trade, a missing order, an order of another domain", async () => {
-    const m = await newMarket(env);
-    const c = clientFor(env, env.anvil.accounts[1]!.privateKey);
-    const [buyer, seller] = makeTraders(2, "refuse");
-    const noTrade = clear([], { market: m.id, epoch: 0n });
-    await expect(c.settle(m.id, 0n, noTrade, new Map())).rejects.toThrow(/no trade/);
-    const b = makeOrder(
-      m.id,
-      0n,
-      { trader: buyer!, side: "buy", quantity: 10n, limitPrice: 50n },
-      env.separator,
-    );
-    const s = makeOrder(
-      m.id,
-      0n,
-      { trader: seller!, side: "sell", quantity: 10n, limitPrice: 40n },
-      env.separator,
-    );
-    const result = clear(
-      [b, s].map((o) => ({ ...o.order, id: o.id })),
-      { market: m.id, epoch: 0n },
-    );
-    await expect(c.settle(m.id, 0n, result, new Map([[b.id, b.order]]))).rejects.toThrow(/no signed order/);
-    const foreign = new Uint8Array(32).fill(7);
-    const b2 = makeOrder(m.id, 0n, { trader: buyer!, side: "buy", quantity: 10n, limitPrice: 50n }, foreign);
-    const r2 = clear(
-      [
-        { ...b2.order, id: b2.id },
-        { ...s.order, id: s.id },
-      ],
-      { market: m.id, epoch: 0n },
-    );
-    await expect(
-      c.settle(
-        m.id,
-        0n,
-        r2,
-        new Map([
-          [b2.id, b2.order],
-          [s.id, s.order],
-        ]),
-      ),
-    ).rejects.toThrow(/hashes to/);
-    await expect(c.settle(m.id, 1n, result, new Map())).rejects.toThrow(/not/);
+    expect(await node.collateralOf(m.id, buyer!.address, Asset.QUOTE, 3n)).toBe(0n);
+    const sel = selectTrading(env, m.id, 3n, book, await readCollateral(env, m.id, 3n, book));
+    const cert = await node.certify(m.id, 3n, bytesToHex(sel.bytes));
+    expect(cert.volume).toBe(5n);
+    expect(cert.resultHash).toBe(sel.clearing.resultHash);
+    const { proposal } = await node.submitResult(m.id, 3n, sel.bytes, {
+      expectedResultHash: sel.clearing.resultHash,
+    });
+    expect(proposal.event.volume).toBe(5n);
+    expect((await node.escrowOf(m.id, buyer!.address, Asset.QUOTE)).locked).toBe(1000n); // untouched
   });
 });

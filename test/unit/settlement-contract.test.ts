@@ -1,8 +1,14 @@
-// The settlement contract against a real anvil over JSON-RPC: EIP-712 equality with protocol/, market
-// creation, every custom error (decoded, with its arguments), replays and malleability, and an
-// end-to-end settlement with exact balances. Each test makes its own market; time only moves forward.
-import { keccak256, toUtf8Bytes } from "ethers";
+// The settlement contract (version 2, docs/certified-settlement.md) against a real anvil over JSON-RPC:
+// EIP-712 and market ids equal to protocol/, every custom error triggered the way an outsider would (raw
+// ABI calls, batches written byte by byte from the documented layout), the certification's first wrong
+// value for mutated certificates, the three attacks that succeeded on version 1, challenge semantics,
+// finalization and bonds. Each test makes its own market; time only moves forward.
+import { readFileSync } from "node:fs";
+import { Interface, keccak256, toUtf8Bytes } from "ethers";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { clear } from "../../clearing/clear.ts";
+import { applyCoverage, type Collateral } from "../../clearing/coverage.ts";
 import { ORDER_TYPE_STRING, SECP256K1_N } from "../../protocol/constants.ts";
 import {
   domainSeparator,
@@ -14,35 +20,61 @@ import {
 import { bytesToHex, type Hex } from "../../protocol/hex.ts";
 import { marketId } from "../../protocol/market.ts";
 import type { Order } from "../../protocol/order.ts";
-import { mineBlock, startAnvil } from "../../settlement/anvil.ts";
+import { latestTimestamp, mineBlock, startAnvil } from "../../settlement/anvil.ts";
 import { smartMarketInterface, testTokenInterface } from "../../settlement/artifacts.ts";
+import {
+  type BatchHeader,
+  type SelectedBatch,
+  selectBatch,
+  selectChallenge,
+} from "../../settlement/batch.ts";
 import { SettlementClient } from "../../settlement/client.ts";
+import { decodeRevertData } from "../../settlement/errors.ts";
 import {
   Asset,
-  encodeSettleCall,
-  type SettleCall,
-  type SignedFillStruct,
-  settlementResultHash,
-  toSignedFill,
-} from "../../settlement/encoding.ts";
-import { SettlementRevertError, toSettlementError } from "../../settlement/errors.ts";
-import {
+  bondsOf,
+  callFrom,
+  certify,
+  challenge,
   clientFor,
+  commit,
+  commitmentOf,
+  createMarketRaw,
   type Env,
+  encodeBatch,
+  encodeUnion,
+  escrowOf,
+  finalize,
   fund,
   type IdentifiedOrder,
+  lookupOf,
+  type MarketV2,
   makeOrder,
   makeTraders,
+  marketIdOf,
   moveToEpoch,
   newMarket,
-  type OrderSpec,
+  outsider,
+  propose,
+  readCollateral,
+  recordOf,
+  recordOnChain,
+  revertOf,
+  type SettlementRevertError,
+  type Submission,
+  selectTrading,
   signWith,
+  sortById,
   startEnv,
   type Trader,
+  txFrom,
 } from "./settlement-fixture.ts";
 
 let env: Env;
 const seen = new Set<string>();
+const iface = smartMarketInterface;
+const ZERO: Hex = `0x${"00".repeat(20)}`;
+const MAX_UINT256 = (1n << 256n) - 1n;
 
 beforeAll(async () => {
   env = await startEnv();
@@ -52,80 +84,91 @@ afterAll(async () => {
   await env?.close();
 });
 
-async function revertOf(p: Promise<unknown>): Promise<SettlementRevertError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof SettlementRevertError) return err;
-    throw err;
-  }
-  throw new Error("expected a revert, the call succeeded");
-}
-
 /** Asserts that `p` reverts with custom error `name` (and exactly these arguments, when given). */
 async function expectRevert(
   p: Promise<unknown>,
   name: string,
   args?: Record<string, unknown>,
-): Promise<void> {
+): Promise<SettlementRevertError> {
   const err = await revertOf(p);
   seen.add(err.errorName);
   expect(err.errorName).toBe(name);
   if (args) expect(err.args).toEqual(args);
+  return err;
 }
 
-/** eth_call of raw calldata from `from`, revert decoded like the client's. */
-async function rawCall(to: Hex, data: string, from: Hex): Promise<string> {
-  try {
-    return await env.provider.call({ to, data, from });
-  } catch (err) {
-    throw toSettlementError("call", err);
-  }
-}
+const proposeData = (m: Hex, epoch: bigint, batch: Hex) =>
+  iface.encodeFunctionData("propose", [m, epoch, batch]);
+const challengeData = (m: Hex, epoch: bigint, standing: Hex, union: Hex) =>
+  iface.encodeFunctionData("challenge", [m, epoch, standing, union]);
 
-function call(
-  market: Hex,
+/** eth_call of propose from `from` with the market's bond (or `value`), after committing to it (mined). */
+async function proposeCall(
+  from: Hex,
+  m: MarketV2,
   epoch: bigint,
-  price: bigint,
-  entries: { o: IdentifiedOrder; fill: bigint }[],
-): SettleCall {
-  const sorted = [...entries].sort((a, b) => (a.o.id < b.o.id ? -1 : 1));
-  return { market, epoch, price, fills: sorted.map((e) => toSignedFill(e.o.order, e.fill)) };
+  batch: Hex,
+  value = m.bond,
+): Promise<string> {
+  await commit(env, from, m.id, epoch, batch);
+  return callFrom(env, from, env.settlement, proposeData(m.id, epoch, batch), value);
 }
 
-const ZERO: Hex = `0x${"00".repeat(20)}`;
+async function challengeCall(
+  from: Hex,
+  m: MarketV2,
+  epoch: bigint,
+  standingSubmitter: Hex,
+  union: Hex,
+  value = m.bond,
+): Promise<string> {
+  await commit(env, from, m.id, epoch, union);
+  return callFrom(env, from, env.settlement, challengeData(m.id, epoch, standingSubmitter, union), value);
+}
+
+function withPrice(h: BatchHeader, price: bigint): BatchHeader {
+  return { ...h, price };
+}
+
+/** The header with one side's fields changed. */
+function tweak(h: BatchHeader, side: "buy" | "sell", fields: Partial<BatchHeader["buy"]>): BatchHeader {
+  return { ...h, [side]: { ...h[side], ...fields } };
+}
+
+/** Fund `traders` with both assets in `m`. */
+async function fundAll(m: Hex, traders: readonly Trader[], base = 1_000_000n, quote = 1_000_000_000n) {
+  await fund(
+    env,
+    m,
+    traders.flatMap((t) => [
+      { trader: t, asset: Asset.BASE, amount: base },
+      { trader: t, asset: Asset.QUOTE, amount: quote },
+    ]),
+  );
+}
+
+const dev = (i: number): Hex => env.anvil.accounts[i]!.address;
+
+// ================================================================ identities
 
 describe("EIP-712 and market ids match protocol/", () => {
   it("has the same order type hash, domain separator and order digests", async () => {
-    const [typehash] = await env.admin.provider
-      .call({ to: env.settlement, data: smartMarketInterface.encodeFunctionData("ORDER_TYPEHASH") })
-      .then((r) => smartMarketInterface.decodeFunctionResult("ORDER_TYPEHASH", r));
-    expect(typehash).toBe(bytesToHex(ORDER_TYPEHASH));
-    expect(typehash).toBe(keccak256(toUtf8Bytes(ORDER_TYPE_STRING)));
-
-    const ret = await env.provider.call({
-      to: env.settlement,
-      data: smartMarketInterface.encodeFunctionData("domainSeparator"),
-    });
+    const call = async (fn: string, args: unknown[] = []) =>
+      iface.decodeFunctionResult(
+        fn,
+        await callFrom(env, dev(0), env.settlement, iface.encodeFunctionData(fn, args)),
+      );
+    expect((await call("ORDER_TYPEHASH"))[0]).toBe(bytesToHex(ORDER_TYPEHASH));
+    expect((await call("ORDER_TYPEHASH"))[0]).toBe(keccak256(toUtf8Bytes(ORDER_TYPE_STRING)));
     const domain = makeDomain(env.chainId, env.settlement);
-    expect(smartMarketInterface.decodeFunctionResult("domainSeparator", ret)[0]).toBe(
-      bytesToHex(domainSeparator(domain)),
-    );
-
-    const eip5267 = smartMarketInterface.decodeFunctionResult(
-      "eip712Domain",
-      await env.provider.call({
-        to: env.settlement,
-        data: smartMarketInterface.encodeFunctionData("eip712Domain"),
-      }),
-    );
+    expect((await call("domainSeparator"))[0]).toBe(bytesToHex(domainSeparator(domain)));
+    const eip5267 = await call("eip712Domain");
     expect([eip5267[1], eip5267[2], eip5267[3], (eip5267[4] as string).toLowerCase()]).toEqual([
       "smartmarket",
       "1",
       env.chainId,
       env.settlement,
     ]);
-
     const traders = makeTraders(3, "digest");
     for (let i = 0; i < 12; i++) {
       const order: Order = {
@@ -137,84 +180,153 @@ describe("EIP-712 and market ids match protocol/", () => {
         nonce: i === 8 ? (1n << 64n) - 1n : BigInt(i),
         trader: traders[i % 3]!.address,
       };
-      const onChain = smartMarketInterface.decodeFunctionResult(
-        "orderDigest",
-        await env.provider.call({
-          to: env.settlement,
-          data: smartMarketInterface.encodeFunctionData("orderDigest", [
-            order.market,
-            order.epoch,
-            order.side === "buy" ? 0 : 1,
-            order.quantity,
-            order.limitPrice,
-            order.nonce,
-            order.trader,
-          ]),
-        }),
+      const onChain = (
+        await call("orderDigest", [
+          order.market,
+          order.epoch,
+          order.side === "buy" ? 0 : 1,
+          order.quantity,
+          order.limitPrice,
+          order.nonce,
+          order.trader,
+        ])
       )[0] as string;
       expect(onChain).toBe(orderId(order, domainSeparator(domain)));
       expect(onChain).toBe(orderIdEthers(order, domain));
     }
   });
 
-  it("computes protocol/'s market id and stores the parameters", async () => {
-    const params = { base: env.base, quote: env.quote, genesisTimeS: 1234n, epochLengthS: 60n, feeBps: 25n };
-    const created = await env.admin.createMarket(params);
-    expect(created.id).toBe(marketId(params));
-    const fresh = clientFor(env, env.anvil.accounts[1]!.privateKey);
-    expect(await fresh.getMarket(created.id)).toEqual(params);
+  it("computes protocol/'s market id (seven parameters) and stores them, also a bond of 2^80 wei or more", async () => {
+    // Genesis 1234, 60-second epochs, a 1-second challenge window: at second 10 of an epoch the previous
+    // epoch's proposal window is open, and a proposal with the wrong value reverts WrongBond.
+    const now = await latestTimestamp(env.provider);
+    const at = now + 60n - ((now - 1234n) % 60n) + 10n;
+    await mineBlock(env.provider, at);
+    const epoch = (at - 1234n) / 60n - 1n;
+    for (const bondWei of [0n, 10n ** 16n, (1n << 80n) - 1n, 1n << 80n, (1n << 96n) - 1n]) {
+      const params = {
+        base: env.base,
+        quote: env.quote,
+        genesisTimeS: 1234n,
+        epochLengthS: 60n,
+        feeBps: 25n,
+        bondWei,
+        challengeWindowS: 1n,
+      };
+      const created = await env.admin.createMarket(params);
+      expect(created.id).toBe(marketId(params));
+      expect(created.id).toBe(marketIdOf(env.base, env.quote, params));
+      const [viewId] = iface.decodeFunctionResult(
+        "marketId",
+        await callFrom(
+          env,
+          dev(0),
+          env.settlement,
+          iface.encodeFunctionData("marketId", [env.base, env.quote, 1234n, 60n, 25n, bondWei, 1n]),
+        ),
+      );
+      expect(viewId).toBe(created.id);
+      const fresh = clientFor(env, env.anvil.accounts[1]!.privateKey);
+      expect(await fresh.getMarket(created.id)).toEqual(params);
+      // The bond is what propose() asks for.
+      const sent = bondWei === 0n ? 1n : 0n;
+      await expectRevert(
+        callFrom(env, dev(2), env.settlement, proposeData(created.id, epoch, "0x"), sent, "latest"),
+        "WrongBond",
+        { sent, required: bondWei },
+      );
+    }
   });
 });
 
-describe("createMarket rejects bad parameters", () => {
-  const good = () => ({ base: env.base, quote: env.quote, genesisTimeS: 1n, epochLengthS: 10n, feeBps: 0n });
+// ================================================================ markets and escrow
 
-  it("zero token address, identical tokens, zero epoch length, fee too high, existing market", async () => {
-    await expectRevert(env.admin.createMarket({ ...good(), base: ZERO }), "ZeroTokenAddress", {
+describe("createMarket rejects bad parameters", () => {
+  const good = () => ({
+    genesisTimeS: 1n,
+    epochLengthS: 10n,
+    feeBps: 0n,
+    bondWei: 5n,
+    challengeWindowS: 3n,
+  });
+
+  it("zero token, identical tokens, zero epoch length, fee too high, bad challenge window, existing market", async () => {
+    await expectRevert(createMarketRaw(env, ZERO, env.quote, good()), "ZeroTokenAddress", {
       base: ZERO,
       quote: env.quote,
     });
-    await expectRevert(env.admin.createMarket({ ...good(), quote: ZERO }), "ZeroTokenAddress", {
+    await expectRevert(createMarketRaw(env, env.base, ZERO, good()), "ZeroTokenAddress", {
       base: env.base,
       quote: ZERO,
     });
-    await expectRevert(env.admin.createMarket({ ...good(), quote: env.base }), "IdenticalTokens", {
+    await expectRevert(createMarketRaw(env, env.base, env.base, good()), "IdenticalTokens", {
       token: env.base,
     });
-    await expectRevert(env.admin.createMarket({ ...good(), epochLengthS: 0n }), "ZeroEpochLength", {
-      genesisTime: 1n,
-    });
-    await expectRevert(env.admin.createMarket({ ...good(), feeBps: 1001n }), "FeeTooHigh", {
-      feeBps: 1001n,
-      maxFeeBps: 1000n,
-    });
-    await env.admin.createMarket({ ...good(), feeBps: 1000n });
-    await expectRevert(env.admin.createMarket({ ...good(), feeBps: 1000n }), "MarketExists", {
-      market: marketId({ ...good(), feeBps: 1000n }),
-    });
+    await expectRevert(
+      createMarketRaw(env, env.base, env.quote, { ...good(), epochLengthS: 0n }),
+      "ZeroEpochLength",
+      {
+        genesisTime: 1n,
+      },
+    );
+    await expectRevert(
+      createMarketRaw(env, env.base, env.quote, { ...good(), feeBps: 1001n }),
+      "FeeTooHigh",
+      {
+        feeBps: 1001n,
+        maxFeeBps: 1000n,
+      },
+    );
+    await expectRevert(
+      createMarketRaw(env, env.base, env.quote, { ...good(), challengeWindowS: 0n }),
+      "BadChallengeWindow",
+      { challengeWindow: 0n, epochLength: 10n },
+    );
+    await expectRevert(
+      createMarketRaw(env, env.base, env.quote, { ...good(), challengeWindowS: 10n }),
+      "BadChallengeWindow",
+      { challengeWindow: 10n, epochLength: 10n },
+    );
+    await createMarketRaw(env, env.base, env.quote, { ...good(), feeBps: 1000n, challengeWindowS: 9n });
+    await expectRevert(
+      createMarketRaw(env, env.base, env.quote, { ...good(), feeBps: 1000n, challengeWindowS: 9n }),
+      "MarketExists",
+      { market: marketIdOf(env.base, env.quote, { ...good(), feeBps: 1000n, challengeWindowS: 9n }) },
+    );
   });
 
   it("UnknownMarket for every market-scoped function", async () => {
     const unknown = keccak256(toUtf8Bytes("no such market")).toLowerCase() as Hex;
-    await expectRevert(env.admin.getMarket(unknown), "UnknownMarket", { market: unknown });
-    await expectRevert(env.admin.deposit(unknown, Asset.BASE, 1n), "UnknownMarket", { market: unknown });
-    await expectRevert(
-      env.admin.settleFills({ market: unknown, epoch: 0n, price: 1n, fills: [] }),
-      "UnknownMarket",
-      {
-        market: unknown,
-      },
-    );
-    await expectRevert(env.admin.collateralOf(unknown, env.admin.address, Asset.BASE, 0n), "UnknownMarket");
+    const calls: [string, unknown[]][] = [
+      ["getMarket", [unknown]],
+      ["currentEpoch", [unknown]],
+      ["deposit", [unknown, Asset.BASE, 1n]],
+      ["requestWithdrawal", [unknown, Asset.BASE, 1n]],
+      ["withdraw", [unknown, Asset.BASE]],
+      ["collateralOf", [unknown, dev(0), Asset.BASE, 0n]],
+      ["propose", [unknown, 0n, "0x"]],
+      ["challenge", [unknown, 0n, dev(1), "0x"]],
+      ["finalize", [unknown, []]],
+      ["certify", [unknown, 0n, "0x"]],
+    ];
+    for (const [fn, args] of calls) {
+      await expectRevert(
+        callFrom(env, dev(0), env.settlement, iface.encodeFunctionData(fn, args)),
+        "UnknownMarket",
+        {
+          market: unknown,
+        },
+      );
+    }
   });
 });
 
 describe("escrow errors", () => {
   it("InvalidAsset, ZeroAmount, TokenTransferFailed, InsufficientBalance, NothingToWithdraw", async () => {
     const m = await newMarket(env);
-    const me = env.admin.address;
+    const me = dev(0);
     const deposit = (asset: number, amount: bigint) =>
-      rawCall(env.settlement, smartMarketInterface.encodeFunctionData("deposit", [m.id, asset, amount]), me);
+      callFrom(env, me, env.settlement, iface.encodeFunctionData("deposit", [m.id, asset, amount]));
     await expectRevert(deposit(2, 1n), "InvalidAsset", { asset: 2n });
     await expectRevert(deposit(Asset.BASE, 0n), "ZeroAmount", { market: m.id, asset: 0n });
     await expectRevert(env.admin.requestWithdrawal(m.id, Asset.QUOTE, 0n), "ZeroAmount", {
@@ -243,27 +355,26 @@ describe("escrow errors", () => {
 
   it("TokenTransferFailed for a token address without code (a call to it would 'succeed')", async () => {
     const codeless = `0x${"ab".repeat(20)}` as Hex;
-    const { id } = await env.admin.createMarket({
-      base: codeless,
-      quote: env.quote,
-      genesisTimeS: 1n,
-      epochLengthS: 10n,
-      feeBps: 0n,
-    });
-    const data = smartMarketInterface.encodeFunctionData("deposit", [id, Asset.BASE, 1n]);
-    await expectRevert(rawCall(env.settlement, data, env.admin.address), "TokenTransferFailed", {
+    const spec = { genesisTimeS: 1n, epochLengthS: 10n, feeBps: 0n, bondWei: 0n, challengeWindowS: 5n };
+    const id = await createMarketRaw(env, codeless, env.quote, spec);
+    const data = iface.encodeFunctionData("deposit", [id, Asset.BASE, 1n]);
+    await expectRevert(callFrom(env, dev(0), env.settlement, data), "TokenTransferFailed", {
       token: codeless,
-      from: env.admin.address,
+      from: dev(0),
       to: env.settlement,
       amount: 1n,
     });
   });
 
-  it("WithdrawalNotReady, CollateralNoLongerKnown (in detail in settlement-collateral.test.ts)", async () => {
+  it("WithdrawalNotReady, CollateralNoLongerKnown, EpochNotClosed (collateralOf)", async () => {
     const m = await newMarket(env);
     const [t] = makeTraders(1, "delay");
     await fund(env, m.id, [{ trader: t!, asset: Asset.BASE, amount: 50n }]);
     const c = clientFor(env, t!.privateKey);
+    await expectRevert(c.collateralOf(m.id, t!.address, Asset.BASE, 0n), "EpochNotClosed", {
+      epoch: 0n,
+      currentEpoch: 0n,
+    });
     await moveToEpoch(env, m, 1n);
     await c.requestWithdrawal(m.id, Asset.BASE, 20n);
     await expectRevert(c.withdraw(m.id, Asset.BASE), "WithdrawalNotReady", {
@@ -279,18 +390,32 @@ describe("escrow errors", () => {
     });
   });
 
-  it("AmountOverflow: balances are 112-bit", async () => {
+  it("AmountOverflow: balances are 112-bit (a deposit, and a seller's proceeds)", async () => {
     const m = await newMarket(env);
-    const [t] = makeTraders(1, "overflow");
+    const [t, buyer] = makeTraders(2, "overflow");
     const max = (1n << 112n) - 1n;
-    await fund(env, m.id, [{ trader: t!, asset: Asset.BASE, amount: max }]);
+    await fund(env, m.id, [
+      { trader: t!, asset: Asset.QUOTE, amount: max },
+      { trader: t!, asset: Asset.BASE, amount: 10n },
+      { trader: buyer!, asset: Asset.QUOTE, amount: 1000n },
+    ]);
     const c = clientFor(env, t!.privateKey);
-    await c.mintTestToken(env.base, t!.address, 1n);
-    await expectRevert(c.deposit(m.id, Asset.BASE, 1n), "AmountOverflow", { amount: 1n });
+    await c.mintTestToken(env.quote, t!.address, 1n);
+    await expectRevert(c.deposit(m.id, Asset.QUOTE, 1n), "AmountOverflow", { amount: 1n });
+    // The seller's QUOTE balance is full: crediting its proceeds cannot be done.
+    const orders = [
+      makeOrder(m.id, 0n, { trader: t!, side: "sell", quantity: 10n, limitPrice: 10n }, env.separator),
+      makeOrder(m.id, 0n, { trader: buyer!, side: "buy", quantity: 10n, limitPrice: 10n }, env.separator),
+    ];
+    await moveToEpoch(env, m, 1n);
+    const s = selectTrading(env, m.id, 0n, orders, await readCollateral(env, m.id, 0n, orders));
+    await expectRevert(proposeCall(dev(1), m, 0n, bytesToHex(s.bytes)), "AmountOverflow", { amount: 100n });
   });
 
-  it("EpochOverflow: the 32-bit checkpoints end in 2106 for 1-second epochs", async () => {
-    const far = await startAnvil({ accounts: 1, genesisTimestampS: (1n << 32n) + 100n });
+  it("EpochOverflow: the 32-bit checkpoints end at epoch 2^32 - 2", async () => {
+    // A chain at 2^33 + 100 s: 2-second epochs from genesis 0 are numbered >= 2^32 (a 1-second epoch admits
+    // no challenge window).
+    const far = await startAnvil({ accounts: 1, genesisTimestampS: (1n << 33n) + 100n });
     const c = new SettlementClient({ rpcUrl: far.rpcUrl, privateKey: far.accounts[0]!.privateKey });
     try {
       const d = await c.deployContracts({
@@ -301,11 +426,12 @@ describe("escrow errors", () => {
         base: d.base,
         quote: d.quote,
         genesisTimeS: 0n,
-        epochLengthS: 1n,
+        epochLengthS: 2n,
         feeBps: 0n,
+        bondWei: 0n,
+        challengeWindowS: 1n,
       });
-      const epoch = await c.currentEpoch(id);
-      expect(epoch).toBeGreaterThanOrEqual((1n << 32n) - 1n);
+      expect(await c.currentEpoch(id)).toBeGreaterThanOrEqual((1n << 32n) - 1n);
       await c.mintTestToken(d.base, c.address, 10n);
       const err = await revertOf(c.deposit(id, Asset.BASE, 10n));
       seen.add(err.errorName);
@@ -318,230 +444,1101 @@ describe("escrow errors", () => {
   });
 });
 
-describe("settle: window, uniqueness and batch checks", () => {
-  const price = 100n;
-  let m: { id: Hex; genesis: bigint; epochLength: bigint };
+// ================================================================ proposals
+
+describe("propose: window, bond, commitment, batch length", () => {
+  let m: MarketV2;
   let traders: Trader[];
-  let submitter: SettlementClient;
+  const submitter = () => dev(2);
 
   beforeAll(async () => {
-    m = await newMarket(env, 1000n, 0n);
-    traders = makeTraders(4, "checks");
-    await fund(
-      env,
+    m = await newMarket(env, { epochLengthS: 1000n, challengeWindowS: 400n, bondWei: 10n ** 15n });
+    traders = makeTraders(2, "window");
+    await fundAll(m.id, traders);
+  });
+
+  const book = (epoch: bigint, nonce = 1n) => [
+    makeOrder(
       m.id,
-      traders.flatMap((t) => [
-        { trader: t, asset: Asset.BASE, amount: 1_000_000n },
-        { trader: t, asset: Asset.QUOTE, amount: 1_000_000_000n },
-      ]),
-    );
-    submitter = clientFor(env, env.anvil.accounts[2]!.privateKey);
-  });
-
-  const order = (epoch: bigint, spec: Partial<OrderSpec> & { trader: Trader; side: "buy" | "sell" }) =>
-    makeOrder(m.id, epoch, { quantity: 10n, limitPrice: price, ...spec }, env.separator);
-  const pair = (epoch: bigint, nonce = 1n) => [
-    { o: order(epoch, { trader: traders[0]!, side: "buy", limitPrice: 110n, nonce }), fill: 10n },
-    { o: order(epoch, { trader: traders[1]!, side: "sell", limitPrice: 90n, nonce }), fill: 10n },
+      epoch,
+      { trader: traders[0]!, side: "buy", quantity: 10n, limitPrice: 110n, nonce },
+      env.separator,
+    ),
+    makeOrder(
+      m.id,
+      epoch,
+      { trader: traders[1]!, side: "sell", quantity: 10n, limitPrice: 90n, nonce },
+      env.separator,
+    ),
   ];
+  const batchOf = async (epoch: bigint, nonce = 1n) => {
+    const orders = book(epoch, nonce);
+    const collateral = new Map<Hex, Collateral>(
+      traders.map((t) => [t.address, { base: 1_000_000n, quote: 1_000_000_000n }]),
+    );
+    return selectTrading(env, m.id, epoch, orders, collateral);
+  };
 
-  it("EpochNotClosed before the epoch ends, SettlementWindowClosed after epoch + 1, AlreadySettled", async () => {
+  it("EpochNotClosed before the close of the epoch (propose, challenge, certify)", async () => {
     await moveToEpoch(env, m, 0n, 5n);
-    await expectRevert(submitter.settleFills(call(m.id, 0n, price, pair(0n))), "EpochNotClosed", {
+    const b = bytesToHex((await batchOf(0n)).bytes);
+    await expectRevert(proposeCall(submitter(), m, 0n, b), "EpochNotClosed", { epoch: 0n, currentEpoch: 0n });
+    await expectRevert(challengeCall(submitter(), m, 0n, dev(1), b), "EpochNotClosed", {
       epoch: 0n,
       currentEpoch: 0n,
     });
-    await expectRevert(submitter.settleFills(call(m.id, 1n, price, pair(1n))), "EpochNotClosed", {
-      epoch: 1n,
-      currentEpoch: 0n,
-    });
-    await moveToEpoch(env, m, 1n);
-    const ok = await submitter.settleFills(call(m.id, 0n, price, pair(0n)));
-    expect(ok.gasUsed).toBeGreaterThan(0n);
-    expect(await submitter.isSettled(m.id, 0n)).toBe(true);
-    expect(await submitter.isSettled(m.id, 1n)).toBe(false);
-    await expectRevert(submitter.settleFills(call(m.id, 0n, price, pair(0n, 2n))), "AlreadySettled", {
-      market: m.id,
-      epoch: 0n,
-    });
-    // Epoch 1 was never settled; in epoch 3 its window (epoch 2) has passed.
-    await moveToEpoch(env, m, 3n);
-    await expectRevert(submitter.settleFills(call(m.id, 1n, price, pair(1n))), "SettlementWindowClosed", {
-      epoch: 1n,
-      currentEpoch: 3n,
-    });
+    await expectRevert(certify(env, m.id, 0n, b), "EpochNotClosed", { epoch: 0n, currentEpoch: 0n });
   });
 
-  it("EmptySettlement, PriceOutOfRange", async () => {
-    const e = (await submitter.currentEpoch(m.id)) - 1n;
-    await expectRevert(
-      submitter.settleFills({ market: m.id, epoch: e, price: 5n, fills: [] }),
-      "EmptySettlement",
-      { market: m.id, epoch: e },
-    );
-    await expectRevert(submitter.settleFills(call(m.id, e, 0n, pair(e))), "PriceOutOfRange", { price: 0n });
-    await expectRevert(submitter.settleFills(call(m.id, e, 1n << 128n, pair(e))), "PriceOutOfRange", {
-      price: 1n << 128n,
+  it("WrongBond, NotCommitted (none, other data, another sender), CommitmentTooRecent, AlreadyProposed", async () => {
+    await moveToEpoch(env, m, 1n, 1n);
+    const sel = await batchOf(0n);
+    const b = bytesToHex(sel.bytes);
+    const me = outsider(5); // has never committed
+    await expectRevert(callFrom(env, me, env.settlement, proposeData(m.id, 0n, b), 0n), "WrongBond", {
+      sent: 0n,
+      required: m.bond,
     });
-  });
+    // No commitment at all.
+    await expectRevert(callFrom(env, me, env.settlement, proposeData(m.id, 0n, b), m.bond), "NotCommitted", {
+      commitment: commitmentOf(m.id, 0n, b, me),
+    });
+    // A commitment to other data, then to another epoch: the commitment binds (market, epoch, data, sender).
+    await commit(env, me, m.id, 0n, bytesToHex((await batchOf(0n, 2n)).bytes));
+    await expectRevert(callFrom(env, me, env.settlement, proposeData(m.id, 0n, b), m.bond), "NotCommitted", {
+      commitment: commitmentOf(m.id, 0n, b, me),
+    });
+    await commit(env, me, m.id, 1n, b);
+    await expectRevert(callFrom(env, me, env.settlement, proposeData(m.id, 0n, b), m.bond), "NotCommitted");
+    // Another sender's commitment does not count for me.
+    await commit(env, outsider(6), m.id, 0n, b);
+    await expectRevert(callFrom(env, me, env.settlement, proposeData(m.id, 0n, b), m.bond), "NotCommitted");
 
-  it("InvalidSide, MalformedFill (words wider than their types)", async () => {
-    const e = (await submitter.currentEpoch(m.id)) - 1n;
-    const c = call(m.id, e, price, pair(e));
-    const bad = { ...c, fills: [{ ...c.fills[0]!, side: 2 }, c.fills[1]!] };
-    await expectRevert(submitter.settleFills(bad), "InvalidSide", { index: 0n, side: 2n });
-    // selector | market | epoch | price | array offset | length | fill 0 = side, quantity, ...
-    const data = encodeSettleCall(c);
-    const fill0 = 2 + 2 * (4 + 5 * 32);
-    for (const word of [1, 2, 3, 4, 5]) {
-      const at = fill0 + 2 * 32 * word + 2; // second byte of the word: beyond every field's width
-      const tampered = `${data.slice(0, at)}01${data.slice(at + 2)}`;
-      await expectRevert(rawCall(env.settlement, tampered, submitter.address), "MalformedFill", {
-        index: 0n,
-      });
+    // Commit and propose in the same block: the proposal reverts CommitmentTooRecent(block).
+    await env.provider.send("evm_setAutomine", [false]);
+    let commitTx: string;
+    let proposeTx: string;
+    try {
+      const c = commitmentOf(m.id, 0n, b, me);
+      commitTx = (await env.provider.send("eth_sendTransaction", [
+        { from: me, to: env.settlement, data: iface.encodeFunctionData("commit", [m.id, c]), gas: "0x30000" },
+      ])) as string;
+      proposeTx = (await env.provider.send("eth_sendTransaction", [
+        {
+          from: me,
+          to: env.settlement,
+          data: proposeData(m.id, 0n, b),
+          value: `0x${m.bond.toString(16)}`,
+          gas: "0x1000000",
+        },
+      ])) as string;
+      await env.provider.send("evm_mine", []);
+    } finally {
+      await env.provider.send("evm_setAutomine", [true]);
     }
+    const [rc, rp] = await Promise.all([
+      env.provider.getTransactionReceipt(commitTx),
+      env.provider.getTransactionReceipt(proposeTx),
+    ]);
+    expect(rc!.status).toBe(1);
+    expect(rp!.status).toBe(0);
+    expect(rp!.blockNumber).toBe(rc!.blockNumber);
+    const trace = (await env.provider.send("debug_traceTransaction", [
+      proposeTx,
+      { tracer: "callTracer" },
+    ])) as {
+      output: string;
+    };
+    const decoded = decodeRevertData(trace.output)!;
+    seen.add(decoded.errorName);
+    expect(decoded.errorName).toBe("CommitmentTooRecent");
+    expect(decoded.args).toEqual({ blockNumber: BigInt(rc!.blockNumber) });
+
+    // MalformedBatch: not 336 + 126 n bytes with n >= 1 (checked before the commitment).
+    for (const bad of [b.slice(0, 2 + 2 * 336), b.slice(0, -2), `${b}00`, "0x"] as Hex[]) {
+      await expectRevert(
+        callFrom(env, me, env.settlement, proposeData(m.id, 0n, bad), m.bond),
+        "MalformedBatch",
+        { length: BigInt((bad.length - 2) / 2) },
+      );
+      await expectRevert(certify(env, m.id, 0n, bad), "MalformedBatch");
+    }
+
+    // The same commitment, a block later, is accepted; a second proposal of the epoch is not.
+    const s = await propose(env, me, m, 0n, b);
+    expect(s.resultHash).toBe(sel.clearing.resultHash);
+    await expectRevert(proposeCall(outsider(6), m, 0n, b), "AlreadyProposed", { market: m.id, epoch: 0n });
   });
 
-  it("FillsNotAscending (descending, duplicate), ZeroFill, FillExceedsQuantity", async () => {
-    const e = (await submitter.currentEpoch(m.id)) - 1n;
-    const c = call(m.id, e, price, pair(e));
-    const [a, b] = c.fills as [SignedFillStruct, SignedFillStruct];
-    const ids = [...pair(e)].map((x) => x.o.id).sort();
-    await expectRevert(submitter.settleFills({ ...c, fills: [b, a] }), "FillsNotAscending", {
-      index: 1n,
-      previousId: ids[1],
-      id: ids[0],
-    });
-    await expectRevert(submitter.settleFills({ ...c, fills: [a, a] }), "FillsNotAscending", {
-      index: 1n,
-      previousId: ids[0],
-      id: ids[0],
-    });
-    await expectRevert(submitter.settleFills({ ...c, fills: [{ ...a, fill: 0n }, b] }), "ZeroFill", {
-      index: 0n,
-    });
+  it("ProposalWindowClosed from challengeWindow seconds before the close of epoch + 1", async () => {
+    // Epoch 1 is proposed during epoch 2, until G + 3000 - 400.
+    const b = bytesToHex((await batchOf(1n)).bytes);
+    await moveToEpoch(env, m, 2n, 500n);
+    await commit(env, submitter(), m.id, 1n, b);
+    const deadline = m.genesis + 3000n - 400n;
+    // Calls at the latest block run at its timestamp.
+    await mineBlock(env.provider, deadline - 1n);
+    await callFrom(env, submitter(), env.settlement, proposeData(m.id, 1n, b), m.bond, "latest"); // the last second
+    await mineBlock(env.provider, deadline);
     await expectRevert(
-      submitter.settleFills({ ...c, fills: [a, { ...b, fill: 11n }] }),
-      "FillExceedsQuantity",
-      {
-        index: 1n,
-        fill: 11n,
-        quantity: 10n,
-      },
+      callFrom(env, submitter(), env.settlement, proposeData(m.id, 1n, b), m.bond, "latest"),
+      "ProposalWindowClosed",
+      { epoch: 1n, deadline },
+    );
+  });
+});
+
+// ================================================================ certification
+
+/**
+ * A book with rationing at the price on both sides, better and worse orders on both sides, a trader with
+ * several orders and an order the coverage rule excludes. p = 100, V = 12:
+ *   buys  b1 5@120 (t0), b2 4@110 (t1) better; b3 3@100 (t2), b4 3@100 (t3), b5 1@100 (t0) at p; b6 5@90 (t1)
+ *         worse; b7 1000@100 (t3) not covered (t3 holds 300 QUOTE);
+ *   sells s1 6@80 (t4), s2 4@95 (t5) better; s3 2@100 (t4) at p; s4 7@130 (t5) worse.
+ * Buys at p: R = 3, L = 7: shares 1, 1, 0, leftover 1 to b5 (remainder 3). Sells at p: R = L = 2.
+ */
+describe("certification: clear()'s result, or the first wrong value", () => {
+  let m: MarketV2;
+  let traders: Trader[];
+  let named: Record<string, IdentifiedOrder>;
+  let sel: SelectedBatch;
+  let orders: IdentifiedOrder[];
+  const E = 0n;
+  const idx = (name: string) => orders.findIndex((o) => o.id === named[name]!.id);
+  const cert = (header: BatchHeader, list: readonly IdentifiedOrder[] = orders) =>
+    certify(env, m.id, E, encodeBatch(header, list));
+
+  beforeAll(async () => {
+    m = await newMarket(env, { feeBps: 30n });
+    traders = makeTraders(6, "certify");
+    await fund(env, m.id, [
+      ...traders.flatMap((t, i) => (i === 3 ? [] : [{ trader: t, asset: Asset.QUOTE, amount: 1_000_000n }])),
+      { trader: traders[3]!, asset: Asset.QUOTE, amount: 300n },
+      ...traders.map((t) => ({ trader: t, asset: Asset.BASE, amount: 1_000n })),
+    ]);
+    const o = (t: number, side: "buy" | "sell", q: bigint, l: bigint, nonce = 1n) =>
+      makeOrder(m.id, E, { trader: traders[t]!, side, quantity: q, limitPrice: l, nonce }, env.separator);
+    named = {
+      b1: o(0, "buy", 5n, 120n),
+      b2: o(1, "buy", 4n, 110n),
+      b3: o(2, "buy", 3n, 100n),
+      b4: o(3, "buy", 3n, 100n),
+      b5: o(0, "buy", 1n, 100n, 2n),
+      b6: o(1, "buy", 5n, 90n, 2n),
+      b7: o(3, "buy", 1000n, 100n, 2n),
+      s1: o(4, "sell", 6n, 80n),
+      s2: o(5, "sell", 4n, 95n),
+      s3: o(4, "sell", 2n, 100n, 2n),
+      s4: o(5, "sell", 7n, 130n, 2n),
+    };
+    await moveToEpoch(env, m, 1n);
+    const all = Object.values(named);
+    sel = selectTrading(env, m.id, E, all, await readCollateral(env, m.id, E, all));
+    orders = sortById(all); // the whole book: every order, b7 included (excluded by coverage on chain too)
+  });
+
+  it("an honest batch certifies to clear()'s result: price, volume, every fill, result hash, fee", async () => {
+    expect(sel.header.price).toBe(100n);
+    expect(sel.clearing.volume).toBe(12n);
+    expect(sel.header.buy).toMatchObject({
+      better: 9n,
+      equal: 7n,
+      betterEdge: 110n,
+      worseEdge: 90n,
+      remainder: 3n,
+    });
+    expect(sel.header.buy.id).toBe(named.b5!.id);
+    expect(sel.header.sell).toMatchObject({ better: 10n, equal: 2n, betterEdge: 95n, worseEdge: 130n });
+    const collateral = await readCollateral(env, m.id, E, orders);
+    const { covered } = applyCoverage(
+      orders.map((x) => ({ ...x.order, id: x.id })),
+      (t) => collateral.get(t)!,
+    );
+    expect(covered.map((x) => x.id)).not.toContain(named.b7!.id);
+    const expected = clear(covered, { market: m.id, epoch: E });
+    const fillOf = new Map(expected.fills.map((f) => [f.id, f.quantity]));
+    const feeOf = (list: readonly IdentifiedOrder[]) =>
+      list.reduce(
+        (s, x) => s + (x.order.side === "sell" ? ((fillOf.get(x.id) ?? 0n) * 100n * 30n) / 10_000n : 0n),
+        0n,
+      );
+    // The selected batch (batch.ts) and the whole book give the same result.
+    for (const list of [sel.orders, orders]) {
+      const bytes = encodeBatch(sel.header, list);
+      const c = await certify(env, m.id, E, bytes);
+      expect(c.price).toBe(expected.price);
+      expect(c.volume).toBe(expected.volume);
+      expect(c.fills).toEqual(list.map((x) => fillOf.get(x.id) ?? 0n));
+      expect(c.resultHash).toBe(expected.resultHash);
+      expect(c.feeTotal).toBe(feeOf(list));
+      expect(c.batchHash).toBe(keccak256(bytes));
+    }
+    expect(fillOf.get(named.b5!.id)).toBe(1n); // the leftover unit: largest remainder
+    expect(fillOf.get(named.b3!.id)).toBe(1n);
+  });
+
+  it("propose applies the same checks (a mutated certificate reverts there too)", async () => {
+    await expectRevert(
+      proposeCall(dev(1), m, E, encodeBatch(tweak(sel.header, "sell", { worseEdge: 131n }), orders)),
+      "AggregateMismatch",
+      { field: 7n, claimed: 131n, actual: 130n },
     );
   });
 
-  it("LimitViolated on either side, VolumeMismatch", async () => {
-    const e = (await submitter.currentEpoch(m.id)) - 1n;
-    const buy = { o: order(e, { trader: traders[0]!, side: "buy", limitPrice: 99n, nonce: 7n }), fill: 10n };
-    const sell = {
-      o: order(e, { trader: traders[1]!, side: "sell", limitPrice: 101n, nonce: 7n }),
-      fill: 10n,
-    };
-    const okBuy = {
-      o: order(e, { trader: traders[0]!, side: "buy", limitPrice: 100n, nonce: 8n }),
-      fill: 10n,
-    };
-    const okSell = {
-      o: order(e, { trader: traders[1]!, side: "sell", limitPrice: 100n, nonce: 8n }),
-      fill: 10n,
-    };
-    const c1 = call(m.id, e, price, [buy, okSell]);
-    const i1 = c1.fills.findIndex((f) => f.side === 0);
-    await expectRevert(submitter.settleFills(c1), "LimitViolated", {
-      index: BigInt(i1),
+  it("header: PriceOutOfRange, NoTrade, VolumeNotMaximal (each side)", async () => {
+    const h = sel.header;
+    await expectRevert(cert(withPrice(h, 0n)), "PriceOutOfRange", { price: 0n });
+    const none = { better: 0n, equal: 0n };
+    await expectRevert(cert(tweak(tweak(h, "buy", none), "sell", none)), "NoTrade", {});
+    // buy.better 13 > V = min(20, 12): a higher price would trade as much.
+    await expectRevert(cert(tweak(h, "buy", { better: 13n })), "VolumeNotMaximal", {
       side: 0n,
-      limitPrice: 99n,
-      price,
+      better: 13n,
+      volume: 12n,
     });
-    const c2 = call(m.id, e, price, [okBuy, sell]);
-    const i2 = c2.fills.findIndex((f) => f.side === 1);
-    await expectRevert(submitter.settleFills(c2), "LimitViolated", {
-      index: BigInt(i2),
+    await expectRevert(cert(tweak(h, "sell", { better: 17n })), "VolumeNotMaximal", {
       side: 1n,
-      limitPrice: 101n,
-      price,
+      better: 17n,
+      volume: 16n,
     });
-    await expectRevert(
-      submitter.settleFills(call(m.id, e, price, [okBuy, { ...okSell, fill: 9n }])),
-      "VolumeMismatch",
-      {
-        buyVolume: 10n,
-        sellVolume: 9n,
-      },
-    );
   });
 
-  it("MalformedSignature (v, and the (r, n - s) twin), InvalidSigner (other signer, unrecoverable)", async () => {
-    const e = (await submitter.currentEpoch(m.id)) - 1n;
-    const c = call(m.id, e, price, pair(e, 9n));
-    const [a, b] = c.fills as [SignedFillStruct, SignedFillStruct];
-    await expectRevert(submitter.settleFills({ ...c, fills: [{ ...a, v: 29 }, b] }), "MalformedSignature", {
-      index: 0n,
+  it("neighbouring prices: their own sums disagree with the batch's", async () => {
+    // With lo = hi = 100 the header's other fields pin nothing else: at 101 the marginal buys are worse
+    // (buy.equal 7 claimed, 0 counted); at 99 they are better (buy.better 9 claimed, 16 counted).
+    await expectRevert(cert(withPrice(sel.header, 101n)), "AggregateMismatch", {
+      field: 1n,
+      claimed: 7n,
+      actual: 0n,
+    });
+    await expectRevert(cert(withPrice(sel.header, 99n)), "AggregateMismatch", {
+      field: 0n,
+      claimed: 9n,
+      actual: 16n,
+    });
+  });
+
+  it("WrongPrice: a price other than the midpoint of [lo, hi] (clearing.md example B)", async () => {
+    // b = 20, 18, 12; a = 5, 6, 15 (quantity 1 each): V = 2, lo = 12, hi = 15, p = 13.
+    const mb = await newMarket(env);
+    const ts = makeTraders(6, "example-b");
+    await fundAll(mb.id, ts);
+    const limits = [20n, 18n, 12n, 5n, 6n, 15n];
+    const book = ts.map((t, i) =>
+      makeOrder(
+        mb.id,
+        0n,
+        { trader: t, side: i < 3 ? "buy" : "sell", quantity: 1n, limitPrice: limits[i]! },
+        env.separator,
+      ),
+    );
+    await moveToEpoch(env, mb, 1n);
+    const s = selectTrading(env, mb.id, 0n, book, await readCollateral(env, mb.id, 0n, book));
+    expect(s.header.price).toBe(13n);
+    for (const p of [12n, 14n, 15n]) {
+      await expectRevert(
+        certify(env, mb.id, 0n, encodeBatch(withPrice(s.header, p), s.orders)),
+        "WrongPrice",
+        {
+          price: p,
+          lo: 12n,
+          hi: 15n,
+        },
+      );
+    }
+    // A worse edge claimed too high empties the interval: lo = max(6, 16) > hi = 15.
+    await expectRevert(
+      certify(env, mb.id, 0n, encodeBatch(tweak(s.header, "buy", { worseEdge: 16n }), s.orders)),
+      "WrongPrice",
+      { price: 13n, lo: 16n, hi: 15n },
+    );
+    const c = await certify(env, mb.id, 0n, bytesToHex(s.bytes));
+    expect([c.price, c.volume, c.resultHash]).toEqual([13n, 2n, s.clearing.resultHash]);
+  });
+
+  it("orders: InvalidSide, MalformedOrder, OrdersNotAscending (reordered, twice)", async () => {
+    const h = sel.header;
+    const i = idx("b3");
+    const raw = encodeBatch(h, orders);
+    const at = (k: number) => 2 + 2 * (336 + 126 * k); // hex offset of order k
+    const sideTwo = `${raw.slice(0, at(i))}02${raw.slice(at(i) + 2)}` as Hex;
+    await expectRevert(certify(env, m.id, E, sideTwo), "InvalidSide", { index: BigInt(i), side: 2n });
+    const zeroQuantity = `${raw.slice(0, at(i) + 2)}${"00".repeat(16)}${raw.slice(at(i) + 34)}` as Hex;
+    await expectRevert(certify(env, m.id, E, zeroQuantity), "MalformedOrder", { index: BigInt(i) });
+    const zeroLimit = `${raw.slice(0, at(i) + 34)}${"00".repeat(16)}${raw.slice(at(i) + 66)}` as Hex;
+    await expectRevert(certify(env, m.id, E, zeroLimit), "MalformedOrder", { index: BigInt(i) });
+    const swapped = [...orders];
+    [swapped[4], swapped[5]] = [swapped[5]!, swapped[4]!];
+    await expectRevert(cert(h, swapped), "OrdersNotAscending", {
+      index: 5n,
+      previousId: orders[5]!.id,
+      id: orders[4]!.id,
+    });
+    const twice = [orders[0]!, orders[0]!, ...orders.slice(1)];
+    await expectRevert(cert(h, twice), "OrdersNotAscending", {
+      index: 1n,
+      previousId: orders[0]!.id,
+      id: orders[0]!.id,
+    });
+  });
+
+  it("signatures: MalformedSignature (v, the high-s twin), InvalidSigner (another key, unrecoverable)", async () => {
+    const h = sel.header;
+    const i = idx("s3");
+    const target = orders[i]!;
+    const sig = target.order.signature;
+    const r = `0x${sig.slice(2, 66)}` as Hex;
+    const s = `0x${sig.slice(66, 130)}` as Hex;
+    const v = Number.parseInt(sig.slice(130), 16);
+    const withSig = (signature: Hex) =>
+      orders.map((x, k) => (k === i ? { ...x, order: { ...x.order, signature } } : x));
+    await expectRevert(cert(h, withSig(`${r}${s.slice(2)}1d` as Hex)), "MalformedSignature", {
+      index: BigInt(i),
       v: 29n,
-      s: a.s,
+      s,
     });
-    // The malleable twin (r, n - s, v ^ 1) recovers the same key; EIP-2 low-s rejects it.
-    const twinS = `0x${(SECP256K1_N - BigInt(a.s)).toString(16).padStart(64, "0")}` as Hex;
-    const twin = { ...a, s: twinS, v: a.v === 27 ? 28 : 27 };
-    await expectRevert(submitter.settleFills({ ...c, fills: [twin, b] }), "MalformedSignature", {
-      index: 0n,
-      v: BigInt(twin.v),
-      s: twinS,
+    // The twin (r, n - s, v ^ 1) recovers the same key; EIP-2 low-s rejects it.
+    const twinS = `0x${(SECP256K1_N - BigInt(s)).toString(16).padStart(64, "0")}` as Hex;
+    const twinV = v === 27 ? 28 : 27;
+    await expectRevert(
+      cert(h, withSig(`${r}${twinS.slice(2)}${twinV.toString(16)}` as Hex)),
+      "MalformedSignature",
+      {
+        index: BigInt(i),
+        v: BigInt(twinV),
+        s: twinS,
+      },
+    );
+    const forged = signWith(target.order, traders[0]!.privateKey, env.separator).order.signature;
+    await expectRevert(cert(h, withSig(forged)), "InvalidSigner", {
+      index: BigInt(i),
+      orderId: target.id,
+      recovered: traders[0]!.address,
+      trader: target.order.trader,
     });
-    // Signed by someone else than the order's trader.
-    const orders = pair(e, 9n).sort((x, y) => (x.o.id < y.o.id ? -1 : 1));
-    const forged = signWith({ ...orders[0]!.o.order }, traders[3]!.privateKey, env.separator).order.signature;
-    const f0 = toSignedFill({ ...orders[0]!.o.order, signature: forged }, 10n);
-    await expectRevert(submitter.settleFills({ ...c, fills: [f0, b] }), "InvalidSigner", {
-      index: 0n,
-      orderId: orders[0]!.o.id,
-      recovered: traders[3]!.address,
-      trader: orders[0]!.o.order.trader,
-    });
-    // trader = 0 with a signature nothing recovers from (r = 0): recovered is 0 and still rejected.
+    await expectRevert(
+      cert(h, withSig(`0x${"00".repeat(32)}${s.slice(2)}${v.toString(16)}` as Hex)),
+      "InvalidSigner",
+      {
+        index: BigInt(i),
+        orderId: target.id,
+        recovered: ZERO,
+        trader: target.order.trader,
+      },
+    );
+    // An order of trader 0 whose signature recovers nothing: recovered 0 = trader 0 is still rejected.
     const ghost = makeOrder(
       m.id,
-      e,
+      E,
       {
         trader: { address: ZERO, privateKey: traders[0]!.privateKey },
         side: "sell",
-        quantity: 10n,
-        limitPrice: 1n,
+        quantity: 1n,
+        limitPrice: 500n,
       },
       env.separator,
     );
-    const ghostFill: SignedFillStruct = {
-      ...toSignedFill(ghost.order, 10n),
-      r: `0x${"00".repeat(32)}` as Hex,
+    const unrecoverable = {
+      ...ghost,
+      order: { ...ghost.order, signature: `0x${"00".repeat(32)}${"11".repeat(32)}1b` as Hex },
     };
-    const withGhost = [
-      {
-        f: toSignedFill(orders.find((x) => x.o.order.side === "buy")!.o.order, 10n),
-        id: orders.find((x) => x.o.order.side === "buy")!.o.id,
-      },
-      { f: ghostFill, id: ghost.id },
-    ].sort((x, y) => (x.id < y.id ? -1 : 1));
-    const ghostIndex = withGhost.findIndex((x) => x.id === ghost.id);
-    await expectRevert(submitter.settleFills({ ...c, fills: withGhost.map((x) => x.f) }), "InvalidSigner", {
-      index: BigInt(ghostIndex),
+    const list = sortById([...orders, unrecoverable]);
+    await expectRevert(cert(h, list), "InvalidSigner", {
+      index: BigInt(list.indexOf(unrecoverable)),
       orderId: ghost.id,
       recovered: ZERO,
       trader: ZERO,
     });
   });
 
-  it("InsufficientCollateral names the trader, asset, need and availability", async () => {
-    const e = (await submitter.currentEpoch(m.id)) - 1n;
-    const [poor] = makeTraders(1, "poor");
-    await fund(env, m.id, [{ trader: poor!, asset: Asset.QUOTE, amount: 999n }]);
-    const buy = { o: order(e, { trader: poor!, side: "buy", limitPrice: 100n }), fill: 10n };
-    const sell = {
-      o: order(e, { trader: traders[1]!, side: "sell", limitPrice: 100n, nonce: 11n }),
-      fill: 10n,
+  it("sums and edges: AggregateMismatch names the first field that differs", async () => {
+    const h = sel.header;
+    const cases: [BatchHeader, bigint, bigint, bigint][] = [
+      [tweak(h, "buy", { better: 10n, equal: 6n }), 0n, 10n, 9n],
+      [tweak(h, "buy", { equal: 8n }), 1n, 8n, 7n],
+      [tweak(h, "buy", { betterEdge: 111n }), 2n, 111n, 110n],
+      [tweak(h, "buy", { worseEdge: 91n }), 3n, 91n, 90n],
+      [tweak(h, "sell", { better: 11n, equal: 1n }), 4n, 11n, 10n],
+      [tweak(h, "sell", { equal: 3n }), 5n, 3n, 2n],
+      [tweak(h, "sell", { betterEdge: 96n }), 6n, 96n, 95n],
+      [tweak(h, "sell", { worseEdge: 131n }), 7n, 131n, 130n],
+    ];
+    for (const [header, field, claimed, actual] of cases) {
+      await expectRevert(cert(header), "AggregateMismatch", { field, claimed, actual });
+    }
+    // A marginal order left out: the level's sum differs (the header is the full set's).
+    await expectRevert(
+      cert(
+        h,
+        orders.filter((x) => x.id !== named.b3!.id),
+      ),
+      "AggregateMismatch",
+      { field: 1n, claimed: 7n, actual: 4n },
+    );
+    // The order realising buy.worseEdge left out.
+    await expectRevert(
+      cert(
+        h,
+        orders.filter((x) => x.id !== named.b6!.id),
+      ),
+      "AggregateMismatch",
+      { field: 3n, claimed: 90n, actual: 0n },
+    );
+  });
+
+  it("bonus threshold: WrongBonusCount (none where one is due, every order where none is)", async () => {
+    const h = sel.header;
+    await expectRevert(
+      cert(tweak(h, "buy", { remainder: MAX_UINT256, id: `0x${"00".repeat(32)}` })),
+      "WrongBonusCount",
+      {
+        side: 0n,
+        counted: 0n,
+        expected: 1n,
+      },
+    );
+    // Remainder 2 with b3's or b4's id selects two orders (remainders 3 and 2 ranked by id).
+    const two = [named.b3!.id, named.b4!.id].sort().at(-1)!; // the larger id of the two
+    await expectRevert(cert(tweak(h, "buy", { remainder: 2n, id: two })), "WrongBonusCount", {
+      side: 0n,
+      counted: 3n,
+      expected: 1n,
+    });
+    await expectRevert(
+      cert(tweak(h, "sell", { remainder: 0n, id: `0x${"ff".repeat(32)}` })),
+      "WrongBonusCount",
+      {
+        side: 1n,
+        counted: 1n,
+        expected: 0n,
+      },
+    );
+  });
+});
+
+// ================================================================ the attacks of version 1
+
+describe("the three attacks that succeeded on version 1, and a forced trade", () => {
+  it("censor: a 1-unit self-trade proposed first is replaced by an honest challenge; the attacker's bond goes to the challenger", async () => {
+    const m = await newMarket(env, { feeBps: 10n, bondWei: 10n ** 16n });
+    const honest = makeTraders(4, "censor-honest");
+    const [a1, a2] = makeTraders(2, "censor-attacker");
+    await fundAll(m.id, [...honest, a1!, a2!]);
+    const o = (t: Trader, side: "buy" | "sell", q: bigint, l: bigint) =>
+      makeOrder(m.id, 0n, { trader: t, side, quantity: q, limitPrice: l }, env.separator);
+    const honestOrders = [
+      o(honest[0]!, "buy", 50n, 105n),
+      o(honest[1]!, "buy", 30n, 101n),
+      o(honest[2]!, "sell", 40n, 98n),
+      o(honest[3]!, "sell", 60n, 102n),
+    ];
+    const selfTrade = [o(a1!, "buy", 1n, 1000n), o(a2!, "sell", 1n, 1n)];
+    await moveToEpoch(env, m, 1n);
+    const attacker = dev(1);
+    const node = clientFor(env, env.anvil.accounts[2]!.privateKey);
+    const collateral = await readCollateral(env, m.id, 0n, [...honestOrders, ...selfTrade]);
+    const attack = selectTrading(env, m.id, 0n, selfTrade, collateral);
+    const standing = await propose(env, attacker, m, 0n, bytesToHex(attack.bytes));
+    expect(standing.volume).toBe(1n);
+    // Version 1's outcome: the honest settlement would now fail. Here the honest proposal fails too...
+    const honestBatch = selectTrading(env, m.id, 0n, honestOrders, collateral);
+    await expectRevert(proposeCall(node.address, m, 0n, bytesToHex(honestBatch.bytes)), "AlreadyProposed");
+    // ...but the honest node challenges with the union of the standing orders and its own.
+    const ch = selectChallenge(
+      {
+        market: m.id,
+        epoch: 0n,
+        domainSeparator: env.separator,
+        orders: honestOrders.map((x) => x.order),
+        collateral: lookupOf(collateral),
+      },
+      { header: attack.header, orders: attack.orders, resultHash: standing.resultHash },
+    );
+    expect(ch.outcome).toBe("challenge");
+    if (ch.outcome !== "challenge") return;
+    const bondsBefore = await node.bondsOf(node.address);
+    const { challenge: c } = await node.submitChallenge(m.id, 0n, attacker, ch.bytes);
+    expect(c.event.resultHash).toBe(ch.selection.clearing.resultHash);
+    expect(c.event.replaced).toBe(attacker);
+    // The union's clearing is the honest clearing of every order (the self-trade's orders are valid ones).
+    const all = [...honestOrders, ...selfTrade];
+    const { covered } = applyCoverage(
+      all.map((x) => ({ ...x.order, id: x.id })),
+      (t) => collateral.get(t)!,
+    );
+    expect(c.event.resultHash).toBe(clear(covered, { market: m.id, epoch: 0n }).resultHash);
+    expect(await node.bondsOf(node.address)).toBe(bondsBefore + m.bond);
+    expect(await bondsOf(env, attacker)).toBe(0n);
+    // After the deadline the challenger, not the attacker, is paid the fee and its bond.
+    await moveToEpoch(env, m, 2n);
+    const quoteBefore = (await node.escrowOf(m.id, node.address, Asset.QUOTE)).free;
+    await expectRevert(
+      finalize(env, outsider(0), m.id, [
+        { epoch: 0n, batchHash: standing.batchHash, submitter: attacker, feeTotal: standing.feeTotal },
+      ]),
+      "NothingToFinalize",
+    );
+    await node.finalize(m.id, [
+      { epoch: 0n, batchHash: c.event.batchHash, submitter: node.address, feeTotal: c.event.feeTotal },
+    ]);
+    expect((await node.escrowOf(m.id, node.address, Asset.QUOTE)).free).toBe(quoteBefore + c.event.feeTotal);
+    expect(await node.bondsOf(node.address)).toBe(bondsBefore + 2n * m.bond);
+  });
+
+  it("skim: a subset that raises the price is certified as what it is, and a challenge adding the left-out orders restores the honest clearing", async () => {
+    const m = await newMarket(env, { bondWei: 10n ** 16n });
+    const [b1, b2, b3, s1, s2] = makeTraders(5, "skim");
+    const skimmer = makeTraders(1, "skimmer")[0]!;
+    await fundAll(m.id, [b1!, b2!, b3!, s1!, s2!, skimmer]);
+    const o = (t: Trader, side: "buy" | "sell", q: bigint, l: bigint) =>
+      makeOrder(m.id, 0n, { trader: t, side, quantity: q, limitPrice: l }, env.separator);
+    const book = [
+      o(b1!, "buy", 10n, 120n),
+      o(b2!, "buy", 10n, 110n),
+      o(b3!, "buy", 10n, 100n),
+      o(s1!, "sell", 10n, 90n),
+      o(s2!, "sell", 10n, 95n),
+      o(skimmer, "sell", 20n, 100n),
+    ];
+    await moveToEpoch(env, m, 1n);
+    const collateral = await readCollateral(env, m.id, 0n, book);
+    const honest = selectTrading(env, m.id, 0n, book, collateral);
+    expect([honest.header.price, honest.clearing.volume]).toEqual([100n, 30n]);
+    // Leave out the two cheap sells and the buy at 100: the pinned price of what is left is 105.
+    const skim = selectTrading(env, m.id, 0n, [book[0]!, book[1]!, book[5]!], collateral);
+    expect(skim.header.price).toBe(105n);
+    const submitter = dev(1);
+    const before = (await escrowOf(env, m.id, skimmer.address, Asset.QUOTE)).free;
+    const standing = await propose(env, submitter, m, 0n, bytesToHex(skim.bytes));
+    expect((await escrowOf(env, m.id, skimmer.address, Asset.QUOTE)).free).toBe(before + 20n * 105n); // 2100
+    const ch = selectChallenge(
+      {
+        market: m.id,
+        epoch: 0n,
+        domainSeparator: env.separator,
+        orders: book.map((x) => x.order),
+        collateral: lookupOf(collateral),
+      },
+      { header: skim.header, orders: skim.orders, resultHash: standing.resultHash },
+    );
+    if (ch.outcome !== "challenge") throw new Error(ch.outcome);
+    expect(ch.added).toBe(3);
+    const c = await challenge(env, dev(2), m, 0n, submitter, bytesToHex(ch.bytes));
+    expect(c.resultHash).toBe(honest.clearing.resultHash);
+    // The skimmer's sell earns the honest 10 x 100, and it lost its bond to the challenger.
+    expect((await escrowOf(env, m.id, skimmer.address, Asset.QUOTE)).free).toBe(before + 1000n);
+    expect(await bondsOf(env, dev(2))).toBeGreaterThanOrEqual(m.bond);
+  });
+
+  it("fee theft: another account's copy of the pending propose (or of the commit too) reverts NotCommitted", async () => {
+    const m = await newMarket(env, { feeBps: 50n });
+    const [b, s] = makeTraders(2, "theft");
+    await fundAll(m.id, [b!, s!]);
+    const book = [
+      makeOrder(m.id, 0n, { trader: b!, side: "buy", quantity: 10n, limitPrice: 110n }, env.separator),
+      makeOrder(m.id, 0n, { trader: s!, side: "sell", quantity: 10n, limitPrice: 90n }, env.separator),
+    ];
+    await moveToEpoch(env, m, 1n);
+    const batch = bytesToHex(
+      selectTrading(env, m.id, 0n, book, await readCollateral(env, m.id, 0n, book)).bytes,
+    );
+    const node = dev(1);
+    const thief = dev(3);
+    const commitCall = iface.encodeFunctionData("commit", [m.id, commitmentOf(m.id, 0n, batch, node)]);
+    await txFrom(env, node, env.settlement, commitCall);
+    const pending = proposeData(m.id, 0n, batch);
+    // The thief resends the node's propose calldata from its own account: version 1 paid it the fee.
+    await expectRevert(callFrom(env, thief, env.settlement, pending, m.bond), "NotCommitted", {
+      commitment: commitmentOf(m.id, 0n, batch, thief),
+    });
+    // Copying the node's commit as well does not help: the commitment binds the node's address.
+    await txFrom(env, thief, env.settlement, commitCall);
+    await expectRevert(
+      txFrom(env, thief, env.settlement, pending, { value: m.bond, blind: true }),
+      "NotCommitted",
+      {
+        commitment: commitmentOf(m.id, 0n, batch, thief),
+      },
+    );
+    await txFrom(env, node, env.settlement, pending, { value: m.bond });
+    expect(await recordOnChain(env, m.id, 0n)).not.toBe(`0x${"00".repeat(32)}`);
+  });
+
+  it("forced trade: a subset that trades where the whole set does not is undone by a no-trade union; its bond goes to the challenger", async () => {
+    // The whole set: tee's buy at 1 (lower id) takes all of tee's quote, so coverage excludes tee's buy at
+    // 20 and nothing crosses. Leaving the buy at 1 out makes the buy at 20 trade against the sell at 5.
+    const m = await newMarket(env, { bondWei: 10n ** 16n });
+    const [tee, seller] = makeTraders(2, "forced");
+    await fund(env, m.id, [
+      { trader: tee!, asset: Asset.QUOTE, amount: 20n },
+      { trader: seller!, asset: Asset.BASE, amount: 1n },
+    ]);
+    const o = (t: Trader, side: "buy" | "sell", q: bigint, l: bigint, nonce = 1n) =>
+      makeOrder(m.id, 0n, { trader: t, side, quantity: q, limitPrice: l, nonce }, env.separator);
+    const high = o(tee!, "buy", 1n, 20n);
+    let nonce = 1n;
+    let low = o(tee!, "buy", 20n, 1n, nonce);
+    while (BigInt(low.id) > BigInt(high.id)) low = o(tee!, "buy", 20n, 1n, ++nonce);
+    const sell = o(seller!, "sell", 1n, 5n);
+    const book = [low, high, sell];
+    await moveToEpoch(env, m, 1n);
+    const collateral = await readCollateral(env, m.id, 0n, book);
+    const input = {
+      market: m.id,
+      epoch: 0n,
+      domainSeparator: env.separator,
+      orders: book.map((x) => x.order),
+      collateral: lookupOf(collateral),
     };
-    await expectRevert(submitter.settleFills(call(m.id, e, price, [buy, sell])), "InsufficientCollateral", {
-      trader: poor!.address,
+    expect(selectBatch(input).outcome).toBe("no-trade");
+    // The attacker proposes the subset: a trade the full set of orders does not allow.
+    const attacker = dev(1);
+    const forced = selectTrading(env, m.id, 0n, [high, sell], collateral);
+    const standing = await propose(env, attacker, m, 0n, bytesToHex(forced.bytes));
+    expect([standing.price, standing.volume]).toEqual([12n, 1n]);
+    expect((await escrowOf(env, m.id, seller!.address, Asset.QUOTE)).free).toBe(12n);
+    const ch = selectChallenge(input, {
+      header: forced.header,
+      orders: forced.orders,
+      resultHash: standing.resultHash,
+    });
+    if (ch.outcome !== "challenge") throw new Error(ch.outcome);
+    expect(ch.selection.outcome).toBe("no-trade");
+    // The same bytes are no proposal: as a batch, a union that does not trade reverts NoTrade.
+    await expectRevert(certify(env, m.id, 0n, encodeBatch(ch.header, sortById(book))), "NoTrade");
+    const c = await challenge(env, dev(2), m, 0n, attacker, bytesToHex(ch.bytes));
+    expect(c.replaced).toBe(attacker.toLowerCase());
+    expect([c.price, c.volume, c.feeTotal]).toEqual([0n, 0n, 0n]);
+    expect(c.resultHash).toBe(clear([], { market: m.id, epoch: 0n }).resultHash);
+    // Every balance is back where it was; the attacker's bond went to the challenger.
+    expect((await escrowOf(env, m.id, seller!.address, Asset.QUOTE)).free).toBe(0n);
+    expect((await escrowOf(env, m.id, seller!.address, Asset.BASE)).free).toBe(1n);
+    expect((await escrowOf(env, m.id, tee!.address, Asset.QUOTE)).free).toBe(20n);
+    expect((await escrowOf(env, m.id, tee!.address, Asset.BASE)).free).toBe(0n);
+    expect(await bondsOf(env, dev(2))).toBeGreaterThanOrEqual(m.bond);
+    // A second challenge of the no-trade result with the same orders changes nothing.
+    const again = selectChallenge(input, { header: ch.header, orders: ch.orders, resultHash: c.resultHash });
+    expect(again.outcome).toBe("no-new-orders");
+  });
+});
+
+// ================================================================ challenges
+
+describe("challenges", () => {
+  let m: MarketV2;
+  let traders: Trader[];
+  let book: IdentifiedOrder[];
+  let collateral: Map<Hex, Collateral>;
+  let standingSel: SelectedBatch;
+  let standing: Submission;
+  const proposer = () => dev(1);
+  const challenger = () => dev(2);
+
+  beforeAll(async () => {
+    m = await newMarket(env, { feeBps: 20n, bondWei: 10n ** 16n });
+    traders = makeTraders(6, "challenges");
+    await fundAll(m.id, traders);
+    const o = (t: number, side: "buy" | "sell", q: bigint, l: bigint, nonce = 1n) =>
+      makeOrder(m.id, 0n, { trader: traders[t]!, side, quantity: q, limitPrice: l, nonce }, env.separator);
+    book = [
+      o(0, "buy", 10n, 120n),
+      o(1, "buy", 10n, 110n),
+      o(2, "buy", 10n, 100n),
+      o(3, "sell", 10n, 90n),
+      o(4, "sell", 10n, 95n),
+      o(5, "sell", 20n, 100n),
+    ];
+  });
+
+  const entriesOf = (s: SelectedBatch, standingIds: Set<Hex>) =>
+    s.orders.map((x) => ({ order: x, standing: standingIds.has(x.id) }));
+
+  it("NothingToChallenge, then a proposal of a subset", async () => {
+    await moveToEpoch(env, m, 1n);
+    collateral = await readCollateral(env, m.id, 0n, book);
+    standingSel = selectTrading(env, m.id, 0n, [book[0]!, book[3]!], collateral);
+    const union = encodeUnion(standingSel.header, standingSel.header, entriesOf(standingSel, new Set()));
+    await expectRevert(challengeCall(challenger(), m, 0n, proposer(), union), "NothingToChallenge", {
+      market: m.id,
+      epoch: 0n,
+    });
+    standing = await propose(env, proposer(), m, 0n, bytesToHex(standingSel.bytes));
+    expect(await recordOnChain(env, m.id, 0n)).toBe(
+      recordOf(standing.batchHash, proposer(), standing.feeTotal),
+    );
+  });
+
+  it("StandingMismatch: a replayed, truncated, reordered or altered standing batch, or the wrong submitter", async () => {
+    const full = selectTrading(env, m.id, 0n, book, collateral, standingSel.orders);
+    const ids = new Set(standingSel.orders.map((x) => x.id));
+    const good = entriesOf(full, ids);
+    const record = recordOf(standing.batchHash, proposer(), standing.feeTotal);
+    const mismatch = (union: Hex, submitter = proposer()) =>
+      expectRevert(challengeCall(challenger(), m, 0n, submitter, union), "StandingMismatch", { record });
+    // Truncated: one standing order flagged as added.
+    const truncated = good.map((e, k) =>
+      e.standing && k === good.findIndex((x) => x.standing) ? { ...e, standing: false } : e,
+    );
+    await mismatch(encodeUnion(standingSel.header, full.header, truncated));
+    // Altered: another standing header.
+    await mismatch(
+      encodeUnion(withPrice(standingSel.header, standingSel.header.price + 1n), full.header, good),
+    );
+    // Wrong submitter.
+    await mismatch(encodeUnion(standingSel.header, full.header, good), challenger());
+    // Reordered: the standing batch's orders swapped (the union is then not ascending either, but the
+    // standing batch is checked first).
+    const swapped = [...good];
+    const k0 = swapped.findIndex((e) => e.standing);
+    const k1 = swapped.findIndex((e, k) => e.standing && k > k0);
+    [swapped[k0], swapped[k1]] = [swapped[k1]!, swapped[k0]!];
+    await mismatch(encodeUnion(standingSel.header, full.header, swapped));
+    // A subset of the standing batch (one of its orders left out entirely) plus added orders.
+    await mismatch(
+      encodeUnion(
+        standingSel.header,
+        full.header,
+        good.filter((_e, k) => k !== k0),
+      ),
+    );
+    // Replayed: a batch that certifies fine but is not the standing one (a different subset).
+    const other = selectTrading(env, m.id, 0n, [book[1]!, book[4]!], collateral);
+    const otherIds = new Set(other.orders.map((x) => x.id));
+    const union2 = selectTrading(env, m.id, 0n, book, collateral, other.orders);
+    await mismatch(encodeUnion(other.header, union2.header, entriesOf(union2, otherIds)));
+  });
+
+  it("NoNewOrders (identical), ResultUnchanged (an order that changes nothing), MalformedBatch (length, flag)", async () => {
+    const ids = new Set(standingSel.orders.map((x) => x.id));
+    const identical = encodeUnion(standingSel.header, standingSel.header, entriesOf(standingSel, ids));
+    await expectRevert(challengeCall(challenger(), m, 0n, proposer(), identical), "NoNewOrders", {});
+    // A buy far below the price, by a trader without collateral: not covered, the result is unchanged.
+    const [poor] = makeTraders(1, "challenges-poor");
+    const extra = makeOrder(
+      m.id,
+      0n,
+      { trader: poor!, side: "buy", quantity: 5n, limitPrice: 1n },
+      env.separator,
+    );
+    const table = new Map(collateral);
+    table.set(poor!.address, { base: 0n, quote: 0n });
+    const same = selectTrading(env, m.id, 0n, [extra], table, standingSel.orders);
+    const entries = sortById([...standingSel.orders, extra]).map((x) => ({
+      order: x,
+      standing: ids.has(x.id),
+    }));
+    await expectRevert(
+      challengeCall(challenger(), m, 0n, proposer(), encodeUnion(standingSel.header, same.header, entries)),
+      "ResultUnchanged",
+      { resultHash: standing.resultHash },
+    );
+    const good = encodeUnion(standingSel.header, same.header, entries);
+    await expectRevert(challengeCall(challenger(), m, 0n, proposer(), `${good}00` as Hex), "MalformedBatch", {
+      length: BigInt((good.length - 2) / 2 + 1),
+    });
+    await expectRevert(
+      challengeCall(challenger(), m, 0n, proposer(), good.slice(0, 2 + 2 * 672) as Hex),
+      "MalformedBatch",
+      { length: 672n },
+    );
+    const flagAt = 2 + 2 * 672;
+    const flagTwo = `${good.slice(0, flagAt)}02${good.slice(flagAt + 2)}` as Hex;
+    await expectRevert(challengeCall(challenger(), m, 0n, proposer(), flagTwo), "MalformedBatch", {
+      length: BigInt((good.length - 2) / 2),
+    });
+    // An added order with a bad signature is checked (standing ones are not checked again).
+    const forged = {
+      ...extra,
+      order: {
+        ...extra.order,
+        signature: signWith(extra.order, traders[0]!.privateKey, env.separator).order.signature,
+      },
+    };
+    const withForged = sortById([...standingSel.orders, forged]).map((x) => ({
+      order: x,
+      standing: ids.has(x.id),
+    }));
+    await expectRevert(
+      challengeCall(
+        challenger(),
+        m,
+        0n,
+        proposer(),
+        encodeUnion(standingSel.header, same.header, withForged),
+      ),
+      "InvalidSigner",
+      {
+        index: BigInt(withForged.findIndex((e) => e.order.id === extra.id)),
+        orderId: extra.id,
+        recovered: traders[0]!.address,
+        trader: poor!.address,
+      },
+    );
+  });
+
+  it("a challenge of a challenge: each takes the replaced bond; the result is the union's clearing", async () => {
+    const firstIds = new Set(standingSel.orders.map((x) => x.id));
+    const step = selectTrading(env, m.id, 0n, [book[1]!, book[4]!], collateral, standingSel.orders);
+    const before = await bondsOf(env, challenger());
+    const c1 = await challenge(
+      env,
+      challenger(),
+      m,
+      0n,
+      proposer(),
+      encodeUnion(standingSel.header, step.header, entriesOf(step, firstIds)),
+    );
+    expect(c1.replaced).toBe(proposer());
+    expect(c1.resultHash).toBe(step.clearing.resultHash);
+    expect(await bondsOf(env, challenger())).toBe(before + m.bond);
+    // The standing batch is now the first union (its header, all its orders).
+    const stepIds = new Set(step.orders.map((x) => x.id));
+    const full = selectTrading(env, m.id, 0n, book, collateral, step.orders);
+    const third = dev(3);
+    const thirdBefore = await bondsOf(env, third);
+    const c2 = await challenge(
+      env,
+      third,
+      m,
+      0n,
+      challenger(),
+      encodeUnion(step.header, full.header, entriesOf(full, stepIds)),
+    );
+    expect(c2.resultHash).toBe(full.clearing.resultHash);
+    expect(await bondsOf(env, third)).toBe(thirdBefore + m.bond);
+    standing = c2;
+    standingSel = full;
+  });
+
+  it("after the deadline the result is final: ChallengeWindowClosed, NotFinal before, finalize pays only the final submitter", async () => {
+    const ids = new Set(standingSel.orders.map((x) => x.id));
+    const union = encodeUnion(standingSel.header, standingSel.header, entriesOf(standingSel, ids));
+    const item = {
+      epoch: 0n,
+      batchHash: standing.batchHash,
+      submitter: standing.submitter,
+      feeTotal: standing.feeTotal,
+    };
+    const deadline = m.genesis + 2n * m.epochLength;
+    await expectRevert(finalize(env, outsider(0), m.id, [item]), "NotFinal", { epoch: 0n, deadline });
+    await commit(env, challenger(), m.id, 0n, union);
+    await mineBlock(env.provider, deadline - 1n);
+    await expectRevert(
+      callFrom(
+        env,
+        challenger(),
+        env.settlement,
+        challengeData(m.id, 0n, standing.submitter, union),
+        m.bond,
+        "latest",
+      ),
+      "NoNewOrders", // the last second: still open
+    );
+    await mineBlock(env.provider, deadline);
+    await expectRevert(
+      callFrom(
+        env,
+        challenger(),
+        env.settlement,
+        challengeData(m.id, 0n, standing.submitter, union),
+        m.bond,
+        "latest",
+      ),
+      "ChallengeWindowClosed",
+      { epoch: 0n, deadline },
+    );
+    expect(standing.feeTotal).toBeGreaterThan(0n);
+    // Neither the proposer nor the first challenger can finalize with their (replaced) results.
+    await expectRevert(
+      finalize(env, outsider(0), m.id, [{ ...item, submitter: proposer() }]),
+      "NothingToFinalize",
+      { market: m.id, epoch: 0n },
+    );
+    await expectRevert(
+      finalize(env, outsider(0), m.id, [{ ...item, feeTotal: item.feeTotal + 1n }]),
+      "NothingToFinalize",
+    );
+    const quote = (await escrowOf(env, m.id, standing.submitter, Asset.QUOTE)).free;
+    const bonds = await bondsOf(env, standing.submitter);
+    const r = await finalize(env, outsider(0), m.id, [item]);
+    const fin = r.logs.map((l) => iface.parseLog(l)).find((e) => e?.name === "Finalized")!;
+    expect([fin.args[1], (fin.args[2] as string).toLowerCase(), fin.args[3]]).toEqual([
+      0n,
+      standing.submitter,
+      standing.feeTotal,
+    ]);
+    expect((await escrowOf(env, m.id, standing.submitter, Asset.QUOTE)).free).toBe(quote + standing.feeTotal);
+    expect(await bondsOf(env, standing.submitter)).toBe(bonds + m.bond);
+    expect(await recordOnChain(env, m.id, 0n)).toBe(`0x${"00".repeat(31)}01`);
+    expect(await env.admin.isSettled(m.id, 0n)).toBe(true);
+    expect(await env.admin.isSettled(m.id, 1n)).toBe(false);
+    await expectRevert(finalize(env, outsider(0), m.id, [item]), "NothingToFinalize", {
+      market: m.id,
+      epoch: 0n,
+    });
+  });
+});
+
+// ================================================================ bonds
+
+describe("bonds", () => {
+  it("claimBonds pays them out once (BondsClaimed), NothingToClaim, BondTransferFailed for a contract that refuses ether", async () => {
+    const m = await newMarket(env, { bondWei: 12345n });
+    const [b, s] = makeTraders(2, "bonds");
+    await fundAll(m.id, [b!, s!]);
+    // A forwarder that relays any call with its value to the settlement contract and refuses plain ether
+    // (empty calldata). Hand-assembled runtime:
+    //   00 CALLDATASIZE PUSH1 08 JUMPI PUSH0 PUSH0 REVERT STOP
+    //   08 JUMPDEST CALLDATASIZE PUSH0 PUSH0 CALLDATACOPY
+    //      PUSH0 PUSH0 CALLDATASIZE PUSH0 CALLVALUE PUSH20 <settlement> GAS CALL
+    //      RETURNDATASIZE PUSH0 PUSH0 RETURNDATACOPY PUSH1 33 JUMPI RETURNDATASIZE PUSH0 REVERT
+    //   33 JUMPDEST RETURNDATASIZE PUSH0 RETURN
+    const target = env.settlement.slice(2);
+    const runtime = `36600857${"5f5ffd00"}5b365f5f375f5f365f3473${target}5af13d5f5f3e6033573d5ffd5b3d5ff3`;
+    const len = (runtime.length / 2).toString(16).padStart(2, "0");
+    const init = `60${len}600a5f3960${len}5ff3`; // codecopy(0, 10, len); return(0, len)
+    const deployer = outsider(1);
+    const deploy = await txFrom(env, deployer, null, `0x${init}${runtime}`);
+    const forwarder = deploy.contractAddress!.toLowerCase() as Hex;
+    expect(await env.provider.getCode(forwarder)).toBe(`0x${runtime}`);
+    const book = [
+      makeOrder(m.id, 0n, { trader: b!, side: "buy", quantity: 10n, limitPrice: 110n }, env.separator),
+      makeOrder(m.id, 0n, { trader: s!, side: "sell", quantity: 10n, limitPrice: 90n }, env.separator),
+    ];
+    await moveToEpoch(env, m, 1n);
+    const batch = bytesToHex(
+      selectTrading(env, m.id, 0n, book, await readCollateral(env, m.id, 0n, book)).bytes,
+    );
+    // The forwarder proposes (through calls relayed from dev 0): its commitment binds its own address.
+    await txFrom(
+      env,
+      deployer,
+      forwarder,
+      iface.encodeFunctionData("commit", [m.id, commitmentOf(m.id, 0n, batch, forwarder)]),
+    );
+    const r = await txFrom(env, deployer, forwarder, proposeData(m.id, 0n, batch), { value: m.bond });
+    const proposed = r.logs.map((l) => iface.parseLog(l)).find((e) => e?.name === "Proposed")!;
+    await moveToEpoch(env, m, 2n);
+    await finalize(env, outsider(0), m.id, [
+      {
+        epoch: 0n,
+        batchHash: proposed.args[4] as Hex,
+        submitter: forwarder,
+        feeTotal: proposed.args[7] as bigint,
+      },
+    ]);
+    expect(await bondsOf(env, forwarder)).toBe(m.bond);
+    await expectRevert(
+      callFrom(env, deployer, forwarder, iface.encodeFunctionData("claimBonds")),
+      "BondTransferFailed",
+      { to: forwarder, amount: m.bond },
+    );
+    expect(await bondsOf(env, forwarder)).toBe(m.bond); // the failed claim changed nothing
+    // An account that accepts ether: paid once.
+    const me = dev(3);
+    const owed = await bondsOf(env, me);
+    if (owed === 0n) {
+      await expectRevert(
+        callFrom(env, me, env.settlement, iface.encodeFunctionData("claimBonds")),
+        "NothingToClaim",
+        {
+          account: me,
+        },
+      );
+    } else {
+      const rc = await txFrom(env, me, env.settlement, iface.encodeFunctionData("claimBonds"));
+      const ev = rc.logs.map((l) => iface.parseLog(l)).find((e) => e?.name === "BondsClaimed")!;
+      expect([(ev.args[0] as string).toLowerCase(), ev.args[1]]).toEqual([me, owed]);
+      expect(await bondsOf(env, me)).toBe(0n);
+      await expectRevert(
+        callFrom(env, me, env.settlement, iface.encodeFunctionData("claimBonds")),
+        "NothingToClaim",
+        {
+          account: me,
+        },
+      );
+    }
+  });
+});
+
+// ================================================================ defensive checks (harness)
+
+describe("the effects' defensive checks (reachable only with injected collateral)", () => {
+  it("InsufficientCollateral names the trader, asset, need and availability", async () => {
+    const art = JSON.parse(
+      readFileSync(new URL("../contracts/artifacts/CertifyHarness.json", import.meta.url), "utf8"),
+    ) as { abi: unknown[]; bytecode: Hex };
+    const harnessIface = new Interface(art.abi as never);
+    const deployed = await txFrom(env, outsider(1), null, art.bytecode);
+    const harness = deployed.contractAddress!.toLowerCase() as Hex;
+    const now = await latestTimestamp(env.provider);
+    const spec = {
+      genesisTimeS: now + 1n,
+      epochLengthS: 1000n,
+      feeBps: 0n,
+      bondWei: 0n,
+      challengeWindowS: 400n,
+    };
+    await txFrom(
+      env,
+      outsider(1),
+      harness,
+      harnessIface.encodeFunctionData("createMarket", [
+        env.base,
+        env.quote,
+        spec.genesisTimeS,
+        1000n,
+        0n,
+        0n,
+        400n,
+      ]),
+    );
+    const id = marketIdOf(env.base, env.quote, spec);
+    const [buyer, seller] = makeTraders(2, "defensive");
+    for (const [t, token, asset, amount] of [
+      [buyer!, env.quote, Asset.QUOTE, 999n],
+      [seller!, env.base, Asset.BASE, 10n],
+    ] as const) {
+      await txFrom(env, t.address, token, testTokenInterface.encodeFunctionData("mint", [t.address, amount]));
+      await txFrom(
+        env,
+        t.address,
+        token,
+        testTokenInterface.encodeFunctionData("approve", [harness, amount]),
+      );
+      await txFrom(env, t.address, harness, harnessIface.encodeFunctionData("deposit", [id, asset, amount]));
+    }
+    const separator = domainSeparator(makeDomain(env.chainId, harness));
+    const book = [
+      makeOrder(id, 0n, { trader: buyer!, side: "buy", quantity: 10n, limitPrice: 100n }, separator),
+      makeOrder(id, 0n, { trader: seller!, side: "sell", quantity: 10n, limitPrice: 100n }, separator),
+    ];
+    // The buyer's collateral injected as 1000 (it holds 999): certified, and the debit finds 999.
+    const injected = new Map<Hex, Collateral>([
+      [buyer!.address, { base: 0n, quote: 1000n }],
+      [seller!.address, { base: 10n, quote: 0n }],
+    ]);
+    const sel = selectBatch({
+      market: id,
+      epoch: 0n,
+      domainSeparator: separator,
+      orders: book.map((x) => x.order),
+      collateral: lookupOf(injected),
+    });
+    if (sel.outcome !== "batch") throw new Error("no trade");
+    await mineBlock(env.provider, spec.genesisTimeS + 1001n);
+    const batch = bytesToHex(sel.bytes);
+    const me = dev(1);
+    await txFrom(env, me, harness, iface.encodeFunctionData("commit", [id, commitmentOf(id, 0n, batch, me)]));
+    const data = harnessIface.encodeFunctionData("injectAndCall", [
+      [buyer!.address, seller!.address],
+      [0n, 10n],
+      [1000n, 0n],
+      proposeData(id, 0n, batch),
+    ]);
+    await expectRevert(callFrom(env, me, harness, data), "InsufficientCollateral", {
+      trader: buyer!.address,
       asset: 1n,
       needed: 1000n,
       available: 999n,
@@ -549,253 +1546,242 @@ describe("settle: window, uniqueness and batch checks", () => {
   });
 });
 
-describe("replays fail: another epoch, market, contract, chain", () => {
-  it("orders signed for one (epoch, market, contract, chain) do not settle anywhere else", async () => {
-    const m = await newMarket(env, 1000n, 0n);
-    const other = await newMarket(env, 1000n, 5n);
-    const traders = makeTraders(2, "replay");
-    const fundings = traders.flatMap((t) => [
-      { trader: t, asset: Asset.BASE, amount: 1000n },
-      { trader: t, asset: Asset.QUOTE, amount: 100_000n },
-    ]);
-    await fund(env, m.id, fundings);
-    await fund(env, other.id, fundings);
-    const signed = [
-      {
-        o: makeOrder(
-          m.id,
-          0n,
-          { trader: traders[0]!, side: "buy", quantity: 5n, limitPrice: 10n },
-          env.separator,
-        ),
-        fill: 5n,
-      },
-      {
-        o: makeOrder(
-          m.id,
-          0n,
-          { trader: traders[1]!, side: "sell", quantity: 5n, limitPrice: 10n },
-          env.separator,
-        ),
-        fill: 5n,
-      },
-    ];
-    const base = call(m.id, 0n, 10n, signed);
-    const submitter = clientFor(env, env.anvil.accounts[3]!.privateKey);
-    await moveToEpoch(env, m, 1n);
-    // Another market (its epoch 0 is closed too: both markets were created at about the same time).
-    await expectRevert(submitter.settleFills({ ...base, market: other.id }), "InvalidSigner");
-    await moveToEpoch(env, m, 2n);
-    // Another epoch: the same signed fields submitted as epoch 1.
-    await expectRevert(submitter.settleFills({ ...base, epoch: 1n }), "InvalidSigner");
+// ================================================================ certification = clear(), at random
 
-    // Another contract on the same chain, with the same market.
-    const second = clientFor(env, env.anvil.accounts[3]!.privateKey);
-    const secondAddress = await second.deploySettlement();
-    expect(secondAddress).not.toBe(env.settlement);
-    const now = await second.provider.getBlock("latest");
-    const { id } = await second.createMarket({
-      base: env.base,
-      quote: env.quote,
-      genesisTimeS: BigInt(now!.timestamp) + 1n,
-      epochLengthS: 1000n,
-      feeBps: 0n,
-    });
-    await moveToEpoch(env, { genesis: BigInt(now!.timestamp) + 1n, epochLength: 1000n }, 0n, 10n);
-    const signedHere = [
-      {
-        o: makeOrder(
-          id,
-          0n,
-          { trader: traders[0]!, side: "buy", quantity: 5n, limitPrice: 10n },
-          env.separator,
-        ),
-        fill: 5n,
-      },
-      {
-        o: makeOrder(
-          id,
-          0n,
-          { trader: traders[1]!, side: "sell", quantity: 5n, limitPrice: 10n },
-          env.separator,
-        ),
-        fill: 5n,
-      },
-    ];
-    await moveToEpoch(env, { genesis: BigInt(now!.timestamp) + 1n, epochLength: 1000n }, 1n);
-    await expectRevert(second.settleFills(call(id, 0n, 10n, signedHere)), "InvalidSigner");
-  });
+/**
+ * Thousands of random books certified by the contract's own code (CertifyHarness: SmartMarket with the
+ * coverage reads injected, one eth_call per book) against clearing/coverage.ts + clearing/clear.ts: ties,
+ * amounts up to 2^112, traders with several orders, partial coverage. The whole book is the batch (with
+ * batch.ts's header), and every fourth book also batch.ts's minimal selection; a neighbouring price must
+ * revert. SMARTMARKET_LONG_PROPERTIES=1 runs twenty times as many books.
+ */
+describe("certification equals clear() on random books (CertifyHarness, injected collateral)", () => {
+  const LONG = process.env.SMARTMARKET_LONG_PROPERTIES === "1";
+  const BOOKS = LONG ? 40_000 : 2_000;
+  const MAX = (1n << 112n) - 1n;
+  const FEES = [0n, 7n, 1000n] as const;
+  const TRADERS = makeTraders(6, "certify-clear");
+  let harness: Hex;
+  let hIface: Interface;
+  let separator: Uint8Array;
+  const markets = new Map<bigint, Hex>();
 
-  it("another chain: the same contract address and market on a chain with another id", async () => {
-    const chains = await Promise.all([
-      startAnvil({ accounts: 3, chainId: 5151 }),
-      startAnvil({ accounts: 3, chainId: 6161 }),
-    ]);
-    const clients = chains.map(
-      (a) => new SettlementClient({ rpcUrl: a.rpcUrl, privateKey: a.accounts[0]!.privateKey }),
-    );
-    try {
-      const setups = [];
-      for (const c of clients) {
-        // Sequential deploys from the same key and nonces: the same addresses on both chains.
-        const settlement = await c.deploySettlement();
-        const base = await c.deployTestToken({ name: "B", symbol: "B", decimals: 0 });
-        const quote = await c.deployTestToken({ name: "Q", symbol: "Q", decimals: 0 });
-        setups.push({ settlement, base, quote, now: (await c.provider.getBlock("latest"))!.timestamp });
-      }
-      const genesis = BigInt(Math.max(...setups.map((x) => x.now))) + 10n;
-      const ids: Hex[] = [];
-      for (const [i, c] of clients.entries()) {
-        const { base, quote } = setups[i]!;
-        ids.push(
-          (await c.createMarket({ base, quote, genesisTimeS: genesis, epochLengthS: 1000n, feeBps: 0n })).id,
-        );
-      }
-      const [a, b] = setups as [(typeof setups)[0], (typeof setups)[0]];
-      expect([a.settlement, a.base, a.quote, ids[0]]).toEqual([b.settlement, b.base, b.quote, ids[1]]);
-      const id = ids[0]!;
-      // Dev accounts 1 (buyer) and 2 (seller) sign for chain 5151's domain only.
-      const devs = chains[0]!.accounts;
-      const separatorA = domainSeparator(makeDomain(5151n, a.settlement));
-      const signed = (market: Hex) => [
-        signWith(
-          {
-            market,
-            epoch: 0n,
-            side: "buy",
-            quantity: 5n,
-            limitPrice: 10n,
-            nonce: 1n,
-            trader: devs[1]!.address,
-          },
-          devs[1]!.privateKey,
-          separatorA,
-        ),
-        signWith(
-          {
-            market,
-            epoch: 0n,
-            side: "sell",
-            quantity: 5n,
-            limitPrice: 10n,
-            nonce: 1n,
-            trader: devs[2]!.address,
-          },
-          devs[2]!.privateKey,
-          separatorA,
-        ),
-      ];
-      const outcomes: (bigint | string)[] = [];
-      for (const [i, c] of clients.entries()) {
-        const s = { ...setups[i]!, id, genesis };
-        for (const [j, asset] of [Asset.QUOTE, Asset.BASE].entries()) {
-          const dev = new SettlementClient(
-            { rpcUrl: chains[i]!.rpcUrl, privateKey: devs[1 + j]!.privateKey, contract: s.settlement },
-            { provider: c.provider },
-          );
-          await dev.mintTestToken(asset === Asset.QUOTE ? s.quote : s.base, dev.address, 1000n);
-          await dev.deposit(s.id, asset, 1000n);
-        }
-        await mineBlock(c.provider, s.genesis + 1001n);
-        const settleCall = call(
-          s.id,
-          0n,
-          10n,
-          signed(s.id).map((o) => ({ o, fill: 5n })),
-        );
-        try {
-          outcomes.push((await c.settleFills(settleCall)).gasUsed);
-        } catch (err) {
-          if (!(err instanceof SettlementRevertError)) throw err;
-          seen.add(err.errorName);
-          outcomes.push(err.errorName);
-        }
-      }
-      expect(typeof outcomes[0]).toBe("bigint"); // chain 5151: the domain the orders were signed for
-      expect(outcomes[1]).toBe("InvalidSigner"); // chain 6161: same contract, market and orders
-    } finally {
-      for (const c of clients) c.close();
-      await Promise.all(chains.map((x) => x.stop()));
+  beforeAll(async () => {
+    const art = JSON.parse(
+      readFileSync(new URL("../contracts/artifacts/CertifyHarness.json", import.meta.url), "utf8"),
+    ) as { abi: unknown[]; bytecode: Hex };
+    hIface = new Interface(art.abi as never);
+    harness = (await txFrom(env, outsider(7), null, art.bytecode)).contractAddress!.toLowerCase() as Hex;
+    separator = domainSeparator(makeDomain(env.chainId, harness));
+    for (const feeBps of FEES) {
+      const spec = { genesisTimeS: 1n, epochLengthS: 100n, feeBps, bondWei: 0n, challengeWindowS: 10n };
+      const data = hIface.encodeFunctionData("createMarket", [
+        env.base,
+        env.quote,
+        1n,
+        100n,
+        feeBps,
+        0n,
+        10n,
+      ]);
+      await txFrom(env, outsider(7), harness, data);
+      markets.set(feeBps, marketIdOf(env.base, env.quote, spec));
     }
   });
-});
 
-describe("a settlement moves escrow exactly", () => {
-  it("pays fill x price, takes the fee (rounded down) from sellers and credits it to the submitter", async () => {
-    const m = await newMarket(env, 1000n, 30n); // 0.3 %
-    const [b1, b2, s1, s2] = makeTraders(4, "exact");
-    await fund(env, m.id, [
-      { trader: b1!, asset: Asset.QUOTE, amount: 100_000n },
-      { trader: b2!, asset: Asset.QUOTE, amount: 100_000n },
-      { trader: s1!, asset: Asset.BASE, amount: 500n },
-      { trader: s2!, asset: Asset.BASE, amount: 500n },
-    ]);
-    const o = (t: Trader, side: "buy" | "sell", q: bigint, l: bigint) =>
-      makeOrder(m.id, 0n, { trader: t, side, quantity: q, limitPrice: l }, env.separator);
-    const entries = [
-      { o: o(b1!, "buy", 40n, 120n), fill: 40n },
-      { o: o(b2!, "buy", 30n, 101n), fill: 17n },
-      { o: o(s1!, "sell", 33n, 95n), fill: 33n },
-      { o: o(s2!, "sell", 50n, 101n), fill: 24n },
-    ];
-    const submitter = clientFor(env, env.anvil.accounts[1]!.privateKey);
-    const before = await submitter.escrowOf(m.id, submitter.address, Asset.QUOTE);
-    await moveToEpoch(env, m, 1n);
-    const c = call(m.id, 0n, 101n, entries);
-    const r = await submitter.settleFills(c);
-    const fills = entries
-      .map((e) => ({ id: e.o.id, quantity: e.fill }))
-      .sort((a, b) => (a.id < b.id ? -1 : 1));
-    expect(r.resultHash).toBe(settlementResultHash(m.id, 0n, 101n, 57n, fills));
-    // Expected, by hand: fee = floor(fill * 101 * 30 / 10000) per sell fill.
-    const fee1 = (33n * 101n * 30n) / 10_000n;
-    const fee2 = (24n * 101n * 30n) / 10_000n;
-    const bal = (t: Trader, a: Asset) => submitter.escrowOf(m.id, t.address, a).then((x) => x.free);
-    expect(await bal(b1!, Asset.QUOTE)).toBe(100_000n - 40n * 101n);
-    expect(await bal(b1!, Asset.BASE)).toBe(40n);
-    expect(await bal(b2!, Asset.QUOTE)).toBe(100_000n - 17n * 101n);
-    expect(await bal(b2!, Asset.BASE)).toBe(17n);
-    expect(await bal(s1!, Asset.BASE)).toBe(500n - 33n);
-    expect(await bal(s1!, Asset.QUOTE)).toBe(33n * 101n - fee1);
-    expect(await bal(s2!, Asset.BASE)).toBe(500n - 24n);
-    expect(await bal(s2!, Asset.QUOTE)).toBe(24n * 101n - fee2);
-    expect((await submitter.escrowOf(m.id, submitter.address, Asset.QUOTE)).free).toBe(
-      before.free + fee1 + fee2,
+  type Amounts = "ties" | "spread" | "huge";
+  // An order's (quantity, limit). Buys' limits lean higher than sells' so that most books trade; huge
+  // amounts reach 2^112: a sell's quantity (it needs that much BASE), a buy's quantity x limit (QUOTE).
+  const orderArb = (kind: Amounts, buy: boolean): fc.Arbitrary<{ quantity: bigint; limit: bigint }> => {
+    if (kind === "ties")
+      return fc.record({
+        quantity: fc.bigInt({ min: 1n, max: 4n }),
+        limit: fc.bigInt({ min: 8n, max: 12n }),
+      });
+    if (kind === "spread") {
+      return fc.record({
+        quantity: fc.bigInt({ min: 1n, max: 1_000_000n }),
+        limit: fc.bigInt({ min: buy ? 300n : 1n, max: buy ? 1000n : 700n }),
+      });
+    }
+    const limit = fc.oneof(
+      fc.bigInt({ min: 1n, max: 1n << 60n }),
+      fc.bigInt({ min: 8n, max: 12n }).map((x) => x << 50n),
+      fc.bigInt({ min: 1n, max: 3n }),
     );
-    // The Settled event carries what the contract computed.
-    const rec = await submitter.getSettlement(m.id, 0n);
-    expect(rec).toMatchObject({
-      price: 101n,
-      volume: 57n,
-      resultHash: r.resultHash,
-      submitter: submitter.address,
-    });
+    if (!buy)
+      return fc.record({ quantity: fc.oneof(fc.bigInt({ min: 1n, max: MAX }), fc.constant(MAX)), limit });
+    return limit.chain((l) =>
+      fc.record({
+        quantity: fc.oneof(fc.bigInt({ min: 1n, max: MAX / l }), fc.constant(MAX / l)),
+        limit: fc.constant(l),
+      }),
+    );
+  };
+  const coverageArb = fc.oneof(
+    { weight: 3, arbitrary: fc.constant(-1) },
+    { weight: 1, arbitrary: fc.constant(0) },
+    { weight: 3, arbitrary: fc.integer({ min: 1, max: 1000 }) },
+  );
+  const bookArb = fc
+    .record({
+      amounts: fc.constantFrom<Amounts>("ties", "spread", "huge"),
+      traders: fc.integer({ min: 1, max: TRADERS.length }),
+    })
+    .chain(({ amounts, traders }) =>
+      fc.record({
+        orders: fc.array(
+          fc.boolean().chain((buy) =>
+            fc.record({
+              trader: fc.integer({ min: 0, max: traders - 1 }),
+              buy: fc.constant(buy),
+              amounts: orderArb(amounts, buy),
+            }),
+          ),
+          { minLength: 2, maxLength: 16, size: "medium" },
+        ),
+        // Per trader and asset: plenty, none, or a per-mille fraction of what its orders need.
+        coverage: fc.array(fc.tuple(coverageArb, coverageArb), {
+          minLength: TRADERS.length,
+          maxLength: TRADERS.length,
+        }),
+        fee: fc.constantFrom(...FEES),
+      }),
+    );
+
+  it(`${BOOKS} books: price, volume, every fill, result hash, fee and batch hash`, {
+    timeout: LONG ? 3_600_000 : 120_000,
+  }, async () => {
+    const seenOutcomes = { trades: 0, noTrade: 0, partial: 0, rationed: 0 };
+    await fc.assert(
+      fc.asyncProperty(bookArb, async (book) => {
+        const market = markets.get(book.fee)!;
+        const signed = book.orders.map((o, i) =>
+          makeOrder(
+            market,
+            3n,
+            {
+              trader: TRADERS[o.trader]!,
+              side: o.buy ? "buy" : "sell",
+              quantity: o.amounts.quantity,
+              limitPrice: o.amounts.limit,
+              nonce: BigInt(i),
+            },
+            separator,
+          ),
+        );
+        const need = new Map<Hex, { base: bigint; quote: bigint }>();
+        for (const { order } of signed) {
+          const n = need.get(order.trader) ?? { base: 0n, quote: 0n };
+          if (order.side === "buy") n.quote += order.quantity * order.limitPrice;
+          else n.base += order.quantity;
+          need.set(order.trader, n);
+        }
+        const table = new Map<Hex, Collateral>();
+        const amount = (rule: number, total: bigint) => {
+          const x = rule < 0 ? MAX : (total * BigInt(rule)) / 1000n;
+          return x > MAX ? MAX : x;
+        };
+        for (const [i, t] of TRADERS.entries()) {
+          const n = need.get(t.address) ?? { base: 0n, quote: 0n };
+          const [b, q] = book.coverage[i]!;
+          table.set(t.address, { base: amount(b, n.base), quote: amount(q, n.quote) });
+        }
+        const orders = sortById(signed);
+        const { covered } = applyCoverage(
+          orders.map((x) => ({ ...x.order, id: x.id })),
+          (t) => table.get(t)!,
+        );
+        if (covered.length < orders.length) seenOutcomes.partial++;
+        const expected = clear(covered, { market, epoch: 3n });
+        const call = (bytes: Hex) =>
+          callFrom(
+            env,
+            outsider(7),
+            harness,
+            hIface.encodeFunctionData("certifyWith", [
+              market,
+              3n,
+              bytes,
+              TRADERS.map((t) => t.address),
+              TRADERS.map((t) => table.get(t.address)!.base),
+              TRADERS.map((t) => table.get(t.address)!.quote),
+            ]),
+          );
+        if (expected.price === null) {
+          seenOutcomes.noTrade++;
+          const zero = {
+            better: 0n,
+            equal: 0n,
+            betterEdge: 0n,
+            worseEdge: 0n,
+            remainder: 0n,
+            id: `0x${"00".repeat(32)}` as Hex,
+          };
+          const err = await revertOf(call(encodeBatch({ price: 1n, buy: zero, sell: zero }, orders)));
+          expect(err.errorName).toBe("NoTrade");
+          return;
+        }
+        seenOutcomes.trades++;
+        const sel = selectBatch({
+          market,
+          epoch: 3n,
+          domainSeparator: separator,
+          orders: signed.map((x) => x.order),
+          collateral: lookupOf(table),
+        });
+        if (sel.outcome !== "batch") throw new Error("selectBatch disagrees with clear()");
+        const fillOf = new Map(expected.fills.map((f) => [f.id, f.quantity]));
+        const price = expected.price;
+        if (sel.header.buy.equal > 0n || sel.header.sell.equal > 0n) seenOutcomes.rationed++;
+        const lists = [orders, ...(seenOutcomes.trades % 4 === 0 ? [sel.orders as IdentifiedOrder[]] : [])];
+        // A neighbouring price never certifies. The calls of a book go in one JSON-RPC batch.
+        const neighbour = seenOutcomes.trades % 2 === 0 || price === 1n ? price + 1n : price - 1n;
+        const [wrong, ...results] = await Promise.all([
+          neighbour < 1n << 128n
+            ? revertOf(call(encodeBatch(withPrice(sel.header, neighbour), orders)))
+            : null,
+          ...lists.map(async (list) => {
+            const bytes = encodeBatch(sel.header, list);
+            return { list, bytes, ret: await call(bytes) };
+          }),
+        ]);
+        expect(wrong === null || wrong.errorName.length > 0).toBe(true);
+        for (const { list, bytes, ret } of results) {
+          const [p, v, fills, resultHash, feeTotal, batchHash] = hIface.decodeFunctionResult(
+            "certifyWith",
+            ret,
+          );
+          expect(p).toBe(price);
+          expect(v).toBe(expected.volume);
+          const want = list.map((x) => fillOf.get(x.id) ?? 0n);
+          expect([...(fills as bigint[])]).toEqual(want);
+          expect((resultHash as string).toLowerCase()).toBe(expected.resultHash);
+          const fee = list.reduce(
+            (sum, x, k) => (x.order.side === "sell" ? sum + (want[k]! * price * book.fee) / 10_000n : sum),
+            0n,
+          );
+          expect(feeTotal).toBe(fee);
+          expect((batchHash as string).toLowerCase()).toBe(keccak256(bytes));
+        }
+      }),
+      { numRuns: BOOKS, seed: 20_260_201, endOnFailure: true },
+    );
+    // The generator reaches every case.
+    expect(seenOutcomes.trades).toBeGreaterThan(BOOKS * 0.45);
+    expect(seenOutcomes.noTrade).toBeGreaterThan(0);
+    expect(seenOutcomes.partial).toBeGreaterThan(BOOKS / 10);
+    expect(seenOutcomes.rationed).toBeGreaterThan(BOOKS / 10);
   });
 });
 
-describe("TestToken", () => {
-  it("reverts with InsufficientBalance / InsufficientAllowance (its own errors, decoded)", async () => {
-    const [a] = makeTraders(1, "token");
-    const me = env.admin.address;
-    await expectRevert(
-      rawCall(env.base, testTokenInterface.encodeFunctionData("transfer", [a!.address, 1n]), a!.address),
-      "InsufficientBalance",
-      { account: a!.address, balance: 0n, needed: 1n },
-    );
-    await expectRevert(
-      rawCall(env.base, testTokenInterface.encodeFunctionData("transferFrom", [a!.address, me, 1n]), me),
-      "InsufficientAllowance",
-      { spender: me, allowance: 0n, needed: 1n },
-    );
-  });
-});
+// ================================================================ coverage of the errors
 
 describe("coverage of custom errors", () => {
-  it("every custom error of ISmartMarket was triggered by a test in this file", async () => {
-    const all = smartMarketInterface.fragments
+  it("every custom error of ISmartMarket was triggered by a test in this file", () => {
+    const all = iface.fragments
       .filter((f) => f.type === "error")
       .map((f) => (f as unknown as { name: string }).name);
-    const missing = all.filter((n) => !seen.has(n));
-    expect(missing).toEqual([]);
+    expect(all.filter((n) => !seen.has(n))).toEqual([]);
   });
 });

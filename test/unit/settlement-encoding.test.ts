@@ -1,34 +1,32 @@
-// Pure parts of settlement/: the result hash (equal to clearing/'s), settle() calldata both ways, batch
-// building checks, and revert decoding. No chain.
+// Pure parts of settlement/: the result hash (equal to clearing/'s), the record and the commitment of
+// certified settlement, signatures, revert decoding, and the artifact's ABI against the spec
+// (docs/certified-settlement.md) and the client. No chain.
+import { AbiCoder, concat, Interface, keccak256, toBeHex, zeroPadValue } from "ethers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { computeResultHash } from "../../clearing/clear.ts";
-import { domainSeparator, makeDomain } from "../../protocol/eip712.ts";
 import { bytesToHex, type Hex } from "../../protocol/hex.ts";
 import { smartMarketInterface } from "../../settlement/artifacts.ts";
+import { CertificationErrorCode } from "../../settlement/certify.ts";
 import {
-  BatchEncodingError,
-  buildSignedFills,
-  decodeSettleCall,
-  encodeSettleCall,
+  commitmentOf,
   joinSignature,
+  settlementRecord,
   settlementResultHash,
-  signedOrderOf,
   splitSignature,
-  toSignedFill,
 } from "../../settlement/encoding.ts";
 import {
+  BatchError,
   decodeRevertData,
   findRevertData,
   SettlementRevertError,
   toSettlementError,
 } from "../../settlement/errors.ts";
-import { handBatch, makeOrder, makeTraders } from "./settlement-fixture.ts";
+import { makeTraders } from "./batch-fixture.ts";
 
 const hex32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => bytesToHex(b));
-const separator = domainSeparator(makeDomain(31337n, `0x${"5f".repeat(20)}`));
-const market = `0x${"ab".repeat(32)}` as Hex;
-const traders = makeTraders(4, "encoding");
+const hex20 = fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => bytesToHex(b));
+const traders = makeTraders(2, "encoding");
 
 describe("result hash", () => {
   it("equals clearing/'s computeResultHash", () => {
@@ -51,78 +49,42 @@ describe("result hash", () => {
   });
 });
 
-describe("settle() calldata", () => {
-  it("round-trips fills and signed orders", () => {
-    const orders = traders.map((t, i) =>
-      makeOrder(
-        market,
-        9n,
-        {
-          trader: t,
-          side: i % 2 ? "sell" : "buy",
-          quantity: 10n ** 30n + BigInt(i),
-          limitPrice: 7n,
-          nonce: (1n << 64n) - 1n,
-        },
-        separator,
-      ),
+describe("record and commitment", () => {
+  const word = (v: bigint | string) => (typeof v === "bigint" ? toBeHex(v, 32) : zeroPadValue(v, 32));
+
+  it("record = keccak256(abi.encode(bytes32 batchHash, address submitter, uint256 feeTotal)), word by word", () => {
+    fc.assert(
+      fc.property(hex32, hex20, fc.bigInt(0n, (1n << 256n) - 1n), (batchHash, submitter, fee) => {
+        const expected = keccak256(concat([batchHash, word(submitter), word(fee)])).toLowerCase();
+        expect(settlementRecord(batchHash, submitter, fee)).toBe(expected);
+      }),
+      { numRuns: 100 },
     );
-    const fills = orders.map((o, i) => toSignedFill(o.order, BigInt(i + 1)));
-    const data = encodeSettleCall({ market, epoch: 9n, price: 5n, fills });
-    expect(data.length).toBe(2 + 2 * (4 + 5 * 32 + 288 * fills.length));
-    const decoded = decodeSettleCall(data);
-    expect(decoded).toEqual({ market, epoch: 9n, price: 5n, fills });
-    for (const [i, f] of decoded.fills.entries())
-      expect(signedOrderOf(market, 9n, f)).toEqual(orders[i]!.order);
-    expect(() => decodeSettleCall("0x12345678")).toThrow(BatchEncodingError);
   });
 
+  it("commitment = keccak256(abi.encode(bytes32 market, uint64 epoch, bytes32 dataHash, address sender))", () => {
+    fc.assert(
+      fc.property(hex32, fc.bigInt(0n, (1n << 64n) - 1n), hex32, hex20, (market, epoch, dataHash, sender) => {
+        const expected = keccak256(concat([market, word(epoch), dataHash, word(sender)])).toLowerCase();
+        expect(commitmentOf(market, epoch, dataHash, sender)).toBe(expected);
+        // The sender is bound: copied calldata from another account commits to something else.
+        expect(commitmentOf(market, epoch, dataHash, traders[0]!.address)).not.toBe(
+          commitmentOf(market, epoch, dataHash, traders[1]!.address),
+        );
+      }),
+      { numRuns: 100 },
+    );
+    expect(AbiCoder.defaultAbiCoder().encode(["uint64"], [5n])).toBe(word(5n));
+  });
+});
+
+describe("signatures", () => {
   it("splits and joins signatures", () => {
     const sig = `0x${"11".repeat(32)}${"22".repeat(32)}1c` as Hex;
     const parts = splitSignature(sig);
     expect(parts).toEqual({ r: `0x${"11".repeat(32)}`, s: `0x${"22".repeat(32)}`, v: 28 });
     expect(joinSignature(parts.v, parts.r, parts.s)).toBe(sig);
-    expect(() => splitSignature("0x1234")).toThrow(BatchEncodingError);
-  });
-});
-
-describe("buildSignedFills", () => {
-  const buy = makeOrder(
-    market,
-    3n,
-    { trader: traders[0]!, side: "buy", quantity: 5n, limitPrice: 10n },
-    separator,
-  );
-  const sell = makeOrder(
-    market,
-    3n,
-    { trader: traders[1]!, side: "sell", quantity: 5n, limitPrice: 9n },
-    separator,
-  );
-  const batch = handBatch(market, 3n, 10n, [
-    { order: buy, fill: 5n },
-    { order: sell, fill: 5n },
-  ]);
-
-  it("builds the fills of a batch in id order", () => {
-    const fills = buildSignedFills(batch, batch.orders, separator);
-    expect(fills.map((f) => f.trader)).toEqual(batch.fills.map((f) => batch.orders.get(f.id)!.trader));
-  });
-
-  it("rejects what the contract would: no trade, unsorted, missing order, other epoch, other domain", () => {
-    expect(() => buildSignedFills({ ...batch, price: null, fills: [] }, batch.orders, separator)).toThrow(
-      /no trade/,
-    );
-    expect(() =>
-      buildSignedFills({ ...batch, fills: [...batch.fills].reverse() }, batch.orders, separator),
-    ).toThrow(/ascending/);
-    expect(() => buildSignedFills(batch, new Map([[buy.id, buy.order]]), separator)).toThrow(
-      /no signed order/,
-    );
-    expect(() => buildSignedFills({ ...batch, epoch: 4n }, batch.orders, separator)).toThrow(
-      /not this batch/,
-    );
-    expect(() => buildSignedFills(batch, batch.orders, new Uint8Array(32))).toThrow(/hashes to/);
+    expect(() => splitSignature("0x1234")).toThrow(BatchError);
   });
 });
 
@@ -139,12 +101,83 @@ describe("revert decoding", () => {
       args: { trader: traders[0]!.address, asset: 1n, needed: 1000n, available: 999n },
     });
     expect(findRevertData({ info: { error: { code: 3, data } } })).toBe(data);
-    const err = toSettlementError("settle", { shortMessage: "reverted", info: { error: { data } } });
+    const err = toSettlementError("propose", { shortMessage: "reverted", info: { error: { data } } });
     expect(err).toBeInstanceOf(SettlementRevertError);
     expect(err.message).toBe(
-      `settle reverted: InsufficientCollateral(trader=${traders[0]!.address}, asset=1, needed=1000, available=999)`,
+      `propose reverted: InsufficientCollateral(trader=${traders[0]!.address}, asset=1, needed=1000, available=999)`,
     );
     expect(decodeRevertData("0xdeadbeef")).toBeNull();
-    expect(toSettlementError("settle", new Error("socket hang up")).name).toBe("SettlementClientError");
+    expect(toSettlementError("propose", new Error("socket hang up")).name).toBe("SettlementClientError");
+  });
+});
+
+/** The ABI the spec and the client expect of version 2 (names, argument names and types, in order). */
+const SPEC_FUNCTIONS = [
+  "function createMarket(address base, address quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps, uint96 bond, uint32 challengeWindow) returns (bytes32 market)",
+  "function getMarket(bytes32 market) view returns (address base, address quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps, uint96 bond, uint32 challengeWindow)",
+  "function commit(bytes32 market, bytes32 commitment)",
+  "function propose(bytes32 market, uint64 epoch, bytes batch) payable",
+  "function challenge(bytes32 market, uint64 epoch, address standingSubmitter, bytes union) payable",
+  "function finalize(bytes32 market, (uint64 epoch, bytes32 batchHash, address submitter, uint256 feeTotal)[] items)",
+  "function claimBonds()",
+  "function bondsOf(address account) view returns (uint256)",
+  "function certify(bytes32 market, uint64 epoch, bytes batch) returns (uint256 price, uint256 volume, uint256[] fills, bytes32 resultHash, uint256 feeTotal, bytes32 batchHash)",
+  "function recordOf(bytes32 market, uint64 epoch) view returns (bytes32)",
+  "function isSettled(bytes32 market, uint64 epoch) view returns (bool)",
+  "function collateralOf(bytes32 market, address trader, uint8 asset, uint64 epoch) view returns (uint256)",
+];
+const SPEC_EVENTS = [
+  "event Proposed(bytes32 indexed market, uint64 indexed epoch, address indexed submitter, bytes32 resultHash, bytes32 batchHash, uint256 price, uint256 volume, uint256 feeTotal)",
+  "event Challenged(bytes32 indexed market, uint64 indexed epoch, address indexed challenger, address replaced, bytes32 resultHash, bytes32 batchHash, uint256 price, uint256 volume, uint256 feeTotal)",
+  "event Finalized(bytes32 indexed market, uint64 indexed epoch, address indexed submitter, uint256 feeTotal)",
+  "event BondsClaimed(address indexed account, uint256 amount)",
+  "event MarketCreated(bytes32 indexed market, address indexed base, address indexed quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps, uint96 bond, uint32 challengeWindow)",
+];
+/** certify.ts's errors with the argument names its CertificationError carries. */
+const SPEC_ERRORS: Record<string, string[]> = {
+  MalformedBatch: ["length"],
+  PriceOutOfRange: ["price"],
+  NoTrade: [],
+  VolumeNotMaximal: ["side", "better", "volume"],
+  WrongPrice: ["price", "lo", "hi"],
+  InvalidSide: ["index", "side"],
+  MalformedOrder: ["index"],
+  OrdersNotAscending: ["index", "previousId", "id"],
+  MalformedSignature: ["index", "v", "s"],
+  InvalidSigner: ["index", "orderId", "recovered", "trader"],
+  AggregateMismatch: ["field", "claimed", "actual"],
+  WrongBonusCount: ["side", "counted", "expected"],
+  StandingMismatch: ["record"],
+  NoNewOrders: [],
+  ResultUnchanged: ["resultHash"],
+};
+
+const isVersion2 = smartMarketInterface.getFunction("propose") !== null;
+
+describe.skipIf(!isVersion2)("the SmartMarket artifact (version 2)", () => {
+  it("has the spec's functions and events, argument for argument", () => {
+    for (const text of [...SPEC_FUNCTIONS, ...SPEC_EVENTS]) {
+      const kind = text.startsWith("event") ? "event" : "function";
+      const name = text.split(/[ (]/)[1]!;
+      const actual =
+        kind === "event" ? smartMarketInterface.getEvent(name) : smartMarketInterface.getFunction(name);
+      expect(actual, text).not.toBeNull();
+      const spec = new Interface([text]);
+      const expected = kind === "event" ? spec.getEvent(name) : spec.getFunction(name);
+      expect(actual!.format("full"), name).toBe(expected!.format("full"));
+    }
+  });
+
+  it("has every error of certify.ts with the same argument names", () => {
+    const codes = Object.keys(CertificationErrorCode);
+    expect(codes.sort()).toEqual(Object.keys(SPEC_ERRORS).sort());
+    for (const [name, args] of Object.entries(SPEC_ERRORS)) {
+      const e = smartMarketInterface.getError(name);
+      expect(e, name).not.toBeNull();
+      expect(
+        e!.inputs.map((i) => i.name),
+        name,
+      ).toEqual(args);
+    }
   });
 });

@@ -1,6 +1,20 @@
-// Shared fixture of the settlement tests and benchmark: a local anvil with the contracts deployed, funded
-// traders with deterministic keys, fast order signing, and hand-built batches (independent of clearing/).
-import { JsonRpcProvider, keccak256, toUtf8Bytes, Wallet } from "ethers";
+// Shared fixture of the settlement contract tests and benchmark: a local anvil with the contracts deployed,
+// funded traders with deterministic keys, fast order signing, transactions from any address (anvil
+// impersonation: no nonce bookkeeping, reverts decoded with the contract's ABI), markets of version 2, and
+// batches built from clear() for the certified settlement (docs/certified-settlement.md): header, orders,
+// unions, commitments.
+import { readFileSync } from "node:fs";
+import {
+  AbiCoder,
+  Interface,
+  JsonRpcProvider,
+  keccak256,
+  type TransactionReceipt,
+  toUtf8Bytes,
+  Wallet,
+} from "ethers";
+import type { ClearingResult } from "../../clearing/clear.ts";
+import type { Collateral } from "../../clearing/coverage.ts";
 import { orderDigestBytes } from "../../protocol/eip712.ts";
 import { bytesToHex, compareHex, type Hex } from "../../protocol/hex.ts";
 import type { Order, Side, SignedOrder } from "../../protocol/order.ts";
@@ -13,8 +27,20 @@ import {
   startAnvil,
 } from "../../settlement/anvil.ts";
 import { smartMarketInterface, testTokenInterface } from "../../settlement/artifacts.ts";
+import {
+  type BatchHeader,
+  type BatchSelection,
+  type CollateralLookup,
+  type SelectedBatch,
+  type SideHeader,
+  selectBatch,
+} from "../../settlement/batch.ts";
 import { SettlementClient, waitForReceipt } from "../../settlement/client.ts";
-import { type Asset, type SettlementFill, settlementResultHash } from "../../settlement/encoding.ts";
+import { SettlementRevertError, toSettlementError } from "../../settlement/errors.ts";
+
+/** Escrow assets, numbered as in the contract. */
+export const Asset = { BASE: 0, QUOTE: 1 } as const;
+export type Asset = (typeof Asset)[keyof typeof Asset];
 
 export interface Trader {
   readonly privateKey: Hex;
@@ -71,36 +97,7 @@ export function makeOrder(
   );
 }
 
-/** A batch built by hand: fills sorted by id, plus everything settle() needs. */
-export interface HandBatch {
-  readonly market: Hex;
-  readonly epoch: bigint;
-  readonly price: bigint;
-  readonly volume: bigint;
-  readonly fills: readonly SettlementFill[];
-  readonly resultHash: Hex;
-  readonly orders: Map<Hex, SignedOrder>;
-}
-
-export function handBatch(
-  market: Hex,
-  epoch: bigint,
-  price: bigint,
-  entries: readonly { readonly order: IdentifiedOrder; readonly fill: bigint }[],
-): HandBatch {
-  const sorted = [...entries].sort((a, b) => compareHex(a.order.id, b.order.id));
-  const fills = sorted.map((e) => ({ id: e.order.id, quantity: e.fill }));
-  const volume = sorted.filter((e) => e.order.order.side === "buy").reduce((s, e) => s + e.fill, 0n);
-  return {
-    market,
-    epoch,
-    price,
-    volume,
-    fills,
-    resultHash: settlementResultHash(market, epoch, price, volume, fills),
-    orders: new Map(sorted.map((e) => [e.order.id, e.order.order])),
-  };
-}
+// ================================================================ chain
 
 /** A local chain with SmartMarket and two TestTokens deployed by dev account 0. */
 export interface Env {
@@ -153,32 +150,177 @@ export function clientFor(env: Env, privateKey: Hex): SettlementClient {
   );
 }
 
+/**
+ * Addresses with no key, used through impersonation for the tests' raw transactions. The dev accounts have
+ * SettlementClients whose nonce queues must not be raced by impersonated transactions of the same account.
+ */
+export function outsider(i: number): Hex {
+  return `0x${(0xb0b00 + i).toString(16).padStart(40, "0")}` as Hex;
+}
+
+const impersonated = new WeakMap<JsonRpcProvider, Set<string>>();
+
+async function impersonate(provider: JsonRpcProvider, from: Hex): Promise<void> {
+  let set = impersonated.get(provider);
+  if (!set) {
+    set = new Set();
+    impersonated.set(provider, set);
+  }
+  if (set.has(from)) return;
+  await provider.send("anvil_impersonateAccount", [from]);
+  await setBalance(provider, from, 10n ** 22n);
+  set.add(from);
+}
+
+export interface TxOptions {
+  readonly value?: bigint;
+  /** Send without the eth_call pre-check (a revert then shows as a failed receipt, decoded by a replay). */
+  readonly blind?: boolean;
+}
+
+/**
+ * A transaction from any address (anvil impersonation), mined at once (automine). A revert is thrown as the
+ * client's SettlementRevertError (decoded custom error), from the pre-check or from a replay of a failed tx.
+ */
+export async function txFrom(
+  env: Env,
+  from: Hex,
+  to: Hex | null,
+  data: string,
+  options: TxOptions = {},
+): Promise<TransactionReceipt> {
+  await impersonate(env.provider, from);
+  const value = options.value ?? 0n;
+  const request = { from, to, data, value: `0x${value.toString(16)}` };
+  if (!options.blind) {
+    try {
+      await env.provider.call({ from, to, data, value, blockTag: "pending" });
+    } catch (err) {
+      throw toSettlementError("tx", err);
+    }
+  }
+  const hash = (await env.provider.send("eth_sendTransaction", [
+    { ...request, gas: `0x${(29_000_000).toString(16)}` },
+  ])) as string;
+  const receipt = await waitForReceipt(env.provider, hash, { intervalMs: 2 });
+  if (receipt.status !== 1) {
+    try {
+      await env.provider.call({ from, to, data, value, blockTag: receipt.blockNumber - 1 });
+    } catch (err) {
+      throw toSettlementError("tx", err);
+    }
+    throw new Error(`transaction ${hash} reverted without data`);
+  }
+  return receipt;
+}
+
+/** eth_call of raw calldata from `from` (at the pending block by default), revert decoded like the client's. */
+export async function callFrom(
+  env: Env,
+  from: Hex,
+  to: Hex,
+  data: string,
+  value = 0n,
+  blockTag: "pending" | "latest" = "pending",
+): Promise<string> {
+  if (value > 0n) await impersonate(env.provider, from); // funds it
+  try {
+    return await env.provider.call({ from, to, data, value, blockTag });
+  } catch (err) {
+    throw toSettlementError("call", err);
+  }
+}
+
+/** The decoded revert of `p` (throws if it does not revert with a custom error). */
+export async function revertOf(p: Promise<unknown>): Promise<SettlementRevertError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof SettlementRevertError) return err;
+    throw err;
+  }
+  throw new Error("expected a revert, the call succeeded");
+}
+
+// ================================================================ markets, time, funding
+
+export interface MarketV2 {
+  readonly id: Hex;
+  readonly genesis: bigint;
+  readonly epochLength: bigint;
+  readonly feeBps: bigint;
+  readonly bond: bigint;
+  readonly challengeWindow: bigint;
+}
+
+export interface MarketSpec {
+  readonly genesisTimeS: bigint;
+  readonly epochLengthS: bigint;
+  readonly feeBps: bigint;
+  readonly bondWei: bigint;
+  readonly challengeWindowS: bigint;
+}
+
+/** marketId of version 2: keccak256(abi.encode(base, quote, genesis, epochLength, feeBps, bond, window)). */
+export function marketIdOf(base: Hex, quote: Hex, s: MarketSpec): Hex {
+  const encoded = AbiCoder.defaultAbiCoder().encode(
+    ["address", "address", "uint64", "uint64", "uint16", "uint96", "uint32"],
+    [base, quote, s.genesisTimeS, s.epochLengthS, s.feeBps, s.bondWei, s.challengeWindowS],
+  );
+  return keccak256(encoded).toLowerCase() as Hex;
+}
+
+/** createMarket with the v2 parameters, from an outsider. */
+export async function createMarketRaw(env: Env, base: Hex, quote: Hex, s: MarketSpec): Promise<Hex> {
+  const data = smartMarketInterface.encodeFunctionData("createMarket", [
+    base,
+    quote,
+    s.genesisTimeS,
+    s.epochLengthS,
+    s.feeBps,
+    s.bondWei,
+    s.challengeWindowS,
+  ]);
+  await txFrom(env, outsider(0), env.settlement, data);
+  return marketIdOf(base, quote, s);
+}
+
 let lastGenesis = 0n;
 
-/** Creates a market whose epoch 0 starts one second after the latest block (later if that genesis is taken). */
+/**
+ * Creates a market whose epoch 0 starts one second after the latest block (later if that genesis is taken).
+ * Defaults: 1000 s epochs, no fee, bond 10^15 wei, challenge window 400 s.
+ */
 export async function newMarket(
   env: Env,
-  epochLengthS = 1000n,
-  feeBps = 0n,
-): Promise<{ id: Hex; genesis: bigint; epochLength: bigint }> {
+  options: Partial<{ epochLengthS: bigint; feeBps: bigint; bondWei: bigint; challengeWindowS: bigint }> = {},
+): Promise<MarketV2> {
   const now = await latestTimestamp(env.provider);
   // Strictly increasing genesis: two markets created in the same second with the same parameters would
   // be the same market.
   const genesis = now + 1n > lastGenesis ? now + 1n : lastGenesis + 1n;
   lastGenesis = genesis;
-  const { id } = await env.admin.createMarket({
-    base: env.base,
-    quote: env.quote,
+  const spec: MarketSpec = {
     genesisTimeS: genesis,
-    epochLengthS: epochLengthS,
-    feeBps,
-  });
-  return { id, genesis, epochLength: epochLengthS };
+    epochLengthS: options.epochLengthS ?? 1000n,
+    feeBps: options.feeBps ?? 0n,
+    bondWei: options.bondWei ?? 10n ** 15n,
+    challengeWindowS: options.challengeWindowS ?? 400n,
+  };
+  const { id } = await env.admin.createMarket({ base: env.base, quote: env.quote, ...spec });
+  return {
+    id,
+    genesis,
+    epochLength: spec.epochLengthS,
+    feeBps: spec.feeBps,
+    bond: spec.bondWei,
+    challengeWindow: spec.challengeWindowS,
+  };
 }
 
 /**
- * Mines a block at second `offsetS` of epoch `epoch` (never earlier than the latest block: then it mines at
- * the latest timestamp + 1). The next transactions land at or after that time.
+ * Mines a block at second `offsetS` of epoch `epoch` (it must be later than the latest block). The next
+ * transactions land at or after that time.
  */
 export async function moveToEpoch(
   env: Env,
@@ -248,4 +390,398 @@ export async function fund(env: Env, market: Hex, fundings: readonly Funding[]):
   );
   const failed = receipts.find((r) => r?.status !== 1);
   if (failed) throw new Error(`funding transaction ${failed.hash} failed`);
+}
+
+export interface EscrowWord {
+  readonly free: bigint;
+  readonly locked: bigint;
+  readonly lockedEpoch: bigint;
+}
+
+export async function escrowOf(env: Env, market: Hex, trader: Hex, asset: Asset): Promise<EscrowWord> {
+  const ret = await callFrom(
+    env,
+    trader,
+    env.settlement,
+    smartMarketInterface.encodeFunctionData("escrowOf", [market, trader, asset]),
+  );
+  const [free, locked, lockedEpoch] = smartMarketInterface.decodeFunctionResult(
+    "escrowOf",
+    ret,
+  ) as unknown as [bigint, bigint, bigint];
+  return { free, locked, lockedEpoch };
+}
+
+export async function collateralOf(
+  env: Env,
+  market: Hex,
+  trader: Hex,
+  asset: Asset,
+  epoch: bigint,
+): Promise<bigint> {
+  const ret = await callFrom(
+    env,
+    trader,
+    env.settlement,
+    smartMarketInterface.encodeFunctionData("collateralOf", [market, trader, asset, epoch]),
+  );
+  return smartMarketInterface.decodeFunctionResult("collateralOf", ret)[0] as bigint;
+}
+
+// ================================================================ batches (docs/certified-settlement.md)
+
+// Honest batches come from settlement/batch.ts (selectBatch, selectChallenge). The encoder below writes the
+// documented byte layout independently of it, as an outsider would from docs/certified-settlement.md: the
+// error tests build wrong certificates with it.
+
+function be(value: bigint, bytes: number): string {
+  if (value < 0n || value >= 1n << BigInt(8 * bytes)) {
+    throw new Error(`${value} does not fit ${bytes} bytes`);
+  }
+  return value.toString(16).padStart(2 * bytes, "0");
+}
+
+function sideBytes(s: SideHeader): string {
+  return (
+    be(s.better, 32) +
+    be(s.equal, 32) +
+    be(s.betterEdge, 16) +
+    be(s.worseEdge, 16) +
+    be(s.remainder, 32) +
+    be(BigInt(s.id), 32)
+  );
+}
+
+/** The 336-byte header, hex without 0x. */
+export function encodeHeader(h: BatchHeader): string {
+  return be(h.price, 16) + sideBytes(h.buy) + sideBytes(h.sell);
+}
+
+/** One 126-byte order, hex without 0x: side, quantity, limitPrice, nonce, trader, v, r, s. */
+export function encodeOrder(o: SignedOrder): string {
+  const sig = o.signature.slice(2);
+  return (
+    be(o.side === "buy" ? 0n : 1n, 1) +
+    be(o.quantity, 16) +
+    be(o.limitPrice, 16) +
+    be(o.nonce, 8) +
+    o.trader.slice(2).toLowerCase() +
+    sig.slice(128, 130) +
+    sig.slice(0, 64) +
+    sig.slice(64, 128)
+  );
+}
+
+/** header || orders (in the given order). */
+export function encodeBatch(header: BatchHeader, orders: readonly IdentifiedOrder[]): Hex {
+  return `0x${encodeHeader(header)}${orders.map((o) => encodeOrder(o.order)).join("")}`;
+}
+
+/** standing header || union header || (flag || order) per entry. */
+export function encodeUnion(
+  standing: BatchHeader,
+  union: BatchHeader,
+  entries: readonly { readonly order: IdentifiedOrder; readonly standing: boolean }[],
+): Hex {
+  const body = entries.map((e) => (e.standing ? "01" : "00") + encodeOrder(e.order.order)).join("");
+  return `0x${encodeHeader(standing)}${encodeHeader(union)}${body}`;
+}
+
+export function sortById<T extends { readonly id: Hex }>(orders: readonly T[]): T[] {
+  return [...orders].sort((a, b) => compareHex(a.id, b.id));
+}
+
+/** A collateral table (trader -> base, quote) as batch.ts's lookup. */
+export function lookupOf(table: ReadonlyMap<Hex, Collateral>): CollateralLookup {
+  return (trader, asset) => {
+    const c = table.get(trader.toLowerCase() as Hex);
+    return c ? (asset === Asset.BASE ? c.base : c.quote) : 0n;
+  };
+}
+
+/** collateralOf(epoch) of every trader of `orders`, both assets (read during epoch + 1). */
+export async function readCollateral(
+  env: Env,
+  market: Hex,
+  epoch: bigint,
+  orders: readonly IdentifiedOrder[],
+): Promise<Map<Hex, Collateral>> {
+  const traders = [...new Set(orders.map((o) => o.order.trader.toLowerCase() as Hex))];
+  const entries = await Promise.all(
+    traders.map(
+      async (t) =>
+        [
+          t,
+          {
+            base: await collateralOf(env, market, t, Asset.BASE, epoch),
+            quote: await collateralOf(env, market, t, Asset.QUOTE, epoch),
+          },
+        ] as const,
+    ),
+  );
+  return new Map(entries);
+}
+
+/** batch.ts's selection of `orders` (the honest batch of the epoch). */
+export function select(
+  env: Env,
+  market: Hex,
+  epoch: bigint,
+  orders: readonly IdentifiedOrder[],
+  collateral: ReadonlyMap<Hex, Collateral>,
+  mustInclude: readonly IdentifiedOrder[] = [],
+): BatchSelection {
+  return selectBatch({
+    market,
+    epoch,
+    domainSeparator: env.separator,
+    orders: orders.map((o) => o.order),
+    collateral: lookupOf(collateral),
+    mustInclude: mustInclude.map((o) => o.order),
+  });
+}
+
+/** select() that must trade. */
+export function selectTrading(
+  env: Env,
+  market: Hex,
+  epoch: bigint,
+  orders: readonly IdentifiedOrder[],
+  collateral: ReadonlyMap<Hex, Collateral>,
+  mustInclude: readonly IdentifiedOrder[] = [],
+): SelectedBatch {
+  const s = select(env, market, epoch, orders, collateral, mustInclude);
+  if (s.outcome !== "batch") throw new Error("the book does not trade");
+  return s;
+}
+
+/** Fill per id of a clearing result (absent: 0). */
+export function fillsOf(result: ClearingResult): Map<Hex, bigint> {
+  return new Map(result.fills.map((f) => [f.id, f.quantity]));
+}
+
+/** keccak256(abi.encode(bytes32 market, uint64 epoch, bytes32 keccak256(data), address sender)). */
+export function commitmentOf(market: Hex, epoch: bigint, data: Hex, sender: Hex): Hex {
+  return keccak256(
+    AbiCoder.defaultAbiCoder().encode(
+      ["bytes32", "uint64", "bytes32", "address"],
+      [market, epoch, keccak256(data), sender],
+    ),
+  ).toLowerCase() as Hex;
+}
+
+/** keccak256(abi.encode(bytes32 batchHash, address submitter, uint256 feeTotal)). */
+export function recordOf(batchHash: Hex, submitter: Hex, feeTotal: bigint): Hex {
+  return keccak256(
+    AbiCoder.defaultAbiCoder().encode(["bytes32", "address", "uint256"], [batchHash, submitter, feeTotal]),
+  ).toLowerCase() as Hex;
+}
+
+// ================================================================ settlement transactions
+
+export interface Submission {
+  readonly market: Hex;
+  readonly epoch: bigint;
+  readonly submitter: Hex;
+  readonly resultHash: Hex;
+  readonly batchHash: Hex;
+  readonly price: bigint;
+  readonly volume: bigint;
+  readonly feeTotal: bigint;
+  /** Challenged only: the replaced submitter. */
+  readonly replaced?: Hex;
+  readonly gasUsed: bigint;
+  readonly commitGas: bigint;
+}
+
+function submissionOf(receipt: TransactionReceipt, commitGas: bigint): Submission {
+  for (const log of receipt.logs) {
+    const parsed = smartMarketInterface.parseLog(log);
+    if (parsed?.name === "Proposed" || parsed?.name === "Challenged") {
+      const a = parsed.args;
+      const challenged = parsed.name === "Challenged";
+      const o = challenged ? 1 : 0;
+      return {
+        market: (a[0] as string).toLowerCase() as Hex,
+        epoch: a[1] as bigint,
+        submitter: (a[2] as string).toLowerCase() as Hex,
+        ...(challenged ? { replaced: (a[3] as string).toLowerCase() as Hex } : {}),
+        resultHash: (a[3 + o] as string).toLowerCase() as Hex,
+        batchHash: (a[4 + o] as string).toLowerCase() as Hex,
+        price: a[5 + o] as bigint,
+        volume: a[6 + o] as bigint,
+        feeTotal: a[7 + o] as bigint,
+        gasUsed: receipt.gasUsed,
+        commitGas,
+      };
+    }
+  }
+  throw new Error(`no Proposed/Challenged event in ${receipt.hash}`);
+}
+
+export async function commit(env: Env, from: Hex, market: Hex, epoch: bigint, data: Hex): Promise<bigint> {
+  const c = commitmentOf(market, epoch, data, from);
+  const data_ = smartMarketInterface.encodeFunctionData("commit", [market, c]);
+  const r = await txFrom(env, from, env.settlement, data_, { blind: true }); // commit never reverts
+  return r.gasUsed;
+}
+
+/** commit, then (next block) propose with the market's bond. */
+export async function propose(
+  env: Env,
+  from: Hex,
+  m: MarketV2,
+  epoch: bigint,
+  batch: Hex,
+  options: TxOptions = {},
+): Promise<Submission> {
+  const commitGas = await commit(env, from, m.id, epoch, batch);
+  const data = smartMarketInterface.encodeFunctionData("propose", [m.id, epoch, batch]);
+  const r = await txFrom(env, from, env.settlement, data, { value: m.bond, ...options });
+  return submissionOf(r, commitGas);
+}
+
+/** commit, then (next block) challenge with the market's bond. */
+export async function challenge(
+  env: Env,
+  from: Hex,
+  m: MarketV2,
+  epoch: bigint,
+  standingSubmitter: Hex,
+  union: Hex,
+  options: TxOptions = {},
+): Promise<Submission> {
+  const commitGas = await commit(env, from, m.id, epoch, union);
+  const data = smartMarketInterface.encodeFunctionData("challenge", [m.id, epoch, standingSubmitter, union]);
+  const r = await txFrom(env, from, env.settlement, data, { value: m.bond, ...options });
+  return submissionOf(r, commitGas);
+}
+
+export async function finalize(
+  env: Env,
+  from: Hex,
+  market: Hex,
+  items: readonly { epoch: bigint; batchHash: Hex; submitter: Hex; feeTotal: bigint }[],
+): Promise<TransactionReceipt> {
+  const data = smartMarketInterface.encodeFunctionData("finalize", [
+    market,
+    items.map((i) => [i.epoch, i.batchHash, i.submitter, i.feeTotal]),
+  ]);
+  return txFrom(env, from, env.settlement, data);
+}
+
+export interface Certified {
+  readonly price: bigint;
+  readonly volume: bigint;
+  readonly fills: bigint[];
+  readonly resultHash: Hex;
+  readonly feeTotal: bigint;
+  readonly batchHash: Hex;
+}
+
+export function decodeCertified(
+  fn: "certify" | "certifyWith",
+  iface: typeof smartMarketInterface,
+  ret: string,
+): Certified {
+  const [price, volume, fills, resultHash, feeTotal, batchHash] = iface.decodeFunctionResult(
+    fn,
+    ret,
+  ) as unknown as [bigint, bigint, bigint[], string, bigint, string];
+  return {
+    price,
+    volume,
+    fills: [...fills],
+    resultHash: resultHash.toLowerCase() as Hex,
+    feeTotal,
+    batchHash: batchHash.toLowerCase() as Hex,
+  };
+}
+
+/** certify(market, epoch, batch) by eth_call. */
+export async function certify(env: Env, market: Hex, epoch: bigint, batch: Hex): Promise<Certified> {
+  const ret = await callFrom(
+    env,
+    env.anvil.accounts[0]!.address,
+    env.settlement,
+    smartMarketInterface.encodeFunctionData("certify", [market, epoch, batch]),
+  );
+  return decodeCertified("certify", smartMarketInterface, ret);
+}
+
+export async function bondsOf(env: Env, account: Hex): Promise<bigint> {
+  const ret = await callFrom(
+    env,
+    account,
+    env.settlement,
+    smartMarketInterface.encodeFunctionData("bondsOf", [account]),
+  );
+  return smartMarketInterface.decodeFunctionResult("bondsOf", ret)[0] as bigint;
+}
+
+export async function recordOnChain(env: Env, market: Hex, epoch: bigint): Promise<Hex> {
+  const ret = await callFrom(
+    env,
+    env.anvil.accounts[0]!.address,
+    env.settlement,
+    smartMarketInterface.encodeFunctionData("recordOf", [market, epoch]),
+  );
+  return (smartMarketInterface.decodeFunctionResult("recordOf", ret)[0] as string).toLowerCase() as Hex;
+}
+
+export { SettlementRevertError };
+
+// ================================================================ batched reads
+
+const escrowReader = JSON.parse(
+  readFileSync(new URL("../contracts/artifacts/EscrowReader.json", import.meta.url), "utf8"),
+) as { abi: unknown[]; bytecode: Hex };
+const escrowReaderInterface = new Interface(escrowReader.abi as never);
+
+/** Deploys test/contracts/EscrowReader (many escrowOf reads in one eth_call). */
+export async function deployEscrowReader(env: Env): Promise<Hex> {
+  const r = await txFrom(env, outsider(9), null, escrowReader.bytecode);
+  return r.contractAddress!.toLowerCase() as Hex;
+}
+
+/** escrowOf(market, account, asset) of every account and both assets, in one eth_call, by `${account}/${asset}`. */
+export async function escrowsOf(
+  env: Env,
+  reader: Hex,
+  market: Hex,
+  accounts: readonly Hex[],
+): Promise<Map<string, EscrowWord>> {
+  const ret = await callFrom(
+    env,
+    outsider(9),
+    reader,
+    escrowReaderInterface.encodeFunctionData("escrows", [env.settlement, market, accounts]),
+  );
+  const words = escrowReaderInterface.decodeFunctionResult("escrows", ret)[0] as bigint[];
+  const out = new Map<string, EscrowWord>();
+  accounts.forEach((a, i) => {
+    for (const asset of [Asset.BASE, Asset.QUOTE]) {
+      const at = i * 6 + asset * 3;
+      out.set(`${a}/${asset}`, { free: words[at]!, locked: words[at + 1]!, lockedEpoch: words[at + 2]! });
+    }
+  });
+  return out;
+}
+
+/** collateralOf(epoch) of every account, both assets, in one eth_call. */
+export async function collateralsOf(
+  env: Env,
+  reader: Hex,
+  market: Hex,
+  epoch: bigint,
+  accounts: readonly Hex[],
+): Promise<Map<Hex, Collateral>> {
+  const ret = await callFrom(
+    env,
+    outsider(9),
+    reader,
+    escrowReaderInterface.encodeFunctionData("collaterals", [env.settlement, market, epoch, accounts]),
+  );
+  const words = escrowReaderInterface.decodeFunctionResult("collaterals", ret)[0] as bigint[];
+  return new Map(accounts.map((a, i) => [a, { base: words[2 * i]!, quote: words[2 * i + 1]! }]));
 }

@@ -106,6 +106,8 @@ describe("market id", () => {
       genesisTimeS: 1n,
       epochLengthS: 5n,
       feeBps: 0n,
+      bondWei: 10n ** 16n,
+      challengeWindowS: 2n,
     } as const;
     const ids = new Set([
       marketId(base),
@@ -113,7 +115,9 @@ describe("market id", () => {
       marketId({ ...base, genesisTimeS: 2n }),
       marketId({ ...base, epochLengthS: 6n }),
       marketId({ ...base, feeBps: 1n }),
+      marketId({ ...base, bondWei: 10n ** 16n + 1n }),
+      marketId({ ...base, challengeWindowS: 3n }),
     ]);
-    expect(ids.size).toBe(5);
+    expect(ids.size).toBe(7);
   });
 });

@@ -1,0 +1,825 @@
+// Batches of certified settlement (docs/certified-settlement.md, "The batch"): the byte layout and its
+// encoders and decoders (batch and challenge union, both ways), and the selection of the batch a node
+// proposes or challenges with, from its full order set of an epoch.
+//
+// Selection: apply the coverage rule to the full set, clear the kept orders, and take the orders the
+// certificate needs — the orders that fill, every kept order at the price, one kept buy realising
+// buy.worseEdge and one kept sell realising sell.worseEdge, the must-include orders, and the coverage
+// closure — so that certifying the batch gives exactly the clearing of the full kept set. A challenge's
+// union that clears to no trade is built the same way around a separating price (no fills). Pure: no I/O,
+// no clock, nothing depends on input order (ties are broken by id).
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { type ClearingResult, clear } from "../clearing/clear.ts";
+import { applyCoverage } from "../clearing/coverage.ts";
+import { MAX_UINT256 } from "../protocol/constants.ts";
+import { orderDigestBytes } from "../protocol/eip712.ts";
+import { bytesToHex, compareHex, type Hex } from "../protocol/hex.ts";
+import { SIDE_CODE, type Side, type SignedOrder } from "../protocol/order.ts";
+import { Asset, joinSignature, splitSignature } from "./encoding.ts";
+import { BatchError, BatchErrorCode } from "./errors.ts";
+
+// ================================================================ layout (the one place)
+
+/** A field of the layout: `size` bytes, big-endian, at `offset` from the start of its record. */
+export interface LayoutField {
+  readonly offset: number;
+  readonly size: number;
+}
+
+/** The header, 336 bytes: the price, then per side (buy, then sell) the six fields of SIDE_HEADER_LAYOUT. */
+export const HEADER_BYTES = 336;
+/** One order of a batch, 126 bytes. */
+export const ORDER_BYTES = 126;
+/** A union's flag before each order: 1 for an order of the standing batch, 0 for an added one. */
+export const UNION_FLAG_BYTES = 1;
+/** A union starts with two headers: the standing batch's, then the union's. */
+export const UNION_HEADERS_BYTES = 2 * HEADER_BYTES;
+/** One entry of a union: flag ‖ order. */
+export const UNION_ENTRY_BYTES = UNION_FLAG_BYTES + ORDER_BYTES;
+
+/** The price field of the header. */
+export const PRICE_FIELD: LayoutField = { offset: 0, size: 16 };
+/** Where each side's six fields start in the header. */
+export const SIDE_HEADER_OFFSET: Readonly<Record<Side, number>> = { buy: 16, sell: 176 };
+/** A side's fields, relative to SIDE_HEADER_OFFSET[side]. */
+export const SIDE_HEADER_LAYOUT = {
+  better: { offset: 0, size: 32 },
+  equal: { offset: 32, size: 32 },
+  betterEdge: { offset: 64, size: 16 },
+  worseEdge: { offset: 80, size: 16 },
+  remainder: { offset: 96, size: 32 },
+  id: { offset: 128, size: 32 },
+} as const satisfies Record<string, LayoutField>;
+/** An order's fields, relative to its start. Its market and epoch are the batch's. */
+export const ORDER_LAYOUT = {
+  side: { offset: 0, size: 1 },
+  quantity: { offset: 1, size: 16 },
+  limitPrice: { offset: 17, size: 16 },
+  nonce: { offset: 33, size: 8 },
+  trader: { offset: 41, size: 20 },
+  v: { offset: 61, size: 1 },
+  r: { offset: 62, size: 32 },
+  s: { offset: 94, size: 32 },
+} as const satisfies Record<string, LayoutField>;
+
+/** The bonus threshold of a side without a bonus unit: no (remainder, id) passes it. */
+export const NO_BONUS_REMAINDER = MAX_UINT256;
+export const NO_BONUS_ID: Hex = `0x${"00".repeat(32)}`;
+
+// ================================================================ types
+
+/** One side of the header (docs/certified-settlement.md, "The batch"). */
+export interface SideHeader {
+  /** Σ quantity of kept orders strictly better than the price (buys above, sells below). uint256. */
+  readonly better: bigint;
+  /** Σ quantity of kept orders at the price. uint256. */
+  readonly equal: bigint;
+  /** The worst limit among the better orders (buys: min, sells: max); 0 when none. uint128. */
+  readonly betterEdge: bigint;
+  /** The best limit among the worse orders (buys: max below p, sells: min above p); 0 when none. uint128. */
+  readonly worseEdge: bigint;
+  /** Bonus threshold r*: a marginal order gets the bonus unit iff rem > r*, or rem = r* and id ≤ id*. uint256. */
+  readonly remainder: bigint;
+  /** Bonus threshold id*, bytes32. */
+  readonly id: Hex;
+}
+
+export interface BatchHeader {
+  /** The uniform price, uint128. */
+  readonly price: bigint;
+  readonly buy: SideHeader;
+  readonly sell: SideHeader;
+}
+
+/**
+ * An order as a batch carries it, field for field (126 bytes). Side is the raw byte (0 buy, 1 sell; the
+ * certification rejects others), so that every byte string of the right length decodes.
+ */
+export interface BatchOrder {
+  readonly side: number;
+  readonly quantity: bigint;
+  readonly limitPrice: bigint;
+  readonly nonce: bigint;
+  /** 0x + 40 lowercase hex digits. */
+  readonly trader: Hex;
+  readonly v: number;
+  /** 0x + 64 lowercase hex digits each. */
+  readonly r: Hex;
+  readonly s: Hex;
+}
+
+export interface Batch {
+  readonly header: BatchHeader;
+  readonly orders: readonly BatchOrder[];
+}
+
+export interface UnionEntry {
+  /** True for an order of the standing batch (flag 1), false for an added one (flag 0). */
+  readonly standing: boolean;
+  readonly order: BatchOrder;
+}
+
+/** The `union` argument of challenge(): standing header ‖ union header ‖ (flag ‖ order)*. */
+export interface Union {
+  readonly standingHeader: BatchHeader;
+  readonly unionHeader: BatchHeader;
+  readonly entries: readonly UnionEntry[];
+}
+
+/** A signed order with its id (EIP-712 digest, lowercase hex). */
+export interface IdentifiedOrder {
+  readonly id: Hex;
+  readonly order: SignedOrder;
+}
+
+/** The collateral of `trader` in `asset` for the epoch: collateralOf(market, trader, asset, e). */
+export type CollateralLookup = (trader: Hex, asset: Asset) => bigint;
+
+// ================================================================ byte helpers
+
+type Bytes = Uint8Array;
+
+function view(bytes: Bytes): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** `data` as bytes: a Uint8Array as is, or 0x-prefixed even-length hex. */
+export function toBytes(data: Bytes | string): Bytes {
+  if (typeof data !== "string") return data;
+  if (!/^0x([0-9a-fA-F]{2})*$/.test(data)) {
+    throw new BatchError(BatchErrorCode.BAD_HEX, `not 0x-prefixed even-length hex: "${data.slice(0, 40)}…"`);
+  }
+  return new Uint8Array(Buffer.from(data.slice(2), "hex"));
+}
+
+function writeUint(out: Bytes, at: number, field: LayoutField, value: bigint, what: string): void {
+  if (typeof value !== "bigint" || value < 0n || value >> BigInt(8 * field.size) !== 0n) {
+    throw new BatchError(
+      BatchErrorCode.FIELD_OUT_OF_RANGE,
+      `${what} = ${String(value)} does not fit ${field.size} unsigned bytes`,
+    );
+  }
+  let v = value;
+  for (let i = at + field.offset + field.size - 1; i >= at + field.offset; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+}
+
+function writeSmall(out: Bytes, at: number, field: LayoutField, value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > 255) {
+    throw new BatchError(BatchErrorCode.FIELD_OUT_OF_RANGE, `${what} = ${String(value)} is not a byte`);
+  }
+  out[at + field.offset] = value;
+}
+
+function writeHexField(out: Bytes, at: number, field: LayoutField, hex: string, what: string): void {
+  if (typeof hex !== "string" || !new RegExp(`^0x[0-9a-fA-F]{${2 * field.size}}$`).test(hex)) {
+    throw new BatchError(
+      BatchErrorCode.FIELD_OUT_OF_RANGE,
+      `${what} must be 0x + ${2 * field.size} hex digits, got ${String(hex).slice(0, 80)}`,
+    );
+  }
+  view(out).write(hex.slice(2), at + field.offset, field.size, "hex");
+}
+
+function readHex(bytes: Bytes, at: number, field: LayoutField): Hex {
+  const start = at + field.offset;
+  return `0x${view(bytes).toString("hex", start, start + field.size)}` as Hex;
+}
+
+function readUint(bytes: Bytes, at: number, field: LayoutField): bigint {
+  return BigInt(readHex(bytes, at, field));
+}
+
+// ================================================================ header and order
+
+/** Writes `header` into out[at .. at + 336). */
+export function writeHeader(out: Bytes, at: number, header: BatchHeader): void {
+  writeUint(out, at, PRICE_FIELD, header.price, "price");
+  for (const side of ["buy", "sell"] as const) {
+    const h = header[side];
+    const base = at + SIDE_HEADER_OFFSET[side];
+    const L = SIDE_HEADER_LAYOUT;
+    writeUint(out, base, L.better, h.better, `${side}.better`);
+    writeUint(out, base, L.equal, h.equal, `${side}.equal`);
+    writeUint(out, base, L.betterEdge, h.betterEdge, `${side}.betterEdge`);
+    writeUint(out, base, L.worseEdge, h.worseEdge, `${side}.worseEdge`);
+    writeUint(out, base, L.remainder, h.remainder, `${side}.remainder`);
+    writeHexField(out, base, L.id, h.id, `${side}.id`);
+  }
+}
+
+/** Reads the header at bytes[at .. at + 336). */
+export function readHeader(bytes: Bytes, at: number): BatchHeader {
+  const side = (s: Side): SideHeader => {
+    const base = at + SIDE_HEADER_OFFSET[s];
+    const L = SIDE_HEADER_LAYOUT;
+    return {
+      better: readUint(bytes, base, L.better),
+      equal: readUint(bytes, base, L.equal),
+      betterEdge: readUint(bytes, base, L.betterEdge),
+      worseEdge: readUint(bytes, base, L.worseEdge),
+      remainder: readUint(bytes, base, L.remainder),
+      id: readHex(bytes, base, L.id),
+    };
+  };
+  return { price: readUint(bytes, at, PRICE_FIELD), buy: side("buy"), sell: side("sell") };
+}
+
+/** Writes `order` into out[at .. at + 126). */
+export function writeOrder(out: Bytes, at: number, order: BatchOrder, index = 0): void {
+  const L = ORDER_LAYOUT;
+  writeSmall(out, at, L.side, order.side, `order ${index}: side`);
+  writeUint(out, at, L.quantity, order.quantity, `order ${index}: quantity`);
+  writeUint(out, at, L.limitPrice, order.limitPrice, `order ${index}: limitPrice`);
+  writeUint(out, at, L.nonce, order.nonce, `order ${index}: nonce`);
+  writeHexField(out, at, L.trader, order.trader, `order ${index}: trader`);
+  writeSmall(out, at, L.v, order.v, `order ${index}: v`);
+  writeHexField(out, at, L.r, order.r, `order ${index}: r`);
+  writeHexField(out, at, L.s, order.s, `order ${index}: s`);
+}
+
+/** Reads the order at bytes[at .. at + 126). */
+export function readOrder(bytes: Bytes, at: number): BatchOrder {
+  const L = ORDER_LAYOUT;
+  return {
+    side: bytes[at + L.side.offset]!,
+    quantity: readUint(bytes, at, L.quantity),
+    limitPrice: readUint(bytes, at, L.limitPrice),
+    nonce: readUint(bytes, at, L.nonce),
+    trader: readHex(bytes, at, L.trader),
+    v: bytes[at + L.v.offset]!,
+    r: readHex(bytes, at, L.r),
+    s: readHex(bytes, at, L.s),
+  };
+}
+
+// ================================================================ batch and union
+
+/** The number of orders of a batch of `length` bytes, or null when no batch has that length. */
+export function batchOrderCount(length: number): number | null {
+  const rest = length - HEADER_BYTES;
+  if (rest < ORDER_BYTES || rest % ORDER_BYTES !== 0) return null;
+  return rest / ORDER_BYTES;
+}
+
+/** The number of entries of a union of `length` bytes, or null when no union has that length. */
+export function unionEntryCount(length: number): number | null {
+  const rest = length - UNION_HEADERS_BYTES;
+  if (rest < UNION_ENTRY_BYTES || rest % UNION_ENTRY_BYTES !== 0) return null;
+  return rest / UNION_ENTRY_BYTES;
+}
+
+/** header ‖ orders. Throws BatchError(MALFORMED_BATCH) without orders, FIELD_OUT_OF_RANGE for a value too wide. */
+export function encodeBatch(batch: Batch): Uint8Array {
+  const n = batch.orders.length;
+  if (n < 1) throw new BatchError(BatchErrorCode.MALFORMED_BATCH, "a batch has at least one order");
+  const out = new Uint8Array(HEADER_BYTES + ORDER_BYTES * n);
+  writeHeader(out, 0, batch.header);
+  for (let i = 0; i < n; i++) writeOrder(out, HEADER_BYTES + ORDER_BYTES * i, batch.orders[i]!, i);
+  return out;
+}
+
+/** Decodes batch bytes; throws BatchError(MALFORMED_BATCH) unless the length is 336 + 126·n, n ≥ 1. */
+export function decodeBatch(data: Bytes | string): Batch {
+  const bytes = toBytes(data);
+  const n = batchOrderCount(bytes.length);
+  if (n === null) {
+    throw new BatchError(
+      BatchErrorCode.MALFORMED_BATCH,
+      `a batch is ${HEADER_BYTES} + ${ORDER_BYTES}·n bytes with n ≥ 1, got ${bytes.length}`,
+    );
+  }
+  const orders = new Array<BatchOrder>(n);
+  for (let i = 0; i < n; i++) orders[i] = readOrder(bytes, HEADER_BYTES + ORDER_BYTES * i);
+  return { header: readHeader(bytes, 0), orders };
+}
+
+/** standing header ‖ union header ‖ (flag ‖ order)*. */
+export function encodeUnion(union: Union): Uint8Array {
+  const n = union.entries.length;
+  if (n < 1) throw new BatchError(BatchErrorCode.MALFORMED_BATCH, "a union has at least one order");
+  const out = new Uint8Array(UNION_HEADERS_BYTES + UNION_ENTRY_BYTES * n);
+  writeHeader(out, 0, union.standingHeader);
+  writeHeader(out, HEADER_BYTES, union.unionHeader);
+  for (let i = 0; i < n; i++) {
+    const at = UNION_HEADERS_BYTES + UNION_ENTRY_BYTES * i;
+    const entry = union.entries[i]!;
+    out[at] = entry.standing ? 1 : 0;
+    writeOrder(out, at + UNION_FLAG_BYTES, entry.order, i);
+  }
+  return out;
+}
+
+/**
+ * Decodes union bytes; throws BatchError(MALFORMED_BATCH) unless the length is 672 + 127·n, n ≥ 1, and
+ * every flag is 0 or 1 (the first other flag is named by its entry index).
+ */
+export function decodeUnion(data: Bytes | string): Union {
+  const bytes = toBytes(data);
+  const n = unionEntryCount(bytes.length);
+  if (n === null) {
+    throw new BatchError(
+      BatchErrorCode.MALFORMED_BATCH,
+      `a union is ${UNION_HEADERS_BYTES} + ${UNION_ENTRY_BYTES}·n bytes with n ≥ 1, got ${bytes.length}`,
+    );
+  }
+  const entries = new Array<UnionEntry>(n);
+  for (let i = 0; i < n; i++) {
+    const at = UNION_HEADERS_BYTES + UNION_ENTRY_BYTES * i;
+    const flag = bytes[at]!;
+    if (flag > 1) {
+      throw new BatchError(
+        BatchErrorCode.MALFORMED_BATCH,
+        `union entry ${i}: flag ${flag} is neither 0 nor 1`,
+        i,
+      );
+    }
+    entries[i] = { standing: flag === 1, order: readOrder(bytes, at + UNION_FLAG_BYTES) };
+  }
+  return {
+    standingHeader: readHeader(bytes, 0),
+    unionHeader: readHeader(bytes, HEADER_BYTES),
+    entries,
+  };
+}
+
+/** The standing batch a union names: standing header ‖ its flag-1 orders in their order (may be empty). */
+export function standingBatchOf(union: Union): Batch {
+  return {
+    header: union.standingHeader,
+    orders: union.entries.filter((e) => e.standing).map((e) => e.order),
+  };
+}
+
+/** The batch a union certifies, and the standing batch after a successful challenge: union header ‖ all orders. */
+export function unionBatchOf(union: Union): Batch {
+  return { header: union.unionHeader, orders: union.entries.map((e) => e.order) };
+}
+
+/** keccak256 of batch (or union) bytes. */
+export function hashBytes(bytes: Bytes): Hex {
+  return bytesToHex(keccak_256(bytes));
+}
+
+// ================================================================ orders
+
+/** The batch form of a signed order (its market and epoch are the batch's). */
+export function toBatchOrder(order: SignedOrder): BatchOrder {
+  const { v, r, s } = splitSignature(order.signature);
+  return {
+    side: SIDE_CODE[order.side],
+    quantity: order.quantity,
+    limitPrice: order.limitPrice,
+    nonce: order.nonce,
+    trader: order.trader.toLowerCase() as Hex,
+    v,
+    r,
+    s,
+  };
+}
+
+/** The signed order a batch order carries in `market`, `epoch`; BatchError(BAD_ORDER) for a side other than 0 or 1. */
+export function signedOrderOf(market: Hex, epoch: bigint, o: BatchOrder, index = 0): SignedOrder {
+  if (o.side !== 0 && o.side !== 1) {
+    throw new BatchError(
+      BatchErrorCode.BAD_ORDER,
+      `order ${index}: side ${o.side} is neither 0 (buy) nor 1 (sell)`,
+      index,
+    );
+  }
+  return {
+    market: market.toLowerCase() as Hex,
+    epoch,
+    side: o.side === 0 ? "buy" : "sell",
+    quantity: o.quantity,
+    limitPrice: o.limitPrice,
+    nonce: o.nonce,
+    trader: o.trader.toLowerCase() as Hex,
+    signature: joinSignature(o.v, o.r, o.s),
+  };
+}
+
+/** The signed orders of a batch with their ids under `domainSeparator`, in batch order. */
+export function identifyBatchOrders(
+  market: Hex,
+  epoch: bigint,
+  orders: readonly BatchOrder[],
+  domainSeparator: Uint8Array,
+): IdentifiedOrder[] {
+  return orders.map((o, i) => {
+    const order = signedOrderOf(market, epoch, o, i);
+    return { id: bytesToHex(orderDigestBytes(order, domainSeparator)), order };
+  });
+}
+
+// ================================================================ selection
+
+export interface SelectBatchInput {
+  readonly market: Hex;
+  readonly epoch: bigint;
+  /** The EIP-712 domain separator of the settlement contract: ids are computed under it. */
+  readonly domainSeparator: Uint8Array;
+  /** The node's full order set of the epoch: valid signed orders of `market`, `epoch` (signatures are not checked here). */
+  readonly orders: readonly SignedOrder[];
+  readonly collateral: CollateralLookup;
+  /**
+   * Orders the batch must contain whatever their fill: a standing batch's orders, for a challenge. They
+   * join the order set (a union is the clearing of both), and their signature wins over another one of
+   * the same id, so that the standing orders are carried byte for byte.
+   */
+  readonly mustInclude?: readonly SignedOrder[];
+}
+
+export interface ExcludedOrder {
+  readonly order: IdentifiedOrder;
+  /** What it needs: quantity × limitPrice QUOTE for a buy, quantity BASE for a sell. */
+  readonly needed: bigint;
+  /** What was left of the trader's collateral of that asset when its turn came. */
+  readonly available: bigint;
+}
+
+interface SelectionCommon {
+  /** clear() of the kept orders, with the market and epoch as context. */
+  readonly clearing: ClearingResult;
+  /** The orders coverage keeps, ascending id. */
+  readonly kept: readonly IdentifiedOrder[];
+  /** The orders coverage excludes, ascending id. */
+  readonly excluded: readonly ExcludedOrder[];
+}
+
+/** Nothing trades (V = 0): nothing to propose. */
+export interface NoTradeSelection extends SelectionCommon {
+  readonly outcome: "no-trade";
+}
+
+/** The batch to propose (or to put in a union). */
+export interface SelectedBatch extends SelectionCommon {
+  readonly outcome: "batch";
+  readonly header: BatchHeader;
+  /** The batch's orders, ascending id. */
+  readonly orders: readonly IdentifiedOrder[];
+  readonly bytes: Uint8Array;
+  readonly batchHash: Hex;
+}
+
+export type BatchSelection = NoTradeSelection | SelectedBatch;
+
+interface Entry {
+  readonly id: Hex;
+  readonly order: SignedOrder;
+  readonly trader: Hex;
+  readonly side: Side;
+  readonly quantity: bigint;
+  readonly limitPrice: bigint;
+}
+
+/** The order set of a selection after coverage and clearing: what the certificate's orders are taken from. */
+interface Prepared {
+  readonly byId: ReadonlyMap<Hex, Entry>;
+  /** Ids of the must-include orders. */
+  readonly mustIds: ReadonlySet<Hex>;
+  /** The kept orders, ascending id. */
+  readonly covered: readonly Entry[];
+  readonly common: SelectionCommon;
+}
+
+/** Coverage over the full set (with the must-include orders), then clear() of the kept orders. */
+function prepare(input: SelectBatchInput): Prepared {
+  const { market, epoch, domainSeparator } = input;
+  const byId = new Map<Hex, Entry>();
+  const mustIds = new Set<Hex>();
+  const add = (order: SignedOrder, index: number, must: boolean): Entry => {
+    if (order.market.toLowerCase() !== market.toLowerCase() || order.epoch !== epoch) {
+      throw new BatchError(
+        BatchErrorCode.WRONG_CONTEXT,
+        `order ${index}${must ? " (must include)" : ""} is for ${order.market} epoch ${order.epoch}, not ${market} epoch ${epoch}`,
+        index,
+      );
+    }
+    const id = bytesToHex(orderDigestBytes(order, domainSeparator));
+    const seen = byId.get(id);
+    // One signed order per id. The must-include one wins; otherwise the smallest signature (never the
+    // first to arrive). Same id means same fields: only signatures can differ.
+    if (
+      !seen ||
+      must ||
+      (!mustIds.has(id) && order.signature.toLowerCase() < seen.order.signature.toLowerCase())
+    ) {
+      const entry: Entry = {
+        id,
+        order,
+        trader: order.trader.toLowerCase() as Hex,
+        side: order.side,
+        quantity: order.quantity,
+        limitPrice: order.limitPrice,
+      };
+      byId.set(id, entry);
+      return entry;
+    }
+    return seen;
+  };
+  for (const [i, o] of (input.mustInclude ?? []).entries()) mustIds.add(add(o, i, true).id);
+  for (const [i, o] of input.orders.entries()) add(o, i, false);
+
+  // Coverage, reading each trader's collateral once per asset.
+  const collateralCache = new Map<Hex, { base: bigint; quote: bigint }>();
+  const coverage = applyCoverage([...byId.values()], (trader) => {
+    let c = collateralCache.get(trader);
+    if (!c) {
+      c = { base: input.collateral(trader, Asset.BASE), quote: input.collateral(trader, Asset.QUOTE) };
+      collateralCache.set(trader, c);
+    }
+    return c;
+  });
+  const kept = coverage.covered.map(identified);
+  const excluded = coverage.excluded.map((x) => ({
+    order: identified(x.order),
+    needed: x.needed,
+    available: x.available,
+  }));
+
+  const clearing = clear(
+    coverage.covered.map((e) => ({ id: e.id, side: e.side, limitPrice: e.limitPrice, quantity: e.quantity })),
+    { market: market.toLowerCase() as Hex, epoch },
+  );
+  return { byId, mustIds, covered: coverage.covered, common: { clearing, kept, excluded } };
+}
+
+function identified(e: Entry): IdentifiedOrder {
+  return { id: e.id, order: e.order };
+}
+
+/**
+ * The orders a certificate at `price` needs, ascending id: `required` (the orders that fill and every kept
+ * order at the price), the must-include orders, one kept order realising each non-zero worse edge, and
+ * the coverage closure (for each trader in the batch, its kept orders with an id below its largest batch
+ * id, so that the batch's running totals are the full set's; it adds no trader and no larger id).
+ */
+function certificateOrders(
+  p: Prepared,
+  required: Iterable<Hex>,
+  worseEdges: { readonly buy: bigint; readonly sell: bigint },
+): Entry[] {
+  const { byId, covered } = p;
+  const selected = new Set<Hex>(required);
+  for (const id of p.mustIds) selected.add(id);
+  const maxIdOf = new Map<Hex, Hex>();
+  const noteMax = (e: Entry) => {
+    const m = maxIdOf.get(e.trader);
+    if (m === undefined || compareHex(e.id, m) > 0) maxIdOf.set(e.trader, e.id);
+  };
+  for (const id of selected) noteMax(byId.get(id)!);
+  for (const side of ["buy", "sell"] as const) {
+    const edge = worseEdges[side];
+    if (edge === 0n) continue;
+    // Any kept order with that limit realises the edge: one already in, else one the closure takes
+    // anyway (below its trader's largest batch id), else the smallest id; candidates are in id order.
+    const candidates = covered.filter((e) => e.side === side && e.limitPrice === edge);
+    if (candidates.some((e) => selected.has(e.id))) continue;
+    const free = candidates.find((e) => {
+      const m = maxIdOf.get(e.trader);
+      return m !== undefined && compareHex(e.id, m) < 0;
+    });
+    const chosen = free ?? candidates[0]!;
+    selected.add(chosen.id);
+    noteMax(chosen);
+  }
+  for (const e of covered) {
+    const m = maxIdOf.get(e.trader);
+    if (m !== undefined && compareHex(e.id, m) < 0) selected.add(e.id);
+  }
+  return [...selected].sort(compareHex).map((id) => byId.get(id)!);
+}
+
+/**
+ * Selects the batch of an epoch (docs/certified-settlement.md, end of "Certification"): coverage over the
+ * full set (with the must-include orders), clear() of the kept orders, then the orders the certificate
+ * needs, ascending id, and the header. Certifying the result gives clear()'s result to the last unit.
+ * Throws BatchError(WRONG_CONTEXT) for an order of another market or epoch, ClearingError for an order
+ * clearing rejects.
+ */
+export function selectBatch(input: SelectBatchInput): BatchSelection {
+  return selectPrepared(prepare(input));
+}
+
+function selectPrepared(p: Prepared): BatchSelection {
+  const { clearing, kept, excluded } = p.common;
+  if (clearing.price === null) return { outcome: "no-trade", clearing, kept, excluded };
+  const price = clearing.price;
+  const fillOf = new Map<Hex, bigint>();
+  for (const f of clearing.fills) fillOf.set(f.id, f.quantity);
+
+  // The header's sums and edges over the kept orders (the batch's are the same: it holds every better
+  // and every marginal order, and an order realising each worse edge).
+  const buy = sideAggregates(p.covered, "buy", price);
+  const sell = sideAggregates(p.covered, "sell", price);
+  const required = p.covered
+    .filter((e) => (fillOf.get(e.id) ?? 0n) > 0n || e.limitPrice === price)
+    .map((e) => e.id);
+  const batchEntries = certificateOrders(p, required, { buy: buy.worseEdge, sell: sell.worseEdge });
+  const header: BatchHeader = {
+    price,
+    buy: { ...buy, ...bonusThreshold(p.covered, "buy", price, clearing.volume, buy, fillOf) },
+    sell: { ...sell, ...bonusThreshold(p.covered, "sell", price, clearing.volume, sell, fillOf) },
+  };
+  const bytes = encodeBatch({ header, orders: batchEntries.map((e) => toBatchOrder(e.order)) });
+  return {
+    outcome: "batch",
+    clearing,
+    kept,
+    excluded,
+    header,
+    orders: batchEntries.map(identified),
+    bytes,
+    batchHash: hashBytes(bytes),
+  };
+}
+
+/**
+ * The certificate of a set that clears to no trade (a challenge's union only: a proposal must trade),
+ * docs/certified-settlement.md, "V = 0". The price is a separating price: the largest kept buy limit, or 1
+ * without kept buys; no kept sell is below it and at most one side has orders at it (else the set would
+ * trade). Both better sums are 0; the equal sums and the worse edges are the kept orders' at that price;
+ * no bonus. The batch holds every kept order at the price (for the equal sums), one kept order realising
+ * each worse edge, the must-include orders and the coverage closure. Certifying it (as a union) gives
+ * clear()'s no-trade result: price 0, volume 0, no fills.
+ */
+function noTradeBatch(p: Prepared): { header: BatchHeader; orders: Entry[] } {
+  let price = 0n;
+  for (const e of p.covered) if (e.side === "buy" && e.limitPrice > price) price = e.limitPrice;
+  if (price === 0n) price = 1n;
+  const buy = sideAggregates(p.covered, "buy", price);
+  const sell = sideAggregates(p.covered, "sell", price);
+  if (buy.better !== 0n || sell.better !== 0n || (buy.equal !== 0n && sell.equal !== 0n)) {
+    throw new BatchError(
+      BatchErrorCode.INVARIANT_VIOLATED,
+      `no-trade set: ${price} does not separate the kept buys from the kept sells`,
+    );
+  }
+  const required = p.covered.filter((e) => e.limitPrice === price).map((e) => e.id);
+  const orders = certificateOrders(p, required, { buy: buy.worseEdge, sell: sell.worseEdge });
+  const none = { remainder: NO_BONUS_REMAINDER, id: NO_BONUS_ID };
+  return { header: { price, buy: { ...buy, ...none }, sell: { ...sell, ...none } }, orders };
+}
+
+interface Aggregates {
+  readonly better: bigint;
+  readonly equal: bigint;
+  readonly betterEdge: bigint;
+  readonly worseEdge: bigint;
+}
+
+/** A side's sums and edges at `price` over `orders` (kept orders). */
+function sideAggregates(orders: readonly Entry[], side: Side, price: bigint): Aggregates {
+  const isBuy = side === "buy";
+  let better = 0n;
+  let equal = 0n;
+  let betterEdge = 0n;
+  let worseEdge = 0n;
+  for (const e of orders) {
+    if (e.side !== side) continue;
+    const limit = e.limitPrice;
+    if (limit === price) equal += e.quantity;
+    else if (isBuy ? limit > price : limit < price) {
+      better += e.quantity;
+      // The worst better limit: buys min, sells max. 0 means none (limits are ≥ 1).
+      if (betterEdge === 0n || (isBuy ? limit < betterEdge : limit > betterEdge)) betterEdge = limit;
+    } else if (worseEdge === 0n || (isBuy ? limit > worseEdge : limit < worseEdge)) worseEdge = limit;
+  }
+  return { better, equal, betterEdge, worseEdge };
+}
+
+/**
+ * The bonus threshold that selects exactly the rule's bonus orders of a side: the (remainder, id) of the
+ * last bonus order in the ranking (remainder descending, id ascending), or (2^256 − 1, 0) without bonus.
+ * Reads the bonus units off clear()'s fills (fill − ⌊R·q/L⌋, which must be 0 or 1).
+ */
+function bonusThreshold(
+  orders: readonly Entry[],
+  side: Side,
+  price: bigint,
+  volume: bigint,
+  agg: Aggregates,
+  fillOf: ReadonlyMap<Hex, bigint>,
+): { remainder: bigint; id: Hex } {
+  const R = volume - agg.better;
+  const L = agg.equal;
+  let remainder = NO_BONUS_REMAINDER;
+  let id = NO_BONUS_ID;
+  let bonuses = 0n;
+  let shares = 0n;
+  for (const e of orders) {
+    if (e.side !== side || e.limitPrice !== price) continue;
+    const product = R * e.quantity;
+    const share = product / L; // floor: non-negative operands, L > 0 (this order is in it)
+    const rem = product - share * L;
+    shares += share;
+    const bonus = (fillOf.get(e.id) ?? 0n) - share;
+    if (bonus === 0n) continue;
+    if (bonus !== 1n) {
+      throw new BatchError(
+        BatchErrorCode.INVARIANT_VIOLATED,
+        `order ${e.id}: fill is share ${share} + ${bonus}`,
+      );
+    }
+    bonuses++;
+    // Orders come in ascending id: the last in the ranking is the smallest remainder, then the largest id.
+    if (remainder === NO_BONUS_REMAINDER || rem <= remainder) {
+      remainder = rem;
+      id = e.id;
+    }
+  }
+  if (bonuses !== R - shares) {
+    throw new BatchError(
+      BatchErrorCode.INVARIANT_VIOLATED,
+      `${side}: ${bonuses} bonus units, the rule hands out ${R - shares}`,
+    );
+  }
+  return { remainder, id };
+}
+
+// ================================================================ challenge
+
+/** A standing result as the chain holds it (client.standingBatch rebuilds it). */
+export interface StandingBatch {
+  readonly header: BatchHeader;
+  /** Its orders, ascending id. */
+  readonly orders: readonly IdentifiedOrder[];
+  /** The result hash the contract emitted for it. */
+  readonly resultHash: Hex;
+}
+
+export type ChallengeSelection =
+  | {
+      readonly outcome: "challenge";
+      /**
+       * The selection of the union (the node's set plus the standing orders): a batch when it trades, or
+       * "no-trade" when it clears to nothing (the challenge then undoes a standing result that traded).
+       */
+      readonly selection: BatchSelection;
+      /** The union's header: the trading selection's, or the no-trade certificate's (separating price). */
+      readonly header: BatchHeader;
+      /** The union's orders, ascending id. */
+      readonly orders: readonly IdentifiedOrder[];
+      /** keccak256 of union header ‖ every union order: the batch the Challenged event and the new record carry. */
+      readonly batchHash: Hex;
+      readonly union: Union;
+      readonly bytes: Uint8Array;
+      /** keccak256 of the union bytes: the dataHash to commit to. */
+      readonly unionHash: Hex;
+      /** Orders the union adds to the standing batch. */
+      readonly added: number;
+    }
+  | {
+      /** Nothing to challenge with: the union adds no order, or gives the standing result. */
+      readonly outcome: "no-new-orders" | "result-unchanged";
+      readonly selection: BatchSelection;
+    };
+
+/**
+ * The challenge of a standing batch from the node's full set: the batch selected with every standing
+ * order included, as a union (flag 1 for the standing orders). When that union clears to no trade, its
+ * certificate is the no-trade one (a separating price; the contract accepts it from a challenge only),
+ * which undoes a standing result that traded although the full set does not (a forced trade). A
+ * challenge is worth sending only when it adds an order and its result hash differs from the standing one
+ * (the contract reverts NoNewOrders / ResultUnchanged otherwise); the outcome says which.
+ */
+export function selectChallenge(
+  input: Omit<SelectBatchInput, "mustInclude">,
+  standing: StandingBatch,
+): ChallengeSelection {
+  const prepared = prepare({ ...input, mustInclude: standing.orders.map((o) => o.order) });
+  const selection = selectPrepared(prepared);
+  let header: BatchHeader;
+  let orders: readonly IdentifiedOrder[];
+  if (selection.outcome === "batch") ({ header, orders } = selection);
+  else {
+    const built = noTradeBatch(prepared);
+    header = built.header;
+    orders = built.orders.map(identified);
+  }
+  const standingIds = new Set(standing.orders.map((o) => o.id));
+  const entries = orders.map((o) => ({ standing: standingIds.has(o.id), order: toBatchOrder(o.order) }));
+  const added = entries.filter((e) => !e.standing).length;
+  if (added === 0) return { outcome: "no-new-orders", selection };
+  if (selection.clearing.resultHash === standing.resultHash.toLowerCase()) {
+    return { outcome: "result-unchanged", selection };
+  }
+  const union: Union = { standingHeader: standing.header, unionHeader: header, entries };
+  const bytes = encodeUnion(union);
+  const batchHash =
+    selection.outcome === "batch" ? selection.batchHash : hashBytes(encodeBatch(unionBatchOf(union)));
+  return {
+    outcome: "challenge",
+    selection,
+    header,
+    orders,
+    batchHash,
+    union,
+    bytes,
+    unionHash: hashBytes(bytes),
+    added,
+  };
+}

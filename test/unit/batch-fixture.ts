@@ -1,0 +1,182 @@
+// Shared by the batch, certification and property tests: deterministic traders, signed orders with their
+// ids, collateral tables, and a reference of the certificate's required orders (independent of
+// settlement/batch.ts's selection).
+import { keccak256, toUtf8Bytes } from "ethers";
+import { domainSeparator, makeDomain, orderDigestBytes } from "../../protocol/eip712.ts";
+import { bytesToHex, type Hex } from "../../protocol/hex.ts";
+import type { Side, SignedOrder } from "../../protocol/order.ts";
+import { addressOfPrivateKey, signDigest } from "../../protocol/signature.ts";
+import type { CollateralLookup, IdentifiedOrder } from "../../settlement/batch.ts";
+import { Asset } from "../../settlement/encoding.ts";
+
+export const MARKET = `0x${"ab".repeat(32)}` as Hex;
+export const EPOCH = 7n;
+export const SEPARATOR: Uint8Array = domainSeparator(makeDomain(31337n, `0x${"5f".repeat(20)}`));
+/** Enough for any book of the tests. */
+export const PLENTY = 1n << 250n;
+
+export interface Trader {
+  readonly privateKey: Hex;
+  readonly address: Hex;
+}
+
+/** `count` traders with keys derived from `seed`. */
+export function makeTraders(count: number, seed = "batch-test"): Trader[] {
+  return Array.from({ length: count }, (_, i) => {
+    const privateKey = keccak256(toUtf8Bytes(`${seed}/${i}`)).toLowerCase() as Hex;
+    return { privateKey, address: addressOfPrivateKey(privateKey) };
+  });
+}
+
+export interface Spec {
+  readonly trader: Trader;
+  readonly side: Side;
+  readonly quantity: bigint;
+  readonly limitPrice: bigint;
+  readonly nonce?: bigint;
+}
+
+/** Signs an order of MARKET, EPOCH under SEPARATOR (or the given ones). */
+export function sign(spec: Spec, market = MARKET, epoch = EPOCH, separator = SEPARATOR): IdentifiedOrder {
+  const order = {
+    market,
+    epoch,
+    side: spec.side,
+    quantity: spec.quantity,
+    limitPrice: spec.limitPrice,
+    nonce: spec.nonce ?? 0n,
+    trader: spec.trader.address,
+  };
+  const digest = orderDigestBytes(order, separator);
+  return {
+    id: bytesToHex(digest),
+    order: { ...order, signature: signDigest(digest, spec.trader.privateKey) },
+  };
+}
+
+/**
+ * Signs `spec` with the first nonce from `from` whose id satisfies `accept`: orders in a wanted id order
+ * (ids are digests, so their order is otherwise random).
+ */
+export function signWhere(spec: Spec, accept: (id: Hex) => boolean, from = 0n): IdentifiedOrder {
+  for (let nonce = from; ; nonce++) {
+    const o = sign({ ...spec, nonce });
+    if (accept(o.id)) return o;
+  }
+}
+
+/** A collateral lookup from a table; traders not in it have nothing. */
+export function collateralTable(
+  table: ReadonlyMap<Hex, { base: bigint; quote: bigint }>,
+  calls?: { count: number },
+): CollateralLookup {
+  return (trader, asset) => {
+    if (calls) calls.count++;
+    const c = table.get(trader);
+    if (!c) return 0n;
+    return asset === Asset.BASE ? c.base : c.quote;
+  };
+}
+
+export const unlimited: CollateralLookup = () => PLENTY;
+
+export function byId(orders: readonly IdentifiedOrder[]): IdentifiedOrder[] {
+  return [...orders].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+export function signedOrders(orders: readonly IdentifiedOrder[]): SignedOrder[] {
+  return orders.map((o) => o.order);
+}
+
+/** The coverage rule, written out (ascending id, running total per trader and asset). */
+export function keptIds(orders: readonly IdentifiedOrder[], collateral: CollateralLookup): Set<Hex> {
+  const running = new Map<string, bigint>();
+  const kept = new Set<Hex>();
+  for (const o of byId(orders)) {
+    const isBuy = o.order.side === "buy";
+    const asset = isBuy ? Asset.QUOTE : Asset.BASE;
+    const need = isBuy ? o.order.quantity * o.order.limitPrice : o.order.quantity;
+    const key = `${o.order.trader}/${asset}`;
+    const used = running.get(key) ?? 0n;
+    if (used + need <= collateral(o.order.trader, asset)) {
+      running.set(key, used + need);
+      kept.add(o.id);
+    }
+  }
+  return kept;
+}
+
+/**
+ * Checks that `batch` is exactly what the spec requires of a batch of the full set `orders` at `price`
+ * with `fills`: the closure under coverage of R0 ∪ E, where R0 = the filled orders, the kept orders at
+ * the price and the must-include orders, and E holds at most one kept order per side realising that
+ * side's worse edge (some batch order must realise each edge that exists). Nothing else. Returns a
+ * description of the first difference, or null.
+ */
+export function batchDifference(
+  batch: readonly Hex[],
+  orders: readonly IdentifiedOrder[],
+  kept: ReadonlySet<Hex>,
+  price: bigint,
+  fills: ReadonlyMap<Hex, bigint>,
+  mustInclude: ReadonlySet<Hex> = new Set(),
+): string | null {
+  const all = new Map(orders.map((o) => [o.id, o.order]));
+  const inBatch = new Set(batch);
+  if (inBatch.size !== batch.length) return "an order twice";
+  for (let i = 1; i < batch.length; i++) if (!(batch[i - 1]! < batch[i]!)) return `not ascending at ${i}`;
+  const r0 = new Set<Hex>(mustInclude);
+  for (const id of kept) if ((fills.get(id) ?? 0n) > 0n || all.get(id)!.limitPrice === price) r0.add(id);
+  // Worse edges of the kept set.
+  const edge = { buy: 0n, sell: 0n };
+  for (const id of kept) {
+    const o = all.get(id)!;
+    if (o.side === "buy" && o.limitPrice < price && o.limitPrice > edge.buy) edge.buy = o.limitPrice;
+    if (o.side === "sell" && o.limitPrice > price && (edge.sell === 0n || o.limitPrice < edge.sell))
+      edge.sell = o.limitPrice;
+  }
+  const closure = (set: Set<Hex>): Set<Hex> => {
+    const maxOf = new Map<Hex, Hex>();
+    for (const id of set) {
+      const t = all.get(id)!.trader;
+      const m = maxOf.get(t);
+      if (m === undefined || id > m) maxOf.set(t, id);
+    }
+    const out = new Set(set);
+    for (const id of kept) {
+      const m = maxOf.get(all.get(id)!.trader);
+      if (m !== undefined && id < m) out.add(id);
+    }
+    return out;
+  };
+  const base = closure(r0);
+  for (const id of base) if (!inBatch.has(id)) return `missing required order ${id}`;
+  for (const side of ["buy", "sell"] as const) {
+    if (edge[side] === 0n) continue;
+    if (
+      !batch.some(
+        (id) => kept.has(id) && all.get(id)!.side === side && all.get(id)!.limitPrice === edge[side],
+      )
+    )
+      return `no order realises the ${side} worse edge ${edge[side]}`;
+  }
+  // The batch must be closure(R0 ∪ E) for E at most one edge realiser per side (those not required anyway).
+  const realisers = (side: Side): (Hex | null)[] => [
+    null,
+    ...batch.filter(
+      (id) =>
+        !base.has(id) && kept.has(id) && all.get(id)!.side === side && all.get(id)!.limitPrice === edge[side],
+    ),
+  ];
+  for (const b of realisers("buy")) {
+    for (const s of realisers("sell")) {
+      const chosen = [b, s].filter((x): x is Hex => x !== null);
+      const full = closure(new Set([...r0, ...chosen]));
+      if (full.size === inBatch.size && [...full].every((id) => inBatch.has(id))) return null;
+    }
+  }
+  const extra = batch.find((id) => !base.has(id));
+  return extra === undefined
+    ? "not closed under coverage"
+    : `extra order ${extra} is neither required nor an edge's`;
+}
