@@ -78,7 +78,7 @@ export class NodeMetrics {
     });
     this.settlements = new Counter({
       name: "smartmarket_settlements_total",
-      help: "Settlement attempts by this node, by outcome (submitted, lost_race, failed)",
+      help: "Settlement actions of this node, by outcome: proposed, challenged, finalized, lost_race, failed, no_gas, unsettled (epochs that ended without a result)",
       labelNames: ["outcome", "market"],
       registers,
     });
@@ -175,6 +175,9 @@ export class NodeMetrics {
   }
 
   private marketView(market: Hex): MarketMetrics {
+    // Series that exist from the start (at zero), so dashboards see the market before its first event.
+    this.settlementGas.zero({ market });
+    this.reconcileSessions.inc({ market }, 0);
     return {
       countOrder: (source, verdict) =>
         this.orders.inc({ source, action: verdict.action, code: verdict.code, market }),

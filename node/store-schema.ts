@@ -2,11 +2,17 @@
 // migrated in place, one version at a time, each step in a transaction with its version bump.
 import type { DatabaseSync } from "node:sqlite";
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Migrations from version n to n + 1, by n. Each runs once, in a transaction with the version bump. */
 const MIGRATIONS: Readonly<Record<number, string>> = {
   1: "ALTER TABLE epochs ADD COLUMN reason TEXT;",
+  2: `ALTER TABLE epochs ADD COLUMN batch_hash TEXT;
+      ALTER TABLE epochs ADD COLUMN fee_total TEXT;
+      ALTER TABLE epochs ADD COLUMN challenges INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE epochs ADD COLUMN we_challenged INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE epochs ADD COLUMN adopted_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE epochs ADD COLUMN finalize_tx TEXT;`,
 };
 
 const SCHEMA = `
@@ -50,6 +56,12 @@ CREATE TABLE IF NOT EXISTS epochs (
   timings_json TEXT,
   updated_ms INTEGER NOT NULL,
   reason TEXT,
+  batch_hash TEXT,
+  fee_total TEXT,
+  challenges INTEGER NOT NULL DEFAULT 0,
+  we_challenged INTEGER NOT NULL DEFAULT 0,
+  adopted_count INTEGER NOT NULL DEFAULT 0,
+  finalize_tx TEXT,
   PRIMARY KEY (market, epoch)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS memberships (

@@ -11,7 +11,7 @@ import type { Hex } from "../protocol/hex.ts";
 import type { SignedOrder } from "../protocol/order.ts";
 import { migrate } from "./store-schema.ts";
 
-export type OrderSource = "local" | "api" | "gossip" | "sync";
+export type OrderSource = "local" | "api" | "gossip" | "sync" | "chain";
 
 export interface StoredOrder {
   readonly id: Hex;
@@ -21,20 +21,23 @@ export interface StoredOrder {
   readonly receivedMs: number;
 }
 
-export type EpochPhase = "open" | "reconciling" | "frozen" | "cleared" | "settled" | "unsettled";
+export type EpochPhase = "open" | "reconciling" | "frozen" | "cleared" | "proposed" | "settled" | "unsettled";
 
 /**
- * Phases only move forward: a write that would move an epoch back (a late pipeline step after the chain
- * already settled it, say) keeps the later phase and applies the rest of its patch. "unsettled" may still
- * become "settled" (a settlement seen late), never the other way.
+ * Phases only move forward: a write that would move an epoch back (a late pipeline step after a result
+ * was proposed, say) keeps the later phase and applies the rest of its patch. "proposed" means a result
+ * stands on chain and can still be challenged; "settled" that the chain's result is final (or, without a
+ * trade, that the epoch closed); "unsettled" may still become "settled" (a result seen late), never the
+ * other way.
  */
 export const PHASE_RANK: Readonly<Record<EpochPhase, number>> = {
   open: 0,
   reconciling: 1,
   frozen: 2,
   cleared: 3,
-  unsettled: 4,
-  settled: 5,
+  proposed: 4,
+  unsettled: 5,
+  settled: 6,
 };
 
 /** Whether an epoch in this phase is final (nothing more will happen to it). */
@@ -56,9 +59,20 @@ export interface EpochRecord {
   welfare: string | null;
   /** The full clearing result as JSON (fills included), for `smartmarket epoch <n>`. */
   resultJson: string | null;
+  /** The standing (then final) result on chain: the transaction that made it stand, its submitter... */
   settleTx: Hex | null;
   settleSubmitter: Hex | null;
   settleResultHash: Hex | null;
+  /** ...its batch hash and fee total (what finalize() needs)... */
+  batchHash: Hex | null;
+  feeTotal: string | null;
+  /** ...how many times a challenge replaced the standing result, and the finalize() transaction. */
+  challenges: number;
+  finalizeTx: Hex | null;
+  /** Whether this node challenged (and replaced) a standing result of the epoch. */
+  weChallenged: boolean;
+  /** Orders this node learned from standing batches on chain (not from gossip or sync). */
+  adoptedCount: number;
   settlePrice: string | null;
   settleVolume: string | null;
   gasUsed: string | null;
@@ -123,6 +137,12 @@ function rowToEpoch(row: Row): EpochRecord {
     settleTx: s(row.settle_tx) as Hex | null,
     settleSubmitter: s(row.settle_submitter) as Hex | null,
     settleResultHash: s(row.settle_result_hash) as Hex | null,
+    batchHash: s(row.batch_hash) as Hex | null,
+    feeTotal: s(row.fee_total),
+    challenges: Number(row.challenges ?? 0),
+    finalizeTx: s(row.finalize_tx) as Hex | null,
+    weChallenged: Number(row.we_challenged ?? 0) === 1,
+    adoptedCount: Number(row.adopted_count ?? 0),
     settlePrice: s(row.settle_price),
     settleVolume: s(row.settle_volume),
     gasUsed: s(row.gas_used),
@@ -147,6 +167,12 @@ const EPOCH_COLUMNS: Record<keyof Omit<EpochRecord, "market" | "epoch">, string>
   settleTx: "settle_tx",
   settleSubmitter: "settle_submitter",
   settleResultHash: "settle_result_hash",
+  batchHash: "batch_hash",
+  feeTotal: "fee_total",
+  challenges: "challenges",
+  finalizeTx: "finalize_tx",
+  weChallenged: "we_challenged",
+  adoptedCount: "adopted_count",
   settlePrice: "settle_price",
   settleVolume: "settle_volume",
   gasUsed: "gas_used",

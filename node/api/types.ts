@@ -113,14 +113,26 @@ export interface OrderView extends OrderJson {
   readonly receivedMs: number;
 }
 
+/** The epoch's result on chain: standing (challengeable) until the close of the next epoch, then final. */
 export interface SettlementView {
+  /** The transaction that made this result stand (a proposal, or the last challenge). */
   readonly tx: Hex;
   readonly submitter: Hex | null;
   readonly resultHash: Hex | null;
+  readonly batchHash: Hex | null;
   readonly price: string | null;
   readonly volume: string | null;
+  readonly feeTotal: string | null;
   readonly gasUsed: string | null;
+  /** Whether the deadline has passed: the result can no longer be challenged. */
+  readonly final: boolean;
+  /** How many challenges replaced a standing result of the epoch. */
+  readonly challenges: number;
+  /** This node proposed a result of the epoch / replaced one by a challenge. */
   readonly bySelf: boolean;
+  readonly challengedBySelf: boolean;
+  /** The finalize() transaction that paid the fee and returned the bond, once sent. */
+  readonly finalizeTx: Hex | null;
 }
 
 export interface EpochSummary {
@@ -139,6 +151,8 @@ export interface EpochSummary {
   readonly agreed: boolean | null;
   /** Why the epoch ended without a settlement, when it did. */
   readonly reason: string | null;
+  /** Orders this node learned from standing batches on chain (it had missed them). */
+  readonly adopted: number;
 }
 
 export interface FillView {

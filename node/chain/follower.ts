@@ -1,20 +1,20 @@
-// The node's one chain watcher: it polls the head, reads the Settled events of every market the node
-// serves with one call per poll (ChainPort.settledEvents), and hands each to its market's session in chain
+// The node's one chain watcher: it polls the head, reads the settlement events (Proposed, Challenged,
+// Finalized) of every market the node serves with one call per poll (ChainPort.settlementEvents), and hands each to its market's session in chain
 // order. A session that fails to take an event gets it again at the next poll (the cursor stays before
 // it). After each poll, every session closes out the epochs whose window has passed.
 import type { Startable } from "@libp2p/interface";
 import type { Hex } from "../../protocol/hex.ts";
 import { CHAIN_POLL_MS } from "../constants.ts";
 import type { Logger } from "../logger.ts";
-import type { ChainPort, SettledEvent } from "./port.ts";
+import type { ChainPort, SettlementEvent } from "./port.ts";
 
-/** On start, Settled events of this many past blocks are read again (a restart catches up). */
+/** On start, settlement events of this many past blocks are read again (a restart catches up). */
 const START_LOOKBACK_BLOCKS = 256;
 /** A failing chain is reported at most this often. */
 const FAILURE_LOG_INTERVAL_MS = 30_000;
 
 export interface SettlementListener {
-  onSettled(ev: SettledEvent): Promise<void>;
+  onSettlement(ev: SettlementEvent): Promise<void>;
   closeOut(): void;
 }
 
@@ -73,7 +73,7 @@ export class ChainFollower implements Startable {
     }, ms);
   }
 
-  /** One poll: new Settled events to their sessions, then close-out. Never throws. */
+  /** One poll: new settlement events to their sessions, then close-out. Never throws. */
   async poll(): Promise<void> {
     try {
       await this.deliver();
@@ -100,17 +100,17 @@ export class ChainFollower implements Startable {
     if (head < this.cursor.block) return;
     const listeners = this.c.listeners();
     const markets = [...listeners.keys()].sort();
-    const events = await this.c.chain.settledEvents(markets, this.cursor.block, head);
+    const events = await this.c.chain.settlementEvents(markets, this.cursor.block, head);
     for (const ev of events) {
       if (!this.running) return;
       if (ev.blockNumber === this.cursor.block && ev.logIndex <= this.cursor.index) continue;
       const listener = listeners.get(ev.market);
       if (listener) {
         try {
-          await listener.onSettled(ev);
+          await listener.onSettlement(ev);
         } catch (err) {
           // The cursor stays before this event: the next poll delivers it again.
-          this.c.logger.warn("recording a settlement failed; retrying at the next poll", {
+          this.c.logger.warn("recording a settlement event failed; retrying at the next poll", {
             market: ev.market,
             epoch: ev.epoch,
             err: (err as Error).message,

@@ -2,26 +2,41 @@
 // over JSON-RPC; unit tests of a market session use an in-process fake (test/unit/node/fake-chain.ts).
 // A new chain backend implements this interface and nothing else.
 //
+// Settlement is certified (docs/certified-settlement.md): a result of epoch e is proposed during e + 1,
+// can be challenged by a strict superset until the close of e + 1, and is final after it.
+//
 // Failures cross the port as ChainError with a typed code, never as a message to match.
-import type { ClearingResult } from "../../clearing/clear.ts";
 import type { Collateral } from "../../clearing/coverage.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import type { MarketParams } from "../../protocol/market.ts";
-import type { SignedOrder } from "../../protocol/order.ts";
-import type { SettlementEvent } from "../../settlement/client.ts";
+import type { StandingBatch } from "../../settlement/batch.ts";
+import type { SettlementEvent as ClientSettlementEvent, FinalizeItem } from "../../settlement/client.ts";
 
-/** A Settled event as the node needs it: the chain's record of a settlement, plus the gas it cost. */
-export type SettledEvent = SettlementEvent & { readonly gasUsed: bigint };
+/** A Proposed, Challenged or Finalized event, plus the gas its transaction used. */
+export type SettlementEvent = ClientSettlementEvent & { readonly gasUsed: bigint };
+export type StandingEvent = Extract<SettlementEvent, { kind: "Proposed" | "Challenged" }>;
+export type { FinalizeItem };
+
+/** The standing (or final) batch of an epoch, rebuilt from the calldata of its event's transaction. */
+export interface ChainStanding extends StandingBatch {
+  readonly submitter: Hex;
+  readonly batchHash: Hex;
+}
 
 export interface SubmitResult {
   readonly txHash: Hex;
+  /** Gas of the commit and the proposal (or challenge) together. */
   readonly gasUsed: bigint;
   readonly resultHash: Hex;
 }
 
 export const ChainErrorCode = {
-  /** The epoch already has a settlement (someone else's landed first). */
-  ALREADY_SETTLED: "ALREADY_SETTLED",
+  /** A result of the epoch already stands (someone else's proposal landed first). */
+  ALREADY_PROPOSED: "ALREADY_PROPOSED",
+  /** The proposal or challenge window of the epoch is closed. */
+  WINDOW_CLOSED: "WINDOW_CLOSED",
+  /** The standing result changed before the challenge landed, or the challenge would not change it. */
+  STALE: "STALE",
   /** The market does not exist on this contract. */
   UNKNOWN_MARKET: "UNKNOWN_MARKET",
   /** The contract reverted with another error; `revert` names it. */
@@ -35,7 +50,7 @@ export class ChainError extends Error {
   readonly code: ChainErrorCode;
   /** The contract's custom error name when the chain reverted (e.g. "InsufficientCollateral"). */
   readonly revert: string | null;
-  /** What the port was doing, e.g. "settle". */
+  /** What the port was doing, e.g. "propose". */
   readonly operation: string;
 
   constructor(code: ChainErrorCode, operation: string, message: string, revert: string | null = null) {
@@ -51,28 +66,37 @@ export interface ChainPort {
   readonly chainId: bigint;
   /** The settlement contract (the EIP-712 verifying contract). */
   readonly contract: Hex;
-  /** The wallet that sends this node's settlements. */
+  /** The wallet that sends this node's proposals, challenges and finalisations. */
   readonly sender: Hex;
   /** A market's immutable parameters; ChainError UNKNOWN_MARKET if there is none with this id. */
   getMarket(market: Hex): Promise<MarketParams>;
   blockNumber(): Promise<number>;
   /** The collateral of `trader` for epoch `epoch` (readable once the epoch has closed on chain). */
   collateralOf(market: Hex, trader: Hex, epoch: bigint): Promise<Collateral>;
+  /** Whether a result of the epoch stands or is final. */
   isSettled(market: Hex, epoch: bigint): Promise<boolean>;
-  /** The native balance (wei) of the sender wallet: it pays the settlements' gas. */
+  /** The native balance (wei) of the sender wallet: it pays gas and bonds. */
   gasBalance(): Promise<bigint>;
-  settle(
+  /** Commits to a batch, then proposes it; `expectedResultHash` is checked against the contract's. */
+  propose(market: Hex, epoch: bigint, batch: Uint8Array, expectedResultHash: Hex): Promise<SubmitResult>;
+  /** Commits to a union, then challenges the standing result of `standingSubmitter` with it. */
+  challenge(
     market: Hex,
     epoch: bigint,
-    result: ClearingResult,
-    orders: ReadonlyMap<Hex, SignedOrder>,
+    standingSubmitter: Hex,
+    union: Uint8Array,
+    expectedResultHash: Hex,
   ): Promise<SubmitResult>;
+  /** Pays the fee and returns the bond of each final epoch. */
+  finalize(market: Hex, items: readonly FinalizeItem[]): Promise<{ txHash: Hex; gasUsed: bigint }>;
+  /** Sends the sender's claimable bonds to it; returns the amount (0 when there is none). */
+  claimBonds(): Promise<bigint>;
   /**
-   * The one reader of Settled events: those of `markets` in blocks [fromBlock, toBlock], in chain order.
-   * One call covers every market the node serves.
+   * The one reader of settlement events: Proposed, Challenged and Finalized of `markets` in blocks
+   * [fromBlock, toBlock], in chain order. One call covers every market the node serves.
    */
-  settledEvents(markets: readonly Hex[], fromBlock: number, toBlock: number): Promise<SettledEvent[]>;
-  /** The fills an epoch's settlement moved, rebuilt from its transaction (for epochs where this node diverged). */
-  settledFills(market: Hex, epoch: bigint): Promise<{ id: Hex; quantity: bigint }[]>;
+  settlementEvents(markets: readonly Hex[], fromBlock: number, toBlock: number): Promise<SettlementEvent[]>;
+  /** The batch a Proposed or Challenged event made standing, rebuilt from its transaction. */
+  standingOf(event: StandingEvent): Promise<ChainStanding>;
   close(): Promise<void>;
 }

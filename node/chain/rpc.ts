@@ -1,18 +1,30 @@
 // The ChainPort over JSON-RPC, through the settlement client (ethers 6). Every failure leaves as a
 // ChainError with a typed code: the settlement client's decoded revert names map to codes here, once.
-import type { ClearingResult } from "../../clearing/clear.ts";
 import type { Collateral } from "../../clearing/coverage.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import type { MarketParams } from "../../protocol/market.ts";
-import type { SignedOrder } from "../../protocol/order.ts";
-import { SettlementClient } from "../../settlement/client.ts";
+import { type FinalizeItem, SettlementClient } from "../../settlement/client.ts";
 import { Asset } from "../../settlement/encoding.ts";
 import { SettlementRevertError, toSettlementError } from "../../settlement/errors.ts";
-import { ChainError, ChainErrorCode, type ChainPort, type SettledEvent, type SubmitResult } from "./port.ts";
+import {
+  ChainError,
+  ChainErrorCode,
+  type ChainPort,
+  type ChainStanding,
+  type SettlementEvent,
+  type StandingEvent,
+  type SubmitResult,
+} from "./port.ts";
 
 /** Contract errors with a code of their own; every other revert is REVERTED. */
 const REVERT_CODES: Readonly<Record<string, ChainErrorCode>> = {
-  AlreadySettled: ChainErrorCode.ALREADY_SETTLED,
+  AlreadyProposed: ChainErrorCode.ALREADY_PROPOSED,
+  ProposalWindowClosed: ChainErrorCode.WINDOW_CLOSED,
+  ChallengeWindowClosed: ChainErrorCode.WINDOW_CLOSED,
+  StandingMismatch: ChainErrorCode.STALE,
+  ResultUnchanged: ChainErrorCode.STALE,
+  NoNewOrders: ChainErrorCode.STALE,
+  NothingToChallenge: ChainErrorCode.STALE,
   UnknownMarket: ChainErrorCode.UNKNOWN_MARKET,
 };
 
@@ -120,35 +132,88 @@ export class RpcChain implements ChainPort {
     return this.call("isSettled", () => this.client.isSettled(market, epoch, "pending"));
   }
 
-  settle(
+  propose(market: Hex, epoch: bigint, batch: Uint8Array, expectedResultHash: Hex): Promise<SubmitResult> {
+    return this.call("propose", async () => {
+      const r = await this.client.submitResult(market, epoch, batch, { expectedResultHash });
+      return {
+        txHash: r.proposal.txHash,
+        gasUsed: r.commit.gasUsed + r.proposal.gasUsed,
+        resultHash: r.proposal.event.resultHash,
+      };
+    });
+  }
+
+  challenge(
     market: Hex,
     epoch: bigint,
-    result: ClearingResult,
-    orders: ReadonlyMap<Hex, SignedOrder>,
+    standingSubmitter: Hex,
+    union: Uint8Array,
+    expectedResultHash: Hex,
   ): Promise<SubmitResult> {
-    return this.call("settle", async () => {
-      const r = await this.client.settle(market, epoch, result, orders);
-      return { txHash: r.txHash, gasUsed: r.gasUsed, resultHash: r.resultHash };
+    return this.call("challenge", async () => {
+      const r = await this.client.submitChallenge(market, epoch, standingSubmitter, union, {
+        expectedResultHash,
+      });
+      return {
+        txHash: r.challenge.txHash,
+        gasUsed: r.commit.gasUsed + r.challenge.gasUsed,
+        resultHash: r.challenge.event.resultHash,
+      };
     });
   }
 
-  settledEvents(markets: readonly Hex[], fromBlock: number, toBlock: number): Promise<SettledEvent[]> {
-    return this.call("settledEvents", async () => {
+  finalize(market: Hex, items: readonly FinalizeItem[]): Promise<{ txHash: Hex; gasUsed: bigint }> {
+    return this.call("finalize", async () => {
+      const r = await this.client.finalize(market, items);
+      return { txHash: r.txHash, gasUsed: r.gasUsed };
+    });
+  }
+
+  claimBonds(): Promise<bigint> {
+    return this.call("claimBonds", async () => {
+      if ((await this.client.bondsOf(this.client.address, "pending")) === 0n) return 0n;
+      return (await this.client.claimBonds()).amount;
+    });
+  }
+
+  settlementEvents(markets: readonly Hex[], fromBlock: number, toBlock: number): Promise<SettlementEvent[]> {
+    return this.call("settlementEvents", async () => {
       if (markets.length === 0) return [];
-      const events = await this.client.settledEvents({ fromBlock, toBlock, markets });
-      const gas = await Promise.all(
-        events.map((ev) =>
-          this.client.provider.getTransactionReceipt(ev.txHash).then((r) => r?.gasUsed ?? 0n),
-        ),
-      );
-      return events.map((ev, i) => ({ ...ev, gasUsed: gas[i]! }));
+      const events = await this.client.settlementEvents({ fromBlock, toBlock, markets });
+      const gas = new Map<Hex, bigint>();
+      for (const ev of events) {
+        if (!gas.has(ev.txHash)) {
+          const receipt = await this.client.provider.getTransactionReceipt(ev.txHash);
+          gas.set(ev.txHash, receipt?.gasUsed ?? 0n);
+        }
+      }
+      return events.map((ev) => ({ ...ev, gasUsed: gas.get(ev.txHash) ?? 0n }));
     });
   }
 
-  settledFills(market: Hex, epoch: bigint): Promise<{ id: Hex; quantity: bigint }[]> {
-    return this.call("settledFills", async () => {
-      const rec = await this.client.getSettlement(market, epoch);
-      return rec ? rec.fills.map((f) => ({ id: f.id, quantity: f.quantity })) : [];
+  standingOf(event: StandingEvent): Promise<ChainStanding> {
+    return this.call("standingOf", async () => {
+      for (const call of await this.client.decodeProposalTx(event.txHash)) {
+        if (
+          call.market !== event.market ||
+          call.epoch !== event.epoch ||
+          call.batchHash !== event.batchHash
+        ) {
+          continue;
+        }
+        return {
+          header: call.batch.header,
+          orders: call.orders,
+          resultHash: event.resultHash,
+          submitter: event.kind === "Proposed" ? event.submitter : event.challenger,
+          batchHash: call.batchHash,
+        };
+      }
+      throw new ChainError(
+        ChainErrorCode.UNAVAILABLE,
+        "standingOf",
+        `no call in ${event.txHash} has the batch ${event.batchHash} of epoch ${event.epoch}`,
+      );
     });
   }
 

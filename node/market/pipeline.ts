@@ -1,13 +1,12 @@
 // The epoch pipeline of one market. For epoch e (times are this node's clock; end(e) = close):
 //   open ─▶ close: announce fingerprint ─▶ reconcile with peers whose fingerprint differs (bounded window,
 //   early exit once every market peer announced ours) ─▶ freeze ─▶ read collateral for e from the chain
-//   ─▶ coverage rule ─▶ clear ─▶ announce result hash ─▶ ranked submission (if it trades).
-// What the chain then does with the epoch is recorded by settlements.ts.
-import { clear } from "../../clearing/clear.ts";
-import { applyCoverage, type Collateral } from "../../clearing/coverage.ts";
+//   ─▶ coverage rule ─▶ clear and select the batch ─▶ announce result hash ─▶ ranked proposal (if it
+//   trades and nothing stands yet). What the chain then does with the epoch — proposals, challenges,
+//   finality — is handled by challenger.ts and recorded by settlements.ts.
+import type { Collateral } from "../../clearing/coverage.ts";
 import { epochEndMs, epochStartMs } from "../../protocol/epoch.ts";
 import type { Hex } from "../../protocol/hex.ts";
-import type { SignedOrder } from "../../protocol/order.ts";
 import type { ChainPort } from "../chain/port.ts";
 import { KEEP_ORDER_EPOCHS, RECONCILE_WINDOW_EIGHTHS, RECONCILE_WINDOW_MAX_MS } from "../constants.ts";
 import type { Logger } from "../logger.ts";
@@ -15,10 +14,12 @@ import type { MarketMetrics } from "../metrics.ts";
 import type { OrderBooks } from "../orderbook.ts";
 import type { NodeStore } from "../store.ts";
 import type { AnnouncementBoard } from "./announcements.ts";
+import type { Challenger } from "./challenger.ts";
 import { epochAt, type MarketContext } from "./context.ts";
 import type { SessionNetwork } from "./network.ts";
 import { localResultView, type SettlementRecorder } from "./settlements.ts";
 import type { RankedSubmitter } from "./submitter.ts";
+import type { EpochWorks } from "./work.ts";
 
 /** Books of this many recent epochs stay in memory (the store keeps the rest). */
 const KEEP_EPOCHS_IN_MEMORY = 4n;
@@ -48,6 +49,8 @@ export interface PipelineComponents {
   readonly board: AnnouncementBoard;
   readonly recorder: SettlementRecorder;
   readonly submitter: RankedSubmitter;
+  readonly challenger: Challenger;
+  readonly works: EpochWorks;
   readonly metrics: MarketMetrics;
   readonly logger: Logger;
   readonly clock: () => number;
@@ -150,32 +153,22 @@ export class EpochPipeline {
     );
     if (!this.c.running()) return;
 
-    // Collateral and coverage.
-    const entries = book.sortedEntries();
-    const traders = [...new Set(entries.map((e) => e.entry.order.trader))].sort();
-    const collateral = await this.readCollateral(epoch, traders);
-    const coverage = applyCoverage(
-      entries.map(({ id, entry }) => ({ ...entry.order, id })),
-      (t) => collateral.get(t) ?? { base: 0n, quote: 0n },
-    );
+    // Collateral, coverage, clearing and the batch the certificate needs (settlement/batch.ts).
+    const work = this.c.works.getOrCreate(epoch);
+    for (const { id, entry } of book.sortedEntries()) work.orders.set(id, entry.order);
+    const traders = [...new Set([...work.orders.values()].map((o) => o.trader))].sort();
+    for (const [t, c] of await this.readCollateral(epoch, traders)) work.collateral.set(t, c);
     const t2 = this.c.clock();
     timings.collateralMs = t2 - t1;
     this.c.metrics.observePhase("collateral", t2 - t1);
 
-    const result = clear(
-      coverage.covered.map((o) => ({
-        id: o.id,
-        side: o.side,
-        limitPrice: o.limitPrice,
-        quantity: o.quantity,
-      })),
-      { market, epoch },
-    );
+    const selection = work.select(this.ctx);
+    const result = selection.clearing;
     const t3 = this.c.clock();
     timings.clearMs = t3 - t2;
     this.c.metrics.observePhase("clear", t3 - t2);
     await this.c.recorder.recordCleared(epoch, {
-      coveredCount: coverage.covered.length,
+      coveredCount: selection.kept.length,
       resultHash: result.resultHash,
       price: result.price === null ? null : result.price.toString(),
       volume: result.volume.toString(),
@@ -191,15 +184,16 @@ export class EpochPipeline {
     this.c.logger.info("epoch cleared", {
       epoch,
       orders: book.size,
-      covered: coverage.covered.length,
+      covered: selection.kept.length,
       price: result.price,
       volume: result.volume,
       resultHash: result.resultHash,
       reconcileMs: timings.reconcileMs,
     });
-    if (result.volume > 0n && this.opts.submit) {
-      const orders = new Map<Hex, SignedOrder>(coverage.covered.map((o) => [o.id, book.get(o.id)!.order]));
-      await this.c.submitter.submitWhenRanked(epoch, result, orders, t0 + this.reconcileWindowMs());
+    // A result may already stand (another node was faster): check it against ours first.
+    if (work.standing) this.c.challenger.consider(work.standing);
+    else if (selection.outcome === "batch" && this.opts.submit) {
+      await this.c.submitter.proposeWhenRanked(epoch, work, t0 + this.reconcileWindowMs());
     }
   }
 
@@ -260,7 +254,7 @@ export class EpochPipeline {
    * after close may take a block, so reads are retried until the settlement window (the next epoch) ends:
    * after that a result could not be settled anyway.
    */
-  private async readCollateral(epoch: bigint, traders: readonly Hex[]): Promise<Map<Hex, Collateral>> {
+  async readCollateral(epoch: bigint, traders: readonly Hex[]): Promise<Map<Hex, Collateral>> {
     const deadline = Number(epochEndMs(this.ctx.schedule, epoch + 1n));
     const readOne = async (trader: Hex): Promise<Collateral> => {
       for (;;) {

@@ -7,12 +7,13 @@
 import type { Startable } from "@libp2p/interface";
 import type { Hex } from "../../protocol/hex.ts";
 import type { ParsedOrderRequest } from "../api/order-request.ts";
-import type { ChainPort, SettledEvent } from "../chain/port.ts";
+import type { ChainPort, SettlementEvent } from "../chain/port.ts";
 import type { Logger } from "../logger.ts";
 import type { MarketMetrics } from "../metrics.ts";
 import { OrderBooks } from "../orderbook.ts";
 import type { NodeStore } from "../store.ts";
 import { AnnouncementBoard } from "./announcements.ts";
+import { Challenger } from "./challenger.ts";
 import { epochAt, type MarketContext } from "./context.ts";
 import { type NodeWallet, type NonceSource, OrderIntake, type SubmittedOrder } from "./intake.ts";
 import type { MarketSyncStore, SessionNetwork } from "./network.ts";
@@ -20,6 +21,7 @@ import { EpochPipeline } from "./pipeline.ts";
 import { SettlementRecorder } from "./settlements.ts";
 import { RankedSubmitter } from "./submitter.ts";
 import { MarketViews } from "./views.ts";
+import { EpochWorks } from "./work.ts";
 
 /** A peer that connects is caught up on the current epoch after this delay (it subscribes first). */
 const CATCH_UP_DELAY_MS = 200;
@@ -60,6 +62,8 @@ export class MarketSession implements Startable {
   readonly recorder: SettlementRecorder;
   readonly submitter: RankedSubmitter;
   readonly pipeline: EpochPipeline;
+  readonly challenger: Challenger;
+  readonly works = new EpochWorks();
   readonly views: MarketViews;
   private readonly c: MarketSessionComponents;
   private running = false;
@@ -83,7 +87,7 @@ export class MarketSession implements Startable {
       clock,
     });
     this.board = new AnnouncementBoard(ctx, { store, network, wallet, metrics, logger, clock });
-    this.recorder = new SettlementRecorder(ctx, { store, chain, metrics, logger, clock });
+    this.recorder = new SettlementRecorder(ctx, { store, chain, wallet, metrics, logger, clock });
     this.submitter = new RankedSubmitter(ctx, {
       store,
       chain,
@@ -94,6 +98,21 @@ export class MarketSession implements Startable {
       sleep: realSleep,
       running,
     });
+    this.challenger = new Challenger(
+      ctx,
+      { submit: opts.submit },
+      {
+        store,
+        chain,
+        works: this.works,
+        recorder: this.recorder,
+        submitter: this.submitter,
+        pipeline: () => this.pipeline,
+        logger,
+        clock,
+        running,
+      },
+    );
     this.pipeline = new EpochPipeline(
       ctx,
       { submit: opts.submit, reconcileWindowMs: opts.reconcileWindowMs },
@@ -105,6 +124,8 @@ export class MarketSession implements Startable {
         board: this.board,
         recorder: this.recorder,
         submitter: this.submitter,
+        challenger: this.challenger,
+        works: this.works,
         metrics,
         logger,
         clock,
@@ -155,6 +176,8 @@ export class MarketSession implements Startable {
     network.unserveTopic(this.context.topics.announce);
     network.unserveSync(this.market);
     await this.pipeline.stop();
+    await this.challenger.stop();
+    await this.recorder.stop();
     this.c.logger.info("left market", { market: this.market });
   }
 
@@ -186,9 +209,13 @@ export class MarketSession implements Startable {
     this.timers.add(t);
   }
 
-  /** A Settled event of this market (from the node's chain follower). */
-  onSettled(ev: SettledEvent): Promise<void> {
-    return this.recorder.onSettled(ev);
+  /** A settlement event of this market (from the node's chain follower). */
+  async onSettlement(ev: SettlementEvent): Promise<void> {
+    await this.recorder.onEvent(ev);
+    if (ev.kind === "Finalized" || ev.epoch + 2n < this.currentEpoch()) return;
+    // The latest standing result of a recent epoch: compared with ours, challenged if it leaves ours out.
+    this.works.getOrCreate(ev.epoch).standing = ev;
+    this.challenger.consider(ev);
   }
 
   /** After each chain poll: epochs whose window passed get their final state. */

@@ -1,25 +1,35 @@
-// The chain's side of one market's epochs: what the node records when a settlement lands (Settled
-// events, delivered by the node's chain follower), whether it agreed, and the final state of every epoch
-// whose window has passed. Phases only move forward (store.ts PHASE_RANK), so the order in which the
-// pipeline and the chain report an epoch does not matter: agreement is computed by whichever comes second.
+// The chain's side of one market's epochs: what the node records when a result stands (Proposed,
+// Challenged, delivered by the node's chain follower), when it becomes final (the close of epoch e + 1)
+// and whether the node agrees with it, the final state of every epoch, and the finalisation of the
+// results this node submitted (fee and bond). Phases only move forward (store.ts PHASE_RANK), so the
+// order in which the pipeline and the chain report an epoch does not matter.
 import type { ClearingResult } from "../../clearing/clear.ts";
+import { epochEndMs } from "../../protocol/epoch.ts";
+import type { Hex } from "../../protocol/hex.ts";
 import type { EpochResultView } from "../api/types.ts";
-import type { ChainPort, SettledEvent } from "../chain/port.ts";
+import type { ChainPort, FinalizeItem, SettlementEvent, StandingEvent } from "../chain/port.ts";
 import type { Logger } from "../logger.ts";
 import type { MarketMetrics } from "../metrics.ts";
 import { type EpochRecord, isFinalPhase, type NodeStore } from "../store.ts";
 import type { MarketContext } from "./context.ts";
+import type { NodeWallet } from "./intake.ts";
 
 /** An epoch is closed out (given a final state) once the chain is this many epochs past it... */
 const CLOSE_OUT_AFTER_EPOCHS = 2n;
 /** ...and its pipeline has finished, or this many epochs have passed regardless. */
 const CLOSE_OUT_AT_MOST_EPOCHS = 4n;
+/** A standing result is taken as final this long after its deadline (block times lag the node's clock). */
+const FINAL_GRACE_MS = 1000;
 /** How many recent epochs each close-out pass looks at. */
 const CLOSE_OUT_SCAN_EPOCHS = 16;
+/** This node finalises its own final results in batches: when it has this many, or one this old. */
+const FINALIZE_BATCH = 4;
+const FINALIZE_AFTER_EPOCHS = 8n;
 
 export interface SettlementRecorderComponents {
   readonly store: NodeStore;
   readonly chain: ChainPort;
+  readonly wallet: NodeWallet;
   readonly metrics: MarketMetrics;
   readonly logger: Logger;
   readonly clock: () => number;
@@ -42,89 +52,112 @@ export function localResultView(r: ClearingResult): EpochResultView {
 export class SettlementRecorder {
   private readonly ctx: MarketContext;
   private readonly c: SettlementRecorderComponents;
+  private finalizing: Promise<void> | null = null;
 
   constructor(ctx: MarketContext, components: SettlementRecorderComponents) {
     this.ctx = ctx;
     this.c = components;
   }
 
-  /** A settlement of this market landed. Idempotent: the same event twice records once. */
-  async onSettled(ev: SettledEvent): Promise<void> {
+  /** A settlement event of this market. Idempotent: the same event twice records once. */
+  async onEvent(ev: SettlementEvent): Promise<void> {
+    if (ev.kind === "Finalized") {
+      this.c.store.updateEpoch(ev.market, ev.epoch, { finalizeTx: ev.txHash }, this.c.clock());
+      return;
+    }
+    this.onStanding(ev);
+  }
+
+  /** A result of the epoch stands (proposed, or a challenge replaced the previous one). */
+  onStanding(ev: StandingEvent): void {
     const before = this.c.store.getEpoch(ev.market, ev.epoch);
     if (before?.settleTx === ev.txHash) return;
+    const submitter = ev.kind === "Proposed" ? ev.submitter : ev.challenger;
     const after = this.c.store.updateEpoch(
       ev.market,
       ev.epoch,
       {
-        phase: "settled",
+        phase: "proposed",
         settleTx: ev.txHash,
-        settleSubmitter: ev.submitter,
+        settleSubmitter: submitter,
         settleResultHash: ev.resultHash,
         settlePrice: ev.price.toString(),
         settleVolume: ev.volume.toString(),
         gasUsed: ev.gasUsed.toString(),
+        batchHash: ev.batchHash,
+        feeTotal: ev.feeTotal.toString(),
+        challenges: (before?.challenges ?? 0) + (ev.kind === "Challenged" ? 1 : 0),
         reason: null,
       },
       this.c.clock(),
     );
-    // Without our own result yet (the pipeline has not cleared), agreement is decided by recordCleared.
-    if (after.resultHash !== null) await this.decideAgreement(after);
+    // A result seen after the node closed the epoch out: agreement is decided again.
+    if (after.phase === "settled") this.decideFinal(after);
   }
 
-  /** The pipeline cleared the epoch. If the chain settled it first, agreement is decided now. */
+  /** The pipeline cleared the epoch. */
   async recordCleared(epoch: bigint, patch: Partial<EpochRecord>): Promise<void> {
-    const after = this.c.store.updateEpoch(
+    this.c.store.updateEpoch(this.ctx.market, epoch, { ...patch, phase: "cleared" }, this.c.clock());
+  }
+
+  /** The node's result changed: it learned orders from a standing batch and cleared again. */
+  recordLocal(epoch: bigint, result: ClearingResult, adoptedCount: number): void {
+    this.c.store.updateEpoch(
       this.ctx.market,
       epoch,
-      { ...patch, phase: "cleared" },
+      {
+        resultHash: result.resultHash,
+        price: result.price === null ? null : result.price.toString(),
+        volume: result.volume.toString(),
+        welfare: result.welfare.toString(),
+        resultJson: JSON.stringify(localResultView(result)),
+        adoptedCount,
+      },
       this.c.clock(),
     );
-    if (after.settleResultHash !== null) await this.decideAgreement(after);
   }
 
-  private async decideAgreement(rec: EpochRecord): Promise<void> {
-    if (rec.agreed !== null) return;
-    const agreed = rec.resultHash === rec.settleResultHash;
-    const patch: Partial<EpochRecord> = { agreed };
+  /** The standing result is final: record whether the node agrees; on divergence, the chain's wins. */
+  private decideFinal(rec: EpochRecord): void {
+    const agreed = rec.resultHash !== null && rec.resultHash === rec.settleResultHash;
+    const patch: Partial<EpochRecord> = { phase: "settled", agreed };
     if (!agreed) {
-      // The chain's result is final: record the settled fills in place of ours.
-      try {
-        const fills = await this.c.chain.settledFills(rec.market, rec.epoch);
-        const chain: EpochResultView = {
-          source: "chain",
-          price: rec.settlePrice,
-          volume: rec.settleVolume ?? "0",
-          resultHash: rec.settleResultHash!,
-          fills: fills.map((f) => ({ id: f.id, quantity: f.quantity.toString() })),
-          ours: rec.resultJson ? (JSON.parse(rec.resultJson) as EpochResultView) : null,
-        };
-        patch.resultJson = JSON.stringify(chain);
-      } catch (err) {
-        this.c.logger.warn("cannot rebuild settled fills", { epoch: rec.epoch, tx: rec.settleTx, err });
-      }
-      this.c.logger.warn("diverged from the settled result; adopting the chain's", {
+      const chain: EpochResultView = {
+        source: "chain",
+        price: rec.settlePrice,
+        volume: rec.settleVolume ?? "0",
+        resultHash: rec.settleResultHash!,
+        fills: [],
+        ours: rec.resultJson ? (JSON.parse(rec.resultJson) as EpochResultView) : null,
+      };
+      patch.resultJson = JSON.stringify(chain);
+      this.c.logger.warn("the final result differs from ours; the chain's is final", {
         epoch: rec.epoch,
         ours: rec.resultHash,
         chain: rec.settleResultHash,
       });
     }
     this.c.store.updateEpoch(rec.market, rec.epoch, patch, this.c.clock());
-    this.c.metrics.observeAgreement(agreed);
+    if (rec.agreed !== agreed) this.c.metrics.observeAgreement(agreed);
   }
 
   /**
-   * Gives every epoch whose settlement window has passed (CLOSE_OUT_AFTER_EPOCHS behind `current`) a final
-   * state: a traded epoch nobody settled is "unsettled"; an epoch without trade is final as soon as it is
-   * cleared, agreed if every announced result equals ours; an epoch whose pipeline never finished (the
-   * node was down at close, or a step failed) is "unsettled" with the reason.
+   * Gives every epoch whose challenge deadline has passed a final state: a standing result becomes final
+   * ("settled", agreed or not); a traded epoch without one is "unsettled"; an epoch without trade is final
+   * as soon as it is cleared, agreed if every announced result equals ours; an epoch whose pipeline never
+   * finished (the node was down at close, or a step failed) is "unsettled" with the reason. Then the
+   * node's own final results are finalised in batches.
    */
   closeOut(current: bigint, pipelineRunning: (epoch: bigint) => boolean = () => false): void {
+    const now = this.c.clock();
     for (const rec of this.c.store.recentEpochs(this.ctx.market, CLOSE_OUT_SCAN_EPOCHS)) {
       if (isFinalPhase(rec.phase) || rec.epoch + CLOSE_OUT_AFTER_EPOCHS > current) continue;
+      if (now < Number(epochEndMs(this.ctx.schedule, rec.epoch + 1n)) + FINAL_GRACE_MS) continue;
       if (pipelineRunning(rec.epoch) && rec.epoch + CLOSE_OUT_AT_MOST_EPOCHS > current) continue;
-      const now = this.c.clock();
-      if (rec.phase === "cleared" && rec.volume !== null && rec.volume !== "0") {
-        const reason = "no settlement landed within the settlement window";
+      if (rec.settleTx !== null) {
+        this.decideFinal(rec);
+      } else if (rec.phase === "cleared" && rec.volume !== null && rec.volume !== "0") {
+        const reason = "no result was proposed within the proposal window";
         this.c.store.updateEpoch(rec.market, rec.epoch, { phase: "unsettled", reason }, now);
         this.c.logger.warn("epoch traded but was not settled", {
           epoch: rec.epoch,
@@ -144,5 +177,56 @@ export class SettlementRecorder {
         this.c.metrics.observeSettlement("unsettled", 0n);
       }
     }
+    this.finalizeOwn(current);
+  }
+
+  /** Finalises this node's final results (fee and bond) in one transaction per batch, then claims bonds. */
+  private finalizeOwn(current: bigint): void {
+    if (this.finalizing) return;
+    const mine = this.c.store
+      .recentEpochs(this.ctx.market, CLOSE_OUT_SCAN_EPOCHS)
+      .filter(
+        (r) =>
+          r.phase === "settled" &&
+          r.settleSubmitter === this.c.wallet.address &&
+          r.finalizeTx === null &&
+          r.batchHash !== null &&
+          r.feeTotal !== null,
+      )
+      .sort((a, b) => (a.epoch < b.epoch ? -1 : 1));
+    const oldest = mine[0];
+    if (!oldest || (mine.length < FINALIZE_BATCH && oldest.epoch + FINALIZE_AFTER_EPOCHS > current)) return;
+    const items: FinalizeItem[] = mine.map((r) => ({
+      epoch: r.epoch,
+      batchHash: r.batchHash as Hex,
+      submitter: r.settleSubmitter as Hex,
+      feeTotal: BigInt(r.feeTotal as string),
+    }));
+    this.finalizing = (async () => {
+      try {
+        const r = await this.c.chain.finalize(this.ctx.market, items);
+        for (const it of items) {
+          this.c.store.updateEpoch(this.ctx.market, it.epoch, { finalizeTx: r.txHash }, this.c.clock());
+        }
+        this.c.metrics.observeSettlement("finalized", r.gasUsed);
+        const claimed = await this.c.chain.claimBonds();
+        this.c.logger.info("finalised our results", {
+          epochs: items.length,
+          tx: r.txHash,
+          bondsClaimed: claimed,
+        });
+      } catch (err) {
+        this.c.logger.warn("finalize failed; retrying at the next close-out", {
+          err: (err as Error).message,
+        });
+      }
+    })().finally(() => {
+      this.finalizing = null;
+    });
+  }
+
+  /** Resolves once a finalisation in flight has ended. */
+  async stop(): Promise<void> {
+    await this.finalizing;
   }
 }

@@ -25,14 +25,21 @@ export function epochSummary(r: EpochRecord): EpochSummary {
           tx: r.settleTx,
           submitter: r.settleSubmitter,
           resultHash: r.settleResultHash,
+          batchHash: r.batchHash,
           price: r.settlePrice,
           volume: r.settleVolume,
+          feeTotal: r.feeTotal,
           gasUsed: r.gasUsed,
+          final: r.phase === "settled",
+          challenges: r.challenges,
           bySelf: r.weSubmitted,
+          challengedBySelf: r.weChallenged,
+          finalizeTx: r.finalizeTx,
         }
       : null,
     agreed: r.agreed,
     reason: r.reason,
+    adopted: r.adoptedCount,
   };
 }
 

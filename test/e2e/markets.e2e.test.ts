@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiClient } from "../../node/api/client.ts";
 import type { Hex } from "../../protocol/hex.ts";
+import type { StandingEvent } from "../../settlement/client.ts";
 import { pidAlive, Testnet } from "../../testnet/network.ts";
 import type { NodeProcess } from "../../testnet/node-process.ts";
 import { TESTNET_SCENARIOS } from "../../testnet/scenarios.ts";
@@ -97,13 +98,22 @@ describe("one node, two markets (3 node processes, anvil)", () => {
     expectAgreedAndSettled(report.markets[1]!.epochs, all, "data");
     expect(report.markets[1]!.epochs.some((e) => e.volume > 0n)).toBe(true);
 
-    // Exactly one Settled event per traded epoch of each market, with the nodes' result hash.
+    // Exactly one proposal per traded epoch of each market, with the nodes' result hash.
     const head = await net.chain.provider.getBlockNumber();
     for (const m of report.markets) {
-      const events = await net.chain.settledEvents({ fromBlock: 0, toBlock: head, markets: [m.market.id] });
+      const events = await net.chain.settlementEvents({
+        fromBlock: 0,
+        toBlock: head,
+        markets: [m.market.id],
+      });
       for (const e of m.epochs.filter((x) => x.volume > 0n)) {
-        const mine = events.filter((ev) => ev.epoch === e.epoch);
-        expect(mine, `${m.name} epoch ${e.epoch}`).toHaveLength(1);
+        const mine = events.filter(
+          (ev): ev is StandingEvent => ev.epoch === e.epoch && ev.kind !== "Finalized",
+        );
+        expect(
+          mine.map((ev) => ev.kind),
+          `${m.name} epoch ${e.epoch}`,
+        ).toEqual(["Proposed"]);
         expect(mine[0]!.resultHash).toBe(e.nodes[0]!.resultHash);
       }
     }

@@ -16,7 +16,7 @@ import { epochAtMs, epochEndMs } from "../../protocol/epoch.ts";
 import { bytesToHex, type Hex, hexToBytes } from "../../protocol/hex.ts";
 import type { Order } from "../../protocol/order.ts";
 import { addressOfPrivateKey, signDigest } from "../../protocol/signature.ts";
-import { smartMarketInterface } from "../../settlement/artifacts.ts";
+import type { StandingEvent } from "../../settlement/client.ts";
 import { Asset } from "../../settlement/encoding.ts";
 import { pidAlive, Testnet } from "../../testnet/network.ts";
 import { deriveSecretKey } from "../../testnet/rng.ts";
@@ -102,7 +102,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
     for (const pid of pids) expect(pidAlive(pid)).toBe(false);
   });
 
-  it("for 5 epochs every node has the same fingerprint and result hash, one settlement lands per trading epoch, and escrow balances equal the clearing results", async () => {
+  it("for 5 epochs every node has the same fingerprint and result hash, one result is proposed and becomes final per trading epoch, and escrow balances equal the clearing results", async () => {
     const report = await net.run();
     const epochs = report.markets[0]!.epochs;
     expect(epochs).toHaveLength(5);
@@ -118,18 +118,24 @@ describe("market node, end to end (4 node processes, anvil)", () => {
       expect(e.settled).toBe(true);
     }
 
-    // Exactly one Settled event per traded epoch, and its result hash is the nodes' one.
-    const logs = await net.chain.provider.getLogs({
-      address: net.contract,
-      topics: [smartMarketInterface.getEvent("Settled")!.topicHash, net.market.id],
+    // Exactly one proposal per traded epoch (no challenge among honest nodes), with the nodes' result hash.
+    const head = await net.chain.provider.getBlockNumber();
+    const events = await net.chain.settlementEvents({
       fromBlock: 0,
+      toBlock: head,
+      markets: [net.market.id],
     });
-    const settledEpochs = logs.map((l) => smartMarketInterface.parseLog(l)!.args.epoch as bigint);
     for (const e of epochs) {
-      expect(settledEpochs.filter((x) => x === e.epoch)).toHaveLength(1);
-      const ev = logs.map((l) => smartMarketInterface.parseLog(l)!).find((p) => p.args.epoch === e.epoch)!;
-      expect((ev.args.resultHash as string).toLowerCase()).toBe(e.nodes[0]!.resultHash);
+      const mine = events.filter(
+        (ev): ev is StandingEvent => ev.epoch === e.epoch && ev.kind !== "Finalized",
+      );
+      expect(
+        mine.map((ev) => ev.kind),
+        `epoch ${e.epoch}`,
+      ).toEqual(["Proposed"]);
+      expect(mine[0]!.resultHash).toBe(e.nodes[0]!.resultHash);
     }
+    const finalized = new Set(events.filter((ev) => ev.kind === "Finalized").map((ev) => ev.epoch));
 
     // Replay every node-computed result on the deposits: the chain's escrow must match to the unit.
     const expected = new Map<string, bigint>(); // `${trader}|${asset}` -> free balance
@@ -156,7 +162,8 @@ describe("market node, end to end (4 node processes, anvil)", () => {
           const fee = (proceeds * FEE_BPS) / BPS; // rounds down, per sell fill
           add(o.trader, Asset.BASE, -q);
           add(o.trader, Asset.QUOTE, proceeds - fee);
-          add(detail.settlement!.submitter!, Asset.QUOTE, fee);
+          // The fee is the final submitter's, credited only when the epoch is finalised.
+          if (finalized.has(e.epoch)) add(detail.settlement!.submitter!, Asset.QUOTE, fee);
         }
       }
     }

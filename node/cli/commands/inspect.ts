@@ -199,7 +199,7 @@ export const epochCommand: CliCommand = {
         `price         ${s(e.price)}`,
         `volume        ${s(e.volume)}`,
         `welfare       ${s(e.welfare)}`,
-        `settlement    ${st ? `${s(st.tx)} by ${s(st.submitter)}${st.bySelf ? " (this node)" : ""}, gas ${s(st.gasUsed)}` : "-"}`,
+        `settlement    ${st ? `${st.final ? "final" : "standing (can be challenged)"}: ${s(st.tx)} by ${s(st.submitter)}${st.bySelf || st.challengedBySelf ? " (this node)" : ""}, gas ${s(st.gasUsed)}${st.challenges > 0 ? `, after ${st.challenges} challenge(s)` : ""}` : "-"}`,
         `agreed        ${agreedText(e.agreed)}${st && e.agreed === false ? ` (chain result ${s(st.resultHash)})` : ""}`,
         "",
       ];

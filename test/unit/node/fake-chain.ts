@@ -1,29 +1,38 @@
-// An in-process chain for unit tests of market sessions: ChainPort semantics (one settlement per epoch,
-// ALREADY_SETTLED after, Settled events in block order, collateral per trader) without an EVM. Several
-// nodes share one FakeChain and each gets its own port (its own sender wallet). Faults are injected per
-// port: collateral reads that fail or lag, no gas.
-
+// An in-process chain for unit tests of market sessions. It keeps the contract's settlement semantics
+// (docs/certified-settlement.md) without an EVM: proposals and challenges are certified by the
+// TypeScript reference of the contract's check (settlement/certify.ts), one standing result per epoch,
+// windows by the wall clock, events in block order. Escrow is not moved: collateral is a fixed table.
+// Several nodes share one FakeChain and each gets its own port (its own sender wallet); faults are
+// injected per port (collateral reads that fail or lag, no gas, a failing event reader).
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import type { ClearingResult } from "../../../clearing/clear.ts";
 import type { Collateral } from "../../../clearing/coverage.ts";
 import {
   ChainError,
   ChainErrorCode,
   type ChainPort,
-  type SettledEvent,
+  type ChainStanding,
+  type FinalizeItem,
+  type SettlementEvent,
+  type StandingEvent,
   type SubmitResult,
 } from "../../../node/chain/port.ts";
+import { domainSeparator, makeDomain } from "../../../protocol/eip712.ts";
+import { epochEndMs } from "../../../protocol/epoch.ts";
 import { bytesToHex, type Hex } from "../../../protocol/hex.ts";
 import type { MarketParams } from "../../../protocol/market.ts";
-import type { SignedOrder } from "../../../protocol/order.ts";
+import { decodeBatch, encodeBatch, identifyBatchOrders } from "../../../settlement/batch.ts";
+import { CertificationError, certifyBatchBytes, certifyChallenge } from "../../../settlement/certify.ts";
+import { Asset, settlementRecord } from "../../../settlement/encoding.ts";
 
 export const FAKE_CHAIN_ID = 31337n;
 export const FAKE_CONTRACT = "0x5fbdb2315678afecb367f032d93f642f64180aa3" as Hex;
+export const FAKE_SEPARATOR = domainSeparator(makeDomain(FAKE_CHAIN_ID, FAKE_CONTRACT));
 const PLENTY: Collateral = { base: 10n ** 30n, quote: 10n ** 30n };
 
-interface Settlement {
-  readonly event: SettledEvent;
-  readonly fills: { id: Hex; quantity: bigint }[];
+interface Standing {
+  readonly event: StandingEvent;
+  readonly bytes: Uint8Array;
+  readonly record: Hex;
 }
 
 export class FakeChain {
@@ -31,15 +40,24 @@ export class FakeChain {
   /** Collateral by market and trader; traders not listed have PLENTY. */
   readonly collateral = new Map<string, Collateral>();
   private block = 1;
-  private readonly settlements = new Map<string, Settlement>();
-  /** settle() calls that reached the chain, in order, by sender. */
-  readonly submissions: { sender: Hex; market: Hex; epoch: bigint; ok: boolean }[] = [];
+  private readonly standing = new Map<string, Standing>();
+  private readonly finalized = new Set<string>();
+  private readonly events: SettlementEvent[] = [];
+  private readonly batches = new Map<Hex, Uint8Array>();
+  /** propose() and challenge() calls that reached the chain, in order. */
+  readonly submissions: {
+    kind: "propose" | "challenge";
+    sender: Hex;
+    epoch: bigint;
+    ok: boolean;
+    error?: string;
+  }[] = [];
+  readonly bonds = new Map<Hex, bigint>();
 
   addMarket(market: Hex, params: MarketParams): void {
     this.markets.set(market, params);
   }
 
-  /** Advances the head (a block with no settlement). */
   mine(): number {
     return ++this.block;
   }
@@ -48,58 +66,201 @@ export class FakeChain {
     return this.block;
   }
 
-  settlementOf(market: Hex, epoch: bigint): SettledEvent | undefined {
-    return this.settlements.get(`${market}:${epoch}`)?.event;
+  standingOf(market: Hex, epoch: bigint): StandingEvent | undefined {
+    return this.standing.get(`${market}:${epoch}`)?.event;
   }
 
-  /** Records a settlement, as settle() does, from anyone (tests use it to settle behind a node's back). */
-  recordSettlement(
-    sender: Hex,
-    market: Hex,
-    epoch: bigint,
-    result: Pick<ClearingResult, "price" | "volume" | "resultHash" | "fills">,
-  ): SettledEvent {
-    const key = `${market}:${epoch}`;
-    if (this.settlements.has(key)) {
-      this.submissions.push({ sender, market, epoch, ok: false });
-      throw new ChainError(
-        ChainErrorCode.ALREADY_SETTLED,
-        "settle",
-        `AlreadySettled(${market}, ${epoch})`,
-        "AlreadySettled",
-      );
-    }
-    const blockNumber = this.mine();
-    const event: SettledEvent = {
+  collateralOf(market: Hex, trader: Hex): Collateral {
+    return this.collateral.get(`${market}:${trader}`) ?? PLENTY;
+  }
+
+  private context(market: Hex, epoch: bigint) {
+    const params = this.markets.get(market)!;
+    return {
       market,
       epoch,
-      price: result.price ?? 0n,
-      volume: result.volume,
-      resultHash: result.resultHash,
-      submitter: sender,
-      txHash: bytesToHex(keccak_256(new TextEncoder().encode(`${key}:${blockNumber}`))),
+      domainSeparator: FAKE_SEPARATOR,
+      feeBps: params.feeBps,
+      collateral: (trader: Hex, asset: number) => {
+        const c = this.collateralOf(market, trader);
+        return asset === Asset.BASE ? c.base : c.quote;
+      },
+    };
+  }
+
+  private windows(
+    market: Hex,
+    epoch: bigint,
+  ): { closeMs: number; proposalEndMs: number; deadlineMs: number } {
+    const p = this.markets.get(market)!;
+    const deadlineMs = Number(epochEndMs(p, epoch + 1n));
+    return {
+      closeMs: Number(epochEndMs(p, epoch)),
+      proposalEndMs: deadlineMs - Number(p.challengeWindowS) * 1000,
+      deadlineMs,
+    };
+  }
+
+  private emit(ev: Omit<StandingEvent, "txHash" | "blockNumber" | "logIndex" | "gasUsed">): StandingEvent {
+    const blockNumber = this.mine();
+    const event = {
+      ...ev,
+      txHash: bytesToHex(keccak_256(new TextEncoder().encode(`${ev.market}:${ev.epoch}:${blockNumber}`))),
       blockNumber,
       logIndex: 0,
       gasUsed: 100_000n,
-    };
-    this.settlements.set(key, {
-      event,
-      fills: result.fills.map((f) => ({ id: f.id, quantity: f.quantity })),
-    });
-    this.submissions.push({ sender, market, epoch, ok: true });
+    } as StandingEvent;
+    this.events.push(event);
     return event;
   }
 
-  events(markets: readonly Hex[], from: number, to: number): SettledEvent[] {
-    const wanted = new Set(markets);
-    return [...this.settlements.values()]
-      .map((s) => s.event)
-      .filter((e) => wanted.has(e.market) && e.blockNumber >= from && e.blockNumber <= to)
-      .sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
+  /** propose(), as the contract checks it (commit included): anyone may call it, attackers too. */
+  propose(sender: Hex, market: Hex, epoch: bigint, bytes: Uint8Array): StandingEvent {
+    const key = `${market}:${epoch}`;
+    const w = this.windows(market, epoch);
+    const now = Date.now();
+    const fail = (code: ChainErrorCode, msg: string, revert: string): never => {
+      this.submissions.push({ kind: "propose", sender, epoch, ok: false, error: revert });
+      throw new ChainError(code, "propose", msg, revert);
+    };
+    if (now < w.closeMs) fail(ChainErrorCode.REVERTED, "epoch not closed", "EpochNotClosed");
+    if (now >= w.proposalEndMs)
+      fail(ChainErrorCode.WINDOW_CLOSED, "proposal window closed", "ProposalWindowClosed");
+    if (this.standing.has(key)) fail(ChainErrorCode.ALREADY_PROPOSED, "already proposed", "AlreadyProposed");
+    let cert: ReturnType<typeof certifyBatchBytes>;
+    try {
+      cert = certifyBatchBytes(this.context(market, epoch), bytes);
+    } catch (err) {
+      if (err instanceof CertificationError) return fail(ChainErrorCode.REVERTED, err.message, err.code);
+      throw err;
+    }
+    this.batches.set(cert.batchHash, bytes);
+    const event = this.emit({
+      kind: "Proposed",
+      market,
+      epoch,
+      submitter: sender,
+      resultHash: cert.resultHash,
+      batchHash: cert.batchHash,
+      price: cert.price,
+      volume: cert.volume,
+      feeTotal: cert.feeTotal,
+    } as Omit<StandingEvent, "txHash" | "blockNumber" | "logIndex" | "gasUsed">);
+    this.standing.set(key, { event, bytes, record: settlementRecord(cert.batchHash, sender, cert.feeTotal) });
+    this.submissions.push({ kind: "propose", sender, epoch, ok: true });
+    return event;
   }
 
-  fillsOf(market: Hex, epoch: bigint): { id: Hex; quantity: bigint }[] {
-    return this.settlements.get(`${market}:${epoch}`)?.fills ?? [];
+  /** challenge(), as the contract checks it; the replaced submitter's bond goes to the challenger. */
+  challenge(
+    sender: Hex,
+    market: Hex,
+    epoch: bigint,
+    standingSubmitter: Hex,
+    union: Uint8Array,
+  ): StandingEvent {
+    const key = `${market}:${epoch}`;
+    const w = this.windows(market, epoch);
+    const fail = (code: ChainErrorCode, msg: string, revert: string): never => {
+      this.submissions.push({ kind: "challenge", sender, epoch, ok: false, error: revert });
+      throw new ChainError(code, "challenge", msg, revert);
+    };
+    if (Date.now() >= w.deadlineMs)
+      fail(ChainErrorCode.WINDOW_CLOSED, "challenge window closed", "ChallengeWindowClosed");
+    const current = this.standing.get(key);
+    if (!current) return fail(ChainErrorCode.STALE, "nothing to challenge", "NothingToChallenge");
+    let cert: ReturnType<typeof certifyChallenge>;
+    try {
+      cert = certifyChallenge({
+        ...this.context(market, epoch),
+        union,
+        standingSubmitter,
+        record: current.record,
+      });
+    } catch (err) {
+      if (err instanceof CertificationError) {
+        const stale = ["StandingMismatch", "ResultUnchanged", "NoNewOrders"].includes(err.code);
+        return fail(stale ? ChainErrorCode.STALE : ChainErrorCode.REVERTED, err.message, err.code);
+      }
+      throw err;
+    }
+    const bond = this.markets.get(market)!.bondWei;
+    this.bonds.set(sender, (this.bonds.get(sender) ?? 0n) + bond);
+    const batchBytes = encodeFromCert(cert);
+    this.batches.set(cert.union.batchHash, batchBytes);
+    const event = this.emit({
+      kind: "Challenged",
+      market,
+      epoch,
+      challenger: sender,
+      replaced: standingSubmitter,
+      resultHash: cert.union.resultHash,
+      batchHash: cert.union.batchHash,
+      price: cert.union.price,
+      volume: cert.union.volume,
+      feeTotal: cert.union.feeTotal,
+    } as Omit<StandingEvent, "txHash" | "blockNumber" | "logIndex" | "gasUsed">);
+    this.standing.set(key, {
+      event,
+      bytes: batchBytes,
+      record: settlementRecord(cert.union.batchHash, sender, cert.union.feeTotal),
+    });
+    this.submissions.push({ kind: "challenge", sender, epoch, ok: true });
+    return event;
+  }
+
+  finalize(sender: Hex, market: Hex, items: readonly FinalizeItem[]): void {
+    for (const it of items) {
+      const key = `${market}:${it.epoch}`;
+      const s = this.standing.get(key);
+      if (Date.now() < this.windows(market, it.epoch).deadlineMs) {
+        throw new ChainError(ChainErrorCode.REVERTED, "finalize", "not final", "NotFinal");
+      }
+      if (
+        !s ||
+        this.finalized.has(key) ||
+        s.record !== settlementRecord(it.batchHash, it.submitter, it.feeTotal)
+      ) {
+        throw new ChainError(ChainErrorCode.REVERTED, "finalize", "nothing to finalize", "NothingToFinalize");
+      }
+      this.finalized.add(key);
+      const blockNumber = this.mine();
+      this.events.push({
+        kind: "Finalized",
+        market,
+        epoch: it.epoch,
+        submitter: it.submitter,
+        feeTotal: it.feeTotal,
+        txHash: bytesToHex(keccak_256(new TextEncoder().encode(`fin:${key}:${blockNumber}:${sender}`))),
+        blockNumber,
+        logIndex: 0,
+        gasUsed: 50_000n,
+      });
+      const bond = this.markets.get(market)!.bondWei;
+      this.bonds.set(it.submitter, (this.bonds.get(it.submitter) ?? 0n) + bond);
+    }
+  }
+
+  isFinalized(market: Hex, epoch: bigint): boolean {
+    return this.finalized.has(`${market}:${epoch}`);
+  }
+
+  eventsIn(markets: readonly Hex[], from: number, to: number): SettlementEvent[] {
+    const wanted = new Set(markets);
+    return this.events.filter((e) => wanted.has(e.market) && e.blockNumber >= from && e.blockNumber <= to);
+  }
+
+  standingBatch(event: StandingEvent): ChainStanding {
+    const bytes = this.batches.get(event.batchHash);
+    if (!bytes) throw new ChainError(ChainErrorCode.UNAVAILABLE, "standingOf", `no batch ${event.batchHash}`);
+    const batch = decodeBatch(bytes);
+    return {
+      header: batch.header,
+      orders: identifyBatchOrders(event.market, event.epoch, batch.orders, FAKE_SEPARATOR),
+      resultHash: event.resultHash,
+      submitter: event.kind === "Proposed" ? event.submitter : event.challenger,
+      batchHash: event.batchHash,
+    };
   }
 
   port(sender: Hex): FakeChainPort {
@@ -107,14 +268,19 @@ export class FakeChain {
   }
 }
 
+/** union header ‖ every union order: the batch a challenge makes standing. */
+function encodeFromCert(cert: ReturnType<typeof certifyChallenge>): Uint8Array {
+  return encodeBatch(cert.unionBatch);
+}
+
 export interface PortFaults {
   /** Collateral reads fail while this returns true (called once per read). */
   collateralFails?: () => boolean;
   /** Collateral reads take this long. */
   collateralDelayMs?: number;
-  /** settledEvents fails while this returns true. */
+  /** settlementEvents fails while this returns true. */
   eventsFail?: () => boolean;
-  /** The sender's native balance (default: some). */
+  /** The sender's native balance (default: plenty). */
   gasBalance?: bigint;
 }
 
@@ -153,35 +319,65 @@ export class FakeChainPort implements ChainPort {
     if (this.faults.collateralFails?.()) {
       throw new ChainError(ChainErrorCode.UNAVAILABLE, "collateralOf", "connection refused");
     }
-    return this.chain.collateral.get(`${market}:${trader}`) ?? PLENTY;
+    return this.chain.collateralOf(market, trader);
   }
 
   async isSettled(market: Hex, epoch: bigint): Promise<boolean> {
-    return this.chain.settlementOf(market, epoch) !== undefined;
+    return this.chain.standingOf(market, epoch) !== undefined;
   }
 
   async gasBalance(): Promise<bigint> {
-    return this.faults.gasBalance ?? 10n ** 18n;
+    return this.faults.gasBalance ?? 10n ** 21n;
   }
 
-  async settle(
+  async propose(
     market: Hex,
     epoch: bigint,
-    result: ClearingResult,
-    _orders: ReadonlyMap<Hex, SignedOrder>,
+    batch: Uint8Array,
+    expectedResultHash: Hex,
   ): Promise<SubmitResult> {
-    const ev = this.chain.recordSettlement(this.sender, market, epoch, result);
+    const ev = this.chain.propose(this.sender, market, epoch, batch);
+    if (ev.resultHash !== expectedResultHash)
+      throw new Error(`result ${ev.resultHash} != ${expectedResultHash}`);
     return { txHash: ev.txHash, gasUsed: ev.gasUsed, resultHash: ev.resultHash };
   }
 
-  async settledEvents(markets: readonly Hex[], fromBlock: number, toBlock: number): Promise<SettledEvent[]> {
-    if (this.faults.eventsFail?.())
-      throw new ChainError(ChainErrorCode.UNAVAILABLE, "settledEvents", "timeout");
-    return this.chain.events(markets, fromBlock, toBlock);
+  async challenge(
+    market: Hex,
+    epoch: bigint,
+    standingSubmitter: Hex,
+    union: Uint8Array,
+    expectedResultHash: Hex,
+  ): Promise<SubmitResult> {
+    const ev = this.chain.challenge(this.sender, market, epoch, standingSubmitter, union);
+    if (ev.resultHash !== expectedResultHash)
+      throw new Error(`result ${ev.resultHash} != ${expectedResultHash}`);
+    return { txHash: ev.txHash, gasUsed: ev.gasUsed, resultHash: ev.resultHash };
   }
 
-  async settledFills(market: Hex, epoch: bigint): Promise<{ id: Hex; quantity: bigint }[]> {
-    return this.chain.fillsOf(market, epoch);
+  async finalize(market: Hex, items: readonly FinalizeItem[]): Promise<{ txHash: Hex; gasUsed: bigint }> {
+    this.chain.finalize(this.sender, market, items);
+    return { txHash: `0x${"f1".repeat(32)}` as Hex, gasUsed: 50_000n };
+  }
+
+  async claimBonds(): Promise<bigint> {
+    const amount = this.chain.bonds.get(this.sender) ?? 0n;
+    this.chain.bonds.set(this.sender, 0n);
+    return amount;
+  }
+
+  async settlementEvents(
+    markets: readonly Hex[],
+    fromBlock: number,
+    toBlock: number,
+  ): Promise<SettlementEvent[]> {
+    if (this.faults.eventsFail?.())
+      throw new ChainError(ChainErrorCode.UNAVAILABLE, "settlementEvents", "timeout");
+    return this.chain.eventsIn(markets, fromBlock, toBlock);
+  }
+
+  async standingOf(event: StandingEvent): Promise<ChainStanding> {
+    return this.chain.standingBatch(event);
   }
 
   async close(): Promise<void> {}

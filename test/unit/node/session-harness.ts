@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Collateral } from "../../../clearing/coverage.ts";
 import { ChainFollower } from "../../../node/chain/follower.ts";
 import { createLogger, type Logger } from "../../../node/logger.ts";
 import { makeMarketContext } from "../../../node/market/context.ts";
@@ -10,12 +11,13 @@ import { MarketSession } from "../../../node/market/session.ts";
 import { NodeMetrics } from "../../../node/metrics.ts";
 import type { EpochRecord } from "../../../node/store.ts";
 import { NodeStore } from "../../../node/store.ts";
-import { domainSeparator, makeDomain, orderDigestBytes } from "../../../protocol/eip712.ts";
+import { domainSeparator, makeDomain, orderDigestBytes, orderId } from "../../../protocol/eip712.ts";
 import { epochStartMs } from "../../../protocol/epoch.ts";
 import type { Hex } from "../../../protocol/hex.ts";
 import type { MarketParams } from "../../../protocol/market.ts";
-import { type Order, orderToJson, type Side } from "../../../protocol/order.ts";
+import { type Order, orderToJson, type Side, type SignedOrder } from "../../../protocol/order.ts";
 import { addressOfPrivateKey, signDigest } from "../../../protocol/signature.ts";
+import { selectBatch } from "../../../settlement/batch.ts";
 import {
   FAKE_CHAIN_ID,
   FAKE_CONTRACT,
@@ -72,6 +74,8 @@ export class SessionWorld {
       genesisTimeS: BigInt(Math.floor(Date.now() / 1000) + 2),
       epochLengthS: opts.epochLengthS ?? 2n,
       feeBps: 5n,
+      bondWei: 10n ** 16n,
+      challengeWindowS: (opts.epochLengthS ?? 2n) / 2n,
     };
     this.chain.addMarket(this.market, this.params);
   }
@@ -149,13 +153,52 @@ export class SessionWorld {
     limitPrice: bigint,
     epoch: bigint,
   ) {
+    const signed = this.sign(device, side, quantity, limitPrice, epoch);
+    return node.session.submitJson(orderToJson(signed));
+  }
+
+  /** An order signed by device key i, not sent anywhere (an attacker's, or one to hand over later). */
+  sign(device: number, side: Side, quantity: bigint, limitPrice: bigint, epoch: bigint): SignedOrder {
     const privateKey = key(device);
     const trader = addressOfPrivateKey(privateKey);
     const nonce = this.nonces.get(trader) ?? 0n;
     this.nonces.set(trader, nonce + 1n);
     const order: Order = { market: this.market, epoch, side, quantity, limitPrice, nonce, trader };
-    const signed = { ...order, signature: signDigest(orderDigestBytes(order, SEPARATOR), privateKey) };
+    return { ...order, signature: signDigest(orderDigestBytes(order, SEPARATOR), privateKey) };
+  }
+
+  /** Hands an already signed order to `node` as the control API would. */
+  submit(node: TestNode, signed: SignedOrder) {
     return node.session.submitJson(orderToJson(signed));
+  }
+
+  /** The order's id (its EIP-712 digest under the market's domain). */
+  idOf(order: Order): Hex {
+    return orderId(order, SEPARATOR);
+  }
+
+  /** Sets what device i holds in escrow for the market (the fake chain's collateral table). */
+  setCollateral(device: number, c: Collateral): void {
+    this.chain.collateral.set(`${this.market}:${addressOfPrivateKey(key(device))}`, c);
+  }
+
+  /**
+   * An outsider proposes the certified clearing of `orders` (any valid signed orders of the epoch), as an
+   * attacker would: from the documented batch format, with its own wallet.
+   */
+  propose(sender: Hex, epoch: bigint, orders: readonly SignedOrder[]) {
+    const sel = selectBatch({
+      market: this.market,
+      epoch,
+      domainSeparator: SEPARATOR,
+      orders,
+      collateral: (trader, asset) => {
+        const c = this.chain.collateralOf(this.market, trader);
+        return asset === 0 ? c.base : c.quote;
+      },
+    });
+    if (sel.outcome !== "batch") throw new Error("those orders do not trade");
+    return { event: this.chain.propose(sender, this.market, epoch, sel.bytes), result: sel.clearing };
   }
 
   /** Two buyers and two sellers whose limits cross: every epoch trades. */

@@ -1,8 +1,10 @@
-// The epoch pipeline of a market session, in process: real sessions, stores, signatures and chain
-// follower over an in-memory network and a fake chain (session-harness.ts). Epochs are 2 s long, so each
-// case runs in a few seconds of real time.
+// The epoch pipeline of a market session, in process: real sessions, stores, signatures, batch
+// selection and chain follower over an in-memory network and a fake chain that certifies proposals and
+// challenges with the contract's TypeScript reference (session-harness.ts, fake-chain.ts). Epochs are
+// 2 s long with a 1 s challenge window, so each case runs in a few seconds of real time.
 import { afterEach, describe, expect, it } from "vitest";
 import { isFinalPhase } from "../../../node/store.ts";
+import type { Hex } from "../../../protocol/hex.ts";
 import {
   SessionWorld,
   sleep,
@@ -25,8 +27,10 @@ function finalEverywhere(nodes: readonly TestNode[], epoch: bigint): () => boole
     });
 }
 
+const ATTACKER = `0x${"a7".repeat(20)}` as Hex;
+
 describe("market session: the epoch pipeline in process", () => {
-  it("three nodes clear the same set, one settles, and every node records the settlement and agrees", async () => {
+  it("three nodes clear the same set, one proposes, the result becomes final and every node agrees", async () => {
     world = new SessionWorld();
     const nodes = [await world.addNode("a"), await world.addNode("b"), await world.addNode("c")];
     await world.at(0n, 100);
@@ -38,52 +42,41 @@ describe("market session: the epoch pipeline in process", () => {
     expect(new Set(recs.map((r) => r.resultHash)).size).toBe(1);
     expect(recs.every((r) => r.orderCount === 4 && r.coveredCount === 4)).toBe(true);
     expect(BigInt(recs[0]!.volume!)).toBeGreaterThan(0n);
-    const settled = world.chain.submissions.filter((s) => s.ok && s.epoch === 0n);
-    expect(settled).toHaveLength(1);
-    const ev = world.chain.settlementOf(world.market, 0n)!;
+    expect(world.chain.submissions.filter((s) => s.ok)).toHaveLength(1);
+    const ev = world.chain.standingOf(world.market, 0n)!;
+    expect(ev.kind).toBe("Proposed");
     expect(ev.resultHash).toBe(recs[0]!.resultHash);
     for (const r of recs) {
       expect(r.phase).toBe("settled");
       expect(r.agreed).toBe(true);
       expect(r.settleTx).toBe(ev.txHash);
+      expect(r.challenges).toBe(0);
     }
-    // Exactly the submitting node says it submitted, and it is the one the chain names.
+    // Exactly the proposing node says it submitted, and it is the one the chain names.
     const submitters = nodes.filter((n) => n.record(0n)!.weSubmitted);
     expect(submitters).toHaveLength(1);
-    expect(submitters[0]!.port.sender).toBe(ev.submitter);
+    expect(submitters[0]!.port.sender).toBe(ev.kind === "Proposed" ? ev.submitter : null);
   });
 
-  it("a Settled event that arrives before the node has cleared leaves the epoch settled and agreed", async () => {
+  it("a result proposed before the node has cleared: it finds the result is its own and agrees", async () => {
     world = new SessionWorld();
-    // Nobody submits: the test settles the epoch itself while node c is still reading collateral.
-    const a = await world.addNode("a", { submit: false });
-    const b = await world.addNode("b", { submit: false });
-    const c = await world.addNode("c", { submit: false, faults: { collateralDelayMs: 900 } });
+    const a = await world.addNode("a");
+    const b = await world.addNode("b");
+    const c = await world.addNode("c", { faults: { collateralDelayMs: 900 } });
     const nodes = [a, b, c];
     await world.at(0n, 100);
     await world.crossingBook(nodes, 0n);
-    await waitFor("a cleared epoch 0", () => a.record(0n)?.phase === "cleared");
-    const rec = a.record(0n)!;
-    expect(c.record(0n)?.resultHash ?? null).toBeNull(); // c has not cleared yet
-    const result = JSON.parse(rec.resultJson!) as { fills: { id: `0x${string}`; quantity: string }[] };
-    world.chain.recordSettlement(`0x${"99".repeat(20)}`, world.market, 0n, {
-      price: BigInt(rec.price!),
-      volume: BigInt(rec.volume!),
-      resultHash: rec.resultHash!,
-      fills: result.fills.map((f) => ({ id: f.id, quantity: BigInt(f.quantity) })),
-    });
-    let settledBeforeCleared = false;
+    let proposedBeforeCleared = false;
     await waitFor("c final", () => {
       const r = c.record(0n);
-      if (r?.settleTx && r.resultHash === null) settledBeforeCleared = true;
-      return r?.phase === "settled" && r.resultHash !== null && r.agreed !== null;
+      if (r?.settleTx && r.resultHash === null) proposedBeforeCleared = true;
+      return r?.phase === "settled" && r.agreed !== null;
     });
-    expect(settledBeforeCleared).toBe(true);
+    expect(proposedBeforeCleared).toBe(true);
     const final = c.record(0n)!;
-    expect(final.phase).toBe("settled");
     expect(final.agreed).toBe(true);
-    expect(final.resultHash).toBe(rec.resultHash);
-    expect(final.settleResultHash).toBe(rec.resultHash);
+    expect(final.resultHash).toBe(a.record(0n)!.resultHash);
+    expect(world.chain.submissions.filter((s) => s.kind === "challenge")).toHaveLength(0);
   });
 
   it("a collateral read that fails for a while is retried and the epoch settles", async () => {
@@ -114,9 +107,9 @@ describe("market session: the epoch pipeline in process", () => {
     expect(world.chain.submissions).toHaveLength(0);
   });
 
-  it("a traded epoch that nobody settles within its window ends unsettled, with the reason", async () => {
+  it("a traded epoch that nobody proposes within its window ends unsettled, with the reason", async () => {
     world = new SessionWorld();
-    // Both wallets hold no gas: both try in turn, neither can send.
+    // Neither wallet can pay gas and the bond: both take their turn, neither sends.
     const a = await world.addNode("a", { faults: { gasBalance: 0n } });
     const b = await world.addNode("b", { faults: { gasBalance: 0n } });
     await world.at(0n, 100);
@@ -125,14 +118,11 @@ describe("market session: the epoch pipeline in process", () => {
     for (const n of [a, b]) {
       const r = n.record(0n)!;
       expect(r.phase).toBe("unsettled");
-      expect(r.reason).toBe("no settlement landed within the settlement window");
+      expect(r.reason).toBe("no result was proposed within the proposal window");
       expect(BigInt(r.volume!)).toBeGreaterThan(0n);
       expect(n.logs.some((l) => / WARN .*epoch traded but was not settled/.test(l))).toBe(true);
     }
-    expect(
-      a.logs.some((l) => / WARN .*holds no native token/.test(l)) ||
-        b.logs.some((l) => / WARN .*holds no native token/.test(l)),
-    ).toBe(true);
+    expect([a, b].some((n) => n.logs.some((l) => / WARN .*cannot pay gas and the bond/.test(l)))).toBe(true);
     expect(world.chain.submissions).toHaveLength(0);
   });
 
@@ -174,32 +164,165 @@ describe("market session: the epoch pipeline in process", () => {
   });
 });
 
+describe("market session: challenges (docs/certified-settlement.md)", () => {
+  it("censor: a self-trade proposed at the close is replaced by the union; every node agrees on it", async () => {
+    world = new SessionWorld();
+    const nodes = [await world.addNode("a"), await world.addNode("b"), await world.addNode("c")];
+    await world.at(0n, 100);
+    await world.crossingBook(nodes, 0n);
+    // The attacker's two wallets (keys 20, 21), never gossiped: a 1-unit self-trade.
+    const self = [world.sign(20, "buy", 1n, 250n, 0n), world.sign(21, "sell", 1n, 250n, 0n)];
+    await world.at(1n, 20);
+    const attack = world.propose(ATTACKER, 0n, self);
+    await waitFor("epoch 0 final everywhere", finalEverywhere(nodes, 0n));
+
+    const final = world.chain.standingOf(world.market, 0n)!;
+    expect(final.kind).toBe("Challenged");
+    expect(final.kind === "Challenged" && final.replaced).toBe(ATTACKER);
+    expect(final.resultHash).not.toBe(attack.event.resultHash);
+    for (const n of nodes) {
+      const r = n.record(0n)!;
+      expect(r.phase).toBe("settled");
+      expect(r.agreed, n.name).toBe(true);
+      expect(r.resultHash).toBe(final.resultHash);
+      expect(r.adoptedCount).toBe(2); // the attacker's two orders, learned from its batch
+      expect(r.challenges).toBe(1);
+      expect(r.orderCount).toBe(4);
+    }
+    // One node challenged (the first in the ranking); the attacker's bond went to it.
+    const challengers = nodes.filter((n) => n.record(0n)!.weChallenged);
+    expect(challengers).toHaveLength(1);
+    expect(world.chain.bonds.get(challengers[0]!.port.sender)).toBe(world.params.bondWei);
+    expect(challengers[0]!.logs.some((l) => / WARN .*leaves out orders we hold; challenging/.test(l))).toBe(
+      true,
+    );
+  });
+
+  it("skim: a subset that raises the price is replaced by the honest clearing of all the orders", async () => {
+    world = new SessionWorld();
+    const nodes = [await world.addNode("a"), await world.addNode("b")];
+    await world.at(0n, 100);
+    // Sells at 200, 210 and the attacker's own at 240; buys at 300 and 260.
+    const cheap1 = await world.order(nodes[0]!, 3, "sell", 60n, 200n, 0n);
+    const cheap2 = await world.order(nodes[1]!, 4, "sell", 60n, 210n, 0n);
+    const mine = await world.order(nodes[0]!, 22, "sell", 60n, 240n, 0n);
+    const buy1 = await world.order(nodes[1]!, 1, "buy", 100n, 300n, 0n);
+    await world.order(nodes[0]!, 2, "buy", 60n, 260n, 0n);
+    await waitFor("the book everywhere", () => nodes.every((n) => n.session.views.orders(0n).length === 5));
+    await world.at(1n, 20);
+    // Leave out the two cheap sells and one buy: only the attacker's sell against the other buy trades.
+    const subset = [mine.order, buy1.order];
+    void cheap1;
+    void cheap2;
+    const attack = world.propose(ATTACKER, 0n, subset);
+    await waitFor("epoch 0 final everywhere", finalEverywhere(nodes, 0n));
+    const honest = nodes[0]!.record(0n)!;
+    const final = world.chain.standingOf(world.market, 0n)!;
+    expect(final.kind).toBe("Challenged");
+    expect(final.resultHash).toBe(honest.resultHash);
+    // The skimmed price was higher: the attacker's sell would have earned more than at the honest price.
+    expect(BigInt(honest.price!)).toBeLessThan(attack.result.price!);
+    expect(nodes.every((n) => n.record(0n)!.agreed === true && n.record(0n)!.adoptedCount === 0)).toBe(true);
+  });
+
+  it("forced trade: a subset that trades where the whole set does not is undone; the final result is no trade", async () => {
+    world = new SessionWorld();
+    const nodes = [await world.addNode("a"), await world.addNode("b")];
+    await world.at(0n, 100);
+    // Device 30 holds 20 quote: its buy of 20 at 1 (the lower id) takes all of it, so coverage excludes its
+    // buy of 1 at 20, and nothing crosses the sell at 5. Without the buy at 1, the buy at 20 trades.
+    world.setCollateral(30, { base: 0n, quote: 20n });
+    world.setCollateral(31, { base: 1n, quote: 0n });
+    const high = world.sign(30, "buy", 1n, 20n, 0n);
+    let low = world.sign(30, "buy", 20n, 1n, 0n);
+    while (BigInt(world.idOf(low)) > BigInt(world.idOf(high))) low = world.sign(30, "buy", 20n, 1n, 0n);
+    const sell = world.sign(31, "sell", 1n, 5n, 0n);
+    for (const o of [low, high, sell]) await world.submit(nodes[0]!, o);
+    await waitFor("the book everywhere", () => nodes.every((n) => n.session.views.orders(0n).length === 3));
+    await world.at(1n, 20);
+    const attack = world.propose(ATTACKER, 0n, [high, sell]);
+    expect(attack.result.volume).toBe(1n);
+    await waitFor("epoch 0 final everywhere", finalEverywhere(nodes, 0n));
+    const final = world.chain.standingOf(world.market, 0n)!;
+    expect(final.kind).toBe("Challenged");
+    expect(final.kind === "Challenged" && final.replaced).toBe(ATTACKER);
+    expect([final.price, final.volume]).toEqual([0n, 0n]);
+    for (const n of nodes) {
+      const r = n.record(0n)!;
+      expect(r.resultHash, n.name).toBe(final.resultHash);
+      expect(r.agreed, n.name).toBe(true);
+      expect(r.volume).toBe("0");
+    }
+    expect(nodes.filter((n) => n.record(0n)!.weChallenged)).toHaveLength(1);
+  });
+
+  it("a node holding an order the others missed pushes the final result to the union", async () => {
+    world = new SessionWorld();
+    const a = await world.addNode("a");
+    const b = await world.addNode("b");
+    const x = await world.addNode("x");
+    await world.at(0n, 100);
+    await world.crossingBook([a, b], 0n);
+    await waitFor("the book on x", () => x.session.views.orders(0n).length === 4);
+    // x is cut off from its peers (not from the chain): an order only x holds.
+    world.net.setConnected(x.peerId, false);
+    await world.order(x, 5, "buy", 50n, 280n, 0n);
+    await waitFor("epoch 0 final everywhere", finalEverywhere([a, b, x], 0n));
+    const final = world.chain.standingOf(world.market, 0n)!;
+    expect(final.kind).toBe("Challenged");
+    expect(final.kind === "Challenged" && final.challenger).toBe(x.port.sender);
+    for (const n of [a, b, x]) {
+      expect(n.record(0n)!.agreed, n.name).toBe(true);
+      expect(n.record(0n)!.resultHash).toBe(final.resultHash);
+    }
+    expect(a.record(0n)!.adoptedCount).toBe(1);
+    expect(x.record(0n)!.orderCount).toBe(5);
+  });
+
+  it("the final submitter finalises its results in one batch and claims its bonds", async () => {
+    world = new SessionWorld();
+    const a = await world.addNode("a");
+    // Six trading epochs: on a loaded machine an epoch may miss its 1 s proposal window; the first four
+    // that settle are finalised together.
+    const epochs = [0n, 1n, 2n, 3n, 4n, 5n];
+    for (const e of epochs) {
+      await world.at(e, 100);
+      await world.crossingBook([a], e);
+    }
+    const finalized = () => epochs.filter((e) => world!.chain.isFinalized(world!.market, e));
+    await waitFor("four epochs finalised on chain", () => finalized().length >= 4, 30_000);
+    await waitFor("recorded", () => finalized().every((e) => a.record(e)?.finalizeTx != null));
+    const firstFour = finalized().slice(0, 4);
+    expect(new Set(firstFour.map((e) => a.record(e)!.finalizeTx)).size).toBe(1);
+    const line = a.logs.find((l) => / INFO .*finalised our results/.test(l));
+    expect(line).toBeDefined();
+    // The four bonds, credited by finalize, were claimed back at once.
+    expect(line).toMatch(new RegExp(`bondsClaimed\\W+${4n * world.params.bondWei}\\b`));
+    expect(world.chain.bonds.get(a.port.sender) ?? 0n).toBe(0n);
+  });
+});
+
 describe("chain follower", () => {
-  it("hands a settlement again after the session failed to take it, and reports a failing chain once", async () => {
+  it("hands an event again after the session failed to take it, and reports a failing chain once", async () => {
     world = new SessionWorld();
     let eventsDown = true;
     const a = await world.addNode("a", { submit: false, faults: { eventsFail: () => eventsDown } });
-    const original = a.session.onSettled.bind(a.session);
+    const original = a.session.onSettlement.bind(a.session);
     let refusals = 1;
-    a.session.onSettled = async (ev) => {
+    a.session.onSettlement = async (ev) => {
       if (refusals-- > 0) throw new Error("store busy");
       return original(ev);
     };
-    world.chain.recordSettlement(`0x${"77".repeat(20)}`, world.market, 0n, {
-      price: 1n,
-      volume: 1n,
-      resultHash: `0x${"ee".repeat(32)}`,
-      fills: [],
-    });
+    await world.at(0n, 100);
+    const orders = [world.sign(1, "buy", 10n, 300n, 0n), world.sign(2, "sell", 10n, 200n, 0n)];
+    await world.at(1n, 20);
+    world.propose(ATTACKER, 0n, orders);
     await sleep(300);
     expect(a.logs.filter((l) => / WARN .*chain poll failed/.test(l))).toHaveLength(1);
     eventsDown = false;
-    await waitFor(
-      "the settlement recorded",
-      () => a.record(0n)?.settleTx !== undefined && a.record(0n)?.settleTx !== null,
-    );
-    expect(a.logs.some((l) => / WARN .*recording a settlement failed; retrying/.test(l))).toBe(true);
+    await waitFor("the result recorded", () => (a.record(0n)?.settleTx ?? null) !== null);
+    expect(a.logs.some((l) => / WARN .*recording a settlement event failed; retrying/.test(l))).toBe(true);
     expect(a.logs.some((l) => / INFO .*chain reachable again/.test(l))).toBe(true);
-    expect(a.record(0n)!.phase).toBe("settled");
+    expect(a.record(0n)!.phase).toBe("proposed");
   });
 });

@@ -1,0 +1,137 @@
+// What a session does when a result of one of its epochs stands on chain (a Proposed or Challenged
+// event): if the result is not the node's own, it learns the standing batch's orders (valid signed orders
+// of the epoch that the node may have missed), clears its set plus those, and if that clearing differs
+// from the standing one — the node holds orders the standing batch left out — it challenges with the
+// union at its turn in the ranking. Nodes that hold the same orders converge on one result; a node that
+// holds more pushes the result toward the union of what the honest nodes saw
+// (docs/certified-settlement.md).
+import { encodeOrder } from "../../protocol/codec.ts";
+import { OrderError } from "../../protocol/errors.ts";
+import { validateOrder } from "../../protocol/validation.ts";
+import { selectChallenge } from "../../settlement/batch.ts";
+import type { ChainPort, StandingEvent } from "../chain/port.ts";
+import type { Logger } from "../logger.ts";
+import type { NodeStore } from "../store.ts";
+import { type MarketContext, validationContext } from "./context.ts";
+import type { EpochPipeline } from "./pipeline.ts";
+import type { SettlementRecorder } from "./settlements.ts";
+import type { RankedSubmitter } from "./submitter.ts";
+import type { EpochWorks } from "./work.ts";
+
+export interface ChallengerOptions {
+  /** Whether this node sends challenges (it always learns and records the standing result). */
+  readonly submit: boolean;
+}
+
+export interface ChallengerComponents {
+  readonly store: NodeStore;
+  readonly chain: ChainPort;
+  readonly works: EpochWorks;
+  readonly recorder: SettlementRecorder;
+  readonly submitter: RankedSubmitter;
+  /** For collateral reads of traders the node learns from a standing batch. */
+  readonly pipeline: () => EpochPipeline;
+  readonly logger: Logger;
+  readonly clock: () => number;
+  readonly running: () => boolean;
+}
+
+export class Challenger {
+  private readonly ctx: MarketContext;
+  private readonly opts: ChallengerOptions;
+  private readonly c: ChallengerComponents;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(ctx: MarketContext, opts: ChallengerOptions, components: ChallengerComponents) {
+    this.ctx = ctx;
+    this.opts = opts;
+    this.c = components;
+  }
+
+  /** A standing event arrived (or the pipeline finished with one standing): act on it in the background. */
+  consider(ev: StandingEvent): void {
+    const p = this.run(ev).catch((err) =>
+      this.c.logger.warn("could not act on a standing result", {
+        epoch: ev.epoch,
+        tx: ev.txHash,
+        err: (err as Error).message,
+      }),
+    );
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /** Resolves once every consideration in flight has ended. */
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async run(ev: StandingEvent): Promise<void> {
+    const work = this.c.works.get(ev.epoch);
+    // Not cleared here yet: the pipeline considers the standing result once it has.
+    if (!work?.selection || !this.c.running()) return;
+    if (work.standing !== ev) return; // a newer result stands already
+    if (ev.resultHash === work.resultHash) return; // ours
+    const seenMs = this.c.clock();
+    const standing = await this.c.chain.standingOf(ev);
+
+    // Learn its orders: valid signed orders of the epoch (the contract checked them; so do we).
+    const vctx = validationContext(this.ctx, { epoch: ev.epoch });
+    const newTraders = new Set<`0x${string}`>();
+    for (const { id, order } of standing.orders) {
+      if (work.orders.has(id)) continue;
+      try {
+        validateOrder(order, vctx);
+      } catch (err) {
+        if (!(err instanceof OrderError)) throw err;
+        this.c.logger.warn("a standing batch holds an order that fails validation", { id, code: err.code });
+        continue;
+      }
+      work.orders.set(id, order);
+      work.adopted.add(id);
+      this.c.store.putOrder(id, order, encodeOrder(order), "chain", seenMs);
+      if (!work.collateral.has(order.trader)) newTraders.add(order.trader);
+    }
+    if (newTraders.size > 0) {
+      const read = await this.c.pipeline().readCollateral(ev.epoch, [...newTraders].sort());
+      for (const [t, c] of read) work.collateral.set(t, c);
+    }
+
+    const chosen = selectChallenge(
+      {
+        market: this.ctx.market,
+        epoch: ev.epoch,
+        domainSeparator: this.ctx.separator,
+        orders: [...work.orders.values()],
+        collateral: work.lookup(),
+      },
+      standing,
+    );
+    work.selection = chosen.selection;
+    this.c.recorder.recordLocal(ev.epoch, chosen.selection.clearing, work.adopted.size);
+    if (chosen.outcome !== "challenge") {
+      this.c.logger.info("the standing result is the clearing of our orders plus its own", {
+        epoch: ev.epoch,
+        outcome: chosen.outcome,
+        learned: work.adopted.size,
+      });
+      return;
+    }
+    this.c.logger.warn("the standing result leaves out orders we hold; challenging", {
+      epoch: ev.epoch,
+      standing: ev.resultHash,
+      ours: chosen.selection.clearing.resultHash,
+      added: chosen.added,
+      submitter: standing.submitter,
+    });
+    if (!this.opts.submit) return;
+    await this.c.submitter.challengeWhenRanked(
+      ev.epoch,
+      standing.submitter,
+      chosen.bytes,
+      chosen.selection.clearing.resultHash,
+      seenMs,
+      () => work.standing === ev,
+    );
+  }
+}
