@@ -7,10 +7,13 @@ import { type CliCommand, CliError, ExitCode } from "../node/cli/command.ts";
 import { NODE_COMMANDS } from "../node/cli/commands.ts";
 import { renderTable } from "../node/cli/table.ts";
 import { parseUint } from "../protocol/amount.ts";
+import { ADVERSARY_MODES, isAdversaryMode } from "./adversary/files.ts";
+import { runAdversaryProcess } from "./adversary/main.ts";
+import { COPY_BLOCK_TIME_S, COPY_CHALLENGE_WINDOW_S, COPY_MIN_EPOCH_S } from "./adversary/timing.ts";
 import { pidAlive, readState, stateFile, Testnet } from "./network.ts";
-import { writeReport } from "./report.ts";
+import { describeAdversary, writeReport } from "./report.ts";
 import { DEFAULT_SCENARIO, TESTNET_SCENARIOS } from "./scenarios.ts";
-import type { EpochReport, TestnetReport } from "./types.ts";
+import type { AdversaryBalance, AdversaryMode, EpochReport, TestnetReport } from "./types.ts";
 import { LiveView } from "./view.ts";
 
 const DEFAULT_DIR = ".testnet";
@@ -45,6 +48,7 @@ function wrap(text: string, width: number, indent: string): string {
 
 /** One epoch in the JSON summary: amounts in base units as decimal strings. */
 function summarizeEpoch(e: EpochReport) {
+  const a = e.attack;
   return {
     epoch: Number(e.epoch),
     orders: e.orders,
@@ -53,15 +57,47 @@ function summarizeEpoch(e: EpochReport) {
     agreed: e.agreed,
     settled: e.settled,
     gasUsed: e.gasUsed === null ? null : Number(e.gasUsed),
+    ...(a
+      ? {
+          attacked: a.attacked,
+          challenged: a.challenged,
+          finalMatchesHonest: a.finalMatchesHonest,
+          attack: {
+            tx: a.tx,
+            outcome: a.outcome,
+            challengeTx: a.challengeTx,
+            challengerNode: a.challengerNode,
+            bondPaidWei: a.bondPaidWei.toString(),
+            finalTx: a.finalTx,
+            finalResultHash: a.finalResultHash,
+            finalNode: a.finalNode,
+          },
+        }
+      : {}),
   };
+}
+
+function summarizeBalance(b: AdversaryBalance | null) {
+  return b === null
+    ? null
+    : {
+        eth: b.eth.toString(),
+        bonds: b.bonds.toString(),
+        base: b.base.toString(),
+        quote: b.quote.toString(),
+      };
 }
 
 /**
  * The JSON summary printed by `testnet up --json`:
  * `{ nodes, markets: [{ market: <id>, name, epochs: [{ epoch, orders, price, volume, agreed, settled,
- * gasUsed }] }] }`, the primary market first.
+ * gasUsed }] }] }`, the primary market first. With --adversary, each of the primary market's epochs also
+ * has `attacked`, `challenged`, `finalMatchesHonest` and `attack` (the attacker's tx, what became of it,
+ * the challenge that replaced it, the bond paid, the final result), and the summary has `adversary: {
+ * mode, addresses, start, end, feesEarned }` (balances as { eth, bonds, base, quote }, decimal strings).
  */
 export function summarize(report: TestnetReport) {
+  const adv = report.adversary;
   return {
     nodes: report.nodes,
     markets: report.markets.map((m) => ({
@@ -69,13 +105,25 @@ export function summarize(report: TestnetReport) {
       name: m.name,
       epochs: m.epochs.map(summarizeEpoch),
     })),
+    ...(adv
+      ? {
+          adversary: {
+            mode: adv.mode,
+            addresses: adv.addresses,
+            start: summarizeBalance(adv.start),
+            end: summarizeBalance(adv.end),
+            feesEarned: adv.feesEarned.toString(),
+          },
+        }
+      : {}),
   };
 }
 
 export const testnetUpCommand: CliCommand = {
   name: "testnet up",
   summary: "start a local testnet: an embedded chain, N nodes and simulated devices; Ctrl-C stops it",
-  usage: "[--nodes N] [--epochs K] [--epoch-seconds S] [--scenario NAME] [--seed X] [--dir DIR] [--json]",
+  usage:
+    "[--nodes N] [--epochs K] [--epoch-seconds S] [--scenario NAME] [--seed X] [--dir DIR] [--adversary MODE] [--json]",
   help: `  --nodes N           node processes; each serves every market of the scenario (default ${DEFAULT_NODES})
   --epochs K          stop after K epochs of the first market (default: run until Ctrl-C); the other
                       markets run over the same wall time: every epoch of theirs that starts meanwhile
@@ -89,6 +137,22 @@ ${Object.values(TESTNET_SCENARIOS)
   .join("\n")}
   --seed X            makes the devices deterministic (default "smartmarket")
   --dir DIR           the testnet's folder: logs, data dirs, report (default ${DEFAULT_DIR})
+  --adversary MODE    one more process attacks the first market in every epoch, with nothing but a
+                      wallet, the contract's ABI and a node's API for the gossiped orders; the view,
+                      the report and --json show each attack, the challenge that undid it, the bond
+                      paid and the final result, and the attacker's balance before and after:
+                        censor: right after each close, commit and propose a 1-unit self-trade
+                          between its two wallets, to be first
+                        skim: send a sell of its own, then propose the epoch's orders without the
+                          two cheapest sells and the lowest bid, so that the price rises
+                        copy: resend every honest propose/challenge found among the pending
+                          transactions from its own account with a higher tip (it reverts
+                          NotCommitted). A copier needs a mempool, so the chain mines a block every
+                          ${COPY_BLOCK_TIME_S} s instead of one per transaction; every transaction then waits up to a
+                          block, and an honest proposal (its turn after 2 s of reconciliation, then
+                          commit and propose: two blocks) takes up to ~2.5 s. So epochs are at least
+                          ${COPY_MIN_EPOCH_S} s and the challenge window is ${COPY_CHALLENGE_WINDOW_S} s: proposals until 7 s after the
+                          close (the first three ranks), and 3 blocks left to challenge the last one
   --json              print a JSON summary on stdout when done (the live view goes to stderr)`,
   options: {
     nodes: { type: "string" },
@@ -97,10 +161,15 @@ ${Object.values(TESTNET_SCENARIOS)
     scenario: { type: "string" },
     seed: { type: "string" },
     dir: { type: "string" },
+    adversary: { type: "string" },
     json: { type: "boolean" },
   },
   handler: async (args, io) => {
     const nodes = wholeNumber(args.values.nodes, "--nodes", 1, 32) ?? DEFAULT_NODES;
+    const adversaryArg = args.values.adversary as string | undefined;
+    if (adversaryArg !== undefined && !isAdversaryMode(adversaryArg))
+      throw new CliError(`--adversary must be one of: ${ADVERSARY_MODES.join(", ")}`);
+    const adversary: AdversaryMode | null = adversaryArg ?? null;
     const epochs = wholeNumber(args.values.epochs, "--epochs", 1, 1_000_000) ?? null;
     const epochSeconds =
       wholeNumber(args.values["epoch-seconds"], "--epoch-seconds", 2, 3600) ?? DEFAULT_EPOCH_SECONDS;
@@ -120,11 +189,18 @@ ${Object.values(TESTNET_SCENARIOS)
     let activeView: LiveView | null = null;
     const say = (line: string) => (activeView ? activeView.log(line) : out.write(`${line}\n`));
 
+    // copy needs longer epochs on its block-a-second chain (adversary/timing.ts).
+    const effectiveSeconds = adversary === "copy" ? Math.max(epochSeconds, COPY_MIN_EPOCH_S) : epochSeconds;
     const schedule =
       scenario.markets.length === 1
-        ? `${epochSeconds} s epochs`
-        : `epochs of ${scenario.markets.map((m) => `${m.name} ${epochSeconds * m.epochMultiple} s`).join(", ")}`;
-    say(`smartmarket testnet: ${nodes} nodes, ${schedule}, scenario ${scenarioName}, seed "${seed}"`);
+        ? `${effectiveSeconds} s epochs`
+        : `epochs of ${scenario.markets.map((m) => `${m.name} ${effectiveSeconds * m.epochMultiple} s`).join(", ")}`;
+    say(
+      `smartmarket testnet: ${nodes} nodes, ${schedule}, scenario ${scenarioName}, seed "${seed}"` +
+        (adversary ? `, adversary ${adversary}` : ""),
+    );
+    if (adversary === "copy" && effectiveSeconds !== epochSeconds)
+      say(`--adversary copy: epochs of ${effectiveSeconds} s (a block a second; see --help)`);
     say(`folder ${dir}`);
     let net: Testnet | null = null;
     let interrupted = 0;
@@ -148,6 +224,7 @@ ${Object.values(TESTNET_SCENARIOS)
         scenarioName,
         seed,
         dir,
+        adversary,
         log: say,
       });
       if (interrupted > 0) net.stop();
@@ -157,6 +234,7 @@ ${Object.values(TESTNET_SCENARIOS)
         out,
         interactive,
         markets: net.markets.map((m) => ({ name: m.name, market: m.info })),
+        adversary,
       });
       activeView = view;
       let report: TestnetReport;
@@ -174,9 +252,12 @@ ${Object.values(TESTNET_SCENARIOS)
       say(`report: ${files.jsonPath}\n        ${files.htmlPath} (open it in a browser)`);
       if (report.firstSettlementS !== null)
         say(`first settlement ${report.firstSettlementS.toFixed(1)} s after start`);
+      if (report.adversary) for (const line of describeAdversary(report)) say(line);
       if (json) io.stdout.write(`${JSON.stringify(summarize(report))}\n`);
       const allAgreed = report.markets.every((m) => m.epochs.every((e) => e.agreed));
-      return allAgreed ? ExitCode.OK : ExitCode.FAILURE;
+      // Under attack, success is every epoch's final result being the honest one.
+      const held = report.markets.every((m) => m.epochs.every((e) => e.attack?.finalMatchesHonest !== false));
+      return allAgreed && held ? ExitCode.OK : ExitCode.FAILURE;
     } catch (err) {
       if (net) await net.down();
       throw new CliError((err as Error).message, ExitCode.FAILURE);
@@ -221,6 +302,7 @@ export const testnetStatusCommand: CliCommand = {
       chain: state.rpcUrl,
       markets,
       nodes,
+      adversary: state.adversary ? { ...state.adversary, alive: pidAlive(state.adversary.pid) } : null,
     };
     if (args.values.json) {
       io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -233,6 +315,12 @@ export const testnetStatusCommand: CliCommand = {
         (m) =>
           `market ${m.name} ${m.id}: epochs of ${m.epochLengthS} s, tokens base ${m.base}, quote ${m.quote}`,
       ),
+      ...(state.adversary
+        ? [
+            `adversary ${state.adversary.mode} (pid ${state.adversary.pid} ${pidAlive(state.adversary.pid) ? "running" : "gone"}), ` +
+              `wallets ${state.adversary.addresses.join(", ")}, log ${state.adversary.log}`,
+          ]
+        : []),
     ];
     io.stdout.write(`${lines.join("\n")}\n`);
     io.stdout.write(
@@ -292,7 +380,7 @@ export const testnetDownCommand: CliCommand = {
       process.kill(state.launcherPid, "SIGTERM");
       await wait(state.launcherPid, 30_000);
     }
-    for (const pid of [...state.nodes.map((n) => n.pid), state.anvilPid]) {
+    for (const pid of [state.adversary?.pid ?? -1, ...state.nodes.map((n) => n.pid), state.anvilPid]) {
       if (pid > 0 && pidAlive(pid)) {
         process.kill(pid, "SIGTERM");
         if (!(await wait(pid, 10_000))) process.kill(pid, "SIGKILL");
@@ -304,10 +392,37 @@ export const testnetDownCommand: CliCommand = {
   },
 };
 
+export const testnetAdversaryCommand: CliCommand = {
+  name: "testnet adversary",
+  summary:
+    "the attacker process of `testnet up --adversary` (the launcher starts it as testnet/adversary/main.ts)",
+  usage: "--dir DIR [--mode censor|skim|copy]",
+  help: `  --dir DIR     the running testnet's folder: state.json, and adversary/config.json (its keys),
+                written by \`testnet up --adversary MODE\`, which funds its wallets
+  --mode MODE   ${ADVERSARY_MODES.join(" | ")} (default: the config's)
+It attacks the epochs the launcher lists in adversary/range.json and journals what it did in
+adversary/journal.jsonl; SIGTERM (or the launcher's exit) stops it.`,
+  options: { dir: { type: "string" }, mode: { type: "string" } },
+  handler: async (args, io) => {
+    const dir = resolve((args.values.dir as string | undefined) ?? DEFAULT_DIR);
+    const mode = args.values.mode as string | undefined;
+    if (mode !== undefined && !isAdversaryMode(mode))
+      throw new CliError(`--mode must be one of: ${ADVERSARY_MODES.join(", ")}`);
+    const code = await runAdversaryProcess({
+      dir,
+      ...(mode ? { mode } : {}),
+      exitWithParent: io.env.SMARTMARKET_EXIT_WITH_PARENT === "1",
+      write: (text) => io.stdout.write(text),
+    });
+    return code === 0 ? ExitCode.OK : ExitCode.FAILURE;
+  },
+};
+
 /** Every command of the `smartmarket` CLI. */
 export const ALL_COMMANDS: readonly CliCommand[] = [
   ...NODE_COMMANDS,
   testnetUpCommand,
   testnetStatusCommand,
   testnetDownCommand,
+  testnetAdversaryCommand,
 ];

@@ -1,16 +1,19 @@
 // One market of a running testnet, driven epoch by epoch: its devices' orders, signed and sent to
 // their nodes' control APIs early in each epoch, and each epoch's outcome collected from every node
 // (through the market-scoped API) once it is final, fed back to the devices and kept as a report row.
-// The launcher (network.ts) runs one driver per market, each on its market's own schedule.
+// The launcher (network.ts) runs one driver per market, each on its market's own schedule. Under
+// --adversary the primary market's driver also records each epoch's attack (adversary/observer.ts).
 import type { EpochDetail } from "../node/api/types.ts";
 import { orderDigestBytes } from "../protocol/eip712.ts";
 import { epochAtMs, epochEndMs, epochStartMs } from "../protocol/epoch.ts";
 import { bytesToHex, type Hex } from "../protocol/hex.ts";
 import { type Order, orderToJson } from "../protocol/order.ts";
 import { signDigest } from "../protocol/signature.ts";
+import type { AttackObserver } from "./adversary/observer.ts";
 import type { NodeProcess } from "./node-process.ts";
 import type {
   CurrentEpoch,
+  EpochAttack,
   EpochOutcome,
   EpochReport,
   MarketInfo,
@@ -24,6 +27,8 @@ const DEVICE_SEND_EIGHTHS = 1n;
 /** How long after the settlement window an epoch may stay unfinished before it is reported as is. */
 const COLLECT_GRACE_MS = 3000;
 const POLL_MS = 200;
+/** How long a row waits, beyond the epoch's final state, for the attacker to journal it closed. */
+const ATTACK_WAIT_EXTRA_MS = 3000;
 
 /** What a driver needs from the launcher. */
 export interface DriverContext {
@@ -56,6 +61,8 @@ export class MarketDriver {
   readonly scenario: Scenario;
   /** Final epochs, oldest first. */
   readonly rows: EpochReport[] = [];
+  /** Set by the launcher under --adversary (primary market only): each row then records its attack. */
+  attacks: AttackObserver | null = null;
   private readonly history: EpochOutcome[] = [];
   private readonly nonces = new Map<string, bigint>();
   private readonly tracks = new Map<bigint, EpochTrack>();
@@ -157,6 +164,7 @@ export class MarketDriver {
     await ctx.sleepUntil(closeMs + POLL_MS);
     let nodes = ctx.nodes();
     let recs: (EpochDetail | null)[] = [];
+    let final = false;
     for (;;) {
       nodes = ctx.nodes();
       recs = await Promise.all(
@@ -169,7 +177,7 @@ export class MarketDriver {
             : Promise.resolve(null),
         ),
       );
-      const final = recs.every((r) => r === null || r.phase === "settled" || r.phase === "unsettled");
+      final = recs.every((r) => r === null || r.phase === "settled" || r.phase === "unsettled");
       if (final || Date.now() > windowEndMs + COLLECT_GRACE_MS || ctx.stopping()) break;
       await sleep(POLL_MS);
     }
@@ -197,6 +205,22 @@ export class MarketDriver {
     const volume = BigInt(ref?.volume ?? "0");
     const submitter = settlement?.submitter ?? null;
     const settledBy = submitter === null ? -1 : nodes.findIndex((n) => n.wallet === submitter);
+    let attack: EpochAttack | null = null;
+    // An epoch cut short by a stop has no final result to judge the attack by.
+    if (this.attacks && (final || !ctx.stopping())) {
+      const waitMs = ctx.stopping() ? 0 : Number(this.info.epochLengthS) * 1000 + ATTACK_WAIT_EXTRA_MS;
+      attack = await this.attacks
+        .epochAttack(
+          epoch,
+          nodes.map((n) => n.wallet),
+          recs.map((r) => (r ? { resultHash: r.resultHash, volume: r.volume } : null)),
+          waitMs,
+        )
+        .catch((err) => {
+          ctx.log(`${this.name} epoch ${epoch}: cannot read the attack: ${(err as Error).message}`);
+          return null;
+        });
+    }
     const row: EpochReport = {
       epoch,
       orders: ref?.orders ?? 0,
@@ -215,6 +239,7 @@ export class MarketDriver {
       asks: orderList
         .filter((o) => o.side === "sell")
         .map((o) => ({ limitPrice: BigInt(o.limitPrice), quantity: BigInt(o.quantity) })),
+      ...(attack ? { attack } : {}),
     };
     if (settlement) ctx.onSettled();
     this.rows.push(row);

@@ -8,6 +8,7 @@
 //   anvil.log            the chain's log
 //   node-<i>/            data dir of node i: keystore, peer key, SQLite db, api-token, node.json, config.json
 //   node-<i>/node.log    its log
+//   adversary/           with --adversary: the attacker's config (keys), journal and log (adversary/files.ts)
 //   report.json, report.html   written on exit
 //
 // Driving it from a test (several markets):
@@ -24,6 +25,12 @@
 //   await net.down();
 // A ScenarioFactory as `scenario` is one energy market (energyMarket in scenarios.ts); net.market,
 // net.scenario, net.base and net.quote are the primary market's.
+//
+// With `adversary: "censor" | "skim" | "copy"` one more process attacks the primary market in every epoch
+// that run() drives (testnet/adversary/attacker.ts); its wallets are funded here, its pid and addresses
+// are in state.json, each report row of the primary market carries its `attack`, and the report its
+// balance before and after (report.adversary). copy runs the chain with a block a second and longer
+// epochs (adversary/timing.ts).
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
@@ -39,11 +46,19 @@ import { addressOfPrivateKey } from "../protocol/signature.ts";
 import { type AnvilInstance, deployLocal, startAnvil } from "../settlement/anvil.ts";
 import { SettlementClient } from "../settlement/client.ts";
 import { Asset } from "../settlement/encoding.ts";
+import { ADVERSARY_DEPOSIT_BASE, ADVERSARY_DEPOSIT_QUOTE } from "./adversary/attacker.ts";
+import { writeAdversaryConfig, writeAttackRange } from "./adversary/files.ts";
+import { AttackObserver } from "./adversary/observer.ts";
+import { AdversaryProcess } from "./adversary/process.ts";
+import { adversaryTiming } from "./adversary/timing.ts";
 import { type DriverContext, MarketDriver } from "./market-driver.ts";
 import { NodeProcess } from "./node-process.ts";
 import { deriveSecretKey } from "./rng.ts";
 import { energyMarket } from "./scenarios.ts";
 import type {
+  AdversaryBalance,
+  AdversaryMode,
+  AdversaryReport,
   DeviceSpec,
   MarketInfo,
   MarketPlan,
@@ -72,6 +87,8 @@ export interface TestnetOptions {
   readonly seed: string;
   readonly dir: string;
   readonly feeBps?: bigint;
+  /** An attacker process that attacks the primary market in every epoch (default: none). */
+  readonly adversary?: AdversaryMode | null;
   /** Progress lines (setup steps); default: dropped. */
   readonly log?: (line: string) => void;
 }
@@ -105,6 +122,13 @@ export interface TestnetState {
     dataDir: string;
     log: string;
   }[];
+  /** With --adversary: the attacker process and its wallets. */
+  readonly adversary?: {
+    readonly pid: number;
+    readonly mode: AdversaryMode;
+    readonly addresses: readonly Hex[];
+    readonly log: string;
+  };
   readonly startedAtMs: number;
 }
 
@@ -129,6 +153,18 @@ export function pidAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** One JSON-RPC call (dev-chain methods, before any client exists). */
+async function rpcCall(url: string, method: string, params: unknown[]): Promise<unknown> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = (await res.json()) as { result?: unknown; error?: { message?: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.message ?? "failed"}`);
+  return body.result;
 }
 
 async function freePort(): Promise<number> {
@@ -166,11 +202,19 @@ export class Testnet {
   /** Every market, the primary first. */
   readonly markets: MarketDriver[] = [];
   nodes: NodeProcess[] = [];
+  /** With --adversary: the attacker process, and the launcher's view of its attacks. */
+  adversary: AdversaryProcess | null = null;
+  attacks: AttackObserver | null = null;
   firstSettlementS: number | null = null;
+  /** The primary market's epoch length, s: --epoch-seconds, or longer for --adversary copy. */
+  readonly epochSeconds: number;
   readonly startedAtMs = Date.now();
 
   private readonly plans: readonly MarketPlan[];
   private separator!: Uint8Array;
+  private adversaryStart: AdversaryBalance | null = null;
+  private adversaryEnd: AdversaryBalance | null = null;
+  private adversaryFees = 0n;
   private stopping = false;
   private readonly stopWaiters: (() => void)[] = [];
 
@@ -178,6 +222,7 @@ export class Testnet {
     this.opts = opts;
     this.dir = resolve(opts.dir);
     this.plans = marketPlans(opts.scenario);
+    this.epochSeconds = adversaryTiming(opts.adversary ?? null, opts.epochSeconds).epochSeconds;
   }
 
   /** The primary market. */
@@ -234,8 +279,18 @@ export class Testnet {
 
   private async setUp(): Promise<void> {
     const anvilLog = createWriteStream(join(this.dir, "anvil.log"));
-    this.anvil = await startAnvil({ onOutput: (line) => anvilLog.write(`${line}\n`) });
-    this.log(`chain: anvil at ${this.anvil.rpcUrl} (chain id ${this.anvil.chainId})`);
+    const timing = adversaryTiming(this.opts.adversary ?? null, this.opts.epochSeconds);
+    this.anvil = await startAnvil({
+      onOutput: (line) => anvilLog.write(`${line}\n`),
+      ...(timing.blockTimeS === null ? {} : { blockTimeS: timing.blockTimeS }),
+    });
+    // An interval-mined chain (copy) automines while the launcher deploys and funds: a block per second
+    // would make the setup take minutes. It mines by the clock again before the nodes trade.
+    if (timing.blockTimeS !== null) await rpcCall(this.anvil.rpcUrl, "evm_setAutomine", [true]);
+    this.log(
+      `chain: anvil at ${this.anvil.rpcUrl} (chain id ${this.anvil.chainId})` +
+        (timing.blockTimeS === null ? "" : `, a block every ${timing.blockTimeS} s`),
+    );
     const deployerKey = this.anvil.accounts[0]!.privateKey;
     const first = this.plans[0]!;
     const d = await deployLocal({
@@ -269,16 +324,20 @@ export class Testnet {
     // devices to deposit (a few devices per node in each market).
     const nowS = BigInt(Math.ceil(Date.now() / 1000));
     const housesToFund = this.plans.length * this.opts.nodes;
-    const genesisTimeS = nowS + 4n + BigInt(Math.ceil(housesToFund / 4));
+    // The attacker's wallets and process take another two seconds.
+    const genesisTimeS = nowS + 4n + BigInt(Math.ceil(housesToFund / 4)) + (this.opts.adversary ? 2n : 0n);
     for (const [i, plan] of this.plans.entries()) {
       const t = tokens[i]!;
-      const epochLengthS = BigInt(this.opts.epochSeconds * plan.epochMultiple);
+      const epochLengthS = BigInt(this.epochSeconds * plan.epochMultiple);
       const created = await this.chain.createMarket({
         base: t.base,
         quote: t.quote,
         genesisTimeS,
         epochLengthS,
         feeBps: this.opts.feeBps ?? 5n,
+        ...(timing.challengeWindowS !== null && timing.challengeWindowS < epochLengthS
+          ? { challengeWindowS: timing.challengeWindowS }
+          : {}),
       });
       const info: MarketInfo = { id: created.id, genesisTimeS, epochLengthS, ...plan.units };
       const scenario = plan.devices({ seed: this.opts.seed, nodes: this.opts.nodes, market: info });
@@ -290,9 +349,66 @@ export class Testnet {
     }
 
     for (const n of this.nodes) this.writeNodeConfig(n);
-    await Promise.all([this.fundDevices(), ...this.nodes.map((n) => n.start())]);
+    const adversaryKeys = this.opts.adversary
+      ? [0, 1].map((i) => deriveSecretKey(this.opts.seed, "adversary", i))
+      : [];
+    await Promise.all([
+      this.fundDevices(),
+      this.fundAdversary(adversaryKeys),
+      ...this.nodes.map((n) => n.start()),
+    ]);
+    if (timing.blockTimeS !== null)
+      await rpcCall(this.anvil.rpcUrl, "evm_setIntervalMining", [timing.blockTimeS]);
     this.writeState();
     this.log(`nodes: ${this.nodes.map((n) => `${n.index}=${n.apiUrl}`).join(" ")}`);
+    if (this.opts.adversary) await this.startAdversary(this.opts.adversary, adversaryKeys);
+  }
+
+  /** Gas, tokens and escrow deposits (both assets of the primary market) for each attacker wallet. */
+  private async fundAdversary(keys: readonly Hex[]): Promise<void> {
+    const market = this.primary;
+    await Promise.all(
+      keys.map(async (privateKey) => {
+        const address = addressOfPrivateKey(privateKey);
+        await this.chain.provider.send("anvil_setBalance", [address, `0x${NODE_ETH_WEI.toString(16)}`]);
+        const c = new SettlementClient({ rpcUrl: this.anvil.rpcUrl, privateKey, contract: this.contract });
+        try {
+          await c.mintTestToken(market.base, address, ADVERSARY_DEPOSIT_BASE);
+          await c.deposit(market.info.id, Asset.BASE, ADVERSARY_DEPOSIT_BASE);
+          await c.mintTestToken(market.quote, address, ADVERSARY_DEPOSIT_QUOTE);
+          await c.deposit(market.info.id, Asset.QUOTE, ADVERSARY_DEPOSIT_QUOTE);
+        } finally {
+          c.close();
+        }
+      }),
+    );
+  }
+
+  /** Writes the attacker's config, notes its balance, spawns it and waits until it is connected. */
+  private async startAdversary(mode: AdversaryMode, keys: readonly Hex[]): Promise<void> {
+    const market = this.primary;
+    writeAdversaryConfig(this.dir, { mode, keys, market: market.info.id, nodeIndex: 0 });
+    const params = await this.chain.getMarket(market.info.id);
+    this.attacks = new AttackObserver({
+      dir: this.dir,
+      mode,
+      chain: this.chain,
+      market: market.info.id,
+      base: market.base,
+      quote: market.quote,
+      addresses: keys.map((k) => addressOfPrivateKey(k)),
+      bondWei: params.bondWei,
+      fromBlock: await this.chain.provider.getBlockNumber(),
+    });
+    market.attacks = this.attacks;
+    this.adversaryStart = await this.attacks.balance();
+    this.adversary = new AdversaryProcess(this.dir, mode);
+    await this.adversary.start();
+    this.writeState();
+    this.log(
+      `adversary: ${mode} (pid ${this.adversary.pid}), wallets ${this.attacks.addresses.join(", ")}; bond ${params.bondWei} wei, ` +
+        `challenge window ${params.challengeWindowS} s; log ${this.adversary.logPath}`,
+    );
   }
 
   /** Data dir, peer key, wallet (funded with gas) and a free port for node `i`; starts nothing. */
@@ -390,6 +506,16 @@ export class Testnet {
         dataDir: n.dataDir,
         log: n.logPath,
       })),
+      ...(this.adversary && this.attacks
+        ? {
+            adversary: {
+              pid: this.adversary.pid,
+              mode: this.adversary.mode,
+              addresses: this.attacks.addresses,
+              log: this.adversary.logPath,
+            },
+          }
+        : {}),
       startedAtMs: this.startedAtMs,
     };
     writeFileSync(stateFile(this.dir), `${JSON.stringify(state, null, 2)}\n`);
@@ -438,6 +564,13 @@ export class Testnet {
     const first = this.primary.firstEpochFrom(epochStartMs(this.market, next));
     const fromMs = epochStartMs(this.market, first);
     const untilMs = epochs === null ? null : epochStartMs(this.market, first + BigInt(epochs));
+    // The attacker attacks the primary market's epochs that this run drives.
+    if (this.attacks) {
+      writeAttackRange(this.dir, {
+        fromEpoch: first,
+        untilEpoch: epochs === null ? null : first + BigInt(epochs),
+      });
+    }
     let progressTimer: NodeJS.Timeout | null = null;
     if (onProgress) {
       progressTimer = setInterval(() => {
@@ -451,7 +584,28 @@ export class Testnet {
     } finally {
       if (progressTimer) clearInterval(progressTimer);
     }
+    if (this.attacks) {
+      // Every driven epoch is final by now, and the attacker journalled it closed (each row waited).
+      try {
+        this.adversaryEnd = await this.attacks.balance();
+        this.adversaryFees = await this.attacks.feesEarned();
+      } catch (err) {
+        this.log(`adversary: cannot read its balance: ${(err as Error).message}`);
+      }
+    }
     return this.report();
+  }
+
+  /** The attacker's part of the report; null without --adversary. */
+  adversaryReport(): AdversaryReport | null {
+    if (!this.attacks || !this.adversaryStart) return null;
+    return {
+      mode: this.attacks.opts.mode,
+      addresses: this.attacks.addresses,
+      start: this.adversaryStart,
+      end: this.adversaryEnd,
+      feesEarned: this.adversaryFees,
+    };
   }
 
   report(): TestnetReport {
@@ -464,11 +618,13 @@ export class Testnet {
       startedAtMs: this.startedAtMs,
       firstSettlementS: this.firstSettlementS,
       markets: this.markets.map((m) => m.report()),
+      ...(this.adversaryReport() ? { adversary: this.adversaryReport()! } : {}),
     };
   }
 
-  /** Stops every node (SIGTERM, then SIGKILL) and the chain; removes state.json. Idempotent. */
+  /** Stops the attacker and every node (SIGTERM, then SIGKILL) and the chain; removes state.json. Idempotent. */
   async down(): Promise<void> {
+    await this.adversary?.stop();
     await Promise.all(this.nodes.map((n) => n.stop()));
     this.chain?.close();
     await this.anvil?.stop();

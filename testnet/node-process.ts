@@ -72,14 +72,16 @@ export class NodeProcess {
     void this.exited.then(() => log.end());
     const deadline = Date.now() + NODE_START_TIMEOUT_MS;
     const info = join(this.dataDir, "node.json");
-    while (!existsSync(info)) {
+    // The node writes node.json once its API listens; it may be caught half written (not atomic).
+    let parsed: { apiUrl: string } | null = null;
+    while (parsed === null) {
       if (!this.running)
         throw new Error(`node ${this.index} exited at startup; see ${this.logPath}:\n${tail(this.logPath)}`);
       if (Date.now() > deadline)
         throw new Error(`node ${this.index} did not start in time; see ${this.logPath}`);
-      await sleep(50);
+      parsed = readInfo(info);
+      if (parsed === null) await sleep(50);
     }
-    const parsed = JSON.parse(readFileSync(info, "utf8")) as { apiUrl: string };
     this.apiUrl = parsed.apiUrl;
     this.token = readFileSync(join(this.dataDir, "api-token"), "utf8").trim();
   }
@@ -110,6 +112,17 @@ export class NodeProcess {
     if (!child || !this.running) return;
     child.kill("SIGKILL");
     await this.exited;
+  }
+}
+
+/** node.json once it is whole, else null. */
+function readInfo(path: string): { apiUrl: string } | null {
+  if (!existsSync(path)) return null;
+  try {
+    const info = JSON.parse(readFileSync(path, "utf8")) as { apiUrl?: unknown };
+    return typeof info.apiUrl === "string" ? { apiUrl: info.apiUrl } : null;
+  } catch {
+    return null;
   }
 }
 

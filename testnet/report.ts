@@ -1,16 +1,29 @@
 // The testnet's report: report.json (the TestnetReport, bigints as decimal strings) and report.html, one
 // self-contained page (inline CSS and server-drawn inline SVG; no script, no network) with the run's
 // facts and, for each market, in its own units: the supply and demand curves of the last epochs, price
-// and volume over the run and a per-epoch table.
+// and volume over the run and a per-epoch table. With --adversary: the attacker's balance before and after,
+// and a table of its attacks on the primary market (its submission, the challenge that replaced it, the
+// bond paid, the final result).
 //
 // Amounts shown as text go through formatUnits (exact); floats appear only as pixel coordinates.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { formatUnits } from "../protocol/amount.ts";
 import type { Hex } from "../protocol/hex.ts";
 import { ENERGY_UNITS } from "./devices.ts";
 import { escapeHtml } from "./html.ts";
 import { curveExtent, maxOf, renderCurveSvg, renderPriceSvg, renderVolumeSvg } from "./report-charts.ts";
-import type { EpochReport, MarketInfo, MarketReport, NodeEpochView, TestnetReport } from "./types.ts";
+import type {
+  AdversaryBalance,
+  AdversaryMode,
+  AdversaryReport,
+  EpochAttack,
+  EpochReport,
+  MarketInfo,
+  MarketReport,
+  NodeEpochView,
+  TestnetReport,
+} from "./types.ts";
 import { baseCell, formatBase, formatPrice, formatQuote, priceCell, quoteCell } from "./units.ts";
 
 export const REPORT_JSON_FILE = "report.json";
@@ -67,7 +80,35 @@ export function parseReportJson(text: string): TestnetReport {
     startedAtMs: raw.startedAtMs as number,
     firstSettlementS: (raw.firstSettlementS ?? null) as number | null,
     markets,
+    ...(raw.adversary === undefined || raw.adversary === null
+      ? {}
+      : { adversary: parseAdversary(obj(raw.adversary, "adversary")) }),
   };
+}
+
+function parseBalance(v: unknown, where: string): AdversaryBalance {
+  const b = obj(v, where);
+  return {
+    eth: big(b.eth, `${where}.eth`),
+    bonds: big(b.bonds, `${where}.bonds`),
+    base: big(b.base, `${where}.base`),
+    quote: big(b.quote, `${where}.quote`),
+  };
+}
+
+function parseAdversary(a: Record<string, unknown>): AdversaryReport {
+  return {
+    mode: a.mode as AdversaryMode,
+    addresses: arr(a.addresses, "adversary.addresses") as Hex[],
+    start: parseBalance(a.start, "adversary.start"),
+    end: a.end === null || a.end === undefined ? null : parseBalance(a.end, "adversary.end"),
+    feesEarned: big(a.feesEarned, "adversary.feesEarned"),
+  };
+}
+
+function parseAttack(v: unknown, where: string): EpochAttack {
+  const a = obj(v, where);
+  return { ...(a as unknown as EpochAttack), bondPaidWei: big(a.bondPaidWei, `${where}.bondPaidWei`) };
 }
 
 function parseMarket(v: unknown, k: number): MarketReport {
@@ -112,6 +153,9 @@ function parseEpoch(e: unknown, where: string): EpochReport {
     gasUsed: r.gasUsed === null || r.gasUsed === undefined ? null : big(r.gasUsed, `${where}.gasUsed`),
     bids: curve(r.bids, `${where}.bids`),
     asks: curve(r.asks, `${where}.asks`),
+    ...(r.attack === undefined || r.attack === null
+      ? {}
+      : { attack: parseAttack(r.attack, `${where}.attack`) }),
   };
 }
 
@@ -191,6 +235,93 @@ export function describeSettlement(row: EpochReport): string {
   return row.settledBy === null || row.settledBy < 0 ? "external" : `node ${row.settledBy}`;
 }
 
+/** Wei as ether, exact ("0.01"). */
+export function formatEth(wei: bigint): string {
+  return formatUnits(wei, 18);
+}
+
+/** "node 2", "the attacker", or a short address. */
+function whoIs(node: number | null, address: Hex | null, attacker: boolean): string {
+  if (node !== null) return `node ${node}`;
+  if (attacker) return "the attacker";
+  return address === null ? "nobody" : `external ${shortHex(address)}`;
+}
+
+/** One epoch's attack in words, in four parts (the view and the report use the same words). */
+export interface AttackWords {
+  /** Whether the attack failed as it should: the final result is the honest one. */
+  readonly held: boolean;
+  /** The attacker's submission: its transaction and what became of it, or "none". */
+  readonly submission: string;
+  /** The challenge that replaced it, or why there was none. */
+  readonly challenge: string;
+  /** The bond paid to the challenger. */
+  readonly bond: string;
+  /** The final result: whose, its hash, and whether it is the honest nodes' result. */
+  readonly final: string;
+}
+
+export function describeAttack(a: EpochAttack): AttackWords {
+  let submission: string;
+  if (a.tx === null) submission = `none (${a.outcome})`;
+  else if (a.mode === "copy") {
+    const whose = a.copiedFrom === null ? "a" : `node ${a.copiedFrom}'s`;
+    const what = a.txs > 1 ? `${a.txs} copies, first ${shortHex(a.tx)}` : `copy ${shortHex(a.tx)}`;
+    submission = `${what} of ${whose} tx ${shortHex(a.copiedTx)}: ${a.outcome}`;
+  } else submission = `proposed ${shortHex(a.tx)}${a.outcome === "stood" ? "" : ` (${a.outcome})`}`;
+  const challenger = whoIs(a.challengerNode, a.challenger, false);
+  const challenge =
+    a.challengeTx !== null
+      ? `replaced by ${challenger}'s challenge ${shortHex(a.challengeTx)}`
+      : a.resultHash !== null
+        ? "not challenged"
+        : a.challenged
+          ? "challenged (not the attacker's result)"
+          : "no challenge";
+  const bond = a.bondPaidWei > 0n ? `bond ${formatEth(a.bondPaidWei)} ETH to ${challenger}` : "no bond paid";
+  const honest = a.finalMatchesHonest ? "= honest" : "≠ honest";
+  const final =
+    a.finalResultHash === null
+      ? `final: none (${a.finalMatchesHonest ? "no trade, = honest" : "≠ honest"})`
+      : `final: ${whoIs(a.finalNode, a.finalSubmitter, a.finalByAttacker)}'s ${shortHex(a.finalResultHash)} ${honest}`;
+  return { held: a.finalMatchesHonest, submission, challenge, bond, final };
+}
+
+/** A balance in a market's units: "1000 ETH (+0 bonds) · 1000 kWh · 1000 $". */
+function describeBalance(b: AdversaryBalance, m: MarketInfo): string {
+  const bonds = b.bonds > 0n ? ` (+${formatEth(b.bonds)} ETH of bonds to claim)` : "";
+  return `${formatEth(b.eth)} ETH${bonds} · ${formatBase(b.base, m)} ${m.baseLabel} · ${formatQuote(b.quote, m)} ${m.quoteLabel}`;
+}
+
+/** The change from `a` to `b`, signed: "−0.0103 ETH · −1.5 kWh · +0.299 $". */
+function describeChange(a: AdversaryBalance, b: AdversaryBalance, m: MarketInfo): string {
+  const signed = (v: bigint, f: (x: bigint) => string) => (v > 0n ? `+${f(v)}` : v < 0n ? `−${f(-v)}` : "±0");
+  return [
+    `${signed(b.eth + b.bonds - a.eth - a.bonds, formatEth)} ETH`,
+    `${signed(b.base - a.base, (x) => formatBase(x, m))} ${m.baseLabel}`,
+    `${signed(b.quote - a.quote, (x) => formatQuote(x, m))} ${m.quoteLabel}`,
+  ].join(" · ");
+}
+
+/** The attacker's run in a few lines, for the end of `testnet up`. */
+export function describeAdversary(report: TestnetReport): string[] {
+  const adv = report.adversary;
+  const primary = report.markets[0];
+  if (!adv || !primary) return [];
+  const rows = primary.epochs.filter((e) => e.attack);
+  const attacked = rows.filter((e) => e.attack!.attacked).length;
+  const challenged = rows.filter((e) => e.attack!.challenged).length;
+  const held = rows.filter((e) => e.attack!.finalMatchesHonest).length;
+  const m = primary.market;
+  return [
+    `adversary ${adv.mode}: attacked ${attacked} of ${rows.length} epochs, ${challenged} challenged; the final result is the honest one in ${held} of ${rows.length}`,
+    `  attacker at start: ${describeBalance(adv.start, m)}`,
+    adv.end
+      ? `  attacker at end:   ${describeBalance(adv.end, m)} (${describeChange(adv.start, adv.end, m)}); fees earned ${formatQuote(adv.feesEarned, m)} ${m.quoteLabel}`
+      : "  attacker at end:   unknown",
+  ];
+}
+
 // ---------------------------------------------------------------------------------------------------
 // HTML
 
@@ -220,6 +351,7 @@ export function renderReportHtml(report: TestnetReport): string {
     `<header><h1>${esc(title)}</h1>`,
     `<p class="sub">seed “${esc(report.seed)}” · ${esc(markets)}</p></header>`,
     renderSummary(report),
+    ...(report.adversary ? [renderAdversary(report)] : []),
     ...report.markets.map((mr, i) => renderMarket(mr, i)),
     `<footer>Generated from ${esc(REPORT_JSON_FILE)} (same folder), which holds every number on this page.</footer>`,
     "</body>",
@@ -258,6 +390,7 @@ td.l,th.l{text-align:left}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace}
 details summary{cursor:pointer;color:var(--muted)}
 details table{margin:4px 0 8px;font-size:12px}
+#adversary td{white-space:normal}
 `;
 
 function facts(list: readonly (readonly [string, string])[]): string {
@@ -304,6 +437,48 @@ function renderMarket(mr: MarketReport, index: number): string {
     renderCurves(mr, id),
     renderSeries(mr, id),
     renderTable(mr, id),
+    "</section>",
+  ].join("");
+}
+
+/** The attacker: its mode, wallets, balance before and after, and each attack on the primary market. */
+function renderAdversary(report: TestnetReport): string {
+  const adv = report.adversary!;
+  const primary = report.markets[0];
+  if (!primary) return "";
+  const m = primary.market;
+  const rows = primary.epochs.filter((e) => e.attack);
+  const held = rows.filter((e) => e.attack!.finalMatchesHonest).length;
+  const list: [string, string][] = [
+    ["mode", adv.mode],
+    ["wallets", adv.addresses.join(", ")],
+    ["epochs attacked", `${rows.filter((e) => e.attack!.attacked).length} of ${rows.length}`],
+    ["challenged", `${rows.filter((e) => e.attack!.challenged).length} of ${rows.length}`],
+    ["final result = honest", `${held} of ${rows.length}`],
+    ["balance at start", describeBalance(adv.start, m)],
+    ["balance at end", adv.end ? describeBalance(adv.end, m) : "–"],
+    ["change", adv.end ? describeChange(adv.start, adv.end, m) : "–"],
+    ["fees earned", `${formatQuote(adv.feesEarned, m)} ${m.quoteLabel}`],
+  ];
+  const head = ["epoch", "attacker's submission", "challenge that replaced it", "bond paid", "final result"]
+    .map((h, i) => `<th${i > 0 ? ' class="l"' : ""}>${esc(h)}</th>`)
+    .join("");
+  const body = rows.map((r) => {
+    const w = describeAttack(r.attack!);
+    const a = r.attack!;
+    return (
+      `<tr data-epoch="${esc(r.epoch.toString())}"><td>${esc(r.epoch.toString())}</td>` +
+      `<td class="l"${a.tx ? ` title="${esc(a.tx)}"` : ""}>${esc(w.submission)}</td>` +
+      `<td class="l">${esc(w.challenge)}</td><td class="l">${esc(w.bond)}</td>` +
+      `<td class="l ${w.held ? "ok" : "bad"}">${esc(w.final)}</td></tr>`
+    );
+  });
+  return [
+    `<section id="adversary"><h2>adversary: ${esc(adv.mode)}</h2>`,
+    facts(list),
+    rows.length > 0
+      ? `<table><thead><tr>${head}</tr></thead><tbody>${body.join("")}</tbody></table>`
+      : `<p class="note">No epochs recorded.</p>`,
     "</section>",
   ].join("");
 }

@@ -133,6 +133,81 @@ export interface EpochReport {
   /** The demand and supply curves of the epoch's orders, for the report's plots. */
   readonly bids: readonly { readonly limitPrice: bigint; readonly quantity: bigint }[];
   readonly asks: readonly { readonly limitPrice: bigint; readonly quantity: bigint }[];
+  /** With `--adversary`, on the primary market's rows: what the attacker did and what became of it. */
+  readonly attack?: EpochAttack;
+}
+
+/** The attacks `--adversary MODE` runs (testnet/adversary/): one extra process that uses only the chain's ABI and a node's control API. */
+export type AdversaryMode = "censor" | "skim" | "copy";
+
+/**
+ * One epoch of the primary market under attack: the attacker's submission, the challenge that replaced
+ * it, the bond paid, and the final result, read from the chain's settlement events, the attacker's
+ * journal and the nodes' control APIs.
+ */
+export interface EpochAttack {
+  readonly mode: AdversaryMode;
+  /** The attacker sent a transaction against this epoch: a proposal (censor, skim) or a copy (copy). */
+  readonly attacked: boolean;
+  /** Its transaction (the first one, when it copied several); null: none. */
+  readonly tx: Hex | null;
+  /** How many transactions it sent against the epoch (copy: one per honest call copied). */
+  readonly txs: number;
+  /**
+   * What became of its submission, in a few words: "stood" (its result stood until challenged or final),
+   * "reverted NotCommitted", "not sent: ..." (e.g. nothing trades without the orders it leaves out).
+   */
+  readonly outcome: string;
+  /** copy: the honest transaction it copied, and the index of the node that sent it (null: not ours). */
+  readonly copiedTx: Hex | null;
+  readonly copiedFrom: number | null;
+  /** The result hash of the attacker's proposal, when it stood. */
+  readonly resultHash: Hex | null;
+  /** The challenge that replaced the attacker's standing result, its sender, and that sender's node index. */
+  readonly challengeTx: Hex | null;
+  readonly challenger: Hex | null;
+  readonly challengerNode: number | null;
+  /** Wei of the attacker's bond that went to that challenger (0 when nothing of the attacker's was replaced). */
+  readonly bondPaidWei: bigint;
+  /** Whether any challenge replaced a standing result of the epoch. */
+  readonly challenged: boolean;
+  /** The final result on chain (the epoch's last Proposed or Challenged event); nulls when nothing was proposed. */
+  readonly finalTx: Hex | null;
+  readonly finalResultHash: Hex | null;
+  readonly finalSubmitter: Hex | null;
+  /** The final submitter's node index; null when it is not one of the nodes (e.g. the attacker). */
+  readonly finalNode: number | null;
+  /** Whether the final result is the attacker's own. */
+  readonly finalByAttacker: boolean;
+  /**
+   * Whether the final on-chain result hash equals the honest nodes' local result hash (every node that
+   * reported one, through its control API); with nothing on chain, whether every node found no trade.
+   */
+  readonly finalMatchesHonest: boolean;
+}
+
+/** The attacker's holdings at one moment, summed over its wallets. */
+export interface AdversaryBalance {
+  /** Wei in its wallets. */
+  readonly eth: bigint;
+  /** Wei of bonds it can claim (claimBonds) but has not. */
+  readonly bonds: bigint;
+  /** Base and quote units of the primary market: in its wallets plus its escrow (free and locked). */
+  readonly base: bigint;
+  readonly quote: bigint;
+}
+
+/** The attacker of a run: its wallets, and what it held when the run started and when it ended. */
+export interface AdversaryReport {
+  readonly mode: AdversaryMode;
+  /** Its wallets; the first sends its transactions. */
+  readonly addresses: readonly Hex[];
+  /** After the launcher funded it, before its first attack. */
+  readonly start: AdversaryBalance;
+  /** After the run's last epoch was final (null if it could not be read). */
+  readonly end: AdversaryBalance | null;
+  /** Fees paid to the attacker by finalize() during the run (quote units). */
+  readonly feesEarned: bigint;
 }
 
 /** One market's part of the report: what it is and its epochs, oldest first. */
@@ -154,6 +229,8 @@ export interface TestnetReport {
   readonly firstSettlementS: number | null;
   /** Every market of the run, the primary first. */
   readonly markets: readonly MarketReport[];
+  /** With `--adversary`: the attacker and its balance before and after. */
+  readonly adversary?: AdversaryReport;
 }
 
 /** Where a market's current epoch is, for the live view's progress line. */

@@ -5,9 +5,13 @@
 //
 // One market: the columns carry its units in their titles ("price $/kWh"). Several markets: a first
 // column names each row's market, and each amount carries its market's unit ("0.000150 $/reading").
+//
+// Under --adversary, each attacked row of the primary market is followed by a line saying what the
+// attacker did and what became of it: "↳ censor: proposed 0x… · replaced by node 2's challenge 0x… ·
+// bond 0.01 ETH to node 2 · final: node 2's 0x… = honest".
 import { epochEndMs } from "../protocol/epoch.ts";
-import { describeAgreement, describeSettlement } from "./report.ts";
-import type { CurrentEpoch, EpochReport, MarketInfo, MarketProgress } from "./types.ts";
+import { describeAgreement, describeAttack, describeSettlement } from "./report.ts";
+import type { AdversaryMode, CurrentEpoch, EpochReport, MarketInfo, MarketProgress } from "./types.ts";
 import { baseCell, priceCell, priceDecimals, quoteCell } from "./units.ts";
 
 /** A market the view shows: its short name and what it is. */
@@ -23,6 +27,8 @@ export interface LiveViewOptions {
   readonly interactive: boolean;
   /** Every market of the testnet, the primary first. */
   readonly markets: readonly ViewMarket[];
+  /** The attack running on the primary market, if any (its rows get an attack line). */
+  readonly adversary?: AdversaryMode | null;
 }
 
 /** At most this many progress redraws per second (4/s). */
@@ -141,6 +147,7 @@ export class LiveView {
         if (this.printed.has(key)) continue;
         this.printed.add(key);
         lines.push(this.formatRow(f.row, f.index));
+        if (f.row.attack) lines.push(this.formatAttack(f.row));
       }
       this.printAbove(lines);
     }
@@ -177,7 +184,25 @@ export class LiveView {
       "  price: the uniform clearing price · welfare: gains from trade, Σ limit·fill of bids − of asks",
       `  settled by: whose wallet settled the epoch on chain · agreement: order-set fingerprint and result hash across the ${this.opts.nodes} nodes`,
     ];
+    if (this.opts.adversary) {
+      notes.push(
+        `  ↳ ${this.opts.adversary} attack on the ${this.opts.markets[0]!.name} market: the attacker's submission · the challenge that replaced it · the bond paid to the challenger · the final result (= honest: the nodes' own result)`,
+      );
+    }
     return [this.paint(titles, ANSI.bold), ...notes.map((n) => this.paint(n, ANSI.dim))];
+  }
+
+  /** The attack line under an attacked row: what the attacker sent, the challenge, the bond, the final result. */
+  formatAttack(r: EpochReport): string {
+    const a = r.attack;
+    if (!a) return "";
+    const w = describeAttack(a);
+    const indent = " ".repeat(this.opts.markets.length > 1 ? 4 : 2);
+    const body = [w.submission, w.challenge, w.bond].join(" · ");
+    return (
+      this.paint(`${indent}↳ ${a.mode}: ${body} · `, ANSI.dim) +
+      this.paint(w.final, w.held ? ANSI.green : ANSI.red)
+    );
   }
 
   /** One epoch of market `index` (default: the primary) as a line of the table. */

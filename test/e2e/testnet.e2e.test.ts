@@ -6,7 +6,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { smartMarketInterface } from "../../settlement/artifacts.ts";
+import { finalizeItemOf, type StandingEvent } from "../../settlement/client.ts";
 import { Asset } from "../../settlement/encoding.ts";
 import { pidAlive, readState, Testnet, type TestnetState } from "../../testnet/network.ts";
 import { writeReport } from "../../testnet/report.ts";
@@ -92,7 +92,7 @@ function portsOf(dir: string, state: TestnetState): number[] {
 }
 
 describe("local testnet", () => {
-  it("4 nodes, 3 epochs: every node agrees every epoch, each traded epoch settles exactly once, token totals are conserved", async () => {
+  it("4 nodes, 3 epochs: every node agrees every epoch, each traded epoch is proposed exactly once and never challenged, token totals are conserved", async () => {
     const dir = tempDir("testnet-api");
     const net = await Testnet.up({
       nodes: 4,
@@ -117,20 +117,32 @@ describe("local testnet", () => {
       }
       expect(epochs.some((e) => e.volume > 0n)).toBe(true);
 
-      // On chain: exactly one Settled event per epoch that traded, none for those that did not.
-      const logs = await net.chain.provider.getLogs({
-        address: net.contract,
-        topics: [smartMarketInterface.getEvent("Settled")!.topicHash, net.market.id],
+      // On chain: exactly one Proposed event per epoch that traded, none for those that did not, and no
+      // challenge (every node holds the same orders, so the first proposal is everyone's result).
+      const events = await net.chain.settlementEvents({
         fromBlock: 0,
+        toBlock: await net.chain.provider.getBlockNumber(),
+        markets: [net.market.id],
       });
-      const settled = logs.map((l) => smartMarketInterface.parseLog(l)!.args.epoch as bigint);
+      expect(events.filter((ev) => ev.kind === "Challenged")).toHaveLength(0);
       for (const e of epochs) {
-        expect(
-          settled.filter((x) => x === e.epoch),
-          `Settled events of epoch ${e.epoch}`,
-        ).toHaveLength(e.volume > 0n ? 1 : 0);
+        const proposed = events.filter((ev) => ev.kind === "Proposed" && ev.epoch === e.epoch);
+        expect(proposed, `Proposed events of epoch ${e.epoch}`).toHaveLength(e.volume > 0n ? 1 : 0);
         expect(e.settled).toBe(e.volume > 0n);
+        if (proposed[0]) expect(e.settlementTx).toBe(proposed[0].txHash);
       }
+
+      // Fees are held by the contract until finalize() credits them to the final submitter: finalise every
+      // final result the nodes have not finalised yet (anyone may), so that every token is in someone's escrow.
+      const finalized = new Set(events.filter((ev) => ev.kind === "Finalized").map((ev) => ev.epoch));
+      const items = epochs
+        .filter((e) => !finalized.has(e.epoch))
+        .map((e) =>
+          events.filter((ev): ev is StandingEvent => ev.kind !== "Finalized" && ev.epoch === e.epoch).at(-1),
+        )
+        .filter((ev): ev is StandingEvent => ev !== undefined)
+        .map(finalizeItemOf);
+      if (items.length > 0) await net.chain.finalize(net.market.id, items);
 
       // Conservation: the escrow of every account (devices and the nodes that earned fees) sums to the
       // deposits, and to the tokens the contract holds.

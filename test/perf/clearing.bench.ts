@@ -6,6 +6,7 @@ import { compareByLimitThenId } from "../../clearing/book.ts";
 import { type ClearingResult, clear, computeResultHash } from "../../clearing/clear.ts";
 import { BENCH_BOOK, generateBook } from "./clearing-book.ts";
 import { type BenchGroup, round, timeBestMs } from "./harness.ts";
+import { measureLastLook } from "./last-look.ts";
 
 /** Best of this many runs for each timing (the first also warms up the JIT). */
 const TIMING_RUNS = 3;
@@ -47,7 +48,14 @@ export const bench: BenchGroup = async (log) => {
   const rss = JSON.parse(child.stdout) as { bookPeakMb: number; peakMb: number; fills: number };
   log(`peak RSS ${round(rss.peakMb, 0)} MB, of which generating the book ${round(rss.bookPeakMb, 0)} MB`);
 
+  const look = measureLastLook();
+  log(
+    `last look: in ${look.booksWithGain} of ${look.books} books a buy added after the result (from the seller's other wallet) gains; median ${look.medianBps} bps, max ${look.maxBps} bps of the seller's honest proceeds`,
+  );
+
   return [
+    { name: "last_look_gain_median_bps", value: Number(look.medianBps), unit: "bps" },
+    { name: "last_look_gain_max_bps", value: Number(look.maxBps), unit: "bps" },
     { name: "clear_1m_ms", value: round(clearMs, 0), unit: "ms" },
     { name: "sort_1m_ms", value: round(sortMs, 0), unit: "ms" },
     {

@@ -13,6 +13,8 @@ import {
   simulateScenario,
 } from "../../testnet/scenarios.ts";
 import type {
+  AdversaryMode,
+  EpochAttack,
   EpochReport,
   MarketInfo,
   MarketReport,
@@ -146,4 +148,89 @@ export function epochsOf(report: TestnetReport, market = 0): readonly EpochRepor
 
 function pick(o: { limitPrice: bigint; quantity: bigint }): { limitPrice: bigint; quantity: bigint } {
   return { limitPrice: o.limitPrice, quantity: o.quantity };
+}
+
+/**
+ * A report of a run under `--adversary mode`: `syntheticReport`'s rows, each with an attack. censor and
+ * skim: the attacker's proposal stood and was replaced by node (epoch mod nodes)'s challenge, except epoch 2
+ * (nothing sent: no trade without the orders it leaves out) and epoch 3 (its result stood and is final, ≠
+ * honest). copy: a copy of the proposer's transaction that reverted NotCommitted, two copies in epoch 1.
+ */
+export function syntheticAttackReport(
+  mode: AdversaryMode,
+  opts: { epochs?: number; nodes?: number } = {},
+): TestnetReport {
+  const base = syntheticReport({ epochs: opts.epochs ?? 6, nodes: opts.nodes ?? 3 });
+  const nodes = base.nodes;
+  const attacker: Hex = `0x${"ad".repeat(20)}`;
+  const nodeWallet = (i: number): Hex => `0x${String(i).repeat(40)}` as Hex;
+  const rows = base.markets[0]!.epochs.map((r): EpochReport => {
+    const n = Number(r.epoch);
+    const node = n % nodes;
+    const honestHash = r.nodes.find((v) => v.resultHash !== null)?.resultHash ?? null;
+    if (mode === "copy") {
+      const attack: EpochAttack = {
+        mode,
+        attacked: true,
+        tx: fakeHash("copy", n),
+        txs: n === 1 ? 2 : 1,
+        outcome: n === 1 ? "2 reverted NotCommitted" : "reverted NotCommitted",
+        copiedTx: fakeHash("tx", n),
+        copiedFrom: node,
+        resultHash: null,
+        challengeTx: null,
+        challenger: null,
+        challengerNode: null,
+        bondPaidWei: 0n,
+        challenged: false,
+        finalTx: fakeHash("tx", n),
+        finalResultHash: honestHash,
+        finalSubmitter: nodeWallet(node),
+        finalNode: node,
+        finalByAttacker: false,
+        finalMatchesHonest: true,
+      };
+      return { ...r, attack };
+    }
+    const skipped = n === 2;
+    const stood = n === 3;
+    const attack: EpochAttack = {
+      mode,
+      attacked: !skipped,
+      tx: skipped ? null : fakeHash("attack", n),
+      txs: skipped ? 0 : 1,
+      outcome: skipped ? "not sent: nothing trades without the 3 orders it leaves out (of 9)" : "stood",
+      copiedTx: null,
+      copiedFrom: null,
+      resultHash: skipped ? null : fakeHash("attack-result", n),
+      challengeTx: skipped || stood ? null : fakeHash("challenge", n),
+      challenger: skipped || stood ? null : nodeWallet(node),
+      challengerNode: skipped || stood ? null : node,
+      bondPaidWei: skipped || stood ? 0n : 10n ** 16n,
+      challenged: !skipped && !stood,
+      finalTx: skipped ? fakeHash("tx", n) : stood ? fakeHash("attack", n) : fakeHash("challenge", n),
+      finalResultHash: stood ? fakeHash("attack-result", n) : honestHash,
+      finalSubmitter: stood ? attacker : nodeWallet(node),
+      finalNode: stood ? null : node,
+      finalByAttacker: stood,
+      finalMatchesHonest: !stood,
+    };
+    return { ...r, attack };
+  });
+  return {
+    ...base,
+    markets: [{ ...base.markets[0]!, epochs: rows }, ...base.markets.slice(1)],
+    adversary: {
+      mode,
+      addresses: [attacker, `0x${"ae".repeat(20)}`],
+      start: { eth: 2000n * 10n ** 18n, bonds: 0n, base: 2_000_000n, quote: 2_000_000_000n },
+      end: {
+        eth: 2000n * 10n ** 18n - 40_123_000_000_000_000n,
+        bonds: 0n,
+        base: 1_998_500n,
+        quote: 2_000_307_847n,
+      },
+      feesEarned: 0n,
+    },
+  };
 }

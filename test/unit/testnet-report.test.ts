@@ -2,10 +2,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { summarize } from "../../testnet/cli.ts";
 import { escapeHtml } from "../../testnet/html.ts";
 import {
+  describeAdversary,
   describeAgreement,
+  describeAttack,
   describeSettlement,
+  formatEth,
   parseReportJson,
   renderReportHtml,
   reportToJson,
@@ -14,7 +18,7 @@ import {
 import { niceAxis } from "../../testnet/report-charts.ts";
 import type { EpochReport, MarketReport, TestnetReport } from "../../testnet/types.ts";
 import { formatBase, formatPrice, padFraction } from "../../testnet/units.ts";
-import { DATA_MARKET, epochsOf, MARKET, syntheticReport } from "./testnet-fixtures.ts";
+import { DATA_MARKET, epochsOf, MARKET, syntheticAttackReport, syntheticReport } from "./testnet-fixtures.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -218,5 +222,126 @@ describe("testnet report", () => {
     expect(niceAxis(1000n)).toEqual({ max: 1000n, ticks: 4 });
     expect(niceAxis(1001n)).toEqual({ max: 2000n, ticks: 4 });
     expect(niceAxis(12_000n)).toEqual({ max: 20_000n, ticks: 4 });
+  });
+});
+
+describe("testnet report under --adversary", () => {
+  const report = syntheticReport({ epochs: 4, nodes: 3 });
+  const censor = syntheticAttackReport("censor", { epochs: 5, nodes: 3 });
+  const copy = syntheticAttackReport("copy", { epochs: 3, nodes: 3 });
+
+  it("report.json carries each epoch's attack and the attacker's balances, bigints as strings, and round-trips", () => {
+    const text = reportToJson(censor);
+    const raw = JSON.parse(text);
+    const a1 = raw.markets[0].epochs[1].attack;
+    expect(a1.bondPaidWei).toBe("10000000000000000");
+    expect(a1.challengerNode).toBe(1);
+    expect(a1.finalMatchesHonest).toBe(true);
+    expect(raw.adversary.start.eth).toBe((2000n * 10n ** 18n).toString());
+    expect(raw.adversary.feesEarned).toBe("0");
+    expect(parseReportJson(text)).toEqual(censor);
+    expect(parseReportJson(reportToJson(copy))).toEqual(copy);
+    // A report without an adversary has neither field.
+    expect(text).toContain('"adversary"');
+    expect(reportToJson(report)).not.toContain('"attack"');
+    expect(parseReportJson(reportToJson(report)).adversary).toBeUndefined();
+  });
+
+  it("words each attack in four parts, the same for the view and the page", () => {
+    const rows = epochsOf(censor);
+    const w1 = describeAttack(rows[1]!.attack!);
+    expect(w1.held).toBe(true);
+    expect(w1.submission).toMatch(/^proposed 0x[0-9a-f]{8}…[0-9a-f]{6}$/);
+    expect(w1.challenge).toMatch(/^replaced by node 1's challenge 0x/);
+    expect(w1.bond).toBe("bond 0.01 ETH to node 1");
+    expect(w1.final).toMatch(/^final: node 1's 0x[0-9a-f]{8}…[0-9a-f]{6} = honest$/);
+    const w2 = describeAttack(rows[2]!.attack!);
+    expect(w2.submission).toMatch(/^none \(not sent: /);
+    expect(w2.challenge).toBe("no challenge");
+    const w3 = describeAttack(rows[3]!.attack!);
+    expect(w3).toMatchObject({ held: false, challenge: "not challenged", bond: "no bond paid" });
+    expect(w3.final).toMatch(/^final: the attacker's .* ≠ honest$/);
+    // A challenger that is none of the nodes, a failed proposal, and an epoch with nothing on chain.
+    const external = describeAttack({
+      ...rows[1]!.attack!,
+      challengerNode: null,
+      challenger: `0x${"ee".repeat(20)}`,
+      finalNode: null,
+      finalSubmitter: `0x${"ee".repeat(20)}`,
+    });
+    expect(external.challenge).toMatch(/^replaced by external 0xeeeeeeee…eeeeee's challenge/);
+    expect(external.final).toMatch(/^final: external 0xeeeeeeee…eeeeee's/);
+    expect(
+      describeAttack({ ...rows[1]!.attack!, outcome: "failed: AlreadyProposed", tx: null, resultHash: null })
+        .submission,
+    ).toBe("none (failed: AlreadyProposed)");
+    expect(
+      describeAttack({ ...rows[1]!.attack!, finalResultHash: null, finalTx: null, finalMatchesHonest: true })
+        .final,
+    ).toBe("final: none (no trade, = honest)");
+    expect(describeAttack(epochsOf(copy)[1]!.attack!).submission).toMatch(
+      /^2 copies, first 0x[0-9a-f]{8}…[0-9a-f]{6} of node 1's tx 0x[0-9a-f]{8}…[0-9a-f]{6}: 2 reverted NotCommitted$/,
+    );
+    expect(formatEth(10n ** 16n)).toBe("0.01");
+  });
+
+  it("sums the run up: epochs attacked, challenged and honest, the balance before and after and its change", () => {
+    const lines = describeAdversary(censor);
+    expect(lines[0]).toBe(
+      "adversary censor: attacked 4 of 5 epochs, 3 challenged; the final result is the honest one in 4 of 5",
+    );
+    expect(lines[1]).toBe("  attacker at start: 2000 ETH · 2000 kWh · 2000 $");
+    expect(lines[2]).toBe(
+      "  attacker at end:   1999.959877 ETH · 1998.5 kWh · 2000.307847 $ (−0.040123 ETH · −1.5 kWh · +0.307847 $); fees earned 0 $",
+    );
+    expect(describeAdversary(report)).toEqual([]);
+    expect(describeAdversary({ ...censor, adversary: { ...censor.adversary!, end: null } })[2]).toBe(
+      "  attacker at end:   unknown",
+    );
+  });
+
+  it("report.html: an adversary section with the facts and one row per epoch, the final result marked", () => {
+    const html = renderReportHtml(censor);
+    const at = html.indexOf('<section id="adversary">');
+    expect(at).toBeGreaterThan(0);
+    expect(at).toBeLessThan(html.indexOf('<section class="market"'));
+    const section = html.slice(at, html.indexOf("</section>", at));
+    expect(section).toContain("<h2>adversary: censor</h2>");
+    expect(section).toContain("<dt>epochs attacked</dt><dd>4 of 5</dd>");
+    expect(section).toContain("<dt>final result = honest</dt><dd>4 of 5</dd>");
+    expect(section).toContain("<dt>change</dt><dd>−0.040123 ETH · −1.5 kWh · +0.307847 $</dd>");
+    expect(section.match(/<tr data-epoch=/g)).toHaveLength(5);
+    expect(section).toContain("bond 0.01 ETH to node 1");
+    expect(section.match(/<td class="l bad">/g)).toHaveLength(1); // epoch 3: the attacker's result is final
+    expect(section).toContain(escapeHtml("replaced by node 1's challenge"));
+    expect(renderReportHtml(report)).not.toContain('id="adversary"');
+  });
+
+  it("--json summary: per epoch attacked, challenged, finalMatchesHonest and the attack; the attacker's balances", () => {
+    const s = summarize(censor);
+    const e1 = s.markets[0]!.epochs[1]!;
+    expect(e1).toMatchObject({ attacked: true, challenged: true, finalMatchesHonest: true });
+    expect(e1.attack).toMatchObject({ challengerNode: 1, bondPaidWei: "10000000000000000" });
+    expect(s.markets[0]!.epochs[2]).toMatchObject({
+      attacked: false,
+      challenged: false,
+      finalMatchesHonest: true,
+    });
+    expect(s.markets[0]!.epochs[3]).toMatchObject({
+      attacked: true,
+      challenged: false,
+      finalMatchesHonest: false,
+    });
+    expect(s.adversary).toEqual({
+      mode: "censor",
+      addresses: censor.adversary!.addresses,
+      start: { eth: "2000000000000000000000", bonds: "0", base: "2000000", quote: "2000000000" },
+      end: { eth: "1999959877000000000000", bonds: "0", base: "1998500", quote: "2000307847" },
+      feesEarned: "0",
+    });
+    // Without an adversary the summary is as before.
+    const plain = summarize(report);
+    expect("adversary" in plain).toBe(false);
+    expect("attacked" in plain.markets[0]!.epochs[0]!).toBe(false);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { CurrentEpoch, EpochReport, MarketProgress } from "../../testnet/types.ts";
 import { formatBase, formatPrice, formatQuote, padFraction } from "../../testnet/units.ts";
 import { LiveView, MIN_REDRAW_INTERVAL_MS, stripAnsi } from "../../testnet/view.ts";
-import { DATA_MARKET, epochsOf, MARKET, syntheticReport } from "./testnet-fixtures.ts";
+import { DATA_MARKET, epochsOf, MARKET, syntheticAttackReport, syntheticReport } from "./testnet-fixtures.ts";
 
 /** A write stream that records what it is given. */
 class Capture {
@@ -205,5 +205,71 @@ describe("testnet live view", () => {
     expect(last).toContain("2.5 s left"); // energy: 5 s epochs, half gone
     expect(last).toContain("7.5 s left"); // data: 10 s epochs, a quarter gone
     live.close();
+  });
+});
+
+describe("testnet live view under --adversary", () => {
+  const attacked = syntheticAttackReport("censor", { epochs: 5, nodes: 3 });
+  const attackRows = epochsOf(attacked);
+
+  it("prints an attack line under each attacked row: the submission, the challenge, the bond, the final result", () => {
+    const out = new Capture(false);
+    const view = new LiveView({
+      nodes: 3,
+      out: out.asStream(),
+      interactive: false,
+      markets: ENERGY_ONLY,
+      adversary: "censor",
+    });
+    view.update(energy(attackRows, null));
+    view.close();
+    const lines = out.text.trimEnd().split("\n");
+    // Header: titles, two notes, and the attack line's legend.
+    expect(lines[3]).toContain("↳ censor attack on the energy market");
+    const body = lines.slice(4);
+    expect(body).toHaveLength(attackRows.length * 2);
+    const line = (epoch: number) => body[2 * epoch + 1]!;
+    for (let e = 0; e < attackRows.length; e++)
+      expect(body[2 * e]!.trimStart().startsWith(`${e} `)).toBe(true);
+    // Epoch 1: proposed, replaced by node 1's challenge, bond to node 1, final = honest.
+    const a1 = attackRows[1]!.attack!;
+    expect(line(1)).toContain(`↳ censor: proposed ${a1.tx!.slice(0, 10)}…`);
+    expect(line(1)).toContain(`replaced by node 1's challenge ${a1.challengeTx!.slice(0, 10)}…`);
+    expect(line(1)).toContain("bond 0.01 ETH to node 1");
+    expect(line(1)).toMatch(/final: node 1's 0x[0-9a-f]{8}….* = honest$/);
+    // Epoch 2: nothing sent, and why.
+    expect(line(2)).toContain("none (not sent: nothing trades without the 3 orders it leaves out (of 9))");
+    expect(line(2)).toContain("no challenge · no bond paid");
+    // Epoch 3: its result stood and is final: not the honest one.
+    expect(line(3)).toContain("not challenged · no bond paid · final: the attacker's");
+    expect(line(3)).toMatch(/≠ honest$/);
+  });
+
+  it("copy: names the copied transaction and its node; colours the final result green when honest, red when not", () => {
+    const copy = epochsOf(syntheticAttackReport("copy", { epochs: 3, nodes: 3 }));
+    const out = new Capture(true);
+    const view = new LiveView({
+      nodes: 3,
+      out: out.asStream(),
+      interactive: true,
+      markets: ENERGY_ONLY,
+      adversary: "copy",
+    });
+    view.update(energy(copy, null));
+    view.close();
+    const plain = stripAnsi(out.text);
+    expect(plain).toContain(`↳ copy: copy ${copy[0]!.attack!.tx!.slice(0, 10)}…`);
+    expect(plain).toContain(
+      `of node 0's tx ${copy[0]!.attack!.copiedTx!.slice(0, 10)}…${copy[0]!.attack!.copiedTx!.slice(-6)}: reverted NotCommitted`,
+    );
+    expect(plain).toContain("2 copies, first ");
+    expect(plain).toContain("2 reverted NotCommitted");
+    expect(out.text).toContain(`\x1b[32mfinal: node 0's`);
+    const censor = new Capture(true);
+    const v2 = new LiveView({ nodes: 3, out: censor.asStream(), interactive: true, markets: ENERGY_ONLY });
+    expect(stripAnsi(v2.formatAttack(attackRows[3]!))).toMatch(/≠ honest$/);
+    expect(v2.formatAttack(attackRows[3]!)).toContain("\x1b[31mfinal: the attacker's");
+    expect(v2.formatAttack(rows[0]!)).toBe(""); // a row without an attack
+    v2.close();
   });
 });
