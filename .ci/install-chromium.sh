@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Debian's Chromium for the headless-browser test of the testnet report
 # (test/unit/testnet-report-browser.test.ts), unless it is already installed. Idempotent.
-# The test fails without /usr/bin/chromium (unless SMARTMARKET_SKIP_BROWSER=1), so CI runs this first.
+# .ci/run runs this first and sets SMARTMARKET_REQUIRE_BROWSER=1: there the test fails without a browser.
 set -euo pipefail
 
 version() {
