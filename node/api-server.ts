@@ -7,8 +7,17 @@ import { parseUint } from "../protocol/amount.ts";
 import { OrderError } from "../protocol/errors.ts";
 import { type Hex, isHex } from "../protocol/hex.ts";
 import { orderToJson } from "../protocol/order.ts";
+import { checkCoverage } from "./api/coverage.ts";
 import { parseOrderRequest } from "./api/order-request.ts";
-import type { ApiErrorBody, LeaveMarketResponse, SubmitOrderResponse } from "./api/types.ts";
+import type {
+  ApiErrorBody,
+  LeaveMarketResponse,
+  MarketStatus,
+  MarketTokens,
+  NodeStatus,
+  SubmitOrderResponse,
+} from "./api/types.ts";
+import { ChainError } from "./chain/port.ts";
 import { NodeInputError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import type { MarketSession } from "./market/session.ts";
@@ -17,6 +26,8 @@ import type { SmartNode } from "./node.ts";
 const MAX_BODY_BYTES = 16 * 1024;
 const MAX_EPOCHS_LISTED = 1000;
 const DEFAULT_EPOCHS_LISTED = 20n;
+const DEFAULT_FILLS_LISTED = 20n;
+const NO_TOKENS: MarketTokens = { base: null, quote: null };
 
 export interface ApiServerOptions {
   readonly host: string;
@@ -88,16 +99,49 @@ function objectBody(body: unknown): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
+/** What the API server uses of the node (a SmartNode; tests may pass a node built around one session). */
+export type ApiNode = Pick<
+  SmartNode,
+  | "apiToken"
+  | "status"
+  | "peerKeeper"
+  | "metrics"
+  | "sessions"
+  | "session"
+  | "joinMarket"
+  | "leaveMarket"
+  | "chain"
+  | "wallet"
+  | "store"
+>;
+
+function boolParam(value: string | null, name: string): boolean | undefined {
+  if (value === null) return undefined;
+  if (value !== "true" && value !== "false") {
+    throw new HttpError(400, "BAD_PARAMETER", `${name} must be "true" or "false"`);
+  }
+  return value === "true";
+}
+
+function addressParam(value: string | null, name: string): Hex | undefined {
+  if (value === null) return undefined;
+  const a = value.toLowerCase();
+  if (!isHex(a, 20)) throw new HttpError(400, "BAD_PARAMETER", `${name} "${value}" is not an address`);
+  return a as Hex;
+}
+
 export interface ApiServerModules {
-  readonly node: SmartNode;
+  readonly node: ApiNode;
   readonly logger: Logger;
 }
 
 export class ApiServer {
   private server: Server | null = null;
-  private readonly node: SmartNode;
+  private readonly node: ApiNode;
   private readonly opts: ApiServerOptions;
   private readonly log: Logger;
+  /** Each market's token metadata, read once from the chain (a failed read is tried again later). */
+  private readonly tokens = new Map<Hex, Promise<MarketTokens>>();
 
   constructor(opts: ApiServerOptions, modules: ApiServerModules) {
     this.opts = opts;
@@ -112,13 +156,55 @@ export class ApiServer {
     return `http://${host}:${addr.port}`;
   }
 
+  /** The market's token metadata: read once per market through the chain port, then cached. */
+  private async tokensOf(session: MarketSession): Promise<MarketTokens> {
+    const chain = this.node.chain;
+    if (!chain.tokenMeta) return NO_TOKENS;
+    let p = this.tokens.get(session.market);
+    if (!p) {
+      const { base, quote } = session.context.params;
+      p = Promise.all([chain.tokenMeta(base), chain.tokenMeta(quote)]).then(([b, q]) => ({
+        base: b,
+        quote: q,
+      }));
+      this.tokens.set(session.market, p);
+    }
+    try {
+      return await p;
+    } catch (err) {
+      this.tokens.delete(session.market);
+      this.log.debug("token metadata read failed", { market: session.market, err: (err as Error).message });
+      return NO_TOKENS;
+    }
+  }
+
+  private async marketView(session: MarketSession): Promise<MarketStatus> {
+    return { ...session.views.status(), tokens: await this.tokensOf(session) };
+  }
+
+  private async nodeStatus(): Promise<NodeStatus> {
+    const st = this.node.status();
+    const markets = await Promise.all(
+      st.markets.map(async (m) => {
+        const session = this.node.sessions.get(m.id);
+        return session ? { ...m, tokens: await this.tokensOf(session) } : m;
+      }),
+    );
+    return { ...st, markets };
+  }
+
   async start(): Promise<void> {
+    // Token metadata of the markets served now is read in the background (joins read theirs on join).
+    for (const session of this.node.sessions.values()) void this.tokensOf(session);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err) => {
         if (err instanceof HttpError || err instanceof NodeInputError) {
           return sendError(res, err.status, { code: err.code, message: err.message });
         }
         if (err instanceof OrderError) return sendError(res, 400, { code: err.code, message: err.detail });
+        // The chain did not answer or refused a read: a runtime failure, not the caller's input.
+        if (err instanceof ChainError)
+          return sendError(res, 502, { code: `CHAIN_${err.code}`, message: err.message });
         this.log.error("API handler failed", { url: req.url, err: (err as Error).stack ?? String(err) });
         sendError(res, 500, { code: "INTERNAL", message: (err as Error).message });
       });
@@ -146,7 +232,7 @@ export class ApiServer {
     if (!tokenMatches(req.headers.authorization, node.apiToken)) {
       throw new HttpError(401, "UNAUTHORIZED", "missing or wrong bearer token (see <data-dir>/api-token)");
     }
-    if (method === "GET" && path === "/status") return send(res, 200, node.status());
+    if (method === "GET" && path === "/status") return send(res, 200, await this.nodeStatus());
     if (method === "GET" && path === "/peers") return send(res, 200, await node.peerKeeper.peers());
     const peerMatch = /^\/peers\/([^/]+)$/.exec(path);
     if (method === "GET" && peerMatch) {
@@ -159,16 +245,12 @@ export class ApiServer {
     }
     if (path === "/markets") {
       if (method === "GET")
-        return send(
-          res,
-          200,
-          [...node.sessions.values()].map((s) => s.views.status()),
-        );
+        return send(res, 200, await Promise.all([...node.sessions.values()].map((s) => this.marketView(s))));
       if (method === "POST") {
         const body = objectBody(await readBody(req));
         if (typeof body.market !== "string") throw new HttpError(400, "MALFORMED", 'the body needs "market"');
         const session = await node.joinMarket(marketParam(body.market));
-        return send(res, 201, session.views.status());
+        return send(res, 201, await this.marketView(session));
       }
     }
     const marketMatch = /^\/markets\/([^/]+)(\/.*)?$/.exec(path);
@@ -188,11 +270,55 @@ export class ApiServer {
     const node = this.node;
     if (rest === "" && method === "DELETE") {
       await node.leaveMarket(market);
+      this.tokens.delete(market);
       const body: LeaveMarketResponse = { market, left: true };
       return send(res, 200, body);
     }
     const session: MarketSession = node.session(market);
-    if (rest === "" && method === "GET") return send(res, 200, session.views.status());
+    if (rest === "" && method === "GET") return send(res, 200, await this.marketView(session));
+    const q = url.searchParams;
+    if (rest === "/order-status" && method === "GET") {
+      const epoch = uintParam(q.get("epoch"), "epoch");
+      const last = uintParam(q.get("last"), "last");
+      if (last !== undefined && (last === 0n || last > BigInt(MAX_EPOCHS_LISTED))) {
+        throw new HttpError(400, "BAD_PARAMETER", `last must be between 1 and ${MAX_EPOCHS_LISTED}`);
+      }
+      const trader = addressParam(q.get("trader"), "trader");
+      const views = session.views.orderStatuses({
+        ...(epoch === undefined ? {} : { epoch }),
+        ...(last === undefined ? {} : { last: Number(last) }),
+        ...(trader === undefined ? {} : { trader }),
+      });
+      return send(res, 200, views);
+    }
+    if (rest === "/fills" && method === "GET") {
+      const last = uintParam(q.get("last"), "last") ?? DEFAULT_FILLS_LISTED;
+      if (last === 0n || last > BigInt(MAX_EPOCHS_LISTED)) {
+        throw new HttpError(400, "BAD_PARAMETER", `last must be between 1 and ${MAX_EPOCHS_LISTED}`);
+      }
+      return send(res, 200, session.views.fills(node.wallet.address, Number(last)));
+    }
+    if (rest === "/coverage" && method === "GET") {
+      const req = parseOrderRequest({
+        side: q.get("side") ?? undefined,
+        quantity: q.get("quantity") ?? undefined,
+        price: q.get("price") ?? undefined,
+        ...(q.get("epoch") === null ? {} : { epoch: q.get("epoch") }),
+      });
+      const current = session.currentEpoch();
+      const check = await checkCoverage(
+        {
+          market,
+          trader: node.wallet.address,
+          epoch: req.epoch ?? current,
+          current,
+          chain: node.chain,
+          store: node.store,
+        },
+        req,
+      );
+      return send(res, 200, check);
+    }
     if (rest === "/orders" && method === "GET") {
       const epoch = uintParam(url.searchParams.get("epoch"), "epoch") ?? session.currentEpoch();
       return send(res, 200, session.views.orders(epoch));
@@ -221,11 +347,8 @@ export class ApiServer {
     }
     const epochMatch = /^\/epochs\/([^/]+)$/.exec(rest);
     if (epochMatch && method === "GET") {
-      const orders = url.searchParams.get("orders");
-      if (orders !== null && orders !== "true" && orders !== "false") {
-        throw new HttpError(400, "BAD_PARAMETER", 'orders must be "true" or "false"');
-      }
-      return send(res, 200, session.views.epoch(uintParam(epochMatch[1]!, "epoch")!, orders !== "false"));
+      const orders = boolParam(q.get("orders"), "orders");
+      return send(res, 200, session.views.epoch(uintParam(epochMatch[1]!, "epoch")!, orders !== false));
     }
     throw new HttpError(404, "NOT_FOUND", `no route ${method} /markets/${market}${rest}`);
   }

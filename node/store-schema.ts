@@ -2,7 +2,7 @@
 // migrated in place, one version at a time, each step in a transaction with its version bump.
 import type { DatabaseSync } from "node:sqlite";
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Migrations from version n to n + 1, by n. Each runs once, in a transaction with the version bump. */
 const MIGRATIONS: Readonly<Record<number, string>> = {
@@ -13,6 +13,17 @@ const MIGRATIONS: Readonly<Record<number, string>> = {
       ALTER TABLE epochs ADD COLUMN we_challenged INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE epochs ADD COLUMN adopted_count INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE epochs ADD COLUMN finalize_tx TEXT;`,
+  // The orders the coverage rule left out of an epoch's clearing, with what they needed and what was left.
+  3: `CREATE TABLE IF NOT EXISTS exclusions (
+        market TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        trader TEXT NOT NULL,
+        side TEXT NOT NULL,
+        needed TEXT NOT NULL,
+        available TEXT NOT NULL,
+        PRIMARY KEY (market, epoch, id)
+      ) STRICT;`,
 };
 
 const SCHEMA = `
@@ -79,6 +90,16 @@ CREATE TABLE IF NOT EXISTS announcements (
   result_hash TEXT,
   received_ms INTEGER NOT NULL,
   PRIMARY KEY (market, epoch, peer)
+) STRICT;
+CREATE TABLE IF NOT EXISTS exclusions (
+  market TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  trader TEXT NOT NULL,
+  side TEXT NOT NULL,
+  needed TEXT NOT NULL,
+  available TEXT NOT NULL,
+  PRIMARY KEY (market, epoch, id)
 ) STRICT;
 `;
 

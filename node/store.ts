@@ -9,6 +9,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Hex } from "../protocol/hex.ts";
 import type { SignedOrder } from "../protocol/order.ts";
+import { EPOCH_COLUMNS, type Row, rowToEpoch, rowToExclusion, rowToOrder, toSql } from "./store-rows.ts";
 import { migrate } from "./store-schema.ts";
 
 export type OrderSource = "local" | "api" | "gossip" | "sync" | "chain";
@@ -97,97 +98,15 @@ export interface AnnouncementRecord {
   receivedMs: number;
 }
 
-type Row = Record<string, unknown>;
-
-function rowToOrder(row: Row): StoredOrder {
-  const order: SignedOrder = {
-    market: row.market as Hex,
-    epoch: BigInt(row.epoch as number | bigint),
-    side: row.side as "buy" | "sell",
-    quantity: BigInt(row.quantity as string),
-    limitPrice: BigInt(row.limit_price as string),
-    nonce: BigInt(row.nonce as string),
-    trader: row.trader as Hex,
-    signature: row.signature as Hex,
-  };
-  return {
-    id: row.id as Hex,
-    order,
-    wire: new Uint8Array(row.wire as Uint8Array),
-    source: row.source as OrderSource,
-    receivedMs: Number(row.received_ms),
-  };
-}
-
-function rowToEpoch(row: Row): EpochRecord {
-  const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-  const s = (v: unknown) => (v === null || v === undefined ? null : String(v));
-  return {
-    market: row.market as Hex,
-    epoch: BigInt(row.epoch as number | bigint),
-    phase: row.phase as EpochPhase,
-    orderCount: n(row.order_count),
-    fingerprint: s(row.fingerprint) as Hex | null,
-    coveredCount: n(row.covered_count),
-    resultHash: s(row.result_hash) as Hex | null,
-    price: s(row.price),
-    volume: s(row.volume),
-    welfare: s(row.welfare),
-    resultJson: s(row.result_json),
-    settleTx: s(row.settle_tx) as Hex | null,
-    settleSubmitter: s(row.settle_submitter) as Hex | null,
-    settleResultHash: s(row.settle_result_hash) as Hex | null,
-    batchHash: s(row.batch_hash) as Hex | null,
-    feeTotal: s(row.fee_total),
-    challenges: Number(row.challenges ?? 0),
-    finalizeTx: s(row.finalize_tx) as Hex | null,
-    weChallenged: Number(row.we_challenged ?? 0) === 1,
-    adoptedCount: Number(row.adopted_count ?? 0),
-    settlePrice: s(row.settle_price),
-    settleVolume: s(row.settle_volume),
-    gasUsed: s(row.gas_used),
-    agreed: row.agreed === null || row.agreed === undefined ? null : Number(row.agreed) === 1,
-    weSubmitted: Number(row.we_submitted) === 1,
-    timingsJson: s(row.timings_json),
-    reason: s(row.reason),
-    updatedMs: Number(row.updated_ms),
-  };
-}
-
-const EPOCH_COLUMNS: Record<keyof Omit<EpochRecord, "market" | "epoch">, string> = {
-  phase: "phase",
-  orderCount: "order_count",
-  fingerprint: "fingerprint",
-  coveredCount: "covered_count",
-  resultHash: "result_hash",
-  price: "price",
-  volume: "volume",
-  welfare: "welfare",
-  resultJson: "result_json",
-  settleTx: "settle_tx",
-  settleSubmitter: "settle_submitter",
-  settleResultHash: "settle_result_hash",
-  batchHash: "batch_hash",
-  feeTotal: "fee_total",
-  challenges: "challenges",
-  finalizeTx: "finalize_tx",
-  weChallenged: "we_challenged",
-  adoptedCount: "adopted_count",
-  settlePrice: "settle_price",
-  settleVolume: "settle_volume",
-  gasUsed: "gas_used",
-  agreed: "agreed",
-  weSubmitted: "we_submitted",
-  timingsJson: "timings_json",
-  reason: "reason",
-  updatedMs: "updated_ms",
-};
-
-function toSql(value: unknown): string | number | bigint | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value === "boolean") return value ? 1 : 0;
-  if (typeof value === "bigint" || typeof value === "number" || typeof value === "string") return value;
-  throw new TypeError(`cannot store ${typeof value}`);
+/** An order the coverage rule left out of an epoch's clearing (settlement/batch.ts ExcludedOrder). */
+export interface ExclusionRecord {
+  readonly id: Hex;
+  readonly trader: Hex;
+  readonly side: "buy" | "sell";
+  /** What it needed: quantity × limitPrice QUOTE for a buy, quantity BASE for a sell (decimal string). */
+  readonly needed: string;
+  /** What was left of the trader's collateral of that asset when its turn came (decimal string). */
+  readonly available: string;
 }
 
 export class NodeStore {
@@ -281,6 +200,43 @@ export class NodeStore {
         )
         .all(market, sinceEpoch) as Row[]
     ).map(rowToOrder);
+  }
+
+  /** Orders of epochs [fromEpoch, toEpoch], newest epoch first then by id; only `trader`'s if given. */
+  ordersBetween(market: Hex, fromEpoch: bigint, toEpoch: bigint, trader?: Hex): StoredOrder[] {
+    const byTrader = trader === undefined ? "" : " AND trader = ?";
+    return (
+      this.db
+        .prepare(
+          `SELECT * FROM orders WHERE market = ? AND epoch >= ? AND epoch <= ?${byTrader} ORDER BY epoch DESC, id`,
+        )
+        .all(market, fromEpoch, toEpoch, ...(trader === undefined ? [] : [trader])) as Row[]
+    ).map(rowToOrder);
+  }
+
+  /** Replaces the epoch's coverage exclusions (each new selection of the epoch records its own). */
+  putExclusions(market: Hex, epoch: bigint, rows: readonly ExclusionRecord[]): void {
+    this.db.exec("BEGIN");
+    try {
+      this.db.prepare("DELETE FROM exclusions WHERE market = ? AND epoch = ?").run(market, epoch);
+      const insert = this.db.prepare(
+        "INSERT INTO exclusions (market, epoch, id, trader, side, needed, available) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      );
+      for (const r of rows) insert.run(market, epoch, r.id, r.trader, r.side, r.needed, r.available);
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  /** The orders coverage left out of the epoch, by id. */
+  exclusions(market: Hex, epoch: bigint): ExclusionRecord[] {
+    return (
+      this.db
+        .prepare("SELECT * FROM exclusions WHERE market = ? AND epoch = ? ORDER BY id")
+        .all(market, epoch) as Row[]
+    ).map(rowToExclusion);
   }
 
   countOrders(market: Hex, epoch: bigint): number {
@@ -395,5 +351,11 @@ export class NodeStore {
       .prepare("DELETE FROM orders WHERE market = ? AND epoch < ? AND source NOT IN ('local', 'api')")
       .run(market, beforeEpoch);
     this.db.prepare("DELETE FROM announcements WHERE market = ? AND epoch < ?").run(market, beforeEpoch);
+    // Exclusions stay as long as their order does (this device's orders are never pruned).
+    this.db
+      .prepare(
+        "DELETE FROM exclusions WHERE market = ? AND epoch < ? AND id NOT IN (SELECT id FROM orders WHERE market = ?)",
+      )
+      .run(market, beforeEpoch, market);
   }
 }

@@ -10,13 +10,14 @@ import { parseUint } from "../protocol/amount.ts";
 import { ADVERSARY_MODES, isAdversaryMode } from "./adversary/files.ts";
 import { runAdversaryProcess } from "./adversary/main.ts";
 import { COPY_BLOCK_TIME_S, COPY_CHALLENGE_WINDOW_S, COPY_MIN_EPOCH_S } from "./adversary/timing.ts";
+import { DEFAULT_DIR, joinEnv, joinLine, testnetFundCommand } from "./join.ts";
 import { pidAlive, readState, stateFile, Testnet } from "./network.ts";
 import { describeAdversary, writeReport } from "./report.ts";
 import { DEFAULT_SCENARIO, TESTNET_SCENARIOS } from "./scenarios.ts";
-import type { AdversaryBalance, AdversaryMode, EpochReport, TestnetReport } from "./types.ts";
+import { runSucceeded, summarizeReport } from "./summary.ts";
+import type { AdversaryMode, TestnetReport } from "./types.ts";
 import { LiveView } from "./view.ts";
 
-const DEFAULT_DIR = ".testnet";
 const DEFAULT_NODES = 5;
 const DEFAULT_EPOCH_SECONDS = 5;
 
@@ -47,77 +48,8 @@ function wrap(text: string, width: number, indent: string): string {
 }
 
 /** One epoch in the JSON summary: amounts in base units as decimal strings. */
-function summarizeEpoch(e: EpochReport) {
-  const a = e.attack;
-  return {
-    epoch: Number(e.epoch),
-    orders: e.orders,
-    price: e.price === null ? null : e.price.toString(),
-    volume: e.volume.toString(),
-    agreed: e.agreed,
-    settled: e.settled,
-    gasUsed: e.gasUsed === null ? null : Number(e.gasUsed),
-    ...(a
-      ? {
-          attacked: a.attacked,
-          challenged: a.challenged,
-          finalMatchesHonest: a.finalMatchesHonest,
-          attack: {
-            tx: a.tx,
-            outcome: a.outcome,
-            challengeTx: a.challengeTx,
-            challengerNode: a.challengerNode,
-            bondPaidWei: a.bondPaidWei.toString(),
-            finalTx: a.finalTx,
-            finalResultHash: a.finalResultHash,
-            finalNode: a.finalNode,
-          },
-        }
-      : {}),
-  };
-}
-
-function summarizeBalance(b: AdversaryBalance | null) {
-  return b === null
-    ? null
-    : {
-        eth: b.eth.toString(),
-        bonds: b.bonds.toString(),
-        base: b.base.toString(),
-        quote: b.quote.toString(),
-      };
-}
-
-/**
- * The JSON summary printed by `testnet up --json`:
- * `{ nodes, markets: [{ market: <id>, name, epochs: [{ epoch, orders, price, volume, agreed, settled,
- * gasUsed }] }] }`, the primary market first. With --adversary, each of the primary market's epochs also
- * has `attacked`, `challenged`, `finalMatchesHonest` and `attack` (the attacker's tx, what became of it,
- * the challenge that replaced it, the bond paid, the final result), and the summary has `adversary: {
- * mode, addresses, start, end, feesEarned }` (balances as { eth, bonds, base, quote }, decimal strings).
- */
-export function summarize(report: TestnetReport) {
-  const adv = report.adversary;
-  return {
-    nodes: report.nodes,
-    markets: report.markets.map((m) => ({
-      market: m.market.id,
-      name: m.name,
-      epochs: m.epochs.map(summarizeEpoch),
-    })),
-    ...(adv
-      ? {
-          adversary: {
-            mode: adv.mode,
-            addresses: adv.addresses,
-            start: summarizeBalance(adv.start),
-            end: summarizeBalance(adv.end),
-            feesEarned: adv.feesEarned.toString(),
-          },
-        }
-      : {}),
-  };
-}
+/** The JSON summary printed by `testnet up --json` (testnet/summary.ts). */
+export const summarize = summarizeReport;
 
 export const testnetUpCommand: CliCommand = {
   name: "testnet up",
@@ -254,10 +186,7 @@ ${Object.values(TESTNET_SCENARIOS)
         say(`first settlement ${report.firstSettlementS.toFixed(1)} s after start`);
       if (report.adversary) for (const line of describeAdversary(report)) say(line);
       if (json) io.stdout.write(`${JSON.stringify(summarize(report))}\n`);
-      const allAgreed = report.markets.every((m) => m.epochs.every((e) => e.agreed));
-      // Under attack, success is every epoch's final result being the honest one.
-      const held = report.markets.every((m) => m.epochs.every((e) => e.attack?.finalMatchesHonest !== false));
-      return allAgreed && held ? ExitCode.OK : ExitCode.FAILURE;
+      return runSucceeded(report) ? ExitCode.OK : ExitCode.FAILURE;
     } catch (err) {
       if (net) await net.down();
       throw new CliError((err as Error).message, ExitCode.FAILURE);
@@ -271,13 +200,22 @@ ${Object.values(TESTNET_SCENARIOS)
 export const testnetStatusCommand: CliCommand = {
   name: "testnet status",
   summary: "show the running local testnet: chain, nodes, their epochs and peers",
-  usage: "[--dir DIR] [--json]",
-  options: { dir: { type: "string" }, json: { type: "boolean" } },
+  usage: "[--dir DIR] [--json | --env]",
+  help: `  --dir DIR   the testnet's folder (default ${DEFAULT_DIR})
+  --json      one JSON object (with \`join\`: what a node started by hand needs)
+  --env       only the join settings, as shell lines: \`eval "$(smartmarket testnet status --env)"\` sets
+              SMARTMARKET_RPC_URL, _CONTRACT, _MARKET and _BOOTSTRAP for \`node start\`, wallet, deposit…`,
+  options: { dir: { type: "string" }, json: { type: "boolean" }, env: { type: "boolean" } },
   handler: async (args, io) => {
     const dir = resolve((args.values.dir as string | undefined) ?? DEFAULT_DIR);
     const state = readState(dir);
     if (!state)
       throw new CliError(`no testnet is running in ${dir} (start one with \`npm start\`)`, ExitCode.FAILURE);
+    if (args.values.env) {
+      if (args.values.json) throw new CliError("--env and --json are exclusive");
+      io.stdout.write(joinEnv(joinLine(state)));
+      return ExitCode.OK;
+    }
     const token = (dataDir: string) => {
       try {
         return readFileSync(join(dataDir, "api-token"), "utf8").trim();
@@ -296,10 +234,13 @@ export const testnetStatusCommand: CliCommand = {
       }),
     );
     const markets = state.markets;
+    const joinInfo = joinLine(state);
     const value = {
       dir,
       launcherAlive: pidAlive(state.launcherPid),
       chain: state.rpcUrl,
+      contract: state.contract,
+      join: joinInfo,
       markets,
       nodes,
       adversary: state.adversary ? { ...state.adversary, alive: pidAlive(state.adversary.pid) } : null,
@@ -353,6 +294,10 @@ export const testnetStatusCommand: CliCommand = {
     );
     io.stdout.write(
       `\n${renderTable(["NODE", "MARKET", "EPOCH", "PHASE", "ORDERS", "LAST SETTLED", "PEERS"], rows)}`,
+    );
+    io.stdout.write(
+      `\nJoin this testnet from another terminal (a wallet first: \`smartmarket keys new --data-dir DIR\`, then\n` +
+        `\`smartmarket testnet fund <address>\` for gas and test tokens):\n  ${joinInfo.command}\n`,
     );
     return ExitCode.OK;
   },
@@ -423,6 +368,7 @@ export const ALL_COMMANDS: readonly CliCommand[] = [
   ...NODE_COMMANDS,
   testnetUpCommand,
   testnetStatusCommand,
+  testnetFundCommand,
   testnetDownCommand,
   testnetAdversaryCommand,
 ];

@@ -11,6 +11,7 @@ import { type Order, orderToJson } from "../protocol/order.ts";
 import { signDigest } from "../protocol/signature.ts";
 import type { AttackObserver } from "./adversary/observer.ts";
 import type { NodeProcess } from "./node-process.ts";
+import { deviceOrderOutcomes, deviceReports, type PlacedOrder } from "./report-devices.ts";
 import type {
   CurrentEpoch,
   EpochAttack,
@@ -46,6 +47,8 @@ export interface DriverContext {
 
 interface EpochTrack {
   readonly orderIds: Map<string, Hex[]>;
+  /** Every order of the epoch, in the order placed; `accepted` once its node took it. */
+  readonly placed: { -readonly [K in keyof PlacedOrder]: PlacedOrder[K] }[];
   sent: number;
 }
 
@@ -66,6 +69,8 @@ export class MarketDriver {
   private readonly history: EpochOutcome[] = [];
   private readonly nonces = new Map<string, bigint>();
   private readonly tracks = new Map<bigint, EpochTrack>();
+  /** When (unix ms) the launcher first saw an epoch of this market settled; null: not yet. */
+  firstSettledAtMs: number | null = null;
   /** The newest epoch driven so far (a second run() does not drive an epoch twice). */
   private lastDriven = -1n;
 
@@ -113,11 +118,16 @@ export class MarketDriver {
   }
 
   report(): MarketReport {
-    return { market: this.info, name: this.name, epochs: [...this.rows] };
+    return {
+      market: this.info,
+      name: this.name,
+      epochs: [...this.rows],
+      devices: deviceReports(this.rows, this.scenario.devices),
+    };
   }
 
   private async send(ctx: DriverContext, epoch: bigint): Promise<void> {
-    const track: EpochTrack = { orderIds: new Map(), sent: 0 };
+    const track: EpochTrack = { orderIds: new Map(), placed: [], sent: 0 };
     this.tracks.set(epoch, track);
     const nodes = ctx.nodes();
     const jobs: Promise<void>[] = [];
@@ -140,12 +150,23 @@ export class MarketDriver {
         };
         const digest = orderDigestBytes(order, ctx.separator);
         const signed = { ...order, signature: signDigest(digest, dev.privateKey) };
-        ids.push(bytesToHex(digest));
+        const id = bytesToHex(digest);
+        ids.push(id);
+        const placed = {
+          device: dev.name,
+          id,
+          side: w.side,
+          quantity: w.quantity,
+          limitPrice: w.limitPrice,
+          accepted: false,
+        };
+        track.placed.push(placed);
         jobs.push(
           node
             .client()
             .submitOrder(this.info.id, orderToJson(signed))
             .then(() => {
+              placed.accepted = true;
               track.sent++;
             })
             .catch((err) =>
@@ -181,12 +202,11 @@ export class MarketDriver {
       if (final || Date.now() > windowEndMs + COLLECT_GRACE_MS || ctx.stopping()) break;
       await sleep(POLL_MS);
     }
-    const orderList =
-      (await nodes[0]
-        ?.client()
-        .epoch(this.info.id, epoch)
-        .then((d) => d.orderList)
-        .catch(() => undefined)) ?? [];
+    const detail = await nodes[0]
+      ?.client()
+      .epoch(this.info.id, epoch)
+      .catch(() => undefined);
+    const orderList = detail?.orderList ?? [];
     const views: NodeEpochView[] = recs.map((r, i) => ({
       node: i,
       peerId: nodes[i]!.peerId,
@@ -221,14 +241,31 @@ export class MarketDriver {
           return null;
         });
     }
+    // Stopped (Ctrl-C) before every node had a final record: the row says so, and is not judged.
+    // (Not final without a stop: a node is stuck; reported as is, and not agreed.)
+    const unfinished = !final && ctx.stopping();
+    const track = this.tracks.get(epoch);
+    const sent = track?.sent ?? 0;
+    const fillsById = new Map(
+      (ref?.result?.fills ?? detail?.result?.fills ?? []).map((f) => [
+        f.id.toLowerCase(),
+        BigInt(f.quantity),
+      ]),
+    );
+    const excluded = new Map(
+      ((detail as { excluded?: readonly { id: string; reason: string }[] } | undefined)?.excluded ?? []).map(
+        (x) => [x.id.toLowerCase(), x.reason],
+      ),
+    );
+    const price = ref?.price ? BigInt(ref.price) : null;
     const row: EpochReport = {
       epoch,
-      orders: ref?.orders ?? 0,
-      price: ref?.price ? BigInt(ref.price) : null,
+      orders: unfinished ? Math.max(ref?.orders ?? 0, sent) : (ref?.orders ?? 0),
+      price,
       volume,
       welfare: BigInt(ref?.welfare ?? "0"),
       nodes: views,
-      agreed: allSame,
+      agreed: allSame && final,
       settled: settlement !== null,
       settlementTx: settlement?.tx ?? null,
       settledBy: settlement ? (settledBy < 0 ? null : settledBy) : null,
@@ -240,12 +277,27 @@ export class MarketDriver {
         .filter((o) => o.side === "sell")
         .map((o) => ({ limitPrice: BigInt(o.limitPrice), quantity: BigInt(o.quantity) })),
       ...(attack ? { attack } : {}),
+      ...(unfinished ? { unfinished: true } : {}),
+      ordersSent: sent,
+      deviceOrders: deviceOrderOutcomes(track?.placed ?? [], {
+        price,
+        fills: fillsById,
+        excluded,
+        unfinished,
+      }),
+      challenges: settlement?.challenges ?? 0,
+      submitter: settlement?.submitter ?? null,
     };
-    if (settlement) ctx.onSettled();
+    if (settlement) {
+      if (this.firstSettledAtMs === null) this.firstSettledAtMs = Date.now();
+      ctx.onSettled();
+    }
     this.rows.push(row);
     this.rows.sort((a, b) => (a.epoch < b.epoch ? -1 : 1));
 
     const fills = new Map((ref?.result?.fills ?? []).map((f) => [f.id, BigInt(f.quantity)]));
+    // An unfinished epoch taught the devices nothing final; they are not told about it.
+    if (unfinished) return;
     const filled = new Map<string, bigint[]>();
     for (const [name, ids] of this.tracks.get(epoch)?.orderIds ?? [])
       filled.set(

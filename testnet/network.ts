@@ -575,7 +575,14 @@ export class Testnet {
     if (onProgress) {
       progressTimer = setInterval(() => {
         const t = BigInt(Date.now());
-        onProgress(this.markets.map((m) => ({ market: m.info.id, rows: m.rows, current: m.current(t) })));
+        // Once stopping, no epoch is in progress any more: the view drops its progress line.
+        onProgress(
+          this.markets.map((m) => ({
+            market: m.info.id,
+            rows: m.rows,
+            current: this.stopping ? null : m.current(t),
+          })),
+        );
       }, PROGRESS_INTERVAL_MS);
     }
     try {
@@ -617,7 +624,10 @@ export class Testnet {
       contract: this.contract,
       startedAtMs: this.startedAtMs,
       firstSettlementS: this.firstSettlementS,
-      markets: this.markets.map((m) => m.report()),
+      markets: this.markets.map((m) => ({
+        ...m.report(),
+        firstSettlementS: m.firstSettledAtMs === null ? null : (m.firstSettledAtMs - this.startedAtMs) / 1000,
+      })),
       ...(this.adversaryReport() ? { adversary: this.adversaryReport()! } : {}),
     };
   }

@@ -160,7 +160,12 @@ export function renderCurveSvg(
         `<path class="supply" d="${stepPath(row.asks, false, f, xAxis.max, yAx.max)}"><title>supply: ${row.asks.length} asks, ${esc(`${formatBase(sumQuantity(row.asks), market)} ${market.baseLabel}`)}</title></path>`,
       );
     }
-    if (row.price !== null) {
+    if (row.unfinished) {
+      // Stopped before the nodes' result was final: no clearing point, and not "no trade" either.
+      parts.push(
+        `<text class="label" x="${f.width - f.right - 4}" y="${f.top + 12}" text-anchor="end">unfinished (stopped)</text>`,
+      );
+    } else if (row.price !== null) {
       const x = f.left + px(row.volume, xAxis.max, plotWidth(f));
       const y = f.top + plotHeight(f) - px(row.price, yAx.max, plotHeight(f));
       const label = `${formatPrice(row.price, market)} ${market.priceLabel} × ${formatBase(row.volume, market)} ${market.baseLabel}`;

@@ -13,6 +13,7 @@ import type { Hex } from "../protocol/hex.ts";
 import { ENERGY_UNITS } from "./devices.ts";
 import { escapeHtml } from "./html.ts";
 import { curveExtent, maxOf, renderCurveSvg, renderPriceSvg, renderVolumeSvg } from "./report-charts.ts";
+import { parseDeviceOrder, parseDeviceReport, renderDevicesHtml } from "./report-devices.ts";
 import type {
   AdversaryBalance,
   AdversaryMode,
@@ -126,7 +127,15 @@ function parseMarket(v: unknown, k: number): MarketReport {
     priceLabel: m.priceLabel as string,
   };
   const epochs = arr(mr.epochs, `${where}.epochs`).map((e, i) => parseEpoch(e, `${where}.epochs[${i}]`));
-  return { market, name: mr.name as string, epochs };
+  return {
+    market,
+    name: mr.name as string,
+    epochs,
+    ...(mr.firstSettlementS === undefined ? {} : { firstSettlementS: mr.firstSettlementS as number | null }),
+    ...(Array.isArray(mr.devices)
+      ? { devices: mr.devices.map((d, k) => parseDeviceReport(d, `${where}.devices[${k}]`)) }
+      : {}),
+  };
 }
 
 function parseEpoch(e: unknown, where: string): EpochReport {
@@ -156,6 +165,13 @@ function parseEpoch(e: unknown, where: string): EpochReport {
     ...(r.attack === undefined || r.attack === null
       ? {}
       : { attack: parseAttack(r.attack, `${where}.attack`) }),
+    ...(r.unfinished === true ? { unfinished: true } : {}),
+    ...(typeof r.ordersSent === "number" ? { ordersSent: r.ordersSent } : {}),
+    ...(Array.isArray(r.deviceOrders)
+      ? { deviceOrders: r.deviceOrders.map((o, k) => parseDeviceOrder(o, `${where}.deviceOrders[${k}]`)) }
+      : {}),
+    ...(typeof r.challenges === "number" ? { challenges: r.challenges } : {}),
+    ...(r.submitter === undefined ? {} : { submitter: (r.submitter ?? null) as Hex | null }),
   };
 }
 
@@ -193,6 +209,7 @@ export interface Agreement {
 /** "all 5 agreed", "node 3 diverged", "nodes 1, 3 diverged; node 4 no result". */
 export function describeAgreement(row: EpochReport): Agreement {
   const nodes = row.nodes;
+  if (row.unfinished) return { ok: null, text: "unfinished (stopped)", diverged: [], silent: [] };
   if (nodes.length === 0) return { ok: null, text: "no reports", diverged: [], silent: [] };
   if (row.agreed) return { ok: true, text: `all ${nodes.length} agreed`, diverged: [], silent: [] };
   const key = (n: NodeEpochView) => (n.resultHash === null ? null : `${n.fingerprint}|${n.resultHash}`);
@@ -229,8 +246,9 @@ function nodeList(indices: readonly number[]): string {
   return indices.length === 1 ? `node ${indices[0]}` : `nodes ${indices.join(", ")}`;
 }
 
-/** Who settled: "node 2", "external" (a wallet that is not one of ours), "no trade", "unsettled". */
+/** Who settled: "node 2", "external" (a wallet that is not one of ours), "no trade", "unsettled", "unfinished". */
 export function describeSettlement(row: EpochReport): string {
+  if (row.unfinished && !row.settled) return "unfinished";
   if (!row.settled) return row.volume === 0n ? "no trade" : "unsettled";
   return row.settledBy === null || row.settledBy < 0 ? "external" : `node ${row.settledBy}`;
 }
@@ -391,6 +409,7 @@ code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace}
 details summary{cursor:pointer;color:var(--muted)}
 details table{margin:4px 0 8px;font-size:12px}
 #adversary td{white-space:normal}
+section.devices{overflow-x:auto}section.devices th{white-space:normal}
 `;
 
 function facts(list: readonly (readonly [string, string])[]): string {
@@ -437,6 +456,7 @@ function renderMarket(mr: MarketReport, index: number): string {
     renderCurves(mr, id),
     renderSeries(mr, id),
     renderTable(mr, id),
+    renderDevicesHtml(mr, id),
     "</section>",
   ].join("");
 }
@@ -501,17 +521,28 @@ function renderMarketFacts(mr: MarketReport): string {
     }
   }
   const traded = rows.filter((r) => r.volume > 0n).length;
-  const agreed = rows.filter((r) => r.agreed).length;
+  const finished = rows.filter((r) => !r.unfinished);
+  const unfinished = rows.length - finished.length;
+  const agreed = finished.filter((r) => r.agreed).length;
   const settled = rows.filter((r) => r.settled).length;
   // Volume-weighted average price, rounded down: Σ p·V / Σ V (exact integers until the last division).
   const vwap = volume > 0n ? `${formatPrice(payment / volume, m)} ${m.priceLabel}` : "–";
   return facts([
-    ["epochs", `${rows.length} of ${m.epochLengthS} s (${traded} traded)`],
-    ["agreement", `${agreed} of ${rows.length} epochs agreed on every node`],
+    [
+      "epochs",
+      `${rows.length} of ${m.epochLengthS} s (${traded} traded${unfinished > 0 ? `, ${unfinished} unfinished when the run stopped` : ""})`,
+    ],
+    ["agreement", `${agreed} of ${finished.length} finished epochs agreed on every node`],
     ["settled", `${settled} of ${traded} traded epochs`],
     ["volume", `${formatBase(volume, m)} ${m.baseLabel}`],
     ["volume-weighted price", vwap],
     ["welfare (gains from trade)", `${formatQuote(welfare, m)} ${m.quoteLabel}`],
+    [
+      "first settlement",
+      mr.firstSettlementS === undefined || mr.firstSettlementS === null
+        ? "–"
+        : `${mr.firstSettlementS.toFixed(1)} s after start`,
+    ],
     ["gas", gasCount > 0n ? `${gas} total, ${gas / gasCount} per settlement` : "–"],
     ["market", m.id],
     ["genesis", isoTime(Number(m.genesisTimeS) * 1000)],
@@ -583,7 +614,7 @@ function renderTable(mr: MarketReport, id: string): string {
     const cls = a.ok === true ? "ok" : a.ok === false ? "bad" : "warn";
     const cells = [
       `<td>${esc(r.epoch.toString())}</td>`,
-      `<td>${esc(String(r.orders))}</td>`,
+      `<td>${esc(r.unfinished ? `${r.orders} sent` : String(r.orders))}</td>`,
       `<td>${r.price === null ? "–" : esc(priceCell(r.price, m))}</td>`,
       `<td>${esc(baseCell(r.volume, m))}</td>`,
       `<td>${esc(quoteCell(r.welfare, m))}</td>`,
@@ -593,7 +624,7 @@ function renderTable(mr: MarketReport, id: string): string {
       `<td>${r.gasUsed === null ? "–" : esc(r.gasUsed.toString())}</td>`,
       `<td class="l">${renderNodes(r)}</td>`,
     ];
-    return `<tr>${cells.join("")}</tr>`;
+    return `<tr${r.unfinished ? ' class="unfinished"' : ""}>${cells.join("")}</tr>`;
   });
   return `<section class="epochs" id="epochs-${esc(id)}"><h3>Epochs</h3><table><thead><tr>${head}</tr></thead><tbody>${body.join("")}</tbody></table></section>`;
 }

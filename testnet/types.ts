@@ -135,6 +135,66 @@ export interface EpochReport {
   readonly asks: readonly { readonly limitPrice: bigint; readonly quantity: bigint }[];
   /** With `--adversary`, on the primary market's rows: what the attacker did and what became of it. */
   readonly attack?: EpochAttack;
+  /**
+   * true: the run stopped (Ctrl-C) before every node had a final record of the epoch. Its numbers are what
+   * the nodes knew then; it is neither agreed nor "no trade", and `orders` counts the orders sent.
+   */
+  readonly unfinished?: boolean;
+  /** How many orders the devices sent to the nodes in this epoch (accepted by their node's API). */
+  readonly ordersSent?: number;
+  /** Each device's orders of the epoch and what became of each (who traded, and why an order did not fill). */
+  readonly deviceOrders?: readonly DeviceOrderOutcome[];
+  /** On chain: how many challenges replaced a standing result of the epoch (0: the first proposal stood). */
+  readonly challenges?: number;
+  /** The wallet whose transaction made the epoch's result stand (null: nothing settled). */
+  readonly submitter?: Hex | null;
+}
+
+/**
+ * What became of one device order: "filled" (all of it), "rationed" (at the clearing price, partly or not
+ * at all filled: the other side was short), "not crossing" (its limit is on the wrong side of the price, or
+ * nothing traded), "not covered" (the device's escrow did not cover it: left out of clearing), "not
+ * accepted" (its node refused it), "unfinished" (the run stopped before the epoch was final).
+ */
+export type OrderFateReason =
+  | "filled"
+  | "rationed"
+  | "not crossing"
+  | "not covered"
+  | "not accepted"
+  | "unfinished";
+
+export interface DeviceOrderOutcome {
+  /** The device's name (DeviceSpec.name). */
+  readonly device: string;
+  readonly id: Hex;
+  readonly side: Side;
+  readonly quantity: bigint;
+  readonly limitPrice: bigint;
+  /** Base units filled. */
+  readonly filled: bigint;
+  readonly fate: OrderFateReason;
+  /** With "not covered": the node's words ("not covered: needed X QUOTE, had Y"); else absent. */
+  readonly detail?: string;
+}
+
+/** One device over the run, in one market: what it bought and sold, at what prices, and what did not fill. */
+export interface DeviceReport {
+  readonly device: string;
+  readonly kind: string;
+  readonly address: Hex;
+  /** Base units bought and sold. */
+  readonly bought: bigint;
+  readonly sold: bigint;
+  /** Quote units paid for what it bought and received for what it sold (fill × clearing price). */
+  readonly paid: bigint;
+  readonly received: bigint;
+  /** Σ fill × its own limit price, per side: the average limit is this ÷ bought (or sold). */
+  readonly buyLimitValue: bigint;
+  readonly sellLimitValue: bigint;
+  /** Orders placed, and how many did not fill completely, by reason. */
+  readonly orders: number;
+  readonly unfilled: Readonly<Partial<Record<OrderFateReason, number>>>;
 }
 
 /** The attacks `--adversary MODE` runs (testnet/adversary/): one extra process that uses only the chain's ABI and a node's control API. */
@@ -216,6 +276,10 @@ export interface MarketReport {
   /** The market's short name ("energy", "data"). */
   readonly name: string;
   readonly epochs: readonly EpochReport[];
+  /** Seconds from the launcher's start to this market's first settlement (null: none; absent in old reports). */
+  readonly firstSettlementS?: number | null;
+  /** Who traded: each device of the market over the run (absent in reports written before it existed). */
+  readonly devices?: readonly DeviceReport[];
 }
 
 export interface TestnetReport {

@@ -134,7 +134,7 @@ export class LiveView {
           fresh.push({ index, row, endMs: epochEndMs(market, row.epoch) });
       }
     }
-    this.hasCurrent = this.current.some((c) => c !== null && c !== undefined);
+    this.hasCurrent = this.current.some((c) => c !== null && c !== undefined && c.epoch >= 0n);
     fresh.sort((a, b) =>
       a.endMs !== b.endMs ? (a.endMs < b.endMs ? -1 : 1) : a.index !== b.index ? a.index - b.index : 0,
     );
@@ -212,13 +212,15 @@ export class LiveView {
     const several = this.opts.markets.length > 1;
     const unit = (text: string, label: string) => (several ? `${text} ${label}` : text);
     const agreement = describeAgreement(r);
+    // An epoch cut short by Ctrl-C: the orders sent, and no result (it is neither traded nor "no trade").
+    const open = r.unfinished === true && r.price === null;
     const cells = [
       ...(several ? [v.name] : []),
       r.epoch.toString(),
       String(r.orders),
       r.price === null ? "-" : unit(priceCell(r.price, m), m.priceLabel),
-      unit(baseCell(r.volume, m), m.baseLabel),
-      unit(quoteCell(r.welfare, m), m.quoteLabel),
+      open ? "-" : unit(baseCell(r.volume, m), m.baseLabel),
+      open ? "-" : unit(quoteCell(r.welfare, m), m.quoteLabel),
       describeSettlement(r),
       r.gasUsed === null ? "-" : r.gasUsed.toString(),
       agreement.text,
@@ -230,7 +232,7 @@ export class LiveView {
       ANSI.cyan,
       "",
       "",
-      r.settled ? "" : r.volume === 0n ? ANSI.dim : ANSI.yellow,
+      r.settled ? "" : r.volume === 0n && !r.unfinished ? ANSI.dim : ANSI.yellow,
       "",
       agreement.ok === true ? ANSI.green : agreement.ok === false ? ANSI.red : ANSI.yellow,
     ];
@@ -245,7 +247,8 @@ export class LiveView {
     const parts: string[] = [];
     this.opts.markets.forEach((v, i) => {
       const c = current[i];
-      if (!c) return;
+      // Before genesis there is no epoch to show (never "epoch -1").
+      if (!c || c.epoch < 0n) return;
       const p = Math.min(1, Math.max(0, Number.isFinite(c.progress) ? c.progress : 0));
       const cells = several ? PROGRESS_BAR_CELLS_SHARED : PROGRESS_BAR_CELLS;
       const filled = Math.round(p * cells);

@@ -4,12 +4,15 @@ import type { Hex } from "../../protocol/hex.ts";
 import type { OrderJson } from "../../protocol/order.ts";
 import type {
   ApiErrorBody,
+  CoverageCheck,
   EpochDetail,
   EpochSummary,
+  FillRow,
   LeaveMarketResponse,
   MarketStatus,
   NodeStatus,
   OrderRequest,
+  OrderStatusView,
   OrderView,
   PeerDetail,
   PeerView,
@@ -134,6 +137,31 @@ export class ApiClient {
   /** An order for the node to sign (OrderRequest) or one a device signed (OrderJson with a signature). */
   submitOrder(market: Hex, order: OrderRequest | OrderJson): Promise<SubmitOrderResponse> {
     return this.request("POST", `/markets/${market}/orders`, order);
+  }
+
+  /** Whether the node's wallet's escrow covers this order (the coverage rule), before it is signed. */
+  coverage(market: Hex, order: OrderRequest): Promise<CoverageCheck> {
+    const q = new URLSearchParams({ side: order.side, quantity: order.quantity, price: order.price });
+    if (order.epoch !== undefined) q.set("epoch", order.epoch);
+    return this.request("GET", `/markets/${market}/coverage?${q}`);
+  }
+
+  /** Orders with their fate: of epoch `epoch`, or of the last `last` epochs; of `trader` only if given. */
+  orderStatuses(
+    market: Hex,
+    opts: { epoch?: bigint; last?: number; trader?: Hex } = {},
+  ): Promise<OrderStatusView[]> {
+    const q = new URLSearchParams();
+    if (opts.epoch !== undefined) q.set("epoch", opts.epoch.toString());
+    if (opts.last !== undefined) q.set("last", String(opts.last));
+    if (opts.trader !== undefined) q.set("trader", opts.trader);
+    const qs = q.toString();
+    return this.request("GET", `/markets/${market}/order-status${qs === "" ? "" : `?${qs}`}`);
+  }
+
+  /** The node's wallet's fills, newest first. */
+  fills(market: Hex, last: number): Promise<FillRow[]> {
+    return this.request("GET", `/markets/${market}/fills?last=${last}`);
   }
 
   epochs(market: Hex, last: number): Promise<EpochSummary[]> {

@@ -11,6 +11,13 @@
 //   GET    /markets/:id                     MarketStatus
 //   DELETE /markets/:id                     LeaveMarketResponse (leaves at run time)
 //   GET    /markets/:id/orders?epoch=N      OrderView[] of an epoch (default: the current one)
+//   GET    /markets/:id/order-status?epoch=N&last=K&trader=0x…
+//                                           OrderStatusView[]: the orders of epoch N (or of the last K
+//                                           epochs, default 10), of one trader if given, with their fate
+//   GET    /markets/:id/coverage?side=S&quantity=Q&price=P[&epoch=E]
+//                                           CoverageCheck: whether the node's wallet's escrow covers an
+//                                           order it is about to sign (before sending it)
+//   GET    /markets/:id/fills?last=N        FillRow[]: the node's wallet's fills, newest first
 //   POST   /markets/:id/orders              OrderRequest (the node signs) or OrderJson with a signature
 //                                           (a device signed) → 201 SubmitOrderResponse
 //   GET    /markets/:id/epochs?last=N       EpochSummary[], newest first
@@ -37,6 +44,18 @@ export interface MarketEpochStatus {
   readonly endsInMs: number;
 }
 
+/** An ERC-20 token's display metadata, read once per market from the chain (decimals(), symbol()). */
+export interface TokenMeta {
+  readonly symbol: string;
+  readonly decimals: number;
+}
+
+/** The market's two tokens' display metadata; null where the token has no decimals()/symbol(). */
+export interface MarketTokens {
+  readonly base: TokenMeta | null;
+  readonly quote: TokenMeta | null;
+}
+
 /** One market as the node serves it: its parameters and where it is now. */
 export interface MarketStatus {
   readonly id: Hex;
@@ -50,6 +69,8 @@ export interface MarketStatus {
   readonly lastSettledEpoch: string | null;
   /** Connected peers that serve this market too. */
   readonly peers: number;
+  /** Display units of the market's tokens (absent or null parts: show raw units). */
+  readonly tokens?: MarketTokens;
 }
 
 export interface NodeStatus {
@@ -174,6 +195,83 @@ export interface EpochResultView {
   readonly ours?: EpochResultView | null;
 }
 
+/** An order the coverage rule left out of clearing: its escrow did not cover it. */
+export interface ExclusionView {
+  readonly id: Hex;
+  readonly trader: Hex;
+  readonly side: Side;
+  /** The asset it spends: QUOTE for a buy (quantity × limitPrice), BASE for a sell (quantity). */
+  readonly asset: "BASE" | "QUOTE";
+  readonly needed: string;
+  /** What was left of the trader's collateral of that asset when its turn came. */
+  readonly available: string;
+  /** "not covered: needed X QUOTE, had Y" (raw units). */
+  readonly reason: string;
+}
+
+/**
+ * What became of an order: "pending" (its epoch has not been cleared yet), "excluded" (coverage left it
+ * out: `reason`), "kept" (it entered clearing and did not fill), "filled" (`filled` > 0).
+ */
+export type OrderFate = "pending" | "kept" | "excluded" | "filled";
+
+export interface OrderStatusView extends OrderView {
+  readonly status: OrderFate;
+  /** Base units filled ("0" unless filled). */
+  readonly filled: string;
+  /** Why it was excluded (status "excluded"), else null. */
+  readonly reason: string | null;
+  /** With status "excluded": what it needed and what was left, in raw units of `asset`. */
+  readonly exclusion: Pick<ExclusionView, "asset" | "needed" | "available"> | null;
+  /** Whether the epoch's result is final on chain (or the epoch closed without trade). */
+  readonly final: boolean;
+}
+
+/** One fill of the node's wallet: what it bought or sold, at which price, and how final that is. */
+export interface FillRow {
+  readonly market: Hex;
+  readonly epoch: string;
+  readonly id: Hex;
+  readonly side: Side;
+  /** Base units bought or sold. */
+  readonly quantity: string;
+  /** The order's limit price and the epoch's clearing price (quote units per base unit). */
+  readonly limitPrice: string;
+  readonly price: string;
+  /** Quote units paid (buy) or received (sell) before fees: quantity × price. */
+  readonly amount: string;
+  /** "final", "standing" (on chain, can still be challenged) or "not settled" (no result on chain). */
+  readonly settlement: "final" | "standing" | "not settled";
+  readonly final: boolean;
+  /** The transaction that made the epoch's result stand, when there is one. */
+  readonly tx: Hex | null;
+}
+
+/** Whether the node's wallet's escrow covers an order before it is signed (the coverage rule). */
+export interface CoverageCheck {
+  readonly market: Hex;
+  readonly epoch: string;
+  readonly trader: Hex;
+  readonly side: Side;
+  readonly asset: "BASE" | "QUOTE";
+  /** What this order needs: quantity × price QUOTE for a buy, quantity BASE for a sell. */
+  readonly needed: string;
+  /** The collateral counted: collateralOf(epoch) once the epoch closed, else the free balance now. */
+  readonly collateral: string;
+  /** What the trader's other orders of the epoch already need of it (they are counted first). */
+  readonly committed: string;
+  readonly otherOrders: number;
+  /** collateral − committed (never below 0). */
+  readonly available: string;
+  /** needed − available when positive, else "0". */
+  readonly short: string;
+  readonly covered: boolean;
+  /** True before the epoch's close: the rule counts the balance at the close, not now. */
+  readonly estimate: boolean;
+  /** Where `collateral` comes from, in words. */
+  readonly basis: string;
+}
+
 export interface AnnouncementView {
   readonly peer: string;
   readonly wallet: Hex | null;
@@ -188,4 +286,6 @@ export interface EpochDetail extends EpochSummary {
   readonly announcements: readonly AnnouncementView[];
   /** Present unless ?orders=false. */
   readonly orderList?: readonly OrderView[];
+  /** The orders the coverage rule left out of clearing, with the reason. */
+  readonly excluded: readonly ExclusionView[];
 }

@@ -73,6 +73,13 @@ export interface ChainPort {
   blockNumber(): Promise<number>;
   /** The collateral of `trader` for epoch `epoch` (readable once the epoch has closed on chain). */
   collateralOf(market: Hex, trader: Hex, epoch: bigint): Promise<Collateral>;
+  /**
+   * The free escrow of `trader` now, per asset: what collateralOf will count at the close if nothing
+   * changes before it (an estimate for an open epoch). Optional: a port without it has no estimate.
+   */
+  freeBalance?(market: Hex, trader: Hex): Promise<Collateral>;
+  /** An ERC-20 token's decimals() and symbol(); null if the token has none. Optional (display only). */
+  tokenMeta?(token: Hex): Promise<{ readonly symbol: string; readonly decimals: number } | null>;
   /** Whether a result of the epoch stands or is final. */
   isSettled(market: Hex, epoch: bigint): Promise<boolean>;
   /** The native balance (wei) of the sender wallet: it pays gas and bonds. */

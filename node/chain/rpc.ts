@@ -1,5 +1,6 @@
 // The ChainPort over JSON-RPC, through the settlement client (ethers 6). Every failure leaves as a
 // ChainError with a typed code: the settlement client's decoded revert names map to codes here, once.
+import { Contract } from "ethers";
 import type { Collateral } from "../../clearing/coverage.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import type { MarketParams } from "../../protocol/market.ts";
@@ -27,6 +28,11 @@ const REVERT_CODES: Readonly<Record<string, ChainErrorCode>> = {
   NothingToChallenge: ChainErrorCode.STALE,
   UnknownMarket: ChainErrorCode.UNKNOWN_MARKET,
 };
+
+const TOKEN_META_ABI = [
+  "function decimals() view returns (uint8)",
+  "function symbol() view returns (string)",
+] as const;
 
 /** ethers embeds whole signed transactions in its messages: keep the reason, bounded. */
 function conciseMessage(err: Error): string {
@@ -106,6 +112,37 @@ export class RpcChain implements ChainPort {
 
   getMarket(market: Hex): Promise<MarketParams> {
     return this.call("getMarket", () => this.client.getMarket(market));
+  }
+
+  freeBalance(market: Hex, trader: Hex): Promise<Collateral> {
+    return this.call("freeBalance", async () => {
+      const [base, quote] = await Promise.all([
+        this.client.escrowOf(market, trader, Asset.BASE),
+        this.client.escrowOf(market, trader, Asset.QUOTE),
+      ]);
+      return { base: base.free, quote: quote.free };
+    });
+  }
+
+  /**
+   * decimals() and symbol() of an ERC-20 token; null if it has no such functions (a call reverts or
+   * returns nothing usable). A chain that does not answer is a ChainError, so the caller can try again.
+   */
+  async tokenMeta(token: Hex): Promise<{ symbol: string; decimals: number } | null> {
+    const erc20 = new Contract(token, TOKEN_META_ABI, this.client.provider);
+    try {
+      const [decimals, symbol] = (await Promise.all([erc20.decimals!(), erc20.symbol!()])) as [
+        bigint,
+        string,
+      ];
+      const d = Number(decimals);
+      if (!Number.isInteger(d) || d < 0 || d > 36 || typeof symbol !== "string") return null;
+      return { symbol: symbol.slice(0, 16), decimals: d };
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === "CALL_EXCEPTION" || code === "BAD_DATA") return null;
+      throw toChainError("tokenMeta", err);
+    }
   }
 
   blockNumber(): Promise<number> {

@@ -65,10 +65,23 @@ export async function call<T>(p: Promise<T>): Promise<T> {
     return await p;
   } catch (err) {
     if (err instanceof ApiError) {
-      throw new CliError(err.message, err.isInputError ? ExitCode.USAGE : ExitCode.FAILURE);
+      throw new CliError(apiErrorText(err), err.isInputError ? ExitCode.USAGE : ExitCode.FAILURE);
     }
     throw err;
   }
+}
+
+/**
+ * An API error as one line naming its code once: the client appends " (CODE)" to the node's message,
+ * and some messages already start with "CODE: ", e.g. "EPOCH_OUT_OF_WINDOW: order for epoch 3 ...".
+ */
+export function apiErrorText(err: ApiError): string {
+  const suffix = ` (${err.code})`;
+  if (!err.message.endsWith(suffix)) return err.message;
+  let text = err.message.slice(0, -suffix.length);
+  // "CODE: CODE: detail" becomes "CODE: detail"; a message without its code keeps the " (CODE)".
+  while (text.startsWith(`${err.code}: ${err.code}: `)) text = text.slice(err.code.length + 2);
+  return text.includes(err.code) ? text : err.message;
 }
 
 /** Checks a market id given on the command line. */

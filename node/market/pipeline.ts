@@ -164,6 +164,18 @@ export class EpochPipeline {
 
     const selection = work.select(this.ctx);
     const result = selection.clearing;
+    // Why each left-out order was left out: `smartmarket orders` and `epoch <n>` show it.
+    this.c.store.putExclusions(
+      market,
+      epoch,
+      selection.excluded.map((x) => ({
+        id: x.order.id,
+        trader: x.order.order.trader,
+        side: x.order.order.side,
+        needed: x.needed.toString(),
+        available: x.available.toString(),
+      })),
+    );
     const t3 = this.c.clock();
     timings.clearMs = t3 - t2;
     this.c.metrics.observePhase("clear", t3 - t2);

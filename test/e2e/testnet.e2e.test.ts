@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { finalizeItemOf, type StandingEvent } from "../../settlement/client.ts";
 import { Asset } from "../../settlement/encoding.ts";
 import { pidAlive, readState, Testnet, type TestnetState } from "../../testnet/network.ts";
-import { writeReport } from "../../testnet/report.ts";
+import { parseReportJson, writeReport } from "../../testnet/report.ts";
 import { DEFAULT_SCENARIO, SCENARIOS } from "../../testnet/scenarios.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/smartmarket.js", import.meta.url));
@@ -285,5 +285,16 @@ describe("local testnet", () => {
     expect(existsSync(join(dir, "report.json")) && existsSync(join(dir, "report.html"))).toBe(true);
     expect(existsSync(join(dir, "state.json"))).toBe(false);
     for (const port of ports) expect(await portClosed(port), `port ${port}`).toBe(true);
+    // The epochs Ctrl-C cut short are marked unfinished, never agreed; the others are final on every node.
+    const report = parseReportJson(readFileSync(join(dir, "report.json"), "utf8"));
+    for (const e of report.markets.flatMap((m) => m.epochs)) {
+      if (e.unfinished) {
+        expect(e.agreed, `epoch ${e.epoch}`).toBe(false);
+        expect(e.orders, `epoch ${e.epoch}`).toBe(Math.max(e.ordersSent ?? 0, e.orders));
+      } else {
+        for (const n of e.nodes) expect(["settled", "unsettled", "unknown"]).toContain(n.phase);
+      }
+    }
+    expect(up.stdout).not.toMatch(/epoch -1/);
   });
 });

@@ -19,7 +19,7 @@ const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
 export const clearCommand: CliCommand = {
   name: "clear",
   summary: "clear a book of orders (from FILE or stdin) and print the result as one JSON line",
-  usage: "[FILE] [--explain]",
+  usage: "[FILE] [--explain] [--json]",
   help: `Reads FILE, or stdin when FILE is absent or "-". Two input forms, told apart by a top-level
 "domain" key:
 
@@ -47,11 +47,12 @@ Options:
   --explain   after the JSON line, print a human-readable account: demand and supply at the price,
               the clearing interval [lo, hi] and the orders that set each bound, the marginal orders
               and how the marginal price level was rationed
+  --json      stdout is that JSON line only (with --explain, the account goes to stderr)
 
 Bad input (malformed JSON, a missing field, a bad id, a duplicate id, an unknown side, an amount that
 is zero, negative, fractional, not a number or a JSON number): a message naming the order (index
 and id) on stderr, nothing on stdout, exit code 2.`,
-  options: { explain: { type: "boolean" } },
+  options: { explain: { type: "boolean" }, json: { type: "boolean" } },
   maxPositionals: 1,
   handler: async (args, io) => {
     const file = args.positionals[0];
@@ -74,7 +75,9 @@ and id) on stderr, nothing on stdout, exit code 2.`,
       resultHash: result.resultHash,
     };
     io.stdout.write(`${JSON.stringify(json)}\n`);
-    if (args.values.explain === true) io.stdout.write(`\n${explainAnalysis(analysis)}`);
+    if (args.values.explain === true) {
+      (args.values.json === true ? io.stderr : io.stdout).write(`\n${explainAnalysis(analysis)}`);
+    }
     return ExitCode.OK;
   },
 };

@@ -8,6 +8,7 @@ import type {
   PeerDetail,
   PeerView,
 } from "../../api/types.ts";
+import { type AmountFormat, amountFormat } from "../../api/units.ts";
 import {
   apiFromArgs,
   CLIENT_HELP,
@@ -19,6 +20,7 @@ import {
 } from "../api-client.ts";
 import { type CliCommand, CliError, type CliIo, ExitCode, type ParsedArgs } from "../command.ts";
 import { renderTable, short } from "../table.ts";
+import { exclusionReason, formatFor, RAW_HELP, RAW_OPTION } from "./orders.ts";
 
 function out(io: CliIo, args: ParsedArgs, value: unknown, table: () => string): number {
   io.stdout.write(args.values.json ? `${JSON.stringify(value, null, 2)}\n` : table());
@@ -27,10 +29,14 @@ function out(io: CliIo, args: ParsedArgs, value: unknown, table: () => string): 
 
 const s = (v: unknown) => (v === null || v === undefined ? "-" : String(v));
 
-function marketLines(m: MarketStatus): string[] {
+function tokenText(meta: { symbol: string; decimals: number } | null | undefined, raw: boolean): string {
+  return meta && !raw ? ` (${meta.symbol}, ${meta.decimals} decimals)` : "";
+}
+
+function marketLines(m: MarketStatus, raw: boolean): string[] {
   return [
     `market         ${m.id}`,
-    `               base ${m.base}  quote ${m.quote}  epoch ${m.epochLengthS} s  fee ${m.feeBps} bps`,
+    `               base ${m.base}${tokenText(m.tokens?.base, raw)}  quote ${m.quote}${tokenText(m.tokens?.quote, raw)}  epoch ${m.epochLengthS} s  fee ${m.feeBps} bps`,
     `               epoch ${m.epoch.current} (${m.epoch.phase}, ${m.epoch.orders} orders, ends in ${(m.epoch.endsInMs / 1000).toFixed(1)} s), ${m.peers} peer(s), last settled ${s(m.lastSettledEpoch)}`,
   ];
 }
@@ -38,9 +44,9 @@ function marketLines(m: MarketStatus): string[] {
 export const statusCommand: CliCommand = {
   name: "status",
   summary: "show the node: identity, markets and their current epochs, peers",
-  usage: "[--json] [connection options]",
-  help: CLIENT_HELP,
-  options: CLIENT_OPTIONS,
+  usage: "[--raw] [--json] [connection options]",
+  help: `${RAW_HELP}\n${CLIENT_HELP}`,
+  options: { ...CLIENT_OPTIONS, ...RAW_OPTION },
   handler: async (args, io) => {
     const st: NodeStatus = await call(apiFromArgs(args, io.env).status());
     return out(io, args, st, () =>
@@ -49,7 +55,7 @@ export const statusCommand: CliCommand = {
         `wallet         ${s(st.wallet)}`,
         `chain          ${s(st.chainId)}  contract ${s(st.contract)}`,
         ...(st.markets.length === 0 ? ["market         none (join one: smartmarket market join <id>)"] : []),
-        ...st.markets.flatMap(marketLines),
+        ...st.markets.flatMap((m) => marketLines(m, args.values.raw === true)),
         `peers          ${s(st.peers)}`,
         `listening on   ${st.addresses.join(", ")}`,
         `version        ${s(st.version)}, up ${s(st.uptimeS)} s`,
@@ -124,6 +130,10 @@ export const peerCommand: CliCommand = {
   },
 };
 
+function amountOrDash(v: string | null | undefined, f: AmountFormat["base"]): string {
+  return v === null || v === undefined ? "-" : f(v);
+}
+
 function agreedText(v: unknown): string {
   return v === true ? "yes" : v === false ? "NO" : "-";
 }
@@ -131,9 +141,9 @@ function agreedText(v: unknown): string {
 export const epochsCommand: CliCommand = {
   name: "epochs",
   summary: "list recent epochs: orders, price, volume, settlement, agreement",
-  usage: "[--market ID] [--last N] [--json] [connection options]",
-  help: `${MARKET_HELP}\n  --last N         how many epochs (default 20)\n${CLIENT_HELP}`,
-  options: { ...CLIENT_OPTIONS, ...MARKET_OPTION, last: { type: "string" } },
+  usage: "[--market ID] [--last N] [--raw] [--json] [connection options]",
+  help: `${MARKET_HELP}\n  --last N         how many epochs (default 20)\n${RAW_HELP}\n${CLIENT_HELP}`,
+  options: { ...CLIENT_OPTIONS, ...MARKET_OPTION, ...RAW_OPTION, last: { type: "string" } },
   handler: async (args, io) => {
     let last = 20n;
     if (args.values.last !== undefined) {
@@ -145,7 +155,9 @@ export const epochsCommand: CliCommand = {
       if (last === 0n || last > 1000n) throw new CliError("--last must be between 1 and 1000");
     }
     const client = apiFromArgs(args, io.env);
-    const epochs: EpochSummary[] = await call(client.epochs(await resolveMarket(client, args), Number(last)));
+    const market = await resolveMarket(client, args);
+    const epochs: EpochSummary[] = await call(client.epochs(market, Number(last)));
+    const fmt = args.values.json ? amountFormat(undefined, true) : await formatFor(client, market, args);
     return out(io, args, epochs, () =>
       renderTable(
         ["EPOCH", "PHASE", "ORDERS", "PRICE", "VOLUME", "RESULT", "SETTLED TX", "GAS", "AGREED"],
@@ -155,8 +167,8 @@ export const epochsCommand: CliCommand = {
             s(e.epoch),
             s(e.phase),
             s(e.orders),
-            s(e.price),
-            s(e.volume),
+            amountOrDash(e.price, fmt.price),
+            amountOrDash(e.volume, fmt.base),
             short(e.resultHash),
             short(st?.tx as string | undefined),
             s(st?.gasUsed),
@@ -171,9 +183,9 @@ export const epochsCommand: CliCommand = {
 export const epochCommand: CliCommand = {
   name: "epoch",
   summary: "show one epoch: orders, fingerprint, result, settlement tx, agreement",
-  usage: "<n> [--market ID] [--json] [connection options]",
-  help: `${MARKET_HELP}\n${CLIENT_HELP}`,
-  options: { ...CLIENT_OPTIONS, ...MARKET_OPTION },
+  usage: "<n> [--market ID] [--raw] [--json] [connection options]",
+  help: `${MARKET_HELP}\n${RAW_HELP}\n${CLIENT_HELP}`,
+  options: { ...CLIENT_OPTIONS, ...MARKET_OPTION, ...RAW_OPTION },
   maxPositionals: 1,
   handler: async (args, io) => {
     const raw = args.positionals[0];
@@ -185,7 +197,9 @@ export const epochCommand: CliCommand = {
       throw new CliError((err as Error).message);
     }
     const client = apiFromArgs(args, io.env);
-    const e: EpochDetail = await call(client.epoch(await resolveMarket(client, args), n));
+    const market = await resolveMarket(client, args);
+    const e: EpochDetail = await call(client.epoch(market, n));
+    const fmt = args.values.json ? amountFormat(undefined, true) : await formatFor(client, market, args);
     return out(io, args, e, () => {
       const st = e.settlement;
       const fills = new Map((e.result?.fills ?? []).map((f) => [f.id as string, f.quantity]));
@@ -196,13 +210,14 @@ export const epochCommand: CliCommand = {
         `orders        ${s(e.orders)} (covered ${s(e.covered)})`,
         `fingerprint   ${s(e.fingerprint)}`,
         `result hash   ${s(e.resultHash)}`,
-        `price         ${s(e.price)}`,
-        `volume        ${s(e.volume)}`,
-        `welfare       ${s(e.welfare)}`,
+        `price         ${amountOrDash(e.price, fmt.price)}`,
+        `volume        ${amountOrDash(e.volume, fmt.base)}`,
+        `welfare       ${amountOrDash(e.welfare, fmt.quote)}`,
         `settlement    ${st ? `${st.final ? "final" : "standing (can be challenged)"}: ${s(st.tx)} by ${s(st.submitter)}${st.bySelf || st.challengedBySelf ? " (this node)" : ""}, gas ${s(st.gasUsed)}${st.challenges > 0 ? `, after ${st.challenges} challenge(s)` : ""}` : "-"}`,
         `agreed        ${agreedText(e.agreed)}${st && e.agreed === false ? ` (chain result ${s(st.resultHash)})` : ""}`,
         "",
       ];
+      const excluded = new Map((e.excluded ?? []).map((x) => [x.id as string, x]));
       if (orders.length > 0) {
         lines.push(
           renderTable(
@@ -210,11 +225,25 @@ export const epochCommand: CliCommand = {
             orders.map((o) => [
               short(o.id, 10),
               s(o.side),
-              s(o.quantity),
-              s(o.limitPrice),
+              fmt.base(o.quantity),
+              fmt.price(o.limitPrice),
               short(o.trader),
               s(o.source),
-              fills.get(o.id) ?? "0",
+              excluded.has(o.id) ? "excluded" : fmt.base(fills.get(o.id) ?? "0"),
+            ]),
+          ),
+        );
+      }
+      if (excluded.size > 0) {
+        lines.push(
+          `left out of clearing (${excluded.size}): the escrow did not cover them`,
+          renderTable(
+            ["ID", "TRADER", "SIDE", "REASON"],
+            [...excluded.values()].map((x) => [
+              short(x.id, 10),
+              short(x.trader),
+              x.side,
+              exclusionReason(x, fmt),
             ]),
           ),
         );

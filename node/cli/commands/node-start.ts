@@ -1,5 +1,6 @@
 // `smartmarket node start`: run a market node until SIGINT/SIGTERM.
 import { rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import type { ParseArgsOptionsConfig } from "node:util";
 import { ApiServer } from "../../api-server.ts";
@@ -23,6 +24,68 @@ for (const s of SETTINGS) {
         : { type: "string" };
 }
 
+/** The TCP host and port a listen multiaddr binds (/ip4/0.0.0.0/tcp/7401), or null (another transport, port 0). */
+export function listenPort(addr: string): { host: string; port: number } | null {
+  const m = /^\/(ip4|ip6)\/([^/]+)\/tcp\/([0-9]+)(?:\/|$)/.exec(addr);
+  if (!m || Number(m[3]) === 0) return null;
+  return { host: m[2]!, port: Number(m[3]) };
+}
+
+/** Whether something already listens on host:port (binding it fails with EADDRINUSE). */
+export function portInUse(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", (err: NodeJS.ErrnoException) => resolve(err.code === "EADDRINUSE"));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(false)));
+  });
+}
+
+export function portInUseMessage(port: number, flag: string): string {
+  return `port ${port} is in use (${flag}): stop the other process or choose another port`;
+}
+
+/** The first port of the node's (libp2p listen addresses, then the control API) that is taken, as the message to print. */
+export async function takenPort(
+  config: Pick<NodeConfig, "listen" | "apiHost" | "apiPort">,
+): Promise<string | null> {
+  for (const addr of config.listen) {
+    const tcp = listenPort(addr);
+    if (tcp && (await portInUse(tcp.host, tcp.port))) return portInUseMessage(tcp.port, `--listen ${addr}`);
+  }
+  if (config.apiPort !== 0 && (await portInUse(config.apiHost, config.apiPort)))
+    return portInUseMessage(config.apiPort, `--api-port ${config.apiPort}`);
+  return null;
+}
+
+/** Whether an error (or its cause, or an AggregateError's parts) says an address is in use. */
+function isAddressInUse(err: unknown, depth = 0): boolean {
+  if (depth > 5 || typeof err !== "object" || err === null) return false;
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  if (e.code === "EADDRINUSE" || (typeof e.message === "string" && e.message.includes("EADDRINUSE")))
+    return true;
+  if (Array.isArray(e.errors) && e.errors.some((x) => isAddressInUse(x, depth + 1))) return true;
+  return isAddressInUse(e.cause, depth + 1);
+}
+
+/** The value placeholder each setting's flag shows in the help (`--listen MULTIADDR`). */
+const PLACEHOLDERS: Readonly<Record<string, string>> = {
+  "data-dir": "DIR",
+  market: "ID",
+  "rpc-url": "URL",
+  contract: "ADDRESS",
+  listen: "MULTIADDR",
+  announce: "MULTIADDR",
+  bootstrap: "MULTIADDR",
+  "api-host": "HOST",
+  "api-port": "PORT",
+  "password-file": "FILE",
+  "log-level": "LEVEL",
+};
+
+function flagWithValue(flag: string, kind: string): string {
+  return kind === "bool" ? `--${flag}` : `--${flag} ${PLACEHOLDERS[flag] ?? "VALUE"}`;
+}
+
 export const nodeStartCommand: CliCommand = {
   name: "node start",
   summary:
@@ -33,7 +96,7 @@ export const nodeStartCommand: CliCommand = {
     "<data-dir>/config.json, keys as in parentheses), then defaults.",
     "",
     "  --config FILE            JSON config file",
-    ...SETTINGS.map((s) => `  --${s.flag.padEnd(22)} ${s.help} [${s.env}] (${s.key})`),
+    ...SETTINGS.map((s) => `  ${flagWithValue(s.flag, s.kind).padEnd(24)} ${s.help} [${s.env}] (${s.key})`),
   ].join("\n"),
   options,
   handler: async (args, io) => {
@@ -44,6 +107,9 @@ export const nodeStartCommand: CliCommand = {
       if (err instanceof ConfigError) throw new CliError(err.message);
       throw err;
     }
+    // A taken port fails here, in one line, before the keystore and the chain are touched.
+    const taken = await takenPort(config);
+    if (taken !== null) throw new CliError(taken, ExitCode.FAILURE);
     const log = createLogger({
       level: config.logLevel,
       json: config.logJson,
@@ -82,6 +148,13 @@ export const nodeStartCommand: CliCommand = {
       await node.start();
     } catch (err) {
       await chain.close();
+      if (isAddressInUse(err)) {
+        const tcp = config.listen.map(listenPort).find((t) => t !== null);
+        throw new CliError(
+          portInUseMessage(tcp?.port ?? 0, `--listen ${config.listen.join(" ")}`),
+          ExitCode.FAILURE,
+        );
+      }
       throw new CliError(`the node could not start: ${(err as Error).message}`, ExitCode.FAILURE);
     }
     const api = new ApiServer(
@@ -92,6 +165,11 @@ export const nodeStartCommand: CliCommand = {
       await api.start();
     } catch (err) {
       await node.stop();
+      if (isAddressInUse(err))
+        throw new CliError(
+          portInUseMessage(config.apiPort, `--api-port ${config.apiPort}`),
+          ExitCode.FAILURE,
+        );
       throw new CliError(
         `the control API could not listen on ${config.apiHost}:${config.apiPort}: ${(err as Error).message}`,
         ExitCode.FAILURE,

@@ -1,7 +1,12 @@
-// `smartmarket order buy|sell --quantity Q --price P [--market M]`: the node signs and gossips it.
+// `smartmarket order buy|sell --quantity Q --price P [--market M] [--force]`: the node signs and gossips
+// it. Before sending, the node checks that its wallet's escrow covers the order as the coverage rule
+// counts it (clearing/coverage.ts): an order that would be left out of clearing is not sent (exit 1)
+// unless --force, and the message says what it needs, what there is and by how much it falls short.
+import { formatUnits } from "../../../protocol/amount.ts";
 import { OrderError } from "../../../protocol/errors.ts";
 import { parseOrderRequest } from "../../api/order-request.ts";
-import type { OrderRequest } from "../../api/types.ts";
+import type { CoverageCheck, MarketTokens, OrderRequest } from "../../api/types.ts";
+import { type AmountFormat, amountFormat } from "../../api/units.ts";
 import {
   apiFromArgs,
   CLIENT_HELP,
@@ -11,16 +16,68 @@ import {
   MARKET_OPTION,
   resolveMarket,
 } from "../api-client.ts";
-import { type CliCommand, CliError, ExitCode } from "../command.ts";
+import { type CliCommand, CliError, type CliIo, ExitCode } from "../command.ts";
+import { marketTokens } from "./orders.ts";
+
+/** What the coverage check found, in words: "needed X, have Y, short Z" and where Y comes from. */
+export function shortfallText(
+  c: CoverageCheck,
+  fmt: AmountFormat,
+  tokens: MarketTokens | undefined,
+  forced = false,
+): string {
+  const f = c.asset === "QUOTE" ? fmt.quote : fmt.base;
+  const unit = fmt.display ? "" : ` ${c.asset}`;
+  const lines = [
+    `the escrow does not cover this order: needed ${f(c.needed)}${unit}, have ${f(c.available)}${unit}, short ${f(c.short)}${unit}`,
+    `  (${c.basis})`,
+  ];
+  if (c.otherOrders > 0) {
+    lines.push(
+      `  (${c.otherOrders} other ${c.side} order(s) of this wallet in epoch ${c.epoch} already need ${f(c.committed)}${unit} of the ${f(c.collateral)}${unit} in escrow)`,
+    );
+  }
+  const meta = c.asset === "QUOTE" ? tokens?.quote : tokens?.base;
+  const asset = c.asset === "QUOTE" ? "quote" : "base";
+  const amount = meta ? formatUnits(BigInt(c.short), meta.decimals) : "AMOUNT";
+  lines.push(
+    `  an uncovered order is left out of clearing: deposit the rest (smartmarket deposit ${asset} ${amount})${forced ? "" : ", or send it anyway with --force"}`,
+  );
+  return lines.join("\n");
+}
+
+async function checkFirst(
+  io: CliIo,
+  check: () => Promise<CoverageCheck>,
+  force: boolean,
+): Promise<CoverageCheck | null> {
+  try {
+    return await check();
+  } catch (err) {
+    if (!force) throw err;
+    io.stderr.write(
+      `smartmarket order: warning: the coverage check failed (${(err as Error).message}); sending anyway (--force)\n`,
+    );
+    return null;
+  }
+}
 
 export const orderCommand: CliCommand = {
   name: "order",
   summary: "submit a buy or sell order, signed by the node's wallet, for the current epoch",
-  usage: "buy|sell --quantity Q --price P [--market ID] [--epoch E] [--json] [connection options]",
-  help: `  --quantity Q     base units (a whole number > 0)
-  --price P        limit price in quote units per base unit (a whole number > 0)
+  usage: "buy|sell --quantity Q --price P [--market ID] [--epoch E] [--force] [--json] [connection options]",
+  help: `  --quantity Q     base units: the market's base token in its smallest unit (e.g. Wh on the testnet's
+                   energy market, where a whole token is a kWh); a whole number > 0, at most 2^128 - 1
+  --price P        limit price in quote units (the quote token's smallest unit, e.g. µ$) per base unit;
+                   a whole number > 0, at most 2^128 - 1
 ${MARKET_HELP}
   --epoch E        the epoch (default: the current one)
+  --force          send it even if the escrow does not cover it (it would be left out of clearing)
+
+Before sending, the node checks its wallet's escrow as the coverage rule counts it (a buy needs
+quantity x price QUOTE, a sell quantity BASE, after the wallet's other orders of the epoch). Before the
+epoch's close the free escrow now is an estimate of the escrow at the close. If it falls short, the
+order is not sent and the command exits 1 (--force sends it anyway).
 ${CLIENT_HELP}`,
   options: {
     ...CLIENT_OPTIONS,
@@ -28,6 +85,7 @@ ${CLIENT_HELP}`,
     quantity: { type: "string" },
     price: { type: "string" },
     epoch: { type: "string" },
+    force: { type: "boolean" },
   },
   maxPositionals: 1,
   handler: async (args, io) => {
@@ -49,10 +107,21 @@ ${CLIENT_HELP}`,
       if (err instanceof OrderError) throw new CliError(`${err.detail} (${err.code})`);
       throw err;
     }
+    const force = args.values.force === true;
     const client = apiFromArgs(args, io.env);
     const market = await resolveMarket(client, args);
+    const coverage = await checkFirst(io, () => call(client.coverage(market, request)), force);
+    if (coverage && !coverage.covered) {
+      const tokens = await marketTokens(client, market);
+      const text = shortfallText(coverage, amountFormat(tokens), tokens, force);
+      if (!force) {
+        if (args.values.json) io.stdout.write(`${JSON.stringify({ sent: false, coverage }, null, 2)}\n`);
+        throw new CliError(`${text}\nnot sent`, ExitCode.FAILURE);
+      }
+      io.stderr.write(`smartmarket order: warning: ${text}\nsending anyway (--force)\n`);
+    }
     const res = await call(client.submitOrder(market, request));
-    if (args.values.json) io.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
+    if (args.values.json) io.stdout.write(`${JSON.stringify({ sent: true, ...res, coverage }, null, 2)}\n`);
     else {
       io.stdout.write(
         `order ${res.id}\n  ${side} ${request.quantity} @ ${request.price}, market ${market.slice(0, 10)}…, epoch ${res.order.epoch}, sent to ${res.recipients} peer(s)\n`,

@@ -1,0 +1,168 @@
+// What the order views of the control API stand on: the coverage check of an order before it is signed
+// (node/api/coverage.ts, against a real store and a stub chain port of two reads), the store's record
+// of coverage exclusions and its migration from schema 3, and the display units (node/api/units.ts).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Collateral } from "../../../clearing/coverage.ts";
+import { type CoverageInputs, checkCoverage } from "../../../node/api/coverage.ts";
+import { amountFormat } from "../../../node/api/units.ts";
+import { NodeStore } from "../../../node/store.ts";
+import { SCHEMA_VERSION } from "../../../node/store-schema.ts";
+import { encodeOrder } from "../../../protocol/codec.ts";
+import type { Hex } from "../../../protocol/hex.ts";
+import type { SignedOrder } from "../../../protocol/order.ts";
+
+const MARKET = `0x${"ab".repeat(32)}` as Hex;
+const TRADER = `0x${"11".repeat(20)}` as Hex;
+const SIG = `0x${"22".repeat(64)}1b` as Hex;
+
+const dirs: string[] = [];
+function tempStore(): { store: NodeStore; path: string } {
+  const dir = mkdtempSync(join(tmpdir(), "smartmarket-views-"));
+  dirs.push(dir);
+  const path = join(dir, "node.db");
+  return { store: new NodeStore(path), path };
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function put(store: NodeStore, id: string, o: Partial<SignedOrder>): void {
+  const order: SignedOrder = {
+    market: MARKET,
+    epoch: 5n,
+    side: "buy",
+    quantity: 1n,
+    limitPrice: 1n,
+    nonce: 0n,
+    trader: TRADER,
+    signature: SIG,
+    ...o,
+  };
+  store.putOrder(`0x${id.repeat(32)}` as Hex, order, encodeOrder(order), "local", 1);
+}
+
+function inputs(store: NodeStore, epoch: bigint, current: bigint, free: Collateral | null): CoverageInputs {
+  return {
+    market: MARKET,
+    trader: TRADER,
+    epoch,
+    current,
+    store,
+    chain: {
+      collateralOf: async () => ({ base: 7n, quote: 700n }),
+      ...(free ? { freeBalance: async () => free } : {}),
+    },
+  };
+}
+
+describe("the coverage check before signing", () => {
+  it("counts the wallet's other orders of the epoch first, as the rule would if the new one came last", async () => {
+    const { store } = tempStore();
+    put(store, "01", { side: "buy", quantity: 2n, limitPrice: 100n }); // 200 QUOTE, covered
+    put(store, "02", { side: "buy", quantity: 10n, limitPrice: 100n }); // 1000 QUOTE: excluded, takes nothing
+    put(store, "03", { side: "sell", quantity: 4n }); // BASE: does not touch QUOTE
+    put(store, "04", { side: "buy", quantity: 1n, limitPrice: 100n, epoch: 6n }); // another epoch
+    const check = await checkCoverage(inputs(store, 5n, 5n, { base: 5n, quote: 500n }), {
+      side: "buy",
+      quantity: 4n,
+      limitPrice: 100n,
+    });
+    expect(check).toMatchObject({
+      asset: "QUOTE",
+      needed: "400",
+      collateral: "500",
+      committed: "200",
+      otherOrders: 1,
+      available: "300",
+      short: "100",
+      covered: false,
+      estimate: true,
+    });
+    expect(check.basis).toContain("estimate");
+    const sell = await checkCoverage(inputs(store, 5n, 5n, { base: 5n, quote: 500n }), {
+      side: "sell",
+      quantity: 1n,
+      limitPrice: 1n,
+    });
+    expect(sell).toMatchObject({ asset: "BASE", needed: "1", committed: "4", available: "1", covered: true });
+  });
+
+  it("reads collateralOf once the epoch has closed (no estimate), and never goes below zero", async () => {
+    const { store } = tempStore();
+    put(store, "01", { side: "sell", quantity: 7n });
+    const check = await checkCoverage(inputs(store, 5n, 6n, { base: 99n, quote: 99n }), {
+      side: "sell",
+      quantity: 3n,
+      limitPrice: 1n,
+    });
+    expect(check).toMatchObject({
+      collateral: "7",
+      committed: "7",
+      available: "0",
+      short: "3",
+      estimate: false,
+    });
+    expect(check.basis).toContain("collateralOf(epoch 5)");
+  });
+});
+
+describe("the store's coverage exclusions", () => {
+  it("replaces an epoch's exclusions on each selection and lists orders by epoch and trader", () => {
+    const { store } = tempStore();
+    put(store, "01", {});
+    put(store, "02", { trader: `0x${"33".repeat(20)}` as Hex });
+    put(store, "03", { epoch: 7n });
+    const x = { trader: TRADER, side: "buy" as const, needed: "10", available: "3" };
+    store.putExclusions(MARKET, 5n, [
+      { id: `0x${"01".repeat(32)}` as Hex, ...x },
+      { id: `0x${"02".repeat(32)}` as Hex, ...x },
+    ]);
+    store.putExclusions(MARKET, 5n, [{ id: `0x${"01".repeat(32)}` as Hex, ...x }]);
+    expect(store.exclusions(MARKET, 5n).map((r) => r.id)).toEqual([`0x${"01".repeat(32)}`]);
+    expect(store.exclusions(MARKET, 6n)).toEqual([]);
+    expect(store.ordersBetween(MARKET, 5n, 7n).map((o) => o.order.epoch)).toEqual([7n, 5n, 5n]);
+    expect(store.ordersBetween(MARKET, 5n, 5n, TRADER)).toHaveLength(1);
+    store.close();
+  });
+
+  it("migrates a schema-3 database: the exclusions table appears, the data stays", () => {
+    const { store, path } = tempStore();
+    store.updateEpoch(MARKET, 2n, { phase: "cleared" }, 1);
+    store.close();
+    const db = new DatabaseSync(path);
+    db.exec("DROP TABLE exclusions; UPDATE meta SET value = '3' WHERE key = 'schema_version';");
+    db.close();
+    const again = new NodeStore(path);
+    expect(again.getEpoch(MARKET, 2n)!.phase).toBe("cleared");
+    again.putExclusions(MARKET, 2n, [
+      { id: `0x${"01".repeat(32)}` as Hex, trader: TRADER, side: "sell", needed: "4", available: "0" },
+    ]);
+    expect(again.exclusions(MARKET, 2n)).toHaveLength(1);
+    again.close();
+    const check = new DatabaseSync(path);
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
+      value: String(SCHEMA_VERSION),
+    });
+    check.close();
+    expect(SCHEMA_VERSION).toBe(4);
+  });
+});
+
+describe("display units", () => {
+  const tokens = { base: { symbol: "tWH", decimals: 3 }, quote: { symbol: "tUSD", decimals: 6 } };
+  it("formats exactly in the tokens' units, raw without metadata or with raw", () => {
+    const f = amountFormat(tokens);
+    expect(f.base(1500n)).toBe("1.5 tWH");
+    expect(f.quote("210000")).toBe("0.21 tUSD");
+    // 210 µ$ per Wh = 0.21 $/kWh.
+    expect(f.price(210n)).toBe("0.21 tUSD/tWH");
+    expect(f.price(1n)).toBe("0.001 tUSD/tWH");
+    expect(amountFormat(tokens, true).price(210n)).toBe("210");
+    expect(amountFormat({ base: tokens.base, quote: null }).base(1500n)).toBe("1500");
+    expect(amountFormat(undefined).display).toBe(false);
+  });
+});
