@@ -97,7 +97,7 @@ function expectAttackFailed(report: TestnetReport, mode: AdversaryMode, count = 
 }
 
 describe("testnet --adversary", () => {
-  it("censor (CLI, --json): every self-trade is challenged by a node, the attacker's bond goes to it, the final result is the honest clearing; no process left", async () => {
+  it("censor (CLI, --json: the summary, report.json and report.html): every self-trade is challenged by a node, the attacker's bond goes to it, the final result is the honest clearing; no process left", async () => {
     const dir = tempDir("adversary-censor");
     const { done } = spawnCli([
       "testnet",
@@ -123,10 +123,17 @@ describe("testnet --adversary", () => {
       /adversary censor: attacked 3 of 3 epochs, \d challenged; the final result is the honest one in 3 of 3/,
     );
     const summary = JSON.parse(stdout.trim()) as {
+      nodes: number;
       markets: {
+        market: string;
+        name: string;
         epochs: {
           epoch: number;
           volume: string;
+          price: string | null;
+          agreed: boolean;
+          settled: boolean;
+          gasUsed: number | null;
           attacked: boolean;
           challenged: boolean;
           finalMatchesHonest: boolean;
@@ -147,9 +154,18 @@ describe("testnet --adversary", () => {
         feesEarned: string;
       };
     };
+    // The summary's shape (the plain `testnet up --json` of the user guide).
+    expect(summary.nodes).toBe(4);
+    expect(summary.markets).toHaveLength(1);
+    expect(summary.markets[0]!.name).toBe("energy");
+    expect(summary.markets[0]!.market).toMatch(/^0x[0-9a-f]{64}$/);
     const epochs = summary.markets[0]!.epochs;
     expect(epochs).toHaveLength(EPOCHS);
     for (const e of epochs) {
+      expect(e.agreed).toBe(true);
+      expect(e.settled).toBe(BigInt(e.volume) > 0n);
+      expect(e.settled ? e.gasUsed! > 0 : e.gasUsed === null).toBe(true);
+      expect(e.price === null || /^[0-9]+$/.test(e.price)).toBe(true);
       expect(e.attacked, `epoch ${e.epoch}`).toBe(true);
       expect(e.finalMatchesHonest, `epoch ${e.epoch}`).toBe(true);
       // Its self-trade stood first (or, on a slow machine, an honest proposal beat it: AlreadyProposed),
@@ -186,6 +202,11 @@ describe("testnet --adversary", () => {
     expect(pids.size).toBeGreaterThanOrEqual(7);
     for (const pid of pids) expect(pidAlive(pid), `pid ${pid}`).toBe(false);
     expect(existsSync(join(dir, "state.json"))).toBe(false);
+    expect(readFileSync(join(dir, "report.html"), "utf8")).toMatch(/<svg/);
+    expect(existsSync(join(dir, "node-0", "node.log"))).toBe(true);
+    const status = await spawnCli(["testnet", "status", "--dir", dir]).done;
+    expect(status.code).not.toBe(0);
+    expect(status.stderr).toMatch(/no testnet is running/);
   });
 
   it("skim: the batch without the cheap sells and a bid is replaced by the union, the attacker's bond paid to the challenger", async () => {

@@ -174,63 +174,8 @@ describe("local testnet", () => {
     expect(existsSync(join(dir, "state.json"))).toBe(false);
   });
 
-  it("`smartmarket testnet up --epochs 3 --json` prints the summary, writes report.json and report.html, and leaves no process", async () => {
-    const dir = tempDir("testnet-cli");
-    const { done } = spawnCli([
-      "testnet",
-      "up",
-      "--nodes",
-      "4",
-      "--epochs",
-      "3",
-      "--epoch-seconds",
-      "3",
-      "--dir",
-      dir,
-      "--json",
-    ]);
-    const pids = await watchPids(dir, done);
-    const { code, stdout, stderr } = await done;
-    expect(code, stderr).toBe(0);
-    const summary = JSON.parse(stdout.trim()) as {
-      nodes: number;
-      markets: {
-        market: string;
-        name: string;
-        epochs: {
-          epoch: number;
-          orders: number;
-          price: string | null;
-          volume: string;
-          agreed: boolean;
-          settled: boolean;
-          gasUsed: number | null;
-        }[];
-      }[];
-    };
-    expect(summary.nodes).toBe(4);
-    expect(summary.markets).toHaveLength(1);
-    expect(summary.markets[0]!.name).toBe("energy");
-    expect(summary.markets[0]!.market).toMatch(/^0x[0-9a-f]{64}$/);
-    const epochs = summary.markets[0]!.epochs;
-    expect(epochs).toHaveLength(3);
-    for (const e of epochs) {
-      expect(e.agreed).toBe(true);
-      expect(e.settled).toBe(BigInt(e.volume) > 0n);
-      expect(e.settled ? e.gasUsed! > 0 : e.gasUsed === null).toBe(true);
-      expect(e.price === null || /^[0-9]+$/.test(e.price)).toBe(true);
-    }
-    expect(existsSync(join(dir, "report.json"))).toBe(true);
-    expect(readFileSync(join(dir, "report.html"), "utf8")).toMatch(/<svg/);
-    expect(existsSync(join(dir, "node-0", "node.log"))).toBe(true);
-    expect(pids.size).toBeGreaterThanOrEqual(5);
-    for (const pid of pids) expect(pidAlive(pid), `pid ${pid}`).toBe(false);
-
-    const status = spawnCli(["testnet", "status", "--dir", dir]);
-    const st = await status.done;
-    expect(st.code).not.toBe(0);
-    expect(st.stderr).toMatch(/no testnet is running/);
-  });
+  // `smartmarket testnet up --json` through the CLI (summary, report.json, report.html, no process left,
+  // `testnet status` after it) is the censor case of adversary.e2e.test.ts, which runs exactly that.
 
   it("`smartmarket testnet down` stops a testnet running until Ctrl-C: report written, ports freed, no process left", async () => {
     const dir = tempDir("testnet-down");
