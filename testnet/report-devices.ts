@@ -47,9 +47,10 @@ export function orderFate(
   unfinished: boolean,
 ): OrderFateReason {
   if (!o.accepted) return "not accepted";
+  // No final result yet: a fill a node computed could still be changed by a challenge.
+  if (unfinished) return "unfinished";
   if (filled >= o.quantity) return "filled";
   if (excluded !== undefined) return "not covered";
-  if (unfinished) return "unfinished";
   if (filled > 0n) return "rationed";
   if (price === null) return "not crossing";
   // Unfilled at the price: a limit that crosses it strictly would have filled, so only the marginal
@@ -122,7 +123,8 @@ export function deviceReports(
       const a = get(o.device);
       a.orders++;
       if (o.fate !== "filled") a.unfilled[o.fate] = (a.unfilled[o.fate] ?? 0) + 1;
-      if (o.filled === 0n || r.price === null) continue;
+      // Only final results count: an unfinished epoch's fills are not the device's yet.
+      if (o.filled === 0n || r.price === null || r.unfinished === true || o.fate === "unfinished") continue;
       if (o.side === "buy") {
         a.bought += o.filled;
         a.paid += o.filled * r.price;

@@ -49,6 +49,35 @@ describe("each order's fate", () => {
       "not covered",
     );
     expect(orderFate({ ...buy(900n), accepted: false }, 150n, 0n, undefined, false)).toBe("not accepted");
+    // An epoch the run stopped in: no final result, whatever a node computed.
+    expect(orderFate(buy(200n), 150n, 10n, undefined, true)).toBe("unfinished");
+  });
+
+  it("an unfinished epoch's fills are not counted in a device's totals", () => {
+    const row = (epoch: bigint, unfinished: boolean) =>
+      ({
+        epoch,
+        price: 150n,
+        ...(unfinished ? { unfinished: true } : {}),
+        deviceOrders: [
+          {
+            device: "heat pump",
+            id: `0x${epoch.toString(16).padStart(64, "0")}`,
+            side: "buy",
+            quantity: 10n,
+            limitPrice: 200n,
+            filled: 10n,
+            fate: unfinished ? "unfinished" : "filled",
+          },
+        ],
+      }) as unknown as EpochReport;
+    const [d] = deviceReports([row(0n, false), row(1n, true)], [
+      { name: "heat pump", kind: "consumer", address: `0x${"11".repeat(20)}` as Hex },
+    ] as never);
+    expect(d!.bought).toBe(10n);
+    expect(d!.paid).toBe(1500n);
+    expect(d!.orders).toBe(2);
+    expect(d!.unfilled).toEqual({ unfinished: 1 });
   });
 
   it("over simulated epochs: fates match the clearing, and the devices' totals balance", () => {
