@@ -173,7 +173,11 @@ export class ApiServer {
       return await p;
     } catch (err) {
       this.tokens.delete(session.market);
-      this.log.debug("token metadata read failed", { market: session.market, err: (err as Error).message });
+      // Shown in raw units until a later view reads them again.
+      this.log.warn("token metadata read failed; amounts shown in raw units", {
+        market: session.market,
+        err: (err as Error).message,
+      });
       return NO_TOKENS;
     }
   }
