@@ -1,8 +1,3 @@
-// The testnet under attack (`smartmarket testnet up --adversary censor|skim|copy`): 4 nodes on anvil, a
-// few epochs per attack. Every epoch's final result on chain is the honest nodes' own clearing, the
-// attacker ends with less than it started, and nothing is left running. censor runs through the CLI (the
-// --json summary), skim and copy through the launcher's API (to audit the chain before it stops).
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,13 +6,13 @@ import { finalizeItemOf, type StandingEvent } from "../../settlement/client.ts";
 import { Asset } from "../../settlement/encoding.ts";
 import { readJournal } from "../../testnet/adversary/files.ts";
 import { COPY_CHALLENGE_WINDOW_S, COPY_MIN_EPOCH_S } from "../../testnet/adversary/timing.ts";
-import { pidAlive, readState, Testnet } from "../../testnet/network.ts";
+import { pidAlive, Testnet } from "../../testnet/network.ts";
 import { DEFAULT_SCENARIO, SCENARIOS } from "../../testnet/scenarios.ts";
 import type { AdversaryMode, TestnetReport } from "../../testnet/types.ts";
+import { spawnCli, watchPids } from "./cli-process.ts";
 
-const BIN = fileURLToPath(new URL("../../bin/smartmarket.js", import.meta.url));
 const SCRATCH = fileURLToPath(new URL("../../.scratch/", import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const _sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const dirs: string[] = [];
 const EPOCHS = 3;
 /** copy's epochs are 10 s long (testnet/adversary/timing.ts): two of them show every copy reverting. */
@@ -32,43 +27,6 @@ function tempDir(name: string): string {
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-function spawnCli(args: string[]): {
-  child: ChildProcess;
-  done: Promise<{ code: number; stdout: string; stderr: string }>;
-} {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr?.on("data", (d) => {
-    stderr += d;
-  });
-  const done = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-    child.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr })),
-  );
-  return { child, done };
-}
-
-/** Every pid state.json lists while the testnet runs (launcher, chain, nodes, attacker). */
-async function watchPids(dir: string, until: Promise<unknown>): Promise<Set<number>> {
-  const seen = new Set<number>();
-  let finished = false;
-  void until.then(() => {
-    finished = true;
-  });
-  while (!finished) {
-    const s = readState(dir);
-    if (s) {
-      for (const p of [s.launcherPid, s.anvilPid, ...s.nodes.map((n) => n.pid), s.adversary?.pid ?? -1])
-        if (p > 0 && p !== process.pid) seen.add(p);
-    }
-    await sleep(200);
-  }
-  return seen;
-}
 
 /** The report's checks common to every attack: each epoch attacked, final = honest, the attacker poorer. */
 function expectAttackFailed(report: TestnetReport, mode: AdversaryMode, count = EPOCHS): void {

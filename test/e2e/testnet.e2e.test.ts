@@ -1,6 +1,3 @@
-// The local testnet as a user runs it: a short run (4 nodes, 3 epochs of 3 s) with the default
-// scenario, through the launcher's API (to audit the chain before it stops) and through the CLI.
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -11,8 +8,8 @@ import { Asset } from "../../settlement/encoding.ts";
 import { pidAlive, readState, Testnet, type TestnetState } from "../../testnet/network.ts";
 import { parseReportJson, writeReport } from "../../testnet/report.ts";
 import { DEFAULT_SCENARIO, SCENARIOS } from "../../testnet/scenarios.ts";
+import { spawnCli, watchPids } from "./cli-process.ts";
 
-const BIN = fileURLToPath(new URL("../../bin/smartmarket.js", import.meta.url));
 const SCRATCH = fileURLToPath(new URL("../../.scratch/", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const dirs: string[] = [];
@@ -26,45 +23,6 @@ function tempDir(name: string): string {
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-/** Every pid the testnet in `dir` runs: launcher, chain, nodes. */
-function pidsOf(state: TestnetState): number[] {
-  return [state.launcherPid, state.anvilPid, ...state.nodes.map((n) => n.pid)].filter((p) => p > 0);
-}
-
-function spawnCli(args: string[]): {
-  child: ChildProcess;
-  done: Promise<{ code: number; stdout: string; stderr: string }>;
-} {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr?.on("data", (d) => {
-    stderr += d;
-  });
-  const done = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-    child.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr })),
-  );
-  return { child, done };
-}
-
-/** Polls state.json while the testnet runs and collects every pid it ever lists. */
-async function watchPids(dir: string, until: Promise<unknown>): Promise<Set<number>> {
-  const seen = new Set<number>();
-  let finished = false;
-  void until.then(() => {
-    finished = true;
-  });
-  while (!finished) {
-    const s = readState(dir);
-    if (s) for (const p of pidsOf(s)) if (p !== process.pid) seen.add(p);
-    await sleep(200);
-  }
-  return seen;
-}
 
 /** Resolves true when nothing accepts TCP connections on 127.0.0.1:port any more. */
 function portClosed(port: number): Promise<boolean> {
