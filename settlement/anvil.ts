@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Hex } from "../protocol/hex.ts";
 import { SettlementClient, type TestTokenSpec } from "./client.ts";
+import { ENERGY_TEST_TOKENS } from "./test-tokens.ts";
 
 export interface AnvilOptions {
   /** Chain id; anvil's default is 31337. */
@@ -229,8 +230,8 @@ export async function deployLocal(options: LocalDeploymentOptions): Promise<Loca
   const client = new SettlementClient({ rpcUrl: options.rpcUrl, privateKey: options.privateKey });
   try {
     const deployed = await client.deployContracts({
-      base: options.base ?? { name: "Test Energy", symbol: "tWH", decimals: 3 },
-      quote: options.quote ?? { name: "Test Dollar", symbol: "tUSD", decimals: 6 },
+      base: options.base ?? ENERGY_TEST_TOKENS.base,
+      quote: options.quote ?? ENERGY_TEST_TOKENS.quote,
     });
     return { chainId: await client.chainId(), deployer: client.address, ...deployed };
   } finally {

@@ -5,7 +5,7 @@
 //
 // Units (the market has baseDecimals 0 and quoteDecimals 6):
 //   - quantity: 1 base unit = 1 reading, and a whole base token is one reading too;
-//   - money:    1 quote unit = 1 micro-dollar of the data market's own stable-coin (tUSDC);
+//   - money:    1 quote unit = 1 micro-dollar of the data market's own stable-coin (USDC);
 //   - price:    quote units per base unit = micro-dollars per reading: 0.0015 $/reading = limitPrice 1500.
 // Every amount is a bigint; the only numbers are indices, percentages and per-mille factors.
 //
@@ -16,6 +16,8 @@
 // Determinism and adaptation work as for the energy devices (see devices.ts): orders are a pure function
 // of (seed, device, epoch, what the device learnt up to epoch − INFORMATION_LAG_EPOCHS).
 
+import { unitsOfTokens } from "../node/api/units.ts";
+import { DATA_TEST_TOKENS } from "../settlement/test-tokens.ts";
 import {
   anyBehaviour,
   buildScenario,
@@ -35,13 +37,7 @@ import { Rng } from "./rng.ts";
 import type { DeviceOrder, MarketUnits, ScenarioFactory } from "./types.ts";
 
 /** The data market's units: 1 base unit = 1 reading (decimals 0), 1 quote unit = 1 µ$ (decimals 6). */
-export const DATA_UNITS: MarketUnits = {
-  baseDecimals: 0,
-  quoteDecimals: 6,
-  baseLabel: "readings",
-  quoteLabel: "$",
-  priceLabel: "$/reading",
-};
+export const DATA_UNITS: MarketUnits = unitsOfTokens(DATA_TEST_TOKENS.base, DATA_TEST_TOKENS.quote);
 
 /** Escrow deposits: far above what any device trades in a few hundred epochs (coverage never bites). */
 export const DATA_DEPOSIT_READINGS = 10n ** 9n;

@@ -20,23 +20,19 @@
 // history (it needs the orders it placed in an epoch to read that epoch's fills); the replay is cached
 // per device, so each outcome is applied once per device and a call only re-checks the history's
 // prefix (by reference: the launcher passes the same outcome objects each time).
+import { unitsOfTokens } from "../node/api/units.ts";
 import type { Hex } from "../protocol/hex.ts";
 import type { Side } from "../protocol/order.ts";
 import { addressOfPrivateKey } from "../protocol/signature.ts";
+import { ENERGY_TEST_TOKENS } from "../settlement/test-tokens.ts";
 import { deriveSecretKey, Rng } from "./rng.ts";
 import type { DeviceOrder, DeviceSpec, EpochOutcome, MarketInfo, MarketUnits, Scenario } from "./types.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Units
 
-/** The energy market's units: 1 base unit = 1 Wh (a whole token is 1 kWh), 1 quote unit = 1 µ$. */
-export const ENERGY_UNITS: MarketUnits = {
-  baseDecimals: 3,
-  quoteDecimals: 6,
-  baseLabel: "kWh",
-  quoteLabel: "$",
-  priceLabel: "$/kWh",
-};
+/** The energy market's units, from its tokens: 1 base unit = 1 Wh (a whole token is 1 kWh), 1 quote unit = 1 µ$. */
+export const ENERGY_UNITS: MarketUnits = unitsOfTokens(ENERGY_TEST_TOKENS.base, ENERGY_TEST_TOKENS.quote);
 
 /**
  * Throws unless the market's decimals are the devices' units (by default the energy devices' Wh and µ$):

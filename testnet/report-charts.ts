@@ -2,9 +2,10 @@
 // and demand curves of one epoch, and a market's clearing price and volume by epoch, in the market's own
 // units. Axis labels are exact (bigint ticks through formatUnits); floats appear only as pixel
 // coordinates.
+
+import { formatBase, formatPrice } from "../node/api/units.ts";
 import { escapeHtml as esc } from "./html.ts";
 import type { EpochReport, MarketInfo } from "./types.ts";
-import { formatBase, formatPrice } from "./units.ts";
 
 interface Frame {
   readonly width: number;

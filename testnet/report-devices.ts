@@ -3,6 +3,8 @@
 // sold, the average price it paid or got against its own limit, and the orders that did not fill, by
 // reason. The market driver records the per-epoch outcomes; the report (report.json, report.html) shows
 // the per-device totals. Integer arithmetic only.
+
+import { formatBase, formatPrice, formatQuote } from "../node/api/units.ts";
 import type { Hex } from "../protocol/hex.ts";
 import type { Side } from "../protocol/order.ts";
 import { escapeHtml as esc } from "./html.ts";
@@ -14,7 +16,6 @@ import type {
   MarketReport,
   OrderFateReason,
 } from "./types.ts";
-import { formatBase, formatPrice, formatQuote } from "./units.ts";
 
 /** The reasons an order did not fill completely, in the order the report lists them. */
 export const UNFILLED_REASONS: readonly OrderFateReason[] = [

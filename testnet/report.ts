@@ -5,27 +5,24 @@
 // and a table of its attacks on the primary market (its submission, the challenge that replaced it, the
 // bond paid, the final result).
 //
+// report.json's format is report-json.ts; the words shared with the live view are report-words.ts.
 // Amounts shown as text go through formatUnits (exact); floats appear only as pixel coordinates.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { formatUnits } from "../protocol/amount.ts";
-import type { Hex } from "../protocol/hex.ts";
-import { ENERGY_UNITS } from "./devices.ts";
+import { baseCell, formatBase, formatPrice, formatQuote, priceCell, quoteCell } from "../node/api/units.ts";
 import { escapeHtml } from "./html.ts";
 import { curveExtent, maxOf, renderCurveSvg, renderPriceSvg, renderVolumeSvg } from "./report-charts.ts";
-import { parseDeviceOrder, parseDeviceReport, renderDevicesHtml } from "./report-devices.ts";
-import type {
-  AdversaryBalance,
-  AdversaryMode,
-  AdversaryReport,
-  EpochAttack,
-  EpochReport,
-  MarketInfo,
-  MarketReport,
-  NodeEpochView,
-  TestnetReport,
-} from "./types.ts";
-import { baseCell, formatBase, formatPrice, formatQuote, priceCell, quoteCell } from "./units.ts";
+import { renderDevicesHtml } from "./report-devices.ts";
+import { reportToJson } from "./report-json.ts";
+import {
+  describeAgreement,
+  describeAttack,
+  describeBalance,
+  describeChange,
+  describeSettlement,
+  shortHex,
+} from "./report-words.ts";
+import type { EpochReport, MarketReport, TestnetReport } from "./types.ts";
 
 export const REPORT_JSON_FILE = "report.json";
 export const REPORT_HTML_FILE = "report.html";
@@ -47,302 +44,6 @@ function writeAtomic(path: string, text: string): void {
   writeFileSync(tmp, text);
   renameSync(tmp, path);
 }
-
-// ---------------------------------------------------------------------------------------------------
-// JSON
-
-/** The report as JSON: bigints as decimal strings, everything else as is. */
-export function reportToJson(report: TestnetReport): string {
-  return `${JSON.stringify(report, (_key, value) => (typeof value === "bigint" ? value.toString() : value), 2)}\n`;
-}
-
-/**
- * Parses report.json back into a TestnetReport (decimal strings → bigint where the type says bigint).
- * A report of the single-market testnet before markets were listed (top-level `market` and `epochs`)
- * reads as one energy market.
- */
-export function parseReportJson(text: string): TestnetReport {
-  const raw = JSON.parse(text) as Record<string, unknown>;
-  const markets =
-    raw.markets === undefined && raw.market !== undefined
-      ? [
-          parseMarket(
-            { market: { ...ENERGY_UNITS, ...obj(raw.market, "market") }, name: "energy", epochs: raw.epochs },
-            0,
-          ),
-        ]
-      : arr(raw.markets, "markets").map(parseMarket);
-  return {
-    nodes: raw.nodes as number,
-    scenario: raw.scenario as string,
-    seed: raw.seed as string,
-    chainId: big(raw.chainId, "chainId"),
-    contract: raw.contract as Hex,
-    startedAtMs: raw.startedAtMs as number,
-    firstSettlementS: (raw.firstSettlementS ?? null) as number | null,
-    markets,
-    ...(raw.adversary === undefined || raw.adversary === null
-      ? {}
-      : { adversary: parseAdversary(obj(raw.adversary, "adversary")) }),
-  };
-}
-
-function parseBalance(v: unknown, where: string): AdversaryBalance {
-  const b = obj(v, where);
-  return {
-    eth: big(b.eth, `${where}.eth`),
-    bonds: big(b.bonds, `${where}.bonds`),
-    base: big(b.base, `${where}.base`),
-    quote: big(b.quote, `${where}.quote`),
-  };
-}
-
-function parseAdversary(a: Record<string, unknown>): AdversaryReport {
-  return {
-    mode: a.mode as AdversaryMode,
-    addresses: arr(a.addresses, "adversary.addresses") as Hex[],
-    start: parseBalance(a.start, "adversary.start"),
-    end: a.end === null || a.end === undefined ? null : parseBalance(a.end, "adversary.end"),
-    feesEarned: big(a.feesEarned, "adversary.feesEarned"),
-  };
-}
-
-function parseAttack(v: unknown, where: string): EpochAttack {
-  const a = obj(v, where);
-  return { ...(a as unknown as EpochAttack), bondPaidWei: big(a.bondPaidWei, `${where}.bondPaidWei`) };
-}
-
-function parseMarket(v: unknown, k: number): MarketReport {
-  const where = `markets[${k}]`;
-  const mr = obj(v, where);
-  const m = obj(mr.market, `${where}.market`);
-  const market: MarketInfo = {
-    id: m.id as Hex,
-    genesisTimeS: big(m.genesisTimeS, `${where}.market.genesisTimeS`),
-    epochLengthS: big(m.epochLengthS, `${where}.market.epochLengthS`),
-    baseDecimals: m.baseDecimals as number,
-    quoteDecimals: m.quoteDecimals as number,
-    baseLabel: m.baseLabel as string,
-    quoteLabel: m.quoteLabel as string,
-    priceLabel: m.priceLabel as string,
-  };
-  const epochs = arr(mr.epochs, `${where}.epochs`).map((e, i) => parseEpoch(e, `${where}.epochs[${i}]`));
-  return {
-    market,
-    name: mr.name as string,
-    epochs,
-    ...(mr.firstSettlementS === undefined ? {} : { firstSettlementS: mr.firstSettlementS as number | null }),
-    ...(Array.isArray(mr.devices)
-      ? { devices: mr.devices.map((d, k) => parseDeviceReport(d, `${where}.devices[${k}]`)) }
-      : {}),
-  };
-}
-
-function parseEpoch(e: unknown, where: string): EpochReport {
-  const r = obj(e, where);
-  const curve = (v: unknown, what: string) =>
-    arr(v, what).map((p, k) => {
-      const o = obj(p, `${what}[${k}]`);
-      return {
-        limitPrice: big(o.limitPrice, `${what}[${k}].limitPrice`),
-        quantity: big(o.quantity, `${what}[${k}].quantity`),
-      };
-    });
-  return {
-    epoch: big(r.epoch, `${where}.epoch`),
-    orders: r.orders as number,
-    price: r.price === null ? null : big(r.price, `${where}.price`),
-    volume: big(r.volume, `${where}.volume`),
-    welfare: big(r.welfare, `${where}.welfare`),
-    nodes: arr(r.nodes, `${where}.nodes`) as NodeEpochView[],
-    agreed: r.agreed as boolean,
-    settled: r.settled as boolean,
-    settlementTx: (r.settlementTx ?? null) as Hex | null,
-    settledBy: (r.settledBy ?? null) as number | null,
-    gasUsed: r.gasUsed === null || r.gasUsed === undefined ? null : big(r.gasUsed, `${where}.gasUsed`),
-    bids: curve(r.bids, `${where}.bids`),
-    asks: curve(r.asks, `${where}.asks`),
-    ...(r.attack === undefined || r.attack === null
-      ? {}
-      : { attack: parseAttack(r.attack, `${where}.attack`) }),
-    ...(r.unfinished === true ? { unfinished: true } : {}),
-    ...(typeof r.ordersSent === "number" ? { ordersSent: r.ordersSent } : {}),
-    ...(Array.isArray(r.deviceOrders)
-      ? { deviceOrders: r.deviceOrders.map((o, k) => parseDeviceOrder(o, `${where}.deviceOrders[${k}]`)) }
-      : {}),
-    ...(typeof r.challenges === "number" ? { challenges: r.challenges } : {}),
-    ...(r.submitter === undefined ? {} : { submitter: (r.submitter ?? null) as Hex | null }),
-  };
-}
-
-function obj(v: unknown, what: string): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v))
-    throw new Error(`report: ${what} is not an object`);
-  return v as Record<string, unknown>;
-}
-
-function arr(v: unknown, what: string): unknown[] {
-  if (!Array.isArray(v)) throw new Error(`report: ${what} is not an array`);
-  return v;
-}
-
-function big(v: unknown, what: string): bigint {
-  if (typeof v !== "string" || !/^-?(0|[1-9][0-9]*)$/.test(v)) {
-    throw new Error(`report: ${what} is not a decimal string: ${JSON.stringify(v)}`);
-  }
-  return BigInt(v);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Shared wording (the live view uses the same words)
-
-export interface Agreement {
-  /** true: every node agreed; false: some diverged or did not report; null: nothing reported yet. */
-  readonly ok: boolean | null;
-  readonly text: string;
-  /** Nodes whose fingerprint/result differ from the reference (the chain's when known, else the majority). */
-  readonly diverged: readonly number[];
-  /** Nodes that reported no result. */
-  readonly silent: readonly number[];
-}
-
-/** "all 5 agreed", "node 3 diverged", "nodes 1, 3 diverged; node 4 no result". */
-export function describeAgreement(row: EpochReport): Agreement {
-  const nodes = row.nodes;
-  if (row.unfinished) return { ok: null, text: "unfinished (stopped)", diverged: [], silent: [] };
-  if (nodes.length === 0) return { ok: null, text: "no reports", diverged: [], silent: [] };
-  if (row.agreed) return { ok: true, text: `all ${nodes.length} agreed`, diverged: [], silent: [] };
-  const key = (n: NodeEpochView) => (n.resultHash === null ? null : `${n.fingerprint}|${n.resultHash}`);
-  const silent = nodes.filter((n) => key(n) === null).map((n) => n.node);
-  // Reference: what the nodes that agree with the chain hold; without one, the most common result
-  // (ties broken by the smaller key, so the wording is deterministic).
-  const confirmed = nodes.find((n) => n.agreed === true && key(n) !== null);
-  let refKey = confirmed ? key(confirmed) : null;
-  if (refKey === null) {
-    const counts = new Map<string, number>();
-    for (const n of nodes) {
-      const k = key(n);
-      if (k !== null) counts.set(k, (counts.get(k) ?? 0) + 1);
-    }
-    let best = 0;
-    for (const [k, c] of [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      if (c > best) {
-        refKey = k;
-        best = c;
-      }
-    }
-  }
-  const diverged = nodes
-    .filter((n) => n.agreed === false || (key(n) !== null && refKey !== null && key(n) !== refKey))
-    .map((n) => n.node);
-  const parts: string[] = [];
-  if (diverged.length > 0) parts.push(`${nodeList(diverged)} diverged`);
-  if (silent.length > 0) parts.push(`${nodeList(silent)} no result`);
-  if (parts.length === 0) parts.push("not agreed");
-  return { ok: false, text: parts.join("; "), diverged, silent };
-}
-
-function nodeList(indices: readonly number[]): string {
-  return indices.length === 1 ? `node ${indices[0]}` : `nodes ${indices.join(", ")}`;
-}
-
-/** Who settled: "node 2", "external" (a wallet that is not one of ours), "no trade", "unsettled", "unfinished". */
-export function describeSettlement(row: EpochReport): string {
-  if (row.unfinished && !row.settled) return "unfinished";
-  if (!row.settled) return row.volume === 0n ? "no trade" : "unsettled";
-  return row.settledBy === null || row.settledBy < 0 ? "external" : `node ${row.settledBy}`;
-}
-
-/** Wei as ether, exact ("0.01"). */
-export function formatEth(wei: bigint): string {
-  return formatUnits(wei, 18);
-}
-
-/** "node 2", "the attacker", or a short address. */
-function whoIs(node: number | null, address: Hex | null, attacker: boolean): string {
-  if (node !== null) return `node ${node}`;
-  if (attacker) return "the attacker";
-  return address === null ? "nobody" : `external ${shortHex(address)}`;
-}
-
-/** One epoch's attack in words, in four parts (the view and the report use the same words). */
-export interface AttackWords {
-  /** Whether the attack failed as it should: the final result is the honest one. */
-  readonly held: boolean;
-  /** The attacker's submission: its transaction and what became of it, or "none". */
-  readonly submission: string;
-  /** The challenge that replaced it, or why there was none. */
-  readonly challenge: string;
-  /** The bond paid to the challenger. */
-  readonly bond: string;
-  /** The final result: whose, its hash, and whether it is the honest nodes' result. */
-  readonly final: string;
-}
-
-export function describeAttack(a: EpochAttack): AttackWords {
-  let submission: string;
-  if (a.tx === null) submission = `none (${a.outcome})`;
-  else if (a.mode === "copy") {
-    const whose = a.copiedFrom === null ? "a" : `node ${a.copiedFrom}'s`;
-    const what = a.txs > 1 ? `${a.txs} copies, first ${shortHex(a.tx)}` : `copy ${shortHex(a.tx)}`;
-    submission = `${what} of ${whose} tx ${shortHex(a.copiedTx)}: ${a.outcome}`;
-  } else submission = `proposed ${shortHex(a.tx)}${a.outcome === "stood" ? "" : ` (${a.outcome})`}`;
-  const challenger = whoIs(a.challengerNode, a.challenger, false);
-  const challenge =
-    a.challengeTx !== null
-      ? `replaced by ${challenger}'s challenge ${shortHex(a.challengeTx)}`
-      : a.resultHash !== null
-        ? "not challenged"
-        : a.challenged
-          ? "challenged (not the attacker's result)"
-          : "no challenge";
-  const bond = a.bondPaidWei > 0n ? `bond ${formatEth(a.bondPaidWei)} ETH to ${challenger}` : "no bond paid";
-  const honest = a.finalMatchesHonest ? "= honest" : "≠ honest";
-  const final =
-    a.finalResultHash === null
-      ? `final: none (${a.finalMatchesHonest ? "no trade, = honest" : "≠ honest"})`
-      : `final: ${whoIs(a.finalNode, a.finalSubmitter, a.finalByAttacker)}'s ${shortHex(a.finalResultHash)} ${honest}`;
-  return { held: a.finalMatchesHonest, submission, challenge, bond, final };
-}
-
-/** A balance in a market's units: "1000 ETH (+0 bonds) · 1000 kWh · 1000 $". */
-function describeBalance(b: AdversaryBalance, m: MarketInfo): string {
-  const bonds = b.bonds > 0n ? ` (+${formatEth(b.bonds)} ETH of bonds to claim)` : "";
-  return `${formatEth(b.eth)} ETH${bonds} · ${formatBase(b.base, m)} ${m.baseLabel} · ${formatQuote(b.quote, m)} ${m.quoteLabel}`;
-}
-
-/** The change from `a` to `b`, signed: "−0.0103 ETH · −1.5 kWh · +0.299 $". */
-function describeChange(a: AdversaryBalance, b: AdversaryBalance, m: MarketInfo): string {
-  const signed = (v: bigint, f: (x: bigint) => string) => (v > 0n ? `+${f(v)}` : v < 0n ? `−${f(-v)}` : "±0");
-  return [
-    `${signed(b.eth + b.bonds - a.eth - a.bonds, formatEth)} ETH`,
-    `${signed(b.base - a.base, (x) => formatBase(x, m))} ${m.baseLabel}`,
-    `${signed(b.quote - a.quote, (x) => formatQuote(x, m))} ${m.quoteLabel}`,
-  ].join(" · ");
-}
-
-/** The attacker's run in a few lines, for the end of `testnet up`. */
-export function describeAdversary(report: TestnetReport): string[] {
-  const adv = report.adversary;
-  const primary = report.markets[0];
-  if (!adv || !primary) return [];
-  const rows = primary.epochs.filter((e) => e.attack);
-  const attacked = rows.filter((e) => e.attack!.attacked).length;
-  const challenged = rows.filter((e) => e.attack!.challenged).length;
-  const held = rows.filter((e) => e.attack!.finalMatchesHonest).length;
-  const m = primary.market;
-  return [
-    `adversary ${adv.mode}: attacked ${attacked} of ${rows.length} epochs, ${challenged} challenged; the final result is the honest one in ${held} of ${rows.length}`,
-    `  attacker at start: ${describeBalance(adv.start, m)}`,
-    adv.end
-      ? `  attacker at end:   ${describeBalance(adv.end, m)} (${describeChange(adv.start, adv.end, m)}); fees earned ${formatQuote(adv.feesEarned, m)} ${m.quoteLabel}`
-      : "  attacker at end:   unknown",
-  ];
-}
-
-// ---------------------------------------------------------------------------------------------------
-// HTML
-
 const esc = escapeHtml;
 
 /** The whole page: the run's facts, then a section per market. Pure: the same report gives the same bytes. */
@@ -587,11 +288,6 @@ function renderSeries(mr: MarketReport, id: string): string {
 }
 
 // --- table -------------------------------------------------------------------------------------------
-
-function shortHex(h: string | null): string {
-  if (!h) return "–";
-  return h.length > 18 ? `${h.slice(0, 10)}…${h.slice(-6)}` : h;
-}
 
 function renderTable(mr: MarketReport, id: string): string {
   const m = mr.market;

@@ -7,7 +7,7 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import { type ClearingResult, clear } from "../clearing/clear.ts";
 import type { ClearingOrder } from "../clearing/types.ts";
 import { bytesToHex, type Hex } from "../protocol/hex.ts";
-import type { TestTokenSpec } from "../settlement/client.ts";
+import { DATA_TEST_TOKENS, ENERGY_TEST_TOKENS, type TestTokenPair } from "../settlement/test-tokens.ts";
 import { DATA_UNITS, dataDevices } from "./data-devices.ts";
 import {
   anyBehaviour,
@@ -224,17 +224,11 @@ export const DEFAULT_SCENARIO = "neighbourhood";
 // ---------------------------------------------------------------------------------------------------
 // Markets and testnet scenarios
 
-/** The energy market's tokens: 1 tWH unit = 1 Wh, 1 tUSD unit = 1 µ$. */
-export const ENERGY_TOKENS: { readonly base: TestTokenSpec; readonly quote: TestTokenSpec } = {
-  base: { name: "Test Energy", symbol: "tWH", decimals: ENERGY_UNITS.baseDecimals },
-  quote: { name: "Test Dollar", symbol: "tUSD", decimals: ENERGY_UNITS.quoteDecimals },
-};
+/** The energy market's tokens (kWh and USD); ENERGY_UNITS are read from them. */
+export const ENERGY_TOKENS: TestTokenPair = ENERGY_TEST_TOKENS;
 
-/** The data market's own pair: 1 tRDG unit = 1 reading, 1 tUSDC unit = 1 µ$ of a second stable-coin. */
-export const DATA_TOKENS: { readonly base: TestTokenSpec; readonly quote: TestTokenSpec } = {
-  base: { name: "Test Readings", symbol: "tRDG", decimals: DATA_UNITS.baseDecimals },
-  quote: { name: "Test USD Coin", symbol: "tUSDC", decimals: DATA_UNITS.quoteDecimals },
-};
+/** The data market's own pair (reading and USDC); DATA_UNITS are read from them. */
+export const DATA_TOKENS: TestTokenPair = DATA_TEST_TOKENS;
 
 /** The data market's epochs are this many energy epochs long (one data epoch = as many simulated hours). */
 export const DATA_EPOCH_MULTIPLE = 2;

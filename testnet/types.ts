@@ -2,26 +2,17 @@
 // market-driver.ts: each market's epochs) and the parts it drives: the simulated devices (devices.ts,
 // data-devices.ts), the live view (view.ts) and the report (report.ts). Amounts are bigint base units
 // inside the process and decimal strings in JSON.
+import type { UnitDecimals, UnitLabels } from "../node/api/units.ts";
 import type { Hex } from "../protocol/hex.ts";
 import type { Side } from "../protocol/order.ts";
 import type { TestTokenSpec } from "../settlement/client.ts";
 
-/** How a market's amounts read: the decimals of its tokens and the names of its units, for display. */
-export interface MarketUnits {
-  /**
-   * Decimals of the base token. Energy: 3 (1 base unit = 1 Wh, a whole token = 1 kWh); data: 0 (1 base
-   * unit = 1 reading).
-   */
-  readonly baseDecimals: number;
-  /** Decimals of the quote token (6 for both stable-coins: 1 unit = 1 µ$). */
-  readonly quoteDecimals: number;
-  /** What a whole base token is, in quantities: "kWh", "readings". */
-  readonly baseLabel: string;
-  /** What a whole quote token is: "$". */
-  readonly quoteLabel: string;
-  /** How prices read, quote tokens per whole base token: "$/kWh", "$/reading". */
-  readonly priceLabel: string;
-}
+/**
+ * How a market's amounts read: the decimals of its tokens and the names of its units (the tokens'
+ * symbols), from the one display-unit layer (node/api/units.ts unitsOfTokens). Energy: 3 and 6 decimals,
+ * "kWh", "USD", "USD/kWh"; data: 0 and 6, "reading", "USDC", "USDC/reading".
+ */
+export interface MarketUnits extends UnitDecimals, UnitLabels {}
 
 /** The market as the devices, the view and the report see it. */
 export interface MarketInfo extends MarketUnits {

@@ -3,16 +3,17 @@
 // a progress line for each market's current epoch redrawn in place under them. Not a TTY (CI logs): the
 // same epoch lines as plain text, no progress line, no colour, no cursor movement.
 //
-// One market: the columns carry its units in their titles ("price $/kWh"). Several markets: a first
-// column names each row's market, and each amount carries its market's unit ("0.000150 $/reading").
+// One market: the columns carry its units in their titles ("price USD/kWh"). Several markets: a first
+// column names each row's market, and each amount carries its market's unit ("0.000150 USDC/reading").
 //
 // Under --adversary, each attacked row of the primary market is followed by a line saying what the
 // attacker did and what became of it: "↳ censor: proposed 0x… · replaced by node 2's challenge 0x… ·
 // bond 0.01 ETH to node 2 · final: node 2's 0x… = honest".
+
+import { baseCell, priceCell, priceDecimals, quoteCell } from "../node/api/units.ts";
 import { epochEndMs } from "../protocol/epoch.ts";
-import { describeAgreement, describeAttack, describeSettlement } from "./report.ts";
+import { describeAgreement, describeAttack, describeSettlement } from "./report-words.ts";
 import type { AdversaryMode, CurrentEpoch, EpochReport, MarketInfo, MarketProgress } from "./types.ts";
-import { baseCell, priceCell, priceDecimals, quoteCell } from "./units.ts";
 
 /** A market the view shows: its short name and what it is. */
 export interface ViewMarket {

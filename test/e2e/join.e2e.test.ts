@@ -80,15 +80,15 @@ describe("README: join a running testnet with your own node", () => {
     // The fill: a buy, final, with its settlement transaction.
     expect(run.stdout).toMatch(/final/);
     expect(run.stdout).toMatch(/0x[0-9a-f]{64}/);
-    // The last `wallet`: 100 tUSD from the faucet − 20 deposited + 5 withdrawn, nothing locked any more.
+    // The last `wallet`: 100 USD from the faucet − 20 deposited + 5 withdrawn, nothing locked any more.
     const quoteRows = [
-      ...run.stdout.matchAll(/^quote \(tUSD\)\s+0x[0-9a-f]{40}\s+(\S+) tUSD\s+\S+ tUSD\s+(\S+) tUSD/gm),
+      ...run.stdout.matchAll(/^quote \(USD\)\s+0x[0-9a-f]{40}\s+(\S+) USD\s+\S+ USD\s+(\S+) USD/gm),
     ];
     expect(quoteRows.map((m) => [m[1], m[2]])).toEqual([
       ["80", "0"],
       ["85", "0"],
     ]);
-    // The buy filled: the base token's free escrow grew by the 200 Wh (0.2 tWH) bought.
-    expect(run.stdout).toMatch(/^base \(tWH\)\s+0x[0-9a-f]{40}\s+100 tWH\s+0\.2 tWH/m);
+    // The buy filled: the base token's free escrow grew by the 200 Wh (0.2 kWh) bought.
+    expect(run.stdout).toMatch(/^base \(kWh\)\s+0x[0-9a-f]{40}\s+100 kWh\s+0\.2 kWh/m);
   }, 240_000);
 });

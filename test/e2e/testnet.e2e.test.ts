@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { finalizeItemOf, type StandingEvent } from "../../settlement/client.ts";
 import { Asset } from "../../settlement/encoding.ts";
 import { pidAlive, readState, Testnet, type TestnetState } from "../../testnet/network.ts";
-import { parseReportJson, writeReport } from "../../testnet/report.ts";
+import { writeReport } from "../../testnet/report.ts";
+import { parseReportJson } from "../../testnet/report-json.ts";
 import { DEFAULT_SCENARIO, SCENARIOS } from "../../testnet/scenarios.ts";
 import { spawnCli, watchPids } from "./cli-process.ts";
 

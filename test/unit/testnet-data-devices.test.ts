@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { formatBase, formatPrice } from "../../node/api/units.ts";
 import { addressOfPrivateKey } from "../../protocol/signature.ts";
 import { DATA_PRIOR_PRICE, DATA_UNITS } from "../../testnet/data-devices.ts";
 import { INFORMATION_LAG_EPOCHS } from "../../testnet/devices.ts";
@@ -12,7 +13,6 @@ import {
   TESTNET_SCENARIOS,
 } from "../../testnet/scenarios.ts";
 import type { DeviceOrder, DeviceSpec, EpochOutcome, Scenario } from "../../testnet/types.ts";
-import { formatBase, formatPrice } from "../../testnet/units.ts";
 import { DATA_MARKET, dataScenario, MARKET, scenario, simulateData } from "./testnet-fixtures.ts";
 
 /** Orders of a run as one comparable string per epoch. */
@@ -212,15 +212,15 @@ describe("testnet scenarios: markets", () => {
     // Its own token pair, with the decimals its units say.
     expect(energy!.baseToken).toEqual(ENERGY_TOKENS.base);
     expect(data!.baseToken).toEqual(DATA_TOKENS.base);
-    expect(data!.baseToken.symbol).toBe("tRDG");
-    expect(data!.quoteToken.symbol).toBe("tUSDC");
+    expect(data!.baseToken.symbol).toBe("reading");
+    expect(data!.quoteToken.symbol).toBe("USDC");
     expect(new Set(two.markets.flatMap((m) => [m.baseToken.symbol, m.quoteToken.symbol])).size).toBe(4);
     for (const m of two.markets) {
       expect(m.baseToken.decimals).toBe(m.units.baseDecimals);
       expect(m.quoteToken.decimals).toBe(m.units.quoteDecimals);
     }
     expect(data!.units).toEqual(DATA_UNITS);
-    expect(data!.units.priceLabel).toBe("$/reading");
+    expect(data!.units.priceLabel).toBe("USDC/reading");
     // The energy market's devices are the neighbourhood's.
     const a = energy!.devices({ seed: "s", nodes: 3, market: MARKET });
     expect(a.devices).toEqual(SCENARIOS.neighbourhood!({ seed: "s", nodes: 3, market: MARKET }).devices);

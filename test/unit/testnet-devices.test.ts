@@ -1,5 +1,6 @@
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { describe, expect, it } from "vitest";
+import { formatBase, formatPrice } from "../../node/api/units.ts";
 import { hexToBytes } from "../../protocol/hex.ts";
 import { addressOfPrivateKey } from "../../protocol/signature.ts";
 import {
@@ -11,7 +12,6 @@ import {
 import { Rng } from "../../testnet/rng.ts";
 import { DEFAULT_SCENARIO, SCENARIOS, type SimulatedEpoch } from "../../testnet/scenarios.ts";
 import type { DeviceOrder, EpochOutcome } from "../../testnet/types.ts";
-import { formatBase, formatPrice } from "../../testnet/units.ts";
 import { MARKET, scenario, simulate } from "./testnet-fixtures.ts";
 
 /** Orders of a run as one comparable string per epoch. */

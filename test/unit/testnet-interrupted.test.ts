@@ -7,14 +7,10 @@ import { epochStartMs } from "../../protocol/epoch.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { type DriverContext, MarketDriver } from "../../testnet/market-driver.ts";
 import type { NodeProcess } from "../../testnet/node-process.ts";
-import {
-  describeAgreement,
-  describeSettlement,
-  parseReportJson,
-  renderReportHtml,
-  reportToJson,
-} from "../../testnet/report.ts";
+import { renderReportHtml } from "../../testnet/report.ts";
 import { renderCurveSvg } from "../../testnet/report-charts.ts";
+import { parseReportJson, reportToJson } from "../../testnet/report-json.ts";
+import { describeAgreement, describeSettlement } from "../../testnet/report-words.ts";
 import { runSucceeded, summarizeReport } from "../../testnet/summary.ts";
 import type { EpochReport, TestnetReport } from "../../testnet/types.ts";
 import { LiveView, stripAnsi } from "../../testnet/view.ts";

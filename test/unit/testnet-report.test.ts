@@ -2,22 +2,20 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { formatBase, formatPrice, padFraction } from "../../node/api/units.ts";
 import { summarize } from "../../testnet/cli.ts";
 import { escapeHtml } from "../../testnet/html.ts";
+import { renderReportHtml, writeReport } from "../../testnet/report.ts";
+import { niceAxis } from "../../testnet/report-charts.ts";
+import { parseReportJson, reportToJson } from "../../testnet/report-json.ts";
 import {
   describeAdversary,
   describeAgreement,
   describeAttack,
   describeSettlement,
   formatEth,
-  parseReportJson,
-  renderReportHtml,
-  reportToJson,
-  writeReport,
-} from "../../testnet/report.ts";
-import { niceAxis } from "../../testnet/report-charts.ts";
+} from "../../testnet/report-words.ts";
 import type { EpochReport, MarketReport, TestnetReport } from "../../testnet/types.ts";
-import { formatBase, formatPrice, padFraction } from "../../testnet/units.ts";
 import { DATA_MARKET, epochsOf, MARKET, syntheticAttackReport, syntheticReport } from "./testnet-fixtures.ts";
 
 const dirs: string[] = [];
@@ -58,7 +56,7 @@ describe("testnet report", () => {
     expect(raw.markets).toHaveLength(1);
     expect(raw.markets[0].name).toBe("energy");
     expect(raw.markets[0].market.genesisTimeS).toBe(MARKET.genesisTimeS.toString());
-    expect(raw.markets[0].market.priceLabel).toBe("$/kWh");
+    expect(raw.markets[0].market.priceLabel).toBe("USD/kWh");
     const e0 = raw.markets[0].epochs[0];
     const r0 = epochs[0]!;
     expect(e0.epoch).toBe("0");
@@ -107,7 +105,7 @@ describe("testnet report", () => {
     // One market: one section, in energy units.
     expect(html.match(/<section class="market"/g)).toHaveLength(1);
     expect(html).toContain("<h2>energy market</h2>");
-    expect(html).toContain("price ($/kWh)");
+    expect(html).toContain("price (USD/kWh)");
     expect(html).not.toContain("reading");
   });
 
@@ -134,12 +132,12 @@ describe("testnet report", () => {
       expect(table.match(/<\/details><\/td><\/tr>/g)).toHaveLength(rows.length);
     }
     expect(energyHtml).toContain("<h2>energy market</h2>");
-    expect(energyHtml).toContain("price ($/kWh)");
+    expect(energyHtml).toContain("price (USD/kWh)");
     expect(energyHtml).not.toContain("reading");
     expect(dataHtml).toContain("<h2>data market</h2>");
-    expect(dataHtml).toContain("price ($/reading)");
-    expect(dataHtml).toContain("volume (readings)");
-    expect(dataHtml).toContain("cumulative readings");
+    expect(dataHtml).toContain("price (USDC/reading)");
+    expect(dataHtml).toContain("volume (reading)");
+    expect(dataHtml).toContain("cumulative reading");
     expect(dataHtml).not.toContain("kWh");
     // Data amounts in its own decimals: prices to 6 places of $, volumes in whole readings.
     const d = epochsOf(two, 1).find((r) => r.price !== null)!;
@@ -290,9 +288,9 @@ describe("testnet report under --adversary", () => {
     expect(lines[0]).toBe(
       "adversary censor: attacked 4 of 5 epochs, 3 challenged; the final result is the honest one in 4 of 5",
     );
-    expect(lines[1]).toBe("  attacker at start: 2000 ETH · 2000 kWh · 2000 $");
+    expect(lines[1]).toBe("  attacker at start: 2000 ETH · 2000 kWh · 2000 USD");
     expect(lines[2]).toBe(
-      "  attacker at end:   1999.959877 ETH · 1998.5 kWh · 2000.307847 $ (−0.040123 ETH · −1.5 kWh · +0.307847 $); fees earned 0 $",
+      "  attacker at end:   1999.959877 ETH · 1998.5 kWh · 2000.307847 USD (−0.040123 ETH · −1.5 kWh · +0.307847 USD); fees earned 0 USD",
     );
     expect(describeAdversary(report)).toEqual([]);
     expect(describeAdversary({ ...censor, adversary: { ...censor.adversary!, end: null } })[2]).toBe(
@@ -309,7 +307,7 @@ describe("testnet report under --adversary", () => {
     expect(section).toContain("<h2>adversary: censor</h2>");
     expect(section).toContain("<dt>epochs attacked</dt><dd>4 of 5</dd>");
     expect(section).toContain("<dt>final result = honest</dt><dd>4 of 5</dd>");
-    expect(section).toContain("<dt>change</dt><dd>−0.040123 ETH · −1.5 kWh · +0.307847 $</dd>");
+    expect(section).toContain("<dt>change</dt><dd>−0.040123 ETH · −1.5 kWh · +0.307847 USD</dd>");
     expect(section.match(/<tr data-epoch=/g)).toHaveLength(5);
     expect(section).toContain("bond 0.01 ETH to node 1");
     expect(section.match(/<td class="l bad">/g)).toHaveLength(1); // epoch 3: the attacker's result is final

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { formatBase, formatPrice, formatQuote, padFraction } from "../../node/api/units.ts";
 import type { CurrentEpoch, EpochReport, MarketProgress } from "../../testnet/types.ts";
-import { formatBase, formatPrice, formatQuote, padFraction } from "../../testnet/units.ts";
 import { LiveView, MIN_REDRAW_INTERVAL_MS, stripAnsi } from "../../testnet/view.ts";
 import { DATA_MARKET, epochsOf, MARKET, syntheticAttackReport, syntheticReport } from "./testnet-fixtures.ts";
 
@@ -52,9 +52,9 @@ describe("testnet live view", () => {
     for (const title of [
       "epoch",
       "orders",
-      "price $/kWh",
+      "price USD/kWh",
       "volume kWh",
-      "welfare $",
+      "welfare USD",
       "settled by",
       "gas",
       "agreement",
@@ -62,7 +62,7 @@ describe("testnet live view", () => {
       expect(lines[0]).toContain(title);
     }
     expect(lines[2]).toContain("3 nodes");
-    expect(text.match(/price \$\/kWh/g)).toHaveLength(1);
+    expect(text.match(/price USD\/kWh/g)).toHaveLength(1);
     rows.slice(0, 6).forEach((r, i) => {
       const line = lines[H + i]!;
       expect(line.trimStart().startsWith(`${r.epoch} `)).toBe(true);
@@ -185,12 +185,12 @@ describe("testnet live view", () => {
       if (r.price !== null)
         expect(line).toContain(`${padFraction(formatPrice(r.price, m), isData ? 6 : 3)} ${m.priceLabel}`);
       expect(line).toContain(`${padFraction(formatBase(r.volume, m), m.baseDecimals)} ${m.baseLabel}`);
-      expect(line).toContain(`${padFraction(formatQuote(r.welfare, m), 6)} $`);
+      expect(line).toContain(`${padFraction(formatQuote(r.welfare, m), 6)} ${m.quoteLabel}`);
       // No energy unit on a data row, and no data unit on an energy row.
       expect(line).not.toContain(isData ? "kWh" : "reading");
     }
-    // The data market's rows use its own integer readings: "468 readings", not "0.468".
-    expect(body.find((l) => l.trimStart().startsWith("data"))).toMatch(/ \d+ readings/);
+    // The data market's rows use its own integer readings: "468 reading", not "0.468".
+    expect(body.find((l) => l.trimStart().startsWith("data"))).toMatch(/ \d+ reading/);
 
     // A terminal: one progress line with both markets' current epochs, each with its own time left.
     const tty = new Capture(true);

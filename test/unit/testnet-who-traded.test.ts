@@ -5,21 +5,22 @@
 import { describe, expect, it } from "vitest";
 import { clear } from "../../clearing/clear.ts";
 import type { EpochDetail } from "../../node/api/types.ts";
+import { formatPrice } from "../../node/api/units.ts";
 import { orderId } from "../../protocol/eip712.ts";
 import { epochStartMs } from "../../protocol/epoch.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { orderFromJson } from "../../protocol/order.ts";
 import { type DriverContext, MarketDriver } from "../../testnet/market-driver.ts";
 import type { NodeProcess } from "../../testnet/node-process.ts";
-import { parseReportJson, renderReportHtml, reportToJson } from "../../testnet/report.ts";
+import { renderReportHtml } from "../../testnet/report.ts";
 import {
   describeUnfilled,
   deviceOrderOutcomes,
   deviceReports,
   orderFate,
 } from "../../testnet/report-devices.ts";
+import { parseReportJson, reportToJson } from "../../testnet/report-json.ts";
 import type { EpochReport, TestnetReport } from "../../testnet/types.ts";
-import { formatPrice } from "../../testnet/units.ts";
 import { MARKET, scenario, simulate, syntheticReport } from "./testnet-fixtures.ts";
 
 const NODES = 3;

@@ -1,21 +1,19 @@
 // `smartmarket deploy --rpc-url URL [--test-tokens]`: deploys the settlement contract (and two mintable
 // TestTokens) to any EVM JSON-RPC endpoint with the node's key, and prints what a node needs.
 import type { Hex } from "../../../protocol/hex.ts";
+import { ENERGY_TEST_TOKENS } from "../../../settlement/test-tokens.ts";
 import { CHAIN_HELP, CHAIN_OPTIONS, openChain, withChain } from "../chain-context.ts";
 import { type CliCommand, ExitCode } from "../command.ts";
 
 /** The TestTokens `--test-tokens` deploys (as the local testnet's first market). */
-export const TEST_TOKENS = {
-  base: { name: "Test Energy", symbol: "tWH", decimals: 3 },
-  quote: { name: "Test Dollar", symbol: "tUSD", decimals: 6 },
-} as const;
+export const TEST_TOKENS = ENERGY_TEST_TOKENS;
 
 export const deployCommand: CliCommand = {
   name: "deploy",
   summary: "deploy the settlement contract (and two test tokens) to an EVM chain with the node's key",
   usage: "--rpc-url URL [--test-tokens] [--json] [chain options]",
   help: `  --rpc-url URL         the chain's JSON-RPC endpoint (default: the node's setting)
-  --test-tokens         also deploy two TestTokens (tWH, 3 decimals; tUSD, 6 decimals) that anyone can
+  --test-tokens         also deploy two TestTokens (kWh, 3 decimals; USD, 6 decimals) that anyone can
                         mint: for test chains only
   --json                one JSON object: chainId, contract, deployer, baseToken, quoteToken
 The node's wallet pays the gas: fund it first (\`smartmarket keys show\` prints its address).

@@ -27,7 +27,7 @@ const OPTIONS = {
   json: { type: "boolean" },
 } as const;
 
-const AMOUNT_HELP = `<asset> is base, quote, or a token symbol of the market (e.g. tUSD); <amount> a decimal number in the
+const AMOUNT_HELP = `<asset> is base, quote, or a token symbol of the market (e.g. USD); <amount> a decimal number in the
 token's display units (e.g. 12.5), or raw units with --raw.
 ${MARKET_CHAIN_HELP}
   --raw                 <amount> and the output in raw token units

@@ -55,7 +55,7 @@ export function pickAsset(tokens: readonly MarketToken[], name: string): MarketT
   return found;
 }
 
-/** An amount in display units ("1.5 tWH") or raw units ("1500"). */
+/** An amount in display units ("1.5 kWh") or raw units ("1500"). */
 export function amountText(value: bigint, token: TokenInfo, raw: boolean): string {
   if (raw || token.decimals === null) return value.toString();
   return `${formatUnits(value, token.decimals)}${token.symbol ? ` ${token.symbol}` : ""}`;

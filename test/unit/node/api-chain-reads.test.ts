@@ -49,8 +49,8 @@ afterAll(async () => {
 
 describe("RpcChain reads for the control API", () => {
   it("reads the tokens' symbol and decimals, and null for a contract without them", async () => {
-    expect(await chain.tokenMeta(d.base)).toEqual({ symbol: "tWH", decimals: 3 });
-    expect(await chain.tokenMeta(d.quote)).toEqual({ symbol: "tUSD", decimals: 6 });
+    expect(await chain.tokenMeta(d.base)).toEqual({ symbol: "kWh", decimals: 3 });
+    expect(await chain.tokenMeta(d.quote)).toEqual({ symbol: "USD", decimals: 6 });
     // The settlement contract has neither function.
     expect(await chain.tokenMeta(d.settlement)).toBeNull();
   });

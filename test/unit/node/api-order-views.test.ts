@@ -153,14 +153,14 @@ describe("the store's coverage exclusions", () => {
 });
 
 describe("display units", () => {
-  const tokens = { base: { symbol: "tWH", decimals: 3 }, quote: { symbol: "tUSD", decimals: 6 } };
+  const tokens = { base: { symbol: "kWh", decimals: 3 }, quote: { symbol: "USD", decimals: 6 } };
   it("formats exactly in the tokens' units, raw without metadata or with raw", () => {
     const f = amountFormat(tokens);
-    expect(f.base(1500n)).toBe("1.5 tWH");
-    expect(f.quote("210000")).toBe("0.21 tUSD");
+    expect(f.base(1500n)).toBe("1.5 kWh");
+    expect(f.quote("210000")).toBe("0.21 USD");
     // 210 µ$ per Wh = 0.21 $/kWh.
-    expect(f.price(210n)).toBe("0.21 tUSD/tWH");
-    expect(f.price(1n)).toBe("0.001 tUSD/tWH");
+    expect(f.price(210n)).toBe("0.21 USD/kWh");
+    expect(f.price(1n)).toBe("0.001 USD/kWh");
     expect(amountFormat(tokens, true).price(210n)).toBe("210");
     expect(amountFormat({ base: tokens.base, quote: null }).base(1500n)).toBe("1500");
     expect(amountFormat(undefined).display).toBe(false);

@@ -86,9 +86,9 @@ beforeAll(async () => {
   const { base } = world.params;
   Object.assign(node.port, {
     tokenMeta: async (t: Hex) =>
-      t === base ? { symbol: "tWH", decimals: 3 } : { symbol: "tUSD", decimals: 6 },
+      t === base ? { symbol: "kWh", decimals: 3 } : { symbol: "USD", decimals: 6 },
   });
-  // The node's wallet holds 0.001 tUSD (1000 units) of quote and no base in escrow.
+  // The node's wallet holds 0.001 USD (1000 units) of quote and no base in escrow.
   world.chain.collateral.set(`${world.market}:${wallet}`, { base: 0n, quote: 1000n });
   api = new ApiServer(
     { host: "127.0.0.1", port: 0 },
@@ -107,7 +107,7 @@ describe("smartmarket order: the coverage check before sending", () => {
   it("an uncovered buy is not sent: exit 1 with needed, have and short, in display units and raw", async () => {
     const r = await cli("order", "buy", "--quantity", "10", "--price", "300");
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("needed 0.003 tUSD, have 0.001 tUSD, short 0.002 tUSD");
+    expect(r.stderr).toContain("needed 0.003 USD, have 0.001 USD, short 0.002 USD");
     expect(r.stderr).toContain("estimate");
     expect(r.stderr).toContain("--force");
     expect(r.stderr).toContain("smartmarket deposit quote 0.002");
@@ -132,7 +132,7 @@ describe("smartmarket order: the coverage check before sending", () => {
   it("--force sends it anyway, with the warning; a covered order is sent without one", async () => {
     const forced = await cli("order", "buy", "--quantity", "10", "--price", "300", "--force");
     expect(forced.code).toBe(0);
-    expect(forced.stderr).toContain("short 0.002 tUSD");
+    expect(forced.stderr).toContain("short 0.002 USD");
     expect(forced.stderr).toContain("sending anyway (--force)");
     expect(forced.stdout).toMatch(/^order 0x[0-9a-f]{64}/);
     // 3 × 300 = 900 ≤ 1000: the forced order does not fit anyway, so it takes nothing from this one.
@@ -202,7 +202,7 @@ describe("after clearing: orders, epoch and fills", () => {
     expect(raw.stdout).toContain(`not covered: needed 3000 QUOTE, had ${had}`);
     const shown = await cli("epoch", "0");
     expect(shown.stdout).toContain(
-      `not covered: needed 0.003 tUSD, had ${big < small ? "0.001" : "0.0001"} tUSD`,
+      `not covered: needed 0.003 USD, had ${big < small ? "0.001" : "0.0001"} USD`,
     );
     const j = JSON.parse((await cli("epoch", "0", "--json")).stdout);
     expect(j.excluded).toEqual([
@@ -228,8 +228,8 @@ describe("after clearing: orders, epoch and fills", () => {
     const table = await cli("orders", "--epoch", "0");
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/ID\s+TRADER\s+SIDE\s+QUANTITY\s+PRICE\s+EPOCH\s+STATUS/);
-    expect(table.stdout).toContain("excluded: not covered: needed 0.003 tUSD");
-    expect(table.stdout).toContain("filled 0.003 tWH (final)");
+    expect(table.stdout).toContain("excluded: not covered: needed 0.003 USD");
+    expect(table.stdout).toContain("filled 0.003 kWh (final)");
     // The seller's order is in the list without --mine, not with it.
     expect(rows).toHaveLength(2);
     expect(JSON.parse((await cli("orders", "--epoch", "0", "--json")).stdout)).toHaveLength(3);
@@ -255,20 +255,20 @@ describe("after clearing: orders, epoch and fills", () => {
     const t = await cli("fills");
     expect(t.stdout).toContain(rec.settleTx!);
     expect(t.stdout).toContain("bought");
-    expect(t.stdout).toMatch(/paid 0\.000\d+ tUSD/);
+    expect(t.stdout).toMatch(/paid 0\.000\d+ USD/);
     expect(t.stdout).toContain("final");
   });
 
   it("status and epochs show display units, raw with --raw", async () => {
     const st = await cli("status");
-    expect(st.stdout).toContain("(tWH, 3 decimals)");
-    expect(st.stdout).toContain("(tUSD, 6 decimals)");
+    expect(st.stdout).toContain("(kWh, 3 decimals)");
+    expect(st.stdout).toContain("(USD, 6 decimals)");
     const price = BigInt(node.record(0n)!.price!);
     const e = await cli("epochs", "--last", "3");
-    expect(e.stdout).toMatch(/tUSD\/tWH/);
-    expect(e.stdout).toContain("0.003 tWH");
+    expect(e.stdout).toMatch(/USD\/kWh/);
+    expect(e.stdout).toContain("0.003 kWh");
     const raw = await cli("epochs", "--last", "3", "--raw");
-    expect(raw.stdout).not.toContain("tUSD");
+    expect(raw.stdout).not.toContain("USD");
     expect(raw.stdout).toMatch(new RegExp(`\\b${price}\\b`));
   });
 });

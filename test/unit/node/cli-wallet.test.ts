@@ -238,11 +238,11 @@ describe("chain commands against anvil", () => {
     expect(list.code, list.stderr).toBe(0);
     expect(JSON.parse(list.stdout).map((m: { id: string }) => m.id)).toEqual([market]);
     const table = await cli(["market", "list"], env);
-    expect(table.stdout).toMatch(new RegExp(`${market}\\s+tWH\\s+tUSD\\s+10 s`));
+    expect(table.stdout).toMatch(new RegExp(`${market}\\s+kWh\\s+USD\\s+10 s`));
 
     const show = await cli(["market", "show", market], env);
     expect(show.code, show.stderr).toBe(0);
-    expect(show.stdout).toMatch(/base +0x[0-9a-f]{40} tWH, 3 decimals/);
+    expect(show.stdout).toMatch(/base +0x[0-9a-f]{40} kWh, 3 decimals/);
     expect(show.stdout).toMatch(/challenge window 5 s/);
     const badId = await cli(["market", "show", "0x12"], env);
     expect(badId.code).toBe(2);
@@ -334,22 +334,22 @@ describe("chain commands against anvil", () => {
   it("deposit, then wallet shows the free escrow in display units and raw", async () => {
     const d = await cli(["deposit", "quote", "12.5"], env);
     expect(d.code, d.stderr).toBe(0);
-    expect(d.stdout).toMatch(/deposited 12.5 tUSD \(quote\)/);
-    expect((await cli(["deposit", "tWH", "1.25", "--json"], env)).code).toBe(0);
+    expect(d.stdout).toMatch(/deposited 12.5 USD \(quote\)/);
+    expect((await cli(["deposit", "kWh", "1.25", "--json"], env)).code).toBe(0);
 
     const w = await cli(["wallet"], env);
     expect(w.code, w.stderr).toBe(0);
     expect(w.stdout).toContain(`address ${wallet}`);
     expect(w.stdout).toMatch(
-      /quote \(tUSD\)\s+0x[0-9a-f]{40}\s+87.5 tUSD\s+12.5 tUSD\s+0 tUSD\s+-\s+12.5 tUSD/,
+      /quote \(USD\)\s+0x[0-9a-f]{40}\s+87.5 USD\s+12.5 USD\s+0 USD\s+-\s+12.5 USD/,
     );
-    expect(w.stdout).toMatch(/base \(tWH\)\s+0x[0-9a-f]{40}\s+8.75 tWH\s+1.25 tWH/);
+    expect(w.stdout).toMatch(/base \(kWh\)\s+0x[0-9a-f]{40}\s+8.75 kWh\s+1.25 kWh/);
     const raw = await cli(["wallet", "--raw"], env);
-    expect(raw.stdout).toMatch(/quote \(tUSD\)\s+0x[0-9a-f]{40}\s+87500000\s+12500000\s+0\s/);
+    expect(raw.stdout).toMatch(/quote \(USD\)\s+0x[0-9a-f]{40}\s+87500000\s+12500000\s+0\s/);
     const json = JSON.parse((await cli(["wallet", "--json"], env)).stdout);
     expect(json.assets[1]).toMatchObject({
       asset: "quote",
-      symbol: "tUSD",
+      symbol: "USD",
       decimals: 6,
       free: "12500000",
       locked: "0",
@@ -364,15 +364,15 @@ describe("chain commands against anvil", () => {
     expect(BigInt(readyEpoch)).toBe(BigInt(epoch) + 2n);
     const early = await cli(["withdraw"], env);
     expect(early.code, early.stderr).toBe(0);
-    expect(early.stdout).toContain(`quote: 2.5 tUSD locked, withdrawable at epoch ${readyEpoch}`);
+    expect(early.stdout).toContain(`quote: 2.5 USD locked, withdrawable at epoch ${readyEpoch}`);
     expect(early.stdout).toMatch(/base: nothing locked/);
     const w = JSON.parse((await cli(["wallet", "--json"], env)).stdout);
     expect(w.assets[1]).toMatchObject({ free: "10000000", locked: "2500000", readyEpoch });
 
     await mineBlock({ send: rpc }, (await latestTimestamp({ send: rpc })) + 25n);
-    const done = await cli(["withdraw", "tUSD"], env);
+    const done = await cli(["withdraw", "USD"], env);
     expect(done.code, done.stderr).toBe(0);
-    expect(done.stdout).toMatch(/quote: withdrew 2.5 tUSD to 0x[0-9a-f]{40} \(tx 0x[0-9a-f]{64}\)/);
+    expect(done.stdout).toMatch(/quote: withdrew 2.5 USD to 0x[0-9a-f]{40} \(tx 0x[0-9a-f]{64}\)/);
     const after = JSON.parse((await cli(["wallet", "--json"], env)).stdout);
     expect(after.assets[1]).toMatchObject({ wallet: "90000000", locked: "0", readyEpoch: null });
 
@@ -388,12 +388,12 @@ describe("chain commands against anvil", () => {
 
   it("bad input exits 2 with the reason; an unreachable chain exits 1", async () => {
     const cases: [string[], RegExp][] = [
-      [["deposit", "quote", "1.1234567"], /more than 6 decimal places.*tUSD has 6 decimals/],
+      [["deposit", "quote", "1.1234567"], /more than 6 decimal places.*USD has 6 decimals/],
       [["deposit", "quote", "0"], /must be greater than 0/],
       [["deposit", "quote", "-1"], /-1/],
       [["deposit", "quote", "abc"], /positive decimal number/],
       [["deposit", "quote"], /missing <amount>/],
-      [["deposit", "gold", "1"], /unknown asset "gold": the market's assets are base, tWH, quote, tUSD/],
+      [["deposit", "gold", "1"], /unknown asset "gold": the market's assets are base, kWh, quote, USD/],
       [["wallet", "--market", "0x12"], /not a market id/],
       [["wallet", "--contract", "0x12"], /contract "0x12" must be 0x followed by 40 hex digits/],
     ];
