@@ -9,6 +9,7 @@ import { type Hex, isHex } from "../protocol/hex.ts";
 import { orderToJson } from "../protocol/order.ts";
 import { checkCoverage } from "./api/coverage.ts";
 import { parseOrderRequest } from "./api/order-request.ts";
+import { isUsableToken } from "./api/token.ts";
 import type {
   ApiErrorBody,
   LeaveMarketResponse,
@@ -70,9 +71,12 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-function tokenMatches(header: string | undefined, token: string): boolean {
-  if (!header?.startsWith("Bearer ")) return false;
-  const given = Buffer.from(header.slice(7).trim());
+/** Attack defeated: with an empty token, `Bearer \xa0` (or any blank) authenticated. Blank never does. */
+export function tokenMatches(header: string | undefined, token: string): boolean {
+  if (!header?.startsWith("Bearer ") || !isUsableToken(token)) return false;
+  const presented = header.slice(7).trim();
+  if (!isUsableToken(presented)) return false;
+  const given = Buffer.from(presented);
   const expected = Buffer.from(token);
   return given.length === expected.length && timingSafeEqual(given, expected);
 }

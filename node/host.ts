@@ -28,6 +28,7 @@ import {
   PROTOCOL_PREFIX,
 } from "./constants.ts";
 import { isOrderTopic } from "./gossip/topics.ts";
+import { type GossipAbuseSink, instrumentGossipsub } from "./host-abuse.ts";
 
 export interface HostOptions {
   readonly privateKey: PrivateKey;
@@ -40,6 +41,13 @@ export interface HostOptions {
   readonly maxConnections?: number;
   /** Where libp2p's own metrics (connections, streams, protocols, dials) are registered. */
   readonly metricsRegistry?: Registry;
+  /**
+   * Banned peers: the connection gater refuses their connections both ways. Attack defeated: an
+   * expelled abuser reconnecting at once (node/abuse.ts expels, node/ban-list.ts holds the bans).
+   */
+  readonly bans?: { isBanned(peer: string): boolean };
+  /** Where gossipsub's otherwise silent drops are reported (oversize frames, undecodable RPCs, duplicates). */
+  readonly abuse?: GossipAbuseSink;
 }
 
 export interface HostServices {
@@ -49,6 +57,9 @@ export interface HostServices {
 }
 
 export type Host = Libp2p<HostServices & Record<string, unknown>>;
+
+/** Gossipsub score below which a peer's RPCs are ignored; peers.ts also disconnects and bans it. */
+export const GRAYLIST_THRESHOLD = -400;
 
 /** Most markets one node serves at once: bounds the topics a peer may make us track. */
 export const MAX_MARKETS_PER_NODE = 16;
@@ -139,6 +150,16 @@ export function forgetTopics(host: Host, topics: readonly string[]): void {
   }
 }
 
+/** A connection gater that refuses banned peers, inbound and outbound. */
+function banGater(bans: { isBanned(peer: string): boolean }) {
+  const denied = (peerId: { toString(): string }): boolean => bans.isBanned(peerId.toString());
+  return {
+    denyDialPeer: denied,
+    denyInboundEncryptedConnection: denied,
+    denyOutboundEncryptedConnection: denied,
+  };
+}
+
 export async function createHost(opts: HostOptions): Promise<Host> {
   const peerDiscovery = [];
   if (opts.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: [...opts.bootstrap], timeout: 100 }));
@@ -152,6 +173,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
     streamMuxers: [yamux()],
     peerDiscovery,
     connectionManager: { maxConnections: opts.maxConnections ?? 64 },
+    ...(opts.bans ? { connectionGater: banGater(opts.bans) } : {}),
     ...(opts.metricsRegistry
       ? {
           metrics: prometheusMetrics({
@@ -199,7 +221,7 @@ export async function createHost(opts: HostOptions): Promise<Host> {
         scoreThresholds: createPeerScoreThresholds({
           gossipThreshold: -100,
           publishThreshold: -200,
-          graylistThreshold: -400,
+          graylistThreshold: GRAYLIST_THRESHOLD,
           acceptPXThreshold: 100,
           opportunisticGraftThreshold: 5,
         }),
@@ -208,5 +230,6 @@ export async function createHost(opts: HostOptions): Promise<Host> {
   });
   const host = node as unknown as Host;
   topicTables(host); // fail at start-up, not at the first join, if gossipsub changed shape
+  if (opts.abuse) instrumentGossipsub(host.services.pubsub, opts.abuse);
   return host;
 }

@@ -8,10 +8,13 @@ import type { PeerId, PrivateKey, Startable } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { domainSeparator, type Eip712Domain, makeDomain } from "../protocol/eip712.ts";
 import type { Hex } from "../protocol/hex.ts";
+import { AbuseMonitor } from "./abuse.ts";
 import { loadOrCreateToken } from "./api/token.ts";
 import type { NodeStatus } from "./api/types.ts";
+import { BanList } from "./ban-list.ts";
 import { ChainFollower } from "./chain/follower.ts";
 import { ChainError, ChainErrorCode, type ChainPort } from "./chain/port.ts";
+import type { ClockStatus } from "./clock.ts";
 import { DB_FILE } from "./constants.ts";
 import { NodeInputError } from "./errors.ts";
 import { OrderGossip, type TopicKind } from "./gossip/service.ts";
@@ -25,6 +28,8 @@ import { MarketSession } from "./market/session.ts";
 import { NodeMetrics } from "./metrics.ts";
 import { PeerKeeper } from "./peers.ts";
 import { NodeStore } from "./store.ts";
+import { registerSyncMetrics } from "./sync/metrics.ts";
+import { pushTimeVerdict } from "./sync/push-window.ts";
 import { SyncService, type SyncStore } from "./sync/service.ts";
 
 export interface SmartNodeOptions {
@@ -47,8 +52,10 @@ export interface SmartNodeModules {
   readonly chain: ChainPort;
   readonly wallet: NodeWallet;
   readonly logger: Logger;
-  /** The node's clock, ms since the Unix epoch (tests may shift it). */
+  /** The node's clock, ms since the Unix epoch (tests may shift it; node start runs it on the chain's time). */
   readonly clock?: () => number;
+  /** What the clock knows of its skew against the chain's time, for `status` (node/clock.ts). */
+  readonly clockStatus?: () => ClockStatus;
 }
 
 export class SmartNode implements Startable {
@@ -60,6 +67,7 @@ export class SmartNode implements Startable {
   readonly domain: Eip712Domain;
   readonly separator: Uint8Array;
   private readonly clock: () => number;
+  private readonly clockStatus: (() => ClockStatus) | undefined;
   private readonly sessionsByMarket = new Map<Hex, MarketSession>();
   private readonly syncStores = new Map<Hex, MarketSyncStore>();
   /** Topic → market, for verdict metrics. */
@@ -67,6 +75,8 @@ export class SmartNode implements Startable {
   private readonly joining = new Map<Hex, Promise<MarketSession>>();
   private running = false;
   private startedMs = 0;
+  /** Drop counters, abuse log, strikes and bans: one per node (its metrics live as long as it does). */
+  private abuseMonitor: AbuseMonitor | null = null;
   private parts: {
     store: NodeStore;
     host: Host;
@@ -87,6 +97,7 @@ export class SmartNode implements Startable {
     };
     this.log = modules.logger;
     this.clock = modules.clock ?? Date.now;
+    this.clockStatus = modules.clockStatus;
     this.domain = makeDomain(this.chain.chainId, this.chain.contract);
     this.separator = domainSeparator(this.domain);
   }
@@ -128,7 +139,13 @@ export class SmartNode implements Startable {
 
   async start(): Promise<void> {
     mkdirSync(this.opts.dataDir, { recursive: true, mode: 0o700 });
-    const apiToken = loadOrCreateToken(this.opts.dataDir);
+    const apiToken = loadOrCreateToken(this.opts.dataDir, (msg) => this.log.warn(msg));
+    this.abuseMonitor ??= new AbuseMonitor({
+      registry: this.metrics.registry,
+      logger: this.log.child("abuse"),
+      bans: new BanList(),
+    });
+    const abuse = this.abuseMonitor;
     const store = new NodeStore(join(this.opts.dataDir, DB_FILE));
     const peerKey = await loadOrCreatePeerKey(this.opts.dataDir);
     const host = await createHost({
@@ -139,6 +156,8 @@ export class SmartNode implements Startable {
       mdns: this.opts.mdns,
       domainSeparator: this.separator,
       metricsRegistry: this.metrics.registry,
+      bans: abuse.bans,
+      abuse,
     });
     const gossip = new OrderGossip(
       {
@@ -148,14 +167,30 @@ export class SmartNode implements Startable {
           else if (kind === "order") this.metrics.forMarket(market).countOrder("gossip", verdict);
           else this.metrics.forMarket(market).countAnnouncement(verdict);
         },
+        drops: abuse,
       },
       { pubsub: host.services.pubsub },
     );
-    const sync = new SyncService({ store: this.syncStore() }, { libp2p: host });
+    const sync = new SyncService(
+      {
+        store: this.syncStore(),
+        peerScore: (peer) => gossip.score(peer),
+        takeRate: (peer) => gossip.takeRate(peer),
+        events: {
+          refused: (reason, peer) => abuse.syncRefused(reason, peer),
+          dropped: (reason, peer, n, detail) => abuse.drop(reason, "sync", peer, n, detail),
+        },
+      },
+      { libp2p: host },
+    );
+    registerSyncMetrics(this.metrics.registry, () => this.p.sync.stats());
+    // A hung or failing chain is logged and counted (smartmarket_rpc_errors_total, smartmarket_chain_up).
+    this.chain.attach?.({ registry: this.metrics.registry, logger: this.log.child("rpc") });
     const follower = new ChainFollower({
       chain: this.chain,
       logger: this.log.child("chain"),
       listeners: () => this.sessionsByMarket,
+      registry: this.metrics.registry,
     });
     const peers = new PeerKeeper(
       { bootstrap: this.opts.bootstrap, minConnections: this.opts.minConnections },
@@ -171,6 +206,7 @@ export class SmartNode implements Startable {
         onConnect: (peer) => {
           for (const s of this.sessionsByMarket.values()) s.catchUp(peer);
         },
+        abuse,
       },
     );
     this.parts = { store, host, peerKey, gossip, sync, follower, peers, apiToken };
@@ -271,6 +307,7 @@ export class SmartNode implements Startable {
           metrics: this.metrics.forMarket(market),
           logger: this.log.child(`market ${market.slice(0, 10)}`),
           clock: this.clock,
+          registry: this.metrics.registry,
         },
       );
       admitTopics(this.p.host, context.topics);
@@ -332,6 +369,11 @@ export class SmartNode implements Startable {
         return s ? s.accept(epoch, orders, from) : { accepted: 0, rejected: orders.length };
       },
       serves: (market, epoch) => this.syncStores.get(market)?.serves(epoch) ?? false,
+      // pushed orders get the gossip time window (no last look after close): sync/push-window.ts
+      admitPush: (market, epoch) => {
+        const session = this.sessionsByMarket.get(market);
+        return session ? pushTimeVerdict(session.context.schedule, epoch, BigInt(this.clock())) : null;
+      },
     };
   }
 
@@ -372,6 +414,7 @@ export class SmartNode implements Startable {
       peers: p.host.getPeers().length,
       uptimeS: Math.round((this.clock() - this.startedMs) / 1000),
       gossipQueue: p.gossip.counters.queueLength,
+      clock: this.clockStatus?.() ?? null,
     };
   }
 }

@@ -1,12 +1,14 @@
 // Peer upkeep: dial what discovery finds, keep at least `minConnections` connections (redialling the
-// bootstrap list, then known peers), and the peer views of the control API.
+// bootstrap list, then known peers), expel peers whose gossipsub score fell below the graylist threshold,
+// and the peer views of the control API.
 import type { PeerId, Startable } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
+import type { AbuseMonitor } from "./abuse.ts";
 import type { PeerDetail, PeerView } from "./api/types.ts";
 import { NodeInputError } from "./errors.ts";
 import type { OrderGossip } from "./gossip/service.ts";
-import type { Host } from "./host.ts";
+import { GRAYLIST_THRESHOLD, type Host } from "./host.ts";
 import type { Logger } from "./logger.ts";
 
 const MAINTAIN_EVERY_MS = 2000;
@@ -28,6 +30,8 @@ export interface PeerKeeperComponents {
   readonly topics: () => readonly { topic: string; label: string }[];
   /** A peer connected (a new connection): the markets catch up with it. */
   readonly onConnect: (peer: string) => void;
+  /** Expels (disconnects and bans) abusive peers; without it graylisted peers are only ignored. */
+  readonly abuse?: AbuseMonitor;
 }
 
 export class PeerKeeper implements Startable {
@@ -53,7 +57,28 @@ export class PeerKeeper implements Startable {
     host.addEventListener("peer:discovery", this.onDiscovery);
     host.addEventListener("connection:open", this.onConnection);
     host.addEventListener("peer:disconnect", this.onDisconnect);
-    this.timer = setInterval(() => void this.maintain(), MAINTAIN_EVERY_MS);
+    this.c.abuse?.setDisconnect(async (peer) => {
+      await host.hangUp(peerIdFromString(peer), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
+    });
+    this.timer = setInterval(() => {
+      this.expelGraylisted();
+      void this.maintain();
+    }, MAINTAIN_EVERY_MS);
+  }
+
+  /**
+   * Attack defeated: a peer whose gossipsub score fell below the graylist threshold (invalid messages,
+   * broken promises) used to stay connected forever, its RPCs ignored but its connection, streams and
+   * sync sessions kept. It is disconnected and banned now.
+   */
+  expelGraylisted(): void {
+    const abuse = this.c.abuse;
+    if (!this.running || abuse === undefined) return;
+    for (const id of this.c.host.getPeers()) {
+      const peer = id.toString();
+      const score = this.c.gossip.score(peer);
+      if (score < GRAYLIST_THRESHOLD) abuse.expel(peer, "graylisted", { score: Math.round(score) });
+    }
   }
 
   async stop(): Promise<void> {

@@ -334,7 +334,30 @@ export class NodeStore {
     }));
   }
 
-  /** Wallet addresses announced by peers for recent epochs: the submitter candidates. */
+  /** Forgets one peer's announcement of an epoch (the board evicted it: at most so many peers per epoch). */
+  deleteAnnouncement(market: Hex, epoch: bigint, peer: string): void {
+    this.db
+      .prepare("DELETE FROM announcements WHERE market = ? AND epoch = ? AND peer = ?")
+      .run(market, epoch, peer);
+  }
+
+  /** Drops announcements of epochs older than `beforeEpoch`: the table stays bounded (sybil floods). */
+  pruneAnnouncements(market: Hex, beforeEpoch: bigint): void {
+    this.db.prepare("DELETE FROM announcements WHERE market = ? AND epoch < ?").run(market, beforeEpoch);
+  }
+
+  /** How many announcements the store holds for the market (bounded: see node/market/announcements.ts). */
+  countAnnouncements(market: Hex): number {
+    const row = this.db
+      .prepare("SELECT COUNT(*) AS n FROM announcements WHERE market = ?")
+      .get(market) as Row;
+    return Number(row.n);
+  }
+
+  /**
+   * Wallet addresses announced by peers for recent epochs: the submitter candidates once the chain shows
+   * they hold escrow (node/market/submitter.ts).
+   */
   knownWallets(market: Hex, sinceEpoch: bigint): Hex[] {
     return (
       this.db

@@ -3,6 +3,7 @@
 // (through the market-scoped API) once it is final, fed back to the devices and kept as a report row.
 // The launcher (network.ts) runs one driver per market, each on its market's own schedule. Under
 // --adversary the primary market's driver also records each epoch's attack (adversary/observer.ts).
+
 import type { EpochDetail } from "../node/api/types.ts";
 import { orderDigestBytes } from "../protocol/eip712.ts";
 import { epochAtMs, epochEndMs, epochStartMs } from "../protocol/epoch.ts";
@@ -10,6 +11,7 @@ import { bytesToHex, type Hex } from "../protocol/hex.ts";
 import { type Order, orderToJson } from "../protocol/order.ts";
 import { signDigest } from "../protocol/signature.ts";
 import type { AttackObserver } from "./adversary/observer.ts";
+import { sendWithFailover } from "./failover.ts";
 import type { NodeProcess } from "./node-process.ts";
 import { deviceOrderOutcomes, deviceReports, type PlacedOrder } from "./report-devices.ts";
 import type {
@@ -133,7 +135,7 @@ export class MarketDriver {
     const jobs: Promise<void>[] = [];
     for (const dev of this.scenario.devices) {
       const wanted = this.scenario.ordersFor(dev, epoch, this.history);
-      const node = nodes[dev.nodeIndex % nodes.length]!;
+      const home = dev.nodeIndex % nodes.length;
       const ids: Hex[] = [];
       track.orderIds.set(dev.name, ids);
       for (const w of wanted) {
@@ -161,13 +163,23 @@ export class MarketDriver {
           accepted: false,
         };
         track.placed.push(placed);
+        // Its own node first; another when that one does not answer (a restart loses no order).
+        const json = orderToJson(signed);
+        const targets = nodes.map((n) => ({
+          running: n.running,
+          send: () =>
+            n
+              .client()
+              .submitOrder(this.info.id, json)
+              .then(() => undefined),
+        }));
         jobs.push(
-          node
-            .client()
-            .submitOrder(this.info.id, orderToJson(signed))
-            .then(() => {
+          sendWithFailover(targets, home)
+            .then((via) => {
               placed.accepted = true;
               track.sent++;
+              if (via !== home)
+                ctx.log(`${this.name} device ${dev.name}: node ${home} down, order sent via node ${via}`);
             })
             .catch((err) =>
               ctx.log(`${this.name} device ${dev.name}: order not accepted: ${(err as Error).message}`),

@@ -73,6 +73,8 @@ const KEYSTORE_PASSWORD = "smartmarket-testnet";
 /** scrypt N for throwaway testnet keystores (fast to decrypt; never use for real keys). */
 const TESTNET_SCRYPT_N = 1 << 12;
 const NODE_ETH_WEI = 10n ** 21n;
+/** Escrow a node wallet holds in each market (quote units): what makes it a submitter candidate. */
+export const NODE_ESCROW_QUOTE = 1n;
 const PROGRESS_INTERVAL_MS = 250;
 
 export interface TestnetOptions {
@@ -91,6 +93,8 @@ export interface TestnetOptions {
   readonly adversary?: AdversaryMode | null;
   /** Progress lines (setup steps); default: dropped. */
   readonly log?: (line: string) => void;
+  /** Extra environment of node i's process (fault tests: e.g. SMARTMARKET_CLOCK_OFFSET_MS). */
+  readonly nodeEnv?: (index: number) => Readonly<Record<string, string>>;
 }
 
 /** Called about 4 times a second with every market's final rows so far and its current epoch. */
@@ -354,6 +358,7 @@ export class Testnet {
       : [];
     await Promise.all([
       this.fundDevices(),
+      ...this.nodes.map((n) => this.fundNodeEscrow(n)),
       this.fundAdversary(adversaryKeys),
       ...this.nodes.map((n) => n.start()),
     ]);
@@ -423,7 +428,15 @@ export class Testnet {
     writeFileSync(join(dataDir, "password"), `${KEYSTORE_PASSWORD}\n`, { mode: 0o600 });
     const wallet = addressOfPrivateKey(walletKey);
     await this.chain.provider.send("anvil_setBalance", [wallet, `0x${NODE_ETH_WEI.toString(16)}`]);
-    return new NodeProcess(i, dataDir, peerIdFromPrivateKey(peerKey).toString(), await freePort(), wallet);
+    const node = new NodeProcess(
+      i,
+      dataDir,
+      peerIdFromPrivateKey(peerKey).toString(),
+      await freePort(),
+      wallet,
+    );
+    node.env = this.opts.nodeEnv?.(i) ?? {};
+    return node;
   }
 
   /** config.json of a node: it serves every market of the testnet. */
@@ -446,11 +459,33 @@ export class Testnet {
   /** Starts one more node that bootstraps to the running ones (a device joining late). */
   async addNode(): Promise<NodeProcess> {
     const n = await this.prepareNode(this.nodes.length);
+    await this.fundNodeEscrow(n);
     this.nodes.push(n);
     this.writeNodeConfig(n);
     await n.start();
     this.writeState();
     return n;
+  }
+
+  /**
+   * One quote unit of escrow per market for a node's wallet: a wallet counts as a submitter candidate only
+   * with escrow in the market (docs/protocol.md, section 5), so without it the nodes would rank only
+   * themselves and propose at once.
+   */
+  private async fundNodeEscrow(node: NodeProcess): Promise<void> {
+    const c = new SettlementClient({
+      rpcUrl: this.anvil.rpcUrl,
+      privateKey: deriveSecretKey(this.opts.seed, "node", node.index),
+      contract: this.contract,
+    });
+    try {
+      for (const market of this.markets) {
+        await c.mintTestToken(market.quote, node.wallet, NODE_ESCROW_QUOTE);
+        await c.deposit(market.info.id, Asset.QUOTE, NODE_ESCROW_QUOTE);
+      }
+    } finally {
+      c.close();
+    }
   }
 
   /** Gas, tokens and escrow deposits for every device of every market, several devices at a time. */

@@ -24,6 +24,8 @@ export class NodeProcess {
   readonly p2pPort: number;
   readonly wallet: Hex;
   child: ChildProcess | null = null;
+  /** Extra environment of the process (set before start; SMARTMARKET_ variables included). */
+  env: Readonly<Record<string, string>> = {};
   apiUrl = "";
   token = "";
   private exited: Promise<void> = Promise.resolve();
@@ -52,6 +54,7 @@ export class NodeProcess {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("SMARTMARKET_")) env[k] = v;
     env.SMARTMARKET_EXIT_WITH_PARENT = "1";
+    Object.assign(env, this.env);
     const child = spawn(
       process.execPath,
       [

@@ -27,8 +27,10 @@
 // Errors: { error: ApiErrorBody } with status 400 (bad input), 401 (token), 404 (unknown market, epoch,
 // peer or route), 409 (an order the node already holds, or cannot accept now), 413 (body too large),
 // 500 (a node fault).
+
 import type { Hex } from "../../protocol/hex.ts";
 import type { OrderJson, Side } from "../../protocol/order.ts";
+import type { ClockStatus } from "../clock.ts";
 import type { EpochPhase, OrderSource } from "../store.ts";
 
 export interface ApiErrorBody {
@@ -84,6 +86,8 @@ export interface NodeStatus {
   readonly peers: number;
   readonly uptimeS: number;
   readonly gossipQueue: number;
+  /** The node's clock against the chain's time (null when the node runs on an injected clock). */
+  readonly clock: ClockStatus | null;
 }
 
 export interface PeerView {

@@ -6,11 +6,13 @@
 // can be challenged by a strict superset until the close of e + 1, and is final after it.
 //
 // Failures cross the port as ChainError with a typed code, never as a message to match.
+import type { Registry } from "prom-client";
 import type { Collateral } from "../../clearing/coverage.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import type { MarketParams } from "../../protocol/market.ts";
 import type { StandingBatch } from "../../settlement/batch.ts";
 import type { SettlementEvent as ClientSettlementEvent, FinalizeItem } from "../../settlement/client.ts";
+import type { Logger } from "../logger.ts";
 
 /** A Proposed, Challenged or Finalized event, plus the gas its transaction used. */
 export type SettlementEvent = ClientSettlementEvent & { readonly gasUsed: bigint };
@@ -41,8 +43,10 @@ export const ChainErrorCode = {
   UNKNOWN_MARKET: "UNKNOWN_MARKET",
   /** The contract reverted with another error; `revert` names it. */
   REVERTED: "REVERTED",
-  /** The chain did not answer, or answered something unusable (transport, timeout, malformed data). */
+  /** The chain did not answer, or answered something unusable (transport, malformed data). */
   UNAVAILABLE: "UNAVAILABLE",
+  /** The chain did not answer in time (a hung RPC: the endpoint is stopped, overloaded or cut off). */
+  TIMEOUT: "TIMEOUT",
 } as const;
 export type ChainErrorCode = (typeof ChainErrorCode)[keyof typeof ChainErrorCode];
 
@@ -73,6 +77,11 @@ export interface ChainPort {
   blockNumber(): Promise<number>;
   /** The collateral of `trader` for epoch `epoch` (readable once the epoch has closed on chain). */
   collateralOf(market: Hex, trader: Hex, epoch: bigint): Promise<Collateral>;
+  /**
+   * collateralOf of every trader for `epoch`, keyed by the addresses as given: O(1) round trips per epoch
+   * (one batched view call per few hundred traders) instead of two per trader.
+   */
+  collateralOfMany(market: Hex, traders: readonly Hex[], epoch: bigint): Promise<Map<Hex, Collateral>>;
   /**
    * The free escrow of `trader` now, per asset: what collateralOf will count at the close if nothing
    * changes before it (an estimate for an open epoch). Optional: a port without it has no estimate.
@@ -105,5 +114,10 @@ export interface ChainPort {
   settlementEvents(markets: readonly Hex[], fromBlock: number, toBlock: number): Promise<SettlementEvent[]>;
   /** The batch a Proposed or Challenged event made standing, rebuilt from its transaction. */
   standingOf(event: StandingEvent): Promise<ChainStanding>;
+  /**
+   * Where the port logs and counts its failed calls (smartmarket_rpc_errors_total), once the node has a
+   * logger and a metrics registry. Optional: an in-process port has nothing to report.
+   */
+  attach?(opts: { readonly registry?: Registry; readonly logger?: Logger }): void;
   close(): Promise<void>;
 }

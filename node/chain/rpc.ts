@@ -1,12 +1,18 @@
 // The ChainPort over JSON-RPC, through the settlement client (ethers 6). Every failure leaves as a
 // ChainError with a typed code: the settlement client's decoded revert names map to codes here, once.
-import { Contract } from "ethers";
+// Every call has a timeout and reads are retried with back-off (rpc-guard.ts): a hung chain ends in a
+// ChainError TIMEOUT, a WARN line and smartmarket_rpc_errors_total, never in a call that waits forever.
+
+import { FetchRequest, JsonRpcProvider } from "ethers";
+import type { Registry } from "prom-client";
 import type { Collateral } from "../../clearing/coverage.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import type { MarketParams } from "../../protocol/market.ts";
 import { type FinalizeItem, SettlementClient } from "../../settlement/client.ts";
 import { Asset } from "../../settlement/encoding.ts";
+import { tokenMeta as readTokenMeta } from "../../settlement/erc20.ts";
 import { SettlementRevertError, toSettlementError } from "../../settlement/errors.ts";
+import type { Logger } from "../logger.ts";
 import {
   ChainError,
   ChainErrorCode,
@@ -16,6 +22,10 @@ import {
   type StandingEvent,
   type SubmitResult,
 } from "./port.ts";
+import { isTimeoutError, RPC_TIMEOUT_MS, RpcGuard } from "./rpc-guard.ts";
+
+/** A transaction's receipt is awaited this long (each poll of it has the request timeout). */
+const RECEIPT_TIMEOUT_MS = 60_000;
 
 /** Contract errors with a code of their own; every other revert is REVERTED. */
 const REVERT_CODES: Readonly<Record<string, ChainErrorCode>> = {
@@ -28,11 +38,6 @@ const REVERT_CODES: Readonly<Record<string, ChainErrorCode>> = {
   NothingToChallenge: ChainErrorCode.STALE,
   UnknownMarket: ChainErrorCode.UNKNOWN_MARKET,
 };
-
-const TOKEN_META_ABI = [
-  "function decimals() view returns (uint8)",
-  "function symbol() view returns (string)",
-] as const;
 
 /** ethers embeds whole signed transactions in its messages: keep the reason, bounded. */
 function conciseMessage(err: Error): string {
@@ -53,18 +58,27 @@ export function toChainError(operation: string, err: unknown): ChainError {
       e.errorName,
     );
   }
-  return new ChainError(ChainErrorCode.UNAVAILABLE, operation, conciseMessage(e));
+  const code = isTimeoutError(err) ? ChainErrorCode.TIMEOUT : ChainErrorCode.UNAVAILABLE;
+  return new ChainError(code, operation, conciseMessage(e));
 }
 
 export class RpcChain implements ChainPort {
   readonly chainId: bigint;
   readonly contract: Hex;
   readonly client: SettlementClient;
+  readonly guard: RpcGuard;
+  private readonly provider: JsonRpcProvider;
 
-  private constructor(client: SettlementClient, chainId: bigint) {
+  private constructor(client: SettlementClient, provider: JsonRpcProvider, chainId: bigint, guard: RpcGuard) {
     this.client = client;
+    this.provider = provider;
     this.chainId = chainId;
     this.contract = client.contract;
+    this.guard = guard;
+  }
+
+  attach(opts: { readonly registry?: Registry; readonly logger?: Logger }): void {
+    this.guard.attach(opts);
   }
 
   get sender(): Hex {
@@ -72,42 +86,74 @@ export class RpcChain implements ChainPort {
   }
 
   /** Connects to `rpcUrl`; fails with a clear error if the chain does not answer or has no contract there. */
-  static async connect(opts: { rpcUrl: string; contract: Hex; privateKey: Hex }): Promise<RpcChain> {
-    const client = new SettlementClient({
-      rpcUrl: opts.rpcUrl,
-      privateKey: opts.privateKey,
-      contract: opts.contract,
-      pollingIntervalMs: 100,
+  static async connect(opts: {
+    rpcUrl: string;
+    contract: Hex;
+    privateKey: Hex;
+    /** Per request and per read attempt (default RPC_TIMEOUT_MS). */
+    timeoutMs?: number;
+  }): Promise<RpcChain> {
+    const timeoutMs = opts.timeoutMs ?? RPC_TIMEOUT_MS;
+    // The provider is built here for its request timeout (ethers' default is 300 s: a stopped chain would
+    // hang every call that long). Same options as SettlementClient's own provider otherwise.
+    const request = new FetchRequest(opts.rpcUrl);
+    request.timeout = timeoutMs;
+    const provider = new JsonRpcProvider(request, undefined, {
+      staticNetwork: true,
+      cacheTimeout: -1,
+      batchStallTime: 0,
+      pollingInterval: 100,
     });
+    const client = new SettlementClient(
+      {
+        rpcUrl: opts.rpcUrl,
+        privateKey: opts.privateKey,
+        contract: opts.contract,
+        pollingIntervalMs: 100,
+        receiptTimeoutMs: RECEIPT_TIMEOUT_MS,
+      },
+      { provider },
+    );
+    const guard = new RpcGuard(toChainError, { timeoutMs });
     let chainId: bigint;
     try {
-      chainId = await client.chainId();
+      chainId = await guard.read("connect", () => client.chainId());
     } catch (err) {
-      client.close();
+      provider.destroy();
       throw new ChainError(
-        ChainErrorCode.UNAVAILABLE,
+        (err as Partial<ChainError>).code === ChainErrorCode.TIMEOUT
+          ? ChainErrorCode.TIMEOUT
+          : ChainErrorCode.UNAVAILABLE,
         "connect",
         `cannot reach the chain at ${opts.rpcUrl}: ${(err as Error).message}`,
       );
     }
-    const code = await client.provider.getCode(opts.contract);
+    let code: string;
+    try {
+      code = await guard.read("connect", () => client.provider.getCode(opts.contract));
+    } catch (err) {
+      provider.destroy();
+      throw err;
+    }
     if (code === "0x") {
-      client.close();
+      provider.destroy();
       throw new ChainError(
         ChainErrorCode.UNAVAILABLE,
         "connect",
         `no contract at ${opts.contract} on chain ${chainId} (${opts.rpcUrl})`,
       );
     }
-    return new RpcChain(client, chainId);
+    return new RpcChain(client, provider, chainId, guard);
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toChainError(operation, err);
-    }
+  /** A read: timed out per attempt, retried with back-off (rpc-guard.ts). */
+  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return this.guard.read(operation, fn);
+  }
+
+  /** A transaction: sent once; its caller re-checks the chain before sending again. */
+  private send<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return this.guard.write(operation, fn);
   }
 
   getMarket(market: Hex): Promise<MarketParams> {
@@ -129,20 +175,7 @@ export class RpcChain implements ChainPort {
    * returns nothing usable). A chain that does not answer is a ChainError, so the caller can try again.
    */
   async tokenMeta(token: Hex): Promise<{ symbol: string; decimals: number } | null> {
-    const erc20 = new Contract(token, TOKEN_META_ABI, this.client.provider);
-    try {
-      const [decimals, symbol] = (await Promise.all([erc20.decimals!(), erc20.symbol!()])) as [
-        bigint,
-        string,
-      ];
-      const d = Number(decimals);
-      if (!Number.isInteger(d) || d < 0 || d > 36 || typeof symbol !== "string") return null;
-      return { symbol: symbol.slice(0, 16), decimals: d };
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (code === "CALL_EXCEPTION" || code === "BAD_DATA") return null;
-      throw toChainError("tokenMeta", err);
-    }
+    return this.call("tokenMeta", () => readTokenMeta(this.client.provider, token));
   }
 
   blockNumber(): Promise<number> {
@@ -161,6 +194,17 @@ export class RpcChain implements ChainPort {
     });
   }
 
+  /**
+   * collateralOf(epoch) of many traders in one eth_call per 500 (collateralOfMany): an epoch's collateral
+   * costs O(1) round trips however many (unfunded) traders flood it. "pending", as collateralOf.
+   */
+  collateralOfMany(market: Hex, traders: readonly Hex[], epoch: bigint): Promise<Map<Hex, Collateral>> {
+    return this.call("collateralOfMany", async () => {
+      const values = await this.client.collateralOfMany(market, traders, epoch, "pending");
+      return new Map(traders.map((t, i) => [t, values[i]!]));
+    });
+  }
+
   gasBalance(): Promise<bigint> {
     return this.call("gasBalance", () => this.client.provider.getBalance(this.client.address, "pending"));
   }
@@ -170,7 +214,7 @@ export class RpcChain implements ChainPort {
   }
 
   propose(market: Hex, epoch: bigint, batch: Uint8Array, expectedResultHash: Hex): Promise<SubmitResult> {
-    return this.call("propose", async () => {
+    return this.send("propose", async () => {
       const r = await this.client.submitResult(market, epoch, batch, { expectedResultHash });
       return {
         txHash: r.proposal.txHash,
@@ -187,7 +231,7 @@ export class RpcChain implements ChainPort {
     union: Uint8Array,
     expectedResultHash: Hex,
   ): Promise<SubmitResult> {
-    return this.call("challenge", async () => {
+    return this.send("challenge", async () => {
       const r = await this.client.submitChallenge(market, epoch, standingSubmitter, union, {
         expectedResultHash,
       });
@@ -200,32 +244,34 @@ export class RpcChain implements ChainPort {
   }
 
   finalize(market: Hex, items: readonly FinalizeItem[]): Promise<{ txHash: Hex; gasUsed: bigint }> {
-    return this.call("finalize", async () => {
+    return this.send("finalize", async () => {
       const r = await this.client.finalize(market, items);
       return { txHash: r.txHash, gasUsed: r.gasUsed };
     });
   }
 
   claimBonds(): Promise<bigint> {
-    return this.call("claimBonds", async () => {
+    return this.send("claimBonds", async () => {
       if ((await this.client.bondsOf(this.client.address, "pending")) === 0n) return 0n;
       return (await this.client.claimBonds()).amount;
     });
   }
 
   settlementEvents(markets: readonly Hex[], fromBlock: number, toBlock: number): Promise<SettlementEvent[]> {
-    return this.call("settlementEvents", async () => {
-      if (markets.length === 0) return [];
-      const events = await this.client.settlementEvents({ fromBlock, toBlock, markets });
-      const gas = new Map<Hex, bigint>();
-      for (const ev of events) {
-        if (!gas.has(ev.txHash)) {
-          const receipt = await this.client.provider.getTransactionReceipt(ev.txHash);
-          gas.set(ev.txHash, receipt?.gasUsed ?? 0n);
-        }
-      }
+    if (markets.length === 0) return Promise.resolve([]);
+    return (async () => {
+      const events = await this.call("settlementEvents", () =>
+        this.client.settlementEvents({ fromBlock, toBlock, markets }),
+      );
+      // One timed read per receipt, all at once: a catch-up over many events is not one read that must
+      // fit the per-attempt timeout.
+      const txs = [...new Set(events.map((ev) => ev.txHash))];
+      const receipts = await Promise.all(
+        txs.map((tx) => this.call("receipt", () => this.client.provider.getTransactionReceipt(tx))),
+      );
+      const gas = new Map<Hex, bigint>(txs.map((tx, i) => [tx, receipts[i]?.gasUsed ?? 0n]));
       return events.map((ev) => ({ ...ev, gasUsed: gas.get(ev.txHash) ?? 0n }));
-    });
+    })();
   }
 
   standingOf(event: StandingEvent): Promise<ChainStanding> {
@@ -259,6 +305,8 @@ export class RpcChain implements ChainPort {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.guard.close();
     this.client.close();
+    this.provider.destroy();
   }
 }

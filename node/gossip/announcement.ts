@@ -14,6 +14,10 @@
 //   130    P   libp2p peer id of the announcing node, string form (base58btc), ASCII; an Ed25519 id
 //   130+P  65  wallet signature r || s || v over D = keccak256("smartmarket/announce/1" || bytes[0 .. 130 + P))
 //   195+P  64  Ed25519 signature of D by the named peer id's key
+//
+// The wallet signature is over the raw 32-byte digest D (no EIP-191 prefix, no EIP-712 wrapping). The peer
+// id string is libp2p's Ed25519 id: base58btc (no multibase prefix) of the identity multihash 00 24 of the
+// protobuf-encoded public key 08 01 12 20 ‖ key (docs/protocol.md, "Epoch announcement").
 import { peerIdFromString } from "@libp2p/peer-id";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";

@@ -8,6 +8,7 @@
 import type { GossipsubMessage } from "@libp2p/gossipsub";
 import { TopicValidatorResult } from "@libp2p/gossipsub";
 import type { PeerId, Startable } from "@libp2p/interface";
+import { type DropReason, dropReasonOf } from "../abuse.ts";
 import {
   GOSSIP_VALIDATION_BATCH,
   MAX_ANNOUNCE_QUEUE_LENGTH,
@@ -57,6 +58,11 @@ export interface OrderGossipInit {
    * queue), with the topic it came on.
    */
   readonly onVerdict?: (kind: TopicKind, topic: string, verdict: Verdict) => void;
+  /**
+   * Every message not accepted, by drop reason and the peer it came from (node/abuse.ts counts, logs
+   * and strikes). Attack defeated: drops that were visible in no counter and logged at debug only.
+   */
+  readonly drops?: { drop(reason: DropReason, source: "gossip", peer?: string): void };
   readonly maxQueueLength?: number;
   readonly now?: () => number;
 }
@@ -158,10 +164,20 @@ export class OrderGossip implements Startable {
     this.limiter.forget(peerId);
   }
 
-  private count(kind: TopicKind, topic: string, verdict: Verdict): void {
+  /**
+   * Takes one token of `peer`'s gossip rate budget. Sync PUSH spends the same budget, so a peer cannot
+   * get around the gossip limit by pushing orders through sync (node/sync/service.ts).
+   */
+  takeRate(peerId: string): boolean {
+    return this.limiter.take(peerId, this.now());
+  }
+
+  private count(kind: TopicKind, topic: string, verdict: Verdict, from?: string): void {
     const key = `${kind}|${verdict.action}|${verdict.code}`;
     this.counters.verdicts.set(key, (this.counters.verdicts.get(key) ?? 0) + 1);
     this.init.onVerdict?.(kind, topic, verdict);
+    const reason = dropReasonOf(verdict.action, verdict.code);
+    if (reason !== null) this.init.drops?.drop(reason, "gossip", from);
   }
 
   /** Cheap checks before a message is queued; runs inside gossipsub for every message. */
@@ -178,7 +194,7 @@ export class OrderGossip implements Startable {
       verdict = { action: "IGNORE", code: "QUEUE_FULL" };
     }
     if (verdict) {
-      this.count(kind, topic, verdict);
+      this.count(kind, topic, verdict, from);
       return RESULT[verdict.action];
     }
     return TopicValidatorResult.Accept;
@@ -225,7 +241,7 @@ export class OrderGossip implements Startable {
           verdict = { action: "IGNORE", code: "INTERNAL_ERROR" };
         }
       }
-      this.count(p.kind, p.topic, verdict);
+      this.count(p.kind, p.topic, verdict, p.from);
       this.router.reportMessageValidationResult(p.msgId, p.from, RESULT[verdict.action]);
     }
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {

@@ -1,6 +1,12 @@
 // Epoch announcements of one market: what this node tells its peers about an epoch (fingerprint, order
 // count, then result hash), and what it hears from them. Reconciliation waits on what peers announce;
-// the store keeps every announcement for `smartmarket epoch N` and for the no-trade agreement check.
+// the store keeps the announcements for `smartmarket epoch N` and for the no-trade agreement check.
+//
+// Bounded against sybil floods: an announcement needs only fresh keys, and 3,000 of them used to grow the
+// map and the SQLite table without limit (and capture the submitter ranking, see submitter.ts). At most
+// MAX_ANNOUNCERS_PER_EPOCH peers are kept per epoch; when full, a peer connected to us on the market's topic
+// displaces one that is not, and a peer kept in an earlier epoch displaces a stranger; strangers beyond the
+// cap are IGNOREd (counted, WARN once per epoch). The table keeps KEEP_STORED_ANNOUNCEMENT_EPOCHS epochs.
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { Hex } from "../../protocol/hex.ts";
 import { type Announcement, decodeAnnouncement, encodeAnnouncement } from "../gossip/announcement.ts";
@@ -17,6 +23,10 @@ import type { SessionNetwork } from "./network.ts";
 const ANNOUNCE_BEHIND_EPOCHS = 8n;
 const ANNOUNCE_AHEAD_EPOCHS = 1n;
 const KEEP_ANNOUNCED_EPOCHS = 16n;
+/** Peers whose announcements are kept per epoch (map and table); see the header for who goes first. */
+export const MAX_ANNOUNCERS_PER_EPOCH = 128;
+/** Announcements stay in the store this many epochs (`smartmarket epoch N` of recent epochs). */
+export const KEEP_STORED_ANNOUNCEMENT_EPOCHS = 64n;
 
 export interface AnnouncementBoardComponents {
   readonly store: NodeStore;
@@ -33,6 +43,8 @@ export class AnnouncementBoard {
   /** Latest announcement per epoch and peer (peer id string). */
   private readonly byEpoch = new Map<bigint, Map<string, Announcement>>();
   private readonly waiters = new Set<() => void>();
+  /** Epochs in which an announcement was refused for the cap (WARN once per epoch). */
+  private readonly warnedFull = new Set<bigint>();
 
   constructor(ctx: MarketContext, components: AnnouncementBoardComponents) {
     this.ctx = ctx;
@@ -59,16 +71,69 @@ export class AnnouncementBoard {
       return { action: "REJECT", code: "MALFORMED" };
     }
     // Relayed or direct alike: the announcement is signed by the peer it names.
-    this.record(a, origin);
+    if (!this.record(a, origin)) return { action: "IGNORE", code: "TOO_MANY_ANNOUNCERS" };
     return { action: "ACCEPT", code: "OK" };
   }
 
-  private record(a: Announcement, origin: string): void {
+  /** Who is kept first when an epoch is full: 2 a peer connected on the topic, 1 one kept before, 0 others. */
+  private priority(peer: string, epoch: bigint, connected: ReadonlySet<string>): number {
+    if (connected.has(peer)) return 2;
+    for (const [e, byPeer] of this.byEpoch) if (e !== epoch && byPeer.has(peer)) return 1;
+    return 0;
+  }
+
+  /**
+   * Makes room for `origin` in a full epoch: evicts the lowest-priority peer (the greatest peer id among
+   * them, so the choice does not depend on arrival order) if it ranks below `origin`. False: no room.
+   */
+  private makeRoom(byPeer: Map<string, Announcement>, epoch: bigint, origin: string): boolean {
+    const connected = new Set(this.c.network.topicPeers(this.ctx.topics.announce));
+    const mine = this.priority(origin, epoch, connected);
+    if (mine === 0) return false;
+    // The lowest priority below ours; among equals the greatest peer id.
+    let victim: string | null = null;
+    let victimPriority = mine;
+    for (const peer of byPeer.keys()) {
+      const p = this.priority(peer, epoch, connected);
+      const lower = p < victimPriority;
+      const tieAbove = p === victimPriority && victim !== null && peer > victim;
+      if (lower || tieAbove) {
+        victim = peer;
+        victimPriority = p;
+      }
+    }
+    if (victim === null) return false;
+    byPeer.delete(victim);
+    this.c.store.deleteAnnouncement(this.ctx.market, epoch, victim);
+    return true;
+  }
+
+  private record(a: Announcement, origin: string): boolean {
     let byPeer = this.byEpoch.get(a.epoch);
     if (!byPeer) {
       byPeer = new Map();
       this.byEpoch.set(a.epoch, byPeer);
       for (const e of this.byEpoch.keys()) if (e + KEEP_ANNOUNCED_EPOCHS < a.epoch) this.byEpoch.delete(e);
+      for (const e of this.warnedFull) if (e + KEEP_ANNOUNCED_EPOCHS < a.epoch) this.warnedFull.delete(e);
+      this.c.store.pruneAnnouncements(this.ctx.market, a.epoch - KEEP_STORED_ANNOUNCEMENT_EPOCHS);
+    }
+    if (
+      !byPeer.has(origin) &&
+      byPeer.size >= MAX_ANNOUNCERS_PER_EPOCH &&
+      !this.makeRoom(byPeer, a.epoch, origin)
+    ) {
+      if (!this.warnedFull.has(a.epoch)) {
+        this.warnedFull.add(a.epoch);
+        this.c.logger.warn(
+          "announcements from more peers than an epoch keeps: ignoring strangers (sybil flood?)",
+          {
+            epoch: a.epoch,
+            kept: byPeer.size,
+            ignored: origin,
+          },
+        );
+      }
+      return false;
     }
     byPeer.set(origin, a);
     this.c.store.putAnnouncement({
@@ -82,6 +147,12 @@ export class AnnouncementBoard {
       receivedMs: this.c.clock(),
     });
     this.wakeAll();
+    return true;
+  }
+
+  /** Peers kept for the epoch (at most MAX_ANNOUNCERS_PER_EPOCH). */
+  peerCount(epoch: bigint): number {
+    return this.byEpoch.get(epoch)?.size ?? 0;
   }
 
   /** What each peer last announced for the epoch. */

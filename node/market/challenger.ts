@@ -5,14 +5,21 @@
 // union at its turn in the ranking. Nodes that hold the same orders converge on one result; a node that
 // holds more pushes the result toward the union of what the honest nodes saw
 // (docs/certified-settlement.md).
+//
+// Fault defeated: a chain that does not answer for a while around the standing event. Its reads (the
+// standing batch, the collateral of traders it names) are retried until the challenge deadline, and a
+// challenge whose send failed is tried again at a fresh turn while the standing result it replaces still
+// stands; before, one failed read or send dropped the challenge after one WARN.
 import { encodeOrder } from "../../protocol/codec.ts";
 import { OrderError } from "../../protocol/errors.ts";
 import { validateOrder } from "../../protocol/validation.ts";
 import { selectChallenge } from "../../settlement/batch.ts";
 import type { ChainPort, StandingEvent } from "../chain/port.ts";
+import { isTransient } from "../chain/rpc-guard.ts";
 import type { Logger } from "../logger.ts";
 import type { NodeStore } from "../store.ts";
 import { type MarketContext, validationContext } from "./context.ts";
+import { PROPOSE_MAX_DELAY_MS, PROPOSE_MAX_TRIES, RETRY_FIRST_DELAY_MS, retryUntil } from "./epoch-retry.ts";
 import type { EpochPipeline } from "./pipeline.ts";
 import type { SettlementRecorder } from "./settlements.ts";
 import type { RankedSubmitter } from "./submitter.ts";
@@ -33,6 +40,7 @@ export interface ChallengerComponents {
   readonly pipeline: () => EpochPipeline;
   readonly logger: Logger;
   readonly clock: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
   readonly running: () => boolean;
 }
 
@@ -73,7 +81,15 @@ export class Challenger {
     if (work.standing !== ev) return; // a newer result stands already
     if (ev.resultHash === work.resultHash) return; // ours
     const seenMs = this.c.clock();
-    const standing = await this.c.chain.standingOf(ev);
+    const deadlineMs = this.c.submitter.deadlineMs(ev.epoch);
+    const standing = await retryUntil(
+      "reading the standing batch",
+      ev.epoch,
+      deadlineMs,
+      () => this.c.chain.standingOf(ev),
+      isTransient,
+      this.c,
+    );
 
     // Learn its orders: valid signed orders of the epoch (the contract checked them; so do we).
     const vctx = validationContext(this.ctx, { epoch: ev.epoch });
@@ -93,7 +109,15 @@ export class Challenger {
       if (!work.collateral.has(order.trader)) newTraders.add(order.trader);
     }
     if (newTraders.size > 0) {
-      const read = await this.c.pipeline().readCollateral(ev.epoch, [...newTraders].sort());
+      const traders = [...newTraders].sort();
+      const read = await retryUntil(
+        "collateral read for a standing batch",
+        ev.epoch,
+        deadlineMs,
+        () => this.c.pipeline().readCollateral(ev.epoch, traders),
+        isTransient,
+        this.c,
+      );
       for (const [t, c] of read) work.collateral.set(t, c);
     }
 
@@ -108,6 +132,8 @@ export class Challenger {
       standing,
     );
     work.selection = chosen.selection;
+    // The orders this selection leaves out, and why: `smartmarket epoch N` shows the adopted set's reasons.
+    this.c.store.putExclusions(this.ctx.market, ev.epoch, work.exclusionRecords());
     this.c.recorder.recordLocal(ev.epoch, chosen.selection.clearing, work.adopted.size);
     if (chosen.outcome !== "challenge") {
       this.c.logger.info("the standing result is the clearing of our orders plus its own", {
@@ -125,13 +151,28 @@ export class Challenger {
       submitter: standing.submitter,
     });
     if (!this.opts.submit) return;
-    await this.c.submitter.challengeWhenRanked(
-      ev.epoch,
-      standing.submitter,
-      chosen.bytes,
-      chosen.selection.clearing.resultHash,
-      seenMs,
-      () => work.standing === ev,
-    );
+    const stillStanding = () => work.standing === ev;
+    let start = seenMs;
+    let delay = RETRY_FIRST_DELAY_MS;
+    for (let tries = 1; ; tries++) {
+      const outcome = await this.c.submitter.challengeWhenRanked(
+        ev.epoch,
+        standing.submitter,
+        chosen.bytes,
+        chosen.selection.clearing.resultHash,
+        start,
+        stillStanding,
+      );
+      // "unreachable": the chain did not answer or the send's fate is unknown; challengeWhenRanked checks
+      // that the result still stands before each send, so a try that landed is not repeated.
+      if (outcome !== "unreachable" || !this.c.running() || tries >= PROPOSE_MAX_TRIES) return;
+      if (this.c.clock() + delay >= deadlineMs) return;
+      if (tries === 1)
+        this.c.logger.warn("challenge failed; trying again while the result stands", { epoch: ev.epoch });
+      await this.c.sleep(delay);
+      delay = Math.min(PROPOSE_MAX_DELAY_MS, delay * 2);
+      if (!stillStanding()) return;
+      start = this.c.clock();
+    }
   }
 }

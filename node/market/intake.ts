@@ -80,9 +80,14 @@ export class OrderIntake {
   }
 
   /** Orders a peer sent during reconciliation of an epoch: only that epoch's orders are acceptable. */
-  async acceptSynced(epoch: bigint, wires: Uint8Array[]): Promise<{ accepted: number; rejected: number }> {
+  async acceptSynced(
+    epoch: bigint,
+    wires: Uint8Array[],
+  ): Promise<{ accepted: number; rejected: number; drops: Record<string, number> }> {
     let accepted = 0;
     let rejected = 0;
+    // orders not accepted by `${action}|${code}`: the sync layer counts them as drops by reason
+    const drops: Record<string, number> = {};
     const vctx = validationContext(this.ctx, { epoch });
     for (const wire of wires) {
       let verdict: Verdict;
@@ -94,9 +99,13 @@ export class OrderIntake {
       }
       this.c.metrics.countOrder("sync", verdict);
       if (verdict.action === "ACCEPT") accepted++;
-      else if (verdict.action === "REJECT") rejected++;
+      else {
+        if (verdict.action === "REJECT") rejected++;
+        const key = `${verdict.action}|${verdict.code}`;
+        drops[key] = (drops[key] ?? 0) + 1;
+      }
     }
-    return { accepted, rejected };
+    return { accepted, rejected, drops };
   }
 
   /** Signs an order with the node's wallet, stores it durably, then gossips it. */

@@ -8,6 +8,7 @@ import type { Collateral } from "../../clearing/coverage.ts";
 import { epochEndMs, epochStartMs } from "../../protocol/epoch.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import type { ChainPort } from "../chain/port.ts";
+import { isTransient } from "../chain/rpc-guard.ts";
 import { KEEP_ORDER_EPOCHS, RECONCILE_WINDOW_EIGHTHS, RECONCILE_WINDOW_MAX_MS } from "../constants.ts";
 import type { Logger } from "../logger.ts";
 import type { MarketMetrics } from "../metrics.ts";
@@ -16,10 +17,11 @@ import type { NodeStore } from "../store.ts";
 import type { AnnouncementBoard } from "./announcements.ts";
 import type { Challenger } from "./challenger.ts";
 import { epochAt, type MarketContext } from "./context.ts";
+import { proposeUntilSettled, retryUntil } from "./epoch-retry.ts";
 import type { SessionNetwork } from "./network.ts";
-import { localResultView, type SettlementRecorder } from "./settlements.ts";
+import { localResultView, type SettlementRecorder, UnsettledCode, unsettledReason } from "./settlements.ts";
 import type { RankedSubmitter } from "./submitter.ts";
-import type { EpochWorks } from "./work.ts";
+import type { EpochWork, EpochWorks } from "./work.ts";
 
 /** Books of this many recent epochs stay in memory (the store keeps the rest). */
 const KEEP_EPOCHS_IN_MEMORY = 4n;
@@ -27,8 +29,6 @@ const KEEP_EPOCHS_IN_MEMORY = 4n;
 const MIN_RECONCILE_MS = 150;
 /** Sync sessions run at once during reconciliation. */
 const RECONCILE_CONCURRENCY = 3;
-/** Collateral reads in flight at once. */
-const COLLATERAL_READ_CONCURRENCY = 16;
 /** Pause between collateral read attempts while the chain catches up with the close. */
 const COLLATERAL_RETRY_MS = 100;
 /** Network orders are pruned from the store every this many epochs. */
@@ -127,7 +127,11 @@ export class EpochPipeline {
 
   /** A step failed: the epoch records why (its final state comes at close-out), and the log says so. */
   private failed(epoch: bigint, err: unknown): void {
-    const reason = `the epoch pipeline failed: ${(err as Error).message ?? String(err)}`.slice(0, 500);
+    const code = isTransient(err) ? UnsettledCode.CHAIN_UNREACHABLE : UnsettledCode.PIPELINE_FAILED;
+    const reason = unsettledReason(
+      code,
+      `the epoch pipeline failed: ${(err as Error).message ?? String(err)}`,
+    );
     this.c.store.updateEpoch(this.ctx.market, epoch, { reason }, this.c.clock());
     this.c.logger.error("epoch pipeline failed", { epoch, err: (err as Error).stack ?? String(err) });
   }
@@ -157,7 +161,16 @@ export class EpochPipeline {
     const work = this.c.works.getOrCreate(epoch);
     for (const { id, entry } of book.sortedEntries()) work.orders.set(id, entry.order);
     const traders = [...new Set([...work.orders.values()].map((o) => o.trader))].sort();
-    for (const [t, c] of await this.readCollateral(epoch, traders)) work.collateral.set(t, c);
+    // Chain outage at close: the read is retried until the epoch's challenge deadline (epoch-retry.ts).
+    const collateral = await retryUntil(
+      "collateral read",
+      epoch,
+      Number(epochEndMs(this.ctx.schedule, epoch + 1n)),
+      () => this.readCollateral(epoch, traders),
+      isTransient,
+      this.c,
+    );
+    for (const [t, c] of collateral) work.collateral.set(t, c);
     const t2 = this.c.clock();
     timings.collateralMs = t2 - t1;
     this.c.metrics.observePhase("collateral", t2 - t1);
@@ -165,17 +178,7 @@ export class EpochPipeline {
     const selection = work.select(this.ctx);
     const result = selection.clearing;
     // Why each left-out order was left out: `smartmarket orders` and `epoch <n>` show it.
-    this.c.store.putExclusions(
-      market,
-      epoch,
-      selection.excluded.map((x) => ({
-        id: x.order.id,
-        trader: x.order.order.trader,
-        side: x.order.order.side,
-        needed: x.needed.toString(),
-        available: x.available.toString(),
-      })),
-    );
+    this.c.store.putExclusions(market, epoch, work.exclusionRecords());
     const t3 = this.c.clock();
     timings.clearMs = t3 - t2;
     this.c.metrics.observePhase("clear", t3 - t2);
@@ -204,8 +207,52 @@ export class EpochPipeline {
     });
     // A result may already stand (another node was faster): check it against ours first.
     if (work.standing) this.c.challenger.consider(work.standing);
-    else if (selection.outcome === "batch" && this.opts.submit) {
-      await this.c.submitter.proposeWhenRanked(epoch, work, t0 + this.reconcileWindowMs());
+    else if (selection.outcome === "batch") await this.proposeOrExplain(epoch, work, t0);
+  }
+
+  /**
+   * The ranked proposal of a trading epoch, retried while the proposal window is open; if the epoch
+   * cleared too late for it, or every try failed, the epoch records why (close-out makes it final).
+   */
+  private async proposeOrExplain(epoch: bigint, work: EpochWork, t0: number): Promise<void> {
+    const market = this.ctx.market;
+    if (this.c.clock() >= this.c.submitter.proposalEndMs(epoch)) {
+      const reason = unsettledReason(
+        UnsettledCode.WINDOW_PASSED,
+        "the epoch cleared after its proposal window had closed (the chain was unreachable until then)",
+      );
+      this.c.store.updateEpoch(market, epoch, { reason }, this.c.clock());
+      this.c.logger.warn("epoch cleared after its proposal window; it cannot be settled", { epoch });
+      return;
+    }
+    if (!this.opts.submit) return;
+    const { outcome, tries } = await proposeUntilSettled(
+      this.ctx,
+      epoch,
+      work,
+      t0 + this.reconcileWindowMs(),
+      {
+        ...this.c,
+        submitter: this.c.submitter,
+      },
+    );
+    if (
+      (outcome === "failed" || outcome === "unreachable") &&
+      !this.c.store.getEpoch(market, epoch)?.settleTx
+    ) {
+      // The submitter logged each failure; one more read tells an outage from a refused proposal.
+      const reachable =
+        outcome === "failed" ||
+        (await this.c.chain.blockNumber().then(
+          () => true,
+          (err: unknown) => !isTransient(err),
+        ));
+      const reason = unsettledReason(
+        reachable ? UnsettledCode.PROPOSAL_FAILED : UnsettledCode.CHAIN_UNREACHABLE,
+        `our proposal failed ${tries} time(s) while the proposal window was open`,
+      );
+      this.c.store.updateEpoch(market, epoch, { reason }, this.c.clock());
+      this.c.logger.warn("could not propose the epoch's result within its window", { epoch, tries });
     }
   }
 
@@ -267,23 +314,17 @@ export class EpochPipeline {
    * after that a result could not be settled anyway.
    */
   async readCollateral(epoch: bigint, traders: readonly Hex[]): Promise<Map<Hex, Collateral>> {
+    // Unfunded-order flood: 2,000 traders used to cost 4,000 eth_calls (collateralOf per trader and asset).
+    // One collateralOfMany call per 500 traders reads them all: O(1) round trips per epoch.
     const deadline = Number(epochEndMs(this.ctx.schedule, epoch + 1n));
-    const readOne = async (trader: Hex): Promise<Collateral> => {
-      for (;;) {
-        try {
-          return await this.c.chain.collateralOf(this.ctx.market, trader, epoch);
-        } catch (err) {
-          if (this.c.clock() > deadline || !this.c.running()) throw err;
-          await this.c.sleep(COLLATERAL_RETRY_MS);
-        }
+    if (traders.length === 0) return new Map();
+    for (;;) {
+      try {
+        return await this.c.chain.collateralOfMany(this.ctx.market, traders, epoch);
+      } catch (err) {
+        if (this.c.clock() > deadline || !this.c.running()) throw err;
+        await this.c.sleep(COLLATERAL_RETRY_MS);
       }
-    };
-    const out = new Map<Hex, Collateral>();
-    for (let i = 0; i < traders.length; i += COLLATERAL_READ_CONCURRENCY) {
-      const batch = traders.slice(i, i + COLLATERAL_READ_CONCURRENCY);
-      const values = await Promise.all(batch.map(readOne));
-      for (const [j, t] of batch.entries()) out.set(t, values[j]!);
     }
-    return out;
   }
 }

@@ -4,7 +4,9 @@
 // the API views (views.ts). What is shared between markets (the libp2p host, the store, the chain port,
 // metrics, the API server) belongs to the node root (node.ts), which starts a session when the node joins
 // a market and stops it when it leaves. To add something every market does, add it here.
+
 import type { Startable } from "@libp2p/interface";
+import type { Registry } from "prom-client";
 import type { Hex } from "../../protocol/hex.ts";
 import type { ParsedOrderRequest } from "../api/order-request.ts";
 import type { ChainPort, SettlementEvent } from "../chain/port.ts";
@@ -47,6 +49,8 @@ export interface MarketSessionComponents {
   readonly logger: Logger;
   /** The node's clock, ms since the Unix epoch (tests may shift it). */
   readonly clock: () => number;
+  /** The node's metrics registry, for the parts that register their own metrics (the submitter's ranking). */
+  readonly registry?: Registry;
 }
 
 function realSleep(ms: number): Promise<void> {
@@ -97,6 +101,7 @@ export class MarketSession implements Startable {
       clock,
       sleep: realSleep,
       running,
+      registry: components.registry,
     });
     this.challenger = new Challenger(
       ctx,
@@ -110,6 +115,7 @@ export class MarketSession implements Startable {
         pipeline: () => this.pipeline,
         logger,
         clock,
+        sleep: realSleep,
         running,
       },
     );
@@ -219,8 +225,8 @@ export class MarketSession implements Startable {
   }
 
   /** After each chain poll: epochs whose window passed get their final state. */
-  closeOut(): void {
-    this.recorder.closeOut(this.currentEpoch(), (e) => this.pipeline.isRunning(e));
+  closeOut(chainReachable = true): void {
+    this.recorder.closeOut(this.currentEpoch(), (e) => this.pipeline.isRunning(e), chainReachable);
   }
 
   submitRequest(req: ParsedOrderRequest): Promise<SubmittedOrder> {

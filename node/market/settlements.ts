@@ -3,6 +3,13 @@
 // and whether the node agrees with it, the final state of every epoch, and the finalisation of the
 // results this node submitted (fee and bond). Phases only move forward (store.ts PHASE_RANK), so the
 // order in which the pipeline and the chain report an epoch does not matter.
+//
+// Race (seen under chain outages): the standing event can arrive before the local pipeline has cleared,
+// or after the node closed the epoch out ("unsettled", e.g. while the chain was unreachable). Agreement is
+// decided again whenever the missing half arrives: a result seen after close-out turns "unsettled" into
+// "settled" with its agreement, and a local result that arrives after the chain's final one recomputes
+// `agreed` (it was decided without it). Before, such an epoch stayed "unsettled" with agreed = null, or
+// "settled" with agreed = false against a result it in fact agreed with.
 import type { ClearingResult } from "../../clearing/clear.ts";
 import { epochEndMs } from "../../protocol/epoch.ts";
 import type { Hex } from "../../protocol/hex.ts";
@@ -22,6 +29,27 @@ const CLOSE_OUT_AT_MOST_EPOCHS = 4n;
 const FINAL_GRACE_MS = 1000;
 /** How many recent epochs each close-out pass looks at. */
 const CLOSE_OUT_SCAN_EPOCHS = 16;
+/**
+ * Why an epoch ended unsettled, as the prefix of its `reason` (a typed code, then the detail). An epoch
+ * that cleared and traded but saw no proposal with a reachable chain keeps the plain reason
+ * "no result was proposed within the proposal window".
+ */
+export const UnsettledCode = {
+  /** The chain did not answer while the epoch could still be settled (its pipeline or proposals failed). */
+  CHAIN_UNREACHABLE: "chain_unreachable",
+  /** The epoch's result came too late: its proposal window had closed. */
+  WINDOW_PASSED: "window_passed",
+  /** The chain answered, but refused this node's proposal every time it tried (see the WARN lines). */
+  PROPOSAL_FAILED: "proposal_failed",
+  /** The pipeline failed for another reason, or did not finish (the node was down at close). */
+  PIPELINE_FAILED: "pipeline_failed",
+} as const;
+export type UnsettledCode = (typeof UnsettledCode)[keyof typeof UnsettledCode];
+
+export function unsettledReason(code: UnsettledCode, detail: string): string {
+  return `${code}: ${detail}`.slice(0, 500);
+}
+
 /** This node finalises its own final results in batches: when it has this many, or one this old. */
 const FINALIZE_BATCH = 4;
 const FINALIZE_AFTER_EPOCHS = 8n;
@@ -91,18 +119,49 @@ export class SettlementRecorder {
       },
       this.c.clock(),
     );
-    // A result seen after the node closed the epoch out: agreement is decided again.
-    if (after.phase === "settled") this.decideFinal(after);
+    // A result seen after the node closed the epoch out (as "settled" or "unsettled": the event came late,
+    // e.g. the chain was unreachable at the deadline): it is final, and agreement is decided again.
+    if (isFinalPhase(after.phase)) {
+      if (after.phase === "unsettled") {
+        this.c.logger.warn("a result of an epoch closed out as unsettled was found on chain; it is final", {
+          epoch: ev.epoch,
+          tx: ev.txHash,
+          was: before?.reason ?? null,
+        });
+      }
+      this.decideFinal(after);
+    }
   }
 
   /** The pipeline cleared the epoch. */
   async recordCleared(epoch: bigint, patch: Partial<EpochRecord>): Promise<void> {
-    this.c.store.updateEpoch(this.ctx.market, epoch, { ...patch, phase: "cleared" }, this.c.clock());
+    const after = this.c.store.updateEpoch(
+      this.ctx.market,
+      epoch,
+      { ...patch, phase: "cleared" },
+      this.c.clock(),
+    );
+    this.recheckAgreement(after);
+  }
+
+  /**
+   * The local result arrived (or changed) after the chain's result became final: `agreed` was decided
+   * without it, so it is decided again (the phase stays "settled": store.ts PHASE_RANK).
+   */
+  private recheckAgreement(rec: EpochRecord): void {
+    if (rec.phase !== "settled" || rec.settleTx === null || rec.resultHash === null) return;
+    if (rec.agreed === (rec.resultHash === rec.settleResultHash)) return;
+    this.c.logger.info("our result arrived after the chain's was final; agreement decided again", {
+      epoch: rec.epoch,
+      ours: rec.resultHash,
+      chain: rec.settleResultHash,
+    });
+    this.decideFinal(rec);
   }
 
   /** The node's result changed: it learned orders from a standing batch and cleared again. */
   recordLocal(epoch: bigint, result: ClearingResult, adoptedCount: number): void {
-    this.c.store.updateEpoch(
+    const after = this.c.store.updateEpoch(
       this.ctx.market,
       epoch,
       {
@@ -115,6 +174,7 @@ export class SettlementRecorder {
       },
       this.c.clock(),
     );
+    this.recheckAgreement(after);
   }
 
   /** The standing result is final: record whether the node agrees; on divergence, the chain's wins. */
@@ -148,7 +208,11 @@ export class SettlementRecorder {
    * finished (the node was down at close, or a step failed) is "unsettled" with the reason. Then the
    * node's own final results are finalised in batches.
    */
-  closeOut(current: bigint, pipelineRunning: (epoch: bigint) => boolean = () => false): void {
+  closeOut(
+    current: bigint,
+    pipelineRunning: (epoch: bigint) => boolean = () => false,
+    chainReachable = true,
+  ): void {
     const now = this.c.clock();
     for (const rec of this.c.store.recentEpochs(this.ctx.market, CLOSE_OUT_SCAN_EPOCHS)) {
       if (isFinalPhase(rec.phase) || rec.epoch + CLOSE_OUT_AFTER_EPOCHS > current) continue;
@@ -157,11 +221,21 @@ export class SettlementRecorder {
       if (rec.settleTx !== null) {
         this.decideFinal(rec);
       } else if (rec.phase === "cleared" && rec.volume !== null && rec.volume !== "0") {
-        const reason = "no result was proposed within the proposal window";
+        // A reason recorded on the way (proposals that failed on an unreachable chain, a result cleared
+        // after the window) says more than "nobody proposed"; a result may still be seen late (onStanding).
+        const reason =
+          rec.reason ??
+          (chainReachable
+            ? "no result was proposed within the proposal window"
+            : unsettledReason(
+                UnsettledCode.CHAIN_UNREACHABLE,
+                "no result was seen on chain, which did not answer at the deadline",
+              ));
         this.c.store.updateEpoch(rec.market, rec.epoch, { phase: "unsettled", reason }, now);
         this.c.logger.warn("epoch traded but was not settled", {
           epoch: rec.epoch,
           resultHash: rec.resultHash,
+          reason,
         });
         this.c.metrics.observeSettlement("unsettled", 0n);
       } else if (rec.phase === "cleared") {
@@ -171,7 +245,12 @@ export class SettlementRecorder {
         this.c.store.updateEpoch(rec.market, rec.epoch, { phase: "settled", agreed }, now);
         this.c.metrics.observeAgreement(agreed);
       } else {
-        const reason = rec.reason ?? `the epoch pipeline did not finish (stopped at "${rec.phase}")`;
+        const reason =
+          rec.reason ??
+          unsettledReason(
+            chainReachable ? UnsettledCode.PIPELINE_FAILED : UnsettledCode.CHAIN_UNREACHABLE,
+            `the epoch pipeline did not finish (stopped at "${rec.phase}")`,
+          );
         this.c.store.updateEpoch(rec.market, rec.epoch, { phase: "unsettled", reason }, now);
         this.c.logger.warn("epoch closed out without a result", { epoch: rec.epoch, reason });
         this.c.metrics.observeSettlement("unsettled", 0n);

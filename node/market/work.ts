@@ -7,6 +7,7 @@ import type { SignedOrder } from "../../protocol/order.ts";
 import { type BatchSelection, type CollateralLookup, selectBatch } from "../../settlement/batch.ts";
 import { Asset } from "../../settlement/encoding.ts";
 import type { StandingEvent } from "../chain/port.ts";
+import type { ExclusionRecord } from "../store.ts";
 import type { MarketContext } from "./context.ts";
 
 /** Epochs of work kept in memory: the closing one and a few before it. */
@@ -45,6 +46,17 @@ export class EpochWork {
       collateral: this.lookup(),
     });
     return this.selection;
+  }
+
+  /** Why each order of the current selection was left out (coverage), as the store records it. */
+  exclusionRecords(): ExclusionRecord[] {
+    return (this.selection?.excluded ?? []).map((x) => ({
+      id: x.order.id,
+      trader: x.order.order.trader,
+      side: x.order.order.side,
+      needed: x.needed.toString(),
+      available: x.available.toString(),
+    }));
   }
 
   /** The local result hash (null before clearing). */

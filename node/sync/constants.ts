@@ -72,3 +72,14 @@ export const MAX_OUTBOUND_SESSIONS = 16;
  */
 export const SYNC_MAX_INBOUND_STREAMS_PER_CONNECTION = MAX_SESSIONS_PER_PEER + 2;
 export const SYNC_MAX_OUTBOUND_STREAMS_PER_CONNECTION = MAX_OUTBOUND_SESSIONS;
+/**
+ * Longest a server waits for the client's next request. An honest client answers at once (its slowest
+ * step, validating a fetched batch of MAX_ORDERS_PER_BATCH orders, takes well under a second); a peer
+ * that stalls to hold a slot loses it.
+ */
+export const SYNC_REQUEST_TIMEOUT_MS = 5_000;
+/**
+ * When every inbound slot is taken, a session of a peer scored no better than the newcomer may be
+ * evicted once it has run this long (slots.ts). Honest sessions finish well within it.
+ */
+export const SYNC_MIN_EVICT_AGE_MS = 2_000;

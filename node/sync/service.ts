@@ -9,6 +9,11 @@
 //
 // Composition: `new SyncService({ store }, { libp2p })` with anything that has libp2p's handle,
 // unhandle and dialProtocol (a Libp2p node does), then start()/stop() with the node (Startable).
+//
+// Abuse (docs/sync.md "Limits"): inbound sessions take a slot (slots.ts: per peer, global, and a
+// better-scored peer may evict a worse one); a server waits at most requestTimeoutMs for each request;
+// pushed orders spend the peer's gossip rate budget and obey the gossip time window (push-window.ts);
+// every refusal, dropped order and protocol violation is reported through SyncEvents.
 import type { AbortOptions, Connection, Libp2p, PeerId, Startable, Stream } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { isMultiaddr, type Multiaddr, multiaddr } from "@multiformats/multiaddr";
@@ -29,12 +34,22 @@ import {
   SYNC_IDLIST_THRESHOLD,
   SYNC_MAX_INBOUND_STREAMS_PER_CONNECTION,
   SYNC_MAX_OUTBOUND_STREAMS_PER_CONNECTION,
+  SYNC_MIN_EVICT_AGE_MS,
   SYNC_PROTOCOL as SYNC_PROTOCOL_ID,
+  SYNC_REQUEST_TIMEOUT_MS,
   SYNC_SESSION_TIMEOUT_MS,
 } from "./constants.ts";
 import { SYNC_ERROR_CODES, SyncError, SyncErrorCode } from "./errors.ts";
 import { IdSnapshot } from "./ids.ts";
+import {
+  admitPushed,
+  reportDrops,
+  reportViolation,
+  type SyncEvents,
+  type SyncRefusalReason,
+} from "./peer-events.ts";
 import { DEFAULT_RECONCILE_PARAMS, Reconciler } from "./reconcile.ts";
+import { InboundSlots, type Slot } from "./slots.ts";
 import { FramedStream } from "./stream.ts";
 
 /** The protocol id, also exported here so that the composition root needs only this module. */
@@ -46,15 +61,25 @@ export interface SyncStore {
   /** Wire bytes of the held orders with these ids; unknown ids are skipped. */
   wire(market: Hex, epoch: bigint, ids: readonly Hex[]): Uint8Array[];
   /** Validate + store orders received from `from` for (market, epoch); returns counts. Throws nothing. */
-  accept(
-    market: Hex,
-    epoch: bigint,
-    orders: Uint8Array[],
-    from: string,
-  ): Promise<{ accepted: number; rejected: number }>;
+  accept(market: Hex, epoch: bigint, orders: Uint8Array[], from: string): Promise<AcceptResult>;
   /** Whether this node serves the market and still accepts sync for this epoch (e.g. not frozen long ago). */
   serves(market: Hex, epoch: bigint): boolean;
+  /**
+   * The verdict for orders of (market, epoch) that a peer PUSHes now, before any is validated: null to
+   * validate them, or the gossip verdict that refuses them all (push-window.ts: the gossip time rule).
+   * Absent: pushes are validated like fetched orders.
+   */
+  admitPush?(market: Hex, epoch: bigint): { action: "IGNORE" | "REJECT"; code: string } | null;
 }
+
+export interface AcceptResult {
+  accepted: number;
+  rejected: number;
+  /** Orders not accepted, by `${action}|${code}` of their verdict (optional; for drop counters). */
+  drops?: Readonly<Record<string, number>>;
+}
+
+export type { SyncEvents, SyncRefusalReason };
 
 export interface SyncReport {
   /** The peer (peer id string; the multiaddr string when dialled by an address without /p2p). */
@@ -96,6 +121,10 @@ export interface SyncLimits {
   maxPushedOrdersPerSession: number;
   branchFactor: number;
   idlistThreshold: number;
+  /** Longest wait of a server for the client's next request. */
+  requestTimeoutMs: number;
+  /** A session of a peer no better than a newcomer may be evicted once it has run this long. */
+  minEvictAgeMs: number;
 }
 
 export const DEFAULT_SYNC_LIMITS: Readonly<SyncLimits> = {
@@ -109,11 +138,22 @@ export const DEFAULT_SYNC_LIMITS: Readonly<SyncLimits> = {
   maxPushedOrdersPerSession: MAX_PUSHED_ORDERS_PER_SESSION,
   branchFactor: SYNC_BRANCH_FACTOR,
   idlistThreshold: SYNC_IDLIST_THRESHOLD,
+  requestTimeoutMs: SYNC_REQUEST_TIMEOUT_MS,
+  minEvictAgeMs: SYNC_MIN_EVICT_AGE_MS,
 };
 
 export interface SyncServiceInit {
   store: SyncStore;
   limits?: Partial<SyncLimits>;
+  /** A peer's standing for slot eviction (the node passes its gossipsub score); default 0 for all. */
+  peerScore?: (peer: string) => number;
+  /**
+   * Takes one token of the peer's rate budget per pushed order (the node passes the gossip limiter's,
+   * so PUSH and gossip share one per-peer budget); false drops the order (RATE_LIMITED). Default: none.
+   */
+  takeRate?: (peer: string) => boolean;
+  events?: SyncEvents;
+  now?: () => number;
 }
 
 /** What the service needs from libp2p. A Libp2p node satisfies it. */
@@ -129,6 +169,11 @@ export interface SyncStats {
     /** refused = turned away at the session limit (BUSY), before any work. */
     inbound: { ok: number; failed: number; refused: number };
   };
+  /** Inbound sessions refused or evicted, by reason. */
+  refusedByReason: Record<SyncRefusalReason, number>;
+  /** Pushed orders dropped before validation: over the peer's rate budget, or outside the time window. */
+  pushRateLimited: number;
+  pushRefusedByTime: number;
   active: { outbound: number; inbound: number };
   bytesSent: number;
   bytesReceived: number;
@@ -231,8 +276,9 @@ export class SyncService implements Startable {
   private readonly limits: SyncLimits;
   private readonly host: SyncHost;
   private started = false;
-  private readonly inboundByPeer = new Map<string, number>();
-  private inbound = 0;
+  private readonly slots: InboundSlots;
+  private readonly events: SyncEvents;
+  private readonly takeRate: (peer: string) => boolean;
   private outbound = 0;
   /** Clocks of running sessions, so that stop() can end them. */
   private readonly sessions = new Set<SessionClock>();
@@ -242,10 +288,23 @@ export class SyncService implements Startable {
     this.store = init.store;
     this.limits = { ...DEFAULT_SYNC_LIMITS, ...init.limits };
     this.host = components.libp2p;
+    this.events = init.events ?? {};
+    this.takeRate = init.takeRate ?? (() => true);
+    const score = init.peerScore ?? (() => 0);
+    this.slots = new InboundSlots({
+      maxPerPeer: this.limits.maxSessionsPerPeer,
+      maxTotal: this.limits.maxInboundSessions,
+      minEvictAgeMs: this.limits.minEvictAgeMs,
+      score,
+      now: init.now ?? Date.now,
+    });
     // fail at construction, not in the first session, if the tuning limits are inconsistent
     new Reconciler(IdSnapshot.fromHex([]), "client", this.reconcileParams());
     this.counters = {
       sessions: { outbound: { ok: 0, failed: 0 }, inbound: { ok: 0, failed: 0, refused: 0 } },
+      refusedByReason: { per_peer: 0, global: 0, evicted: 0, stopped: 0 },
+      pushRateLimited: 0,
+      pushRefusedByTime: 0,
       active: { outbound: 0, inbound: 0 },
       bytesSent: 0,
       bytesReceived: 0,
@@ -291,7 +350,7 @@ export class SyncService implements Startable {
   stats(): SyncStats {
     return structuredClone({
       ...this.counters,
-      active: { outbound: this.outbound, inbound: this.inbound },
+      active: { outbound: this.outbound, inbound: this.slots.size },
     });
   }
 
@@ -316,11 +375,14 @@ export class SyncService implements Startable {
 
   /** store.accept that cannot throw (the contract says it does not; a broken store must not end us). */
   private async accept(market: Hex, epoch: bigint, orders: Uint8Array[], from: string) {
+    let result: AcceptResult;
     try {
-      return this.countAccept(await this.store.accept(market, epoch, orders, from));
+      result = await this.store.accept(market, epoch, orders, from);
     } catch {
-      return this.countAccept({ accepted: 0, rejected: orders.length });
+      result = { accepted: 0, rejected: orders.length };
     }
+    reportDrops(this.events, result?.drops, from);
+    return this.countAccept(result);
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -391,6 +453,7 @@ export class SyncService implements Startable {
       const e = asSyncError(err, clock.signal);
       this.counters.sessions.outbound.failed++;
       this.counters.errors[e.code]++;
+      reportViolation(this.events, e, label);
       if (io !== undefined) {
         // tell the server why, unless it told us
         if (!e.remote && e.code !== SyncErrorCode.TIMEOUT && e.code !== SyncErrorCode.ABORTED) {
@@ -524,24 +587,31 @@ export class SyncService implements Startable {
   // -------------------------------------------------------------------------------------------------
   // server
 
+  private refuse(reason: SyncRefusalReason, peer: string): void {
+    this.counters.sessions.inbound.refused++;
+    this.counters.refusedByReason[reason]++;
+    this.events.refused?.(reason, peer);
+  }
+
   private async onInbound(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString();
     const io = new FramedStream(stream);
-    const perPeer = this.inboundByPeer.get(peer) ?? 0;
-    if (
-      !this.started ||
-      this.inbound >= this.limits.maxInboundSessions ||
-      perPeer >= this.limits.maxSessionsPerPeer
-    ) {
-      this.counters.sessions.inbound.refused++;
+    const clock = new SessionClock(this.limits.sessionTimeoutMs);
+    const admission: ReturnType<InboundSlots["admit"]> = this.started
+      ? this.slots.admit(peer, () => {
+          this.refuse("evicted", peer);
+          clock.abort(new SyncError(SyncErrorCode.BUSY, "session evicted for a better-scored peer"));
+        })
+      : { ok: false, reason: "stopped" };
+    if (!admission.ok) {
+      clock.dispose();
+      this.refuse(admission.reason, peer);
       io.trySend({ type: MessageType.ERROR, code: SyncErrorCode.BUSY, reason: "session limit reached" });
       this.counters.bytesSent += io.bytesSent;
       await io.close(this.limits.closeTimeoutMs);
       return;
     }
-    this.inbound++;
-    this.inboundByPeer.set(peer, perPeer + 1);
-    const clock = new SessionClock(this.limits.sessionTimeoutMs);
+    const slot: Slot = admission.slot;
     this.sessions.add(clock);
     const onAbort = (): void => {
       const reason = clock.signal.reason as SyncError;
@@ -550,7 +620,7 @@ export class SyncService implements Startable {
     };
     clock.signal.addEventListener("abort", onAbort, { once: true });
     try {
-      await this.runServer(io, peer, clock.signal);
+      await this.runServer(io, peer, clock);
       clock.signal.removeEventListener("abort", onAbort);
       await io.close(this.limits.closeTimeoutMs);
       this.counters.sessions.inbound.ok++;
@@ -559,6 +629,7 @@ export class SyncService implements Startable {
       const e = asSyncError(err, clock.signal);
       this.counters.sessions.inbound.failed++;
       this.counters.errors[e.code]++;
+      reportViolation(this.events, e, peer);
       if (!e.remote && !clock.signal.aborted) {
         io.trySend({ type: MessageType.ERROR, code: e.code, reason: e.detail });
         await io.close(this.limits.closeTimeoutMs);
@@ -570,21 +641,35 @@ export class SyncService implements Startable {
       this.counters.bytesReceived += io.bytesReceived;
       clock.dispose();
       this.sessions.delete(clock);
-      this.inbound--;
-      const n = (this.inboundByPeer.get(peer) ?? 1) - 1;
-      if (n > 0) this.inboundByPeer.set(peer, n);
-      else this.inboundByPeer.delete(peer);
+      this.slots.release(slot);
     }
   }
 
-  private async runServer(io: FramedStream, peer: string, signal: AbortSignal): Promise<void> {
+  /**
+   * The client's next request, within requestTimeoutMs. Attack defeated: a peer opening sessions and
+   * then sending nothing (or one message now and then) to hold slots until the session timeout.
+   */
+  private async nextRequest(io: FramedStream, clock: SessionClock): Promise<SyncMessage | undefined> {
+    const ms = this.limits.requestTimeoutMs;
+    const timer = setTimeout(() => {
+      clock.abort(new SyncError(SyncErrorCode.TIMEOUT, `no request within ${ms} ms`));
+    }, ms);
+    try {
+      return await io.read();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async runServer(io: FramedStream, peer: string, clock: SessionClock): Promise<void> {
+    const signal = clock.signal;
     let session: { market: Hex; epoch: bigint; rec: Reconciler } | undefined;
     let rounds = 0;
     let fetchedIds = 0;
     let pushedOrders = 0;
     const violation = (detail: string) => new SyncError(SyncErrorCode.PROTOCOL_VIOLATION, detail);
     for (;;) {
-      const msg = await io.read();
+      const msg = await this.nextRequest(io, clock);
       if (msg === undefined) throw new SyncError(SyncErrorCode.STREAM_CLOSED, "peer closed before DONE");
       switch (msg.type) {
         case MessageType.OPEN: {
@@ -642,12 +727,28 @@ export class SyncService implements Startable {
             );
           }
           this.counters.ordersReceivedByPush += msg.orders.length;
-          const r = await this.accept(session.market, session.epoch, [...msg.orders], peer);
+          const { market, epoch } = session;
+          const gate = admitPushed(
+            {
+              timeVerdict: () => this.store.admitPush?.(market, epoch) ?? null,
+              takeRate: this.takeRate,
+              events: this.events,
+            },
+            msg.orders,
+            peer,
+          );
+          this.counters.pushRefusedByTime += gate.refusedByTime;
+          this.counters.pushRateLimited += gate.rateLimited;
+          const { admitted, rejected } = gate;
+          const r =
+            admitted.length > 0
+              ? await this.accept(session.market, session.epoch, admitted, peer)
+              : { accepted: 0, rejected: 0 };
           await io.write(
             {
               type: MessageType.PUSH_ACK,
               accepted: clampCount(r.accepted),
-              rejected: clampCount(r.rejected),
+              rejected: clampCount(r.rejected + rejected),
             },
             signal,
           );

@@ -119,6 +119,12 @@ interface ISmartMarket {
     error FeeTooHigh(uint256 feeBps, uint256 maxFeeBps);
     /// @notice The challenge window must satisfy 1 <= challengeWindow < epochLength (seconds).
     error BadChallengeWindow(uint256 challengeWindow, uint256 epochLength);
+    /// @notice A market's epochs may last at most MAX_EPOCH_LENGTH seconds (a longer epoch, up to 2^64 - 1 s,
+    /// would hold every deposit behind a withdrawal delay that never ends).
+    error EpochLengthTooLong(uint256 epochLength, uint256 maxEpochLength);
+    /// @notice A market's epoch 0 may start at most MAX_GENESIS_DELAY seconds after the block creating it
+    /// (deposits made before genesis count as made during epoch 0 and could not be withdrawn until then).
+    error GenesisTooFar(uint256 genesisTime, uint256 latestGenesisTime);
     /// @notice A market with these parameters (hence this id) exists already.
     error MarketExists(bytes32 market);
     /// @notice No market has this id.
@@ -231,6 +237,10 @@ interface ISmartMarket {
     /// epochLength, feeBps, bond, challengeWindow)).
     /// @param feeBps fee paid to the final result's submitter, basis points of each sell fill's QUOTE proceeds
     /// @param bond wei that every proposal and every challenge locks (msg.value)
+    /// @param genesisTime start of epoch 0, unix seconds; at most MAX_GENESIS_DELAY after block.timestamp
+    /// (else GenesisTooFar)
+    /// @param epochLength seconds, 1 <= epochLength <= MAX_EPOCH_LENGTH (else ZeroEpochLength or
+    /// EpochLengthTooLong)
     /// @param challengeWindow seconds, 1 <= challengeWindow < epochLength: proposals for epoch e close this long
     /// before the close of e+1, challenges at the close of e+1
     function createMarket(
@@ -263,6 +273,14 @@ interface ISmartMarket {
         external
         view
         returns (uint256);
+
+    /// @notice collateralOf(market, traders[i], BASE, epoch) and (..., QUOTE, epoch) of every trader, in one
+    /// call: a node reads the collateral of a whole epoch in one round trip, however many traders sent orders.
+    /// Reverts as collateralOf does (EpochNotClosed; CollateralNoLongerKnown for the first such trader).
+    function collateralOfMany(bytes32 market, address[] calldata traders, uint64 epoch)
+        external
+        view
+        returns (uint256[] memory base, uint256[] memory quote);
 
     // ---------------------------------------------------------------- functions: settlement
 
@@ -322,6 +340,12 @@ interface ISmartMarket {
 
     /// @notice Largest market fee, basis points.
     function MAX_FEE_BPS() external view returns (uint256);
+
+    /// @notice Longest epoch of a market, seconds (one day).
+    function MAX_EPOCH_LENGTH() external view returns (uint256);
+
+    /// @notice Latest genesis of a new market, seconds after the block that creates it (30 days).
+    function MAX_GENESIS_DELAY() external view returns (uint256);
 
     /// @notice recordOf() of a finalized epoch.
     function FINALIZED() external view returns (bytes32);

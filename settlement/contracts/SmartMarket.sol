@@ -30,6 +30,10 @@ contract SmartMarket is ISmartMarket {
     uint8 internal constant BASE = 0;
     uint8 internal constant QUOTE = 1;
     uint256 public constant override MAX_FEE_BPS = 1000;
+    /// @dev Bounds of createMarket against markets that trap deposits: an epoch of up to 2^64 - 1 s, or a genesis
+    /// far in the future, would hold every deposit behind a withdrawal delay that never ends in practice.
+    uint256 public constant override MAX_EPOCH_LENGTH = 1 days;
+    uint256 public constant override MAX_GENESIS_DELAY = 30 days;
     /// @dev One epoch of delay is necessary (see requestWithdrawal in docs/settlement.md); the second is margin.
     uint256 public constant override WITHDRAWAL_DELAY_EPOCHS = 2;
     bytes32 public constant override FINALIZED = bytes32(uint256(1));
@@ -201,6 +205,10 @@ contract SmartMarket is ISmartMarket {
         if (base == address(0) || quote == address(0)) revert ZeroTokenAddress(base, quote);
         if (base == quote) revert IdenticalTokens(base);
         if (epochLength == 0) revert ZeroEpochLength(genesisTime);
+        if (epochLength > MAX_EPOCH_LENGTH) revert EpochLengthTooLong(epochLength, MAX_EPOCH_LENGTH);
+        if (genesisTime > block.timestamp + MAX_GENESIS_DELAY) {
+            revert GenesisTooFar(genesisTime, block.timestamp + MAX_GENESIS_DELAY);
+        }
         if (feeBps > MAX_FEE_BPS) revert FeeTooHigh(feeBps, MAX_FEE_BPS);
         if (challengeWindow == 0 || challengeWindow >= epochLength) {
             revert BadChallengeWindow(challengeWindow, epochLength);
@@ -329,6 +337,24 @@ contract SmartMarket is ISmartMarket {
         (, uint256 current) = _tokenAndEpoch(market, asset);
         if (current <= epoch) revert EpochNotClosed(epoch, current);
         return _collateralOf(_escrow[market][trader][asset], epoch);
+    }
+
+    /// @inheritdoc ISmartMarket
+    function collateralOfMany(bytes32 market, address[] calldata traders, uint64 epoch)
+        external
+        view
+        returns (uint256[] memory base, uint256[] memory quote)
+    {
+        uint256 current = _currentEpoch(_scheduleOf(market));
+        if (current <= epoch) revert EpochNotClosed(epoch, current);
+        mapping(address => uint256[4]) storage escrow = _escrow[market];
+        base = new uint256[](traders.length);
+        quote = new uint256[](traders.length);
+        for (uint256 i; i < traders.length; ++i) {
+            uint256[4] storage account = escrow[traders[i]];
+            base[i] = _collateralOf(account[BASE], epoch);
+            quote[i] = _collateralOf(account[QUOTE], epoch);
+        }
     }
 
     /// @inheritdoc ISmartMarket

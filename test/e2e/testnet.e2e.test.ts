@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { finalizeItemOf, type StandingEvent } from "../../settlement/client.ts";
 import { Asset } from "../../settlement/encoding.ts";
-import { pidAlive, readState, Testnet, type TestnetState } from "../../testnet/network.ts";
+import { NODE_ESCROW_QUOTE, pidAlive, readState, Testnet, type TestnetState } from "../../testnet/network.ts";
 import { writeReport } from "../../testnet/report.ts";
 import { parseReportJson } from "../../testnet/report-json.ts";
 import { DEFAULT_SCENARIO, SCENARIOS } from "../../testnet/scenarios.ts";
@@ -104,11 +104,16 @@ describe("local testnet", () => {
       if (items.length > 0) await net.chain.finalize(net.market.id, items);
 
       // Conservation: the escrow of every account (devices and the nodes that earned fees) sums to the
-      // deposits, and to the tokens the contract holds.
+      // deposits (the devices', and each node wallet's NODE_ESCROW_QUOTE), and to the tokens the contract holds.
       const accounts = [...net.scenario.devices.map((d) => d.address), ...net.nodes.map((n) => n.wallet)];
       for (const [asset, token, deposited] of [
         [Asset.BASE, net.base, net.scenario.devices.reduce((s, d) => s + d.depositBase, 0n)],
-        [Asset.QUOTE, net.quote, net.scenario.devices.reduce((s, d) => s + d.depositQuote, 0n)],
+        [
+          Asset.QUOTE,
+          net.quote,
+          net.scenario.devices.reduce((s, d) => s + d.depositQuote, 0n) +
+            BigInt(net.nodes.length) * NODE_ESCROW_QUOTE,
+        ],
       ] as const) {
         let total = 0n;
         for (const a of accounts) {

@@ -8,16 +8,30 @@
 //   second_market_rss_mb            what that second market added: median over nodes of RSS after the
 //                                   join minus RSS just before it); node_tcp_listeners_added_by_second_market
 //                                   counts the TCP listeners it added (0: no extra libp2p host)
+//   collateral_rpc_calls_per_epoch  JSON-RPC requests of one epoch's collateral read at 2,000 unfunded
+//                                   traders (collateral-calls.ts; was 4,000 eth_calls)
+//   abuse_rss_growth_mb             RSS of the node a rogue peer floods (test/fault/rogue.ts), after the
+//                                   flood minus before (3 node processes)
+//   honest_delivery_under_flood     share of the devices' orders in every node's set during that flood
+
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Libp2p } from "@libp2p/interface";
 import { domainSeparator, makeDomain } from "../../protocol/eip712.ts";
 import { epochAtMs, epochEndMs, epochStartMs } from "../../protocol/epoch.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { Testnet } from "../../testnet/network.ts";
+import { crossingScenario } from "../fault/harness.ts";
+import { runRogueAttack } from "../fault/rogue.ts";
+import { measureCollateralCalls } from "./collateral-calls.ts";
 import { type BenchGroup, round } from "./harness.ts";
 import { measureReconcileBytes } from "./reconcile.ts";
 import { percentile, postOrder, signFor, sleep, tradersScenario } from "./traders.ts";
+
+/** The rogue-peer run: epochs of 4 s (the attack starts at epoch 2 and spans about 5). */
+const ROGUE_EPOCHS = 9;
+const ROGUE_EPOCH_S = 4;
 
 /** TCP sockets a process listens on (its libp2p host's listeners and the control API's). */
 function tcpListeners(pid: number): number {
@@ -263,5 +277,47 @@ export const bench: BenchGroup = async (log) => {
     value: round(rec.bytesPerMissingOrder, 1),
     unit: "bytes",
   });
+
+  const col = await measureCollateralCalls(2000);
+  log(
+    `collateral: ${col.traders} unfunded traders read in ${col.ms.toFixed(0)} ms, requests ${JSON.stringify(col.byMethod)}`,
+  );
+  figures.push({
+    name: "collateral_rpc_calls_per_epoch",
+    value: col.total,
+    unit: "calls",
+    target: "O(1): <= 4 at 2,000 traders (was 4,000)",
+  });
+
+  // The rogue-peer attack of the fault suite (test/fault/rogue.ts) on node 0 of a 3-node testnet.
+  const rogueNet = await Testnet.up({
+    nodes: 3,
+    epochs: ROGUE_EPOCHS,
+    epochSeconds: ROGUE_EPOCH_S,
+    scenario: crossingScenario("rogue-bench", 1),
+    scenarioName: "rogue-bench",
+    seed: "rogue-bench",
+    dir: join(tmpdir(), `smartmarket-bench-rogue-${process.pid}`),
+  });
+  const hosts: Libp2p[] = [];
+  try {
+    const r = await runRogueAttack(rogueNet, hosts, ROGUE_EPOCH_S);
+    log(`rogue peer: ${JSON.stringify(r.summary)}`);
+    figures.push({
+      name: "abuse_rss_growth_mb",
+      value: r.summary.abuseRssGrowthMb,
+      unit: "MB",
+      target: "flat (RSS of the attacked node after the flood minus before)",
+    });
+    figures.push({
+      name: "honest_delivery_under_flood",
+      value: round(r.summary.deliveredShare, 4),
+      unit: "share",
+      target: ">= 0.99",
+    });
+  } finally {
+    await Promise.allSettled(hosts.map((h) => h.stop()));
+    await rogueNet.down();
+  }
   return figures;
 };

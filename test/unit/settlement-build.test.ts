@@ -55,7 +55,7 @@ describe("settlement/build.ts", () => {
     const events = smartMarketInterface.fragments.filter((f) => f.type === "event").length;
     const errors = smartMarketInterface.fragments.filter((f) => f.type === "error").length;
     expect(events).toBe(8);
-    expect(errors).toBe(44);
+    expect(errors).toBe(46); // + EpochLengthTooLong, GenesisTooFar (createMarket bounds)
     const sighash = (kind: "event" | "function", name: string) =>
       (kind === "event"
         ? smartMarketInterface.getEvent(name)
@@ -75,6 +75,7 @@ describe("settlement/build.ts", () => {
     expect(sighash("function", "challenge")).toBe("challenge(bytes32,uint64,address,bytes)");
     expect(sighash("function", "finalize")).toBe("finalize(bytes32,(uint64,bytes32,address,uint256)[])");
     expect(sighash("function", "certify")).toBe("certify(bytes32,uint64,bytes)");
+    expect(sighash("function", "collateralOfMany")).toBe("collateralOfMany(bytes32,address[],uint64)");
     expect(smartMarketInterface.getFunction("settle")).toBeNull();
     expect(smartMarketInterface.getEvent("Settled")).toBeNull();
   });

@@ -269,6 +269,16 @@ describe("createMarket rejects bad parameters", () => {
         genesisTime: 1n,
       },
     );
+    // Markets that would trap deposits (settlement-bounds.test.ts tests the bounds themselves).
+    await expectRevert(
+      createMarketRaw(env, env.base, env.quote, { ...good(), epochLengthS: 2n ** 64n - 1n }),
+      "EpochLengthTooLong",
+      { epochLength: 2n ** 64n - 1n, maxEpochLength: 86_400n },
+    );
+    await expectRevert(
+      createMarketRaw(env, env.base, env.quote, { ...good(), genesisTimeS: 2n ** 64n - 1n }),
+      "GenesisTooFar",
+    );
     await expectRevert(
       createMarketRaw(env, env.base, env.quote, { ...good(), feeBps: 1001n }),
       "FeeTooHigh",

@@ -41,6 +41,14 @@ function marketLines(m: MarketStatus, raw: boolean): string[] {
   ];
 }
 
+/** The clock line: the skew against the chain's time, and a warning when it is off. */
+function clockLines(st: NodeStatus): string[] {
+  const c = st.clock;
+  if (!c?.skewMs) return [];
+  const skew = `chain − host ${c.skewMs.low}..${c.skewMs.high} ms, corrected by ${c.correctionMs} ms`;
+  return [`clock          ${skew}`, ...(c.warning ? [`               WARNING ${c.warning}`] : [])];
+}
+
 export const statusCommand: CliCommand = {
   name: "status",
   summary: "show the node: identity, markets and their current epochs, peers",
@@ -59,6 +67,7 @@ export const statusCommand: CliCommand = {
         `peers          ${s(st.peers)}`,
         `listening on   ${st.addresses.join(", ")}`,
         `version        ${s(st.version)}, up ${s(st.uptimeS)} s`,
+        ...clockLines(st),
         "",
       ].join("\n"),
     );

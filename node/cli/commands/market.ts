@@ -11,7 +11,11 @@ import {
 } from "../../../protocol/market.ts";
 import { latestTimestamp } from "../../../settlement/anvil.ts";
 import { smartMarketInterface } from "../../../settlement/artifacts.ts";
-import type { SettlementClient } from "../../../settlement/client.ts";
+import {
+  MAX_EPOCH_LENGTH_S,
+  MAX_GENESIS_DELAY_S,
+  type SettlementClient,
+} from "../../../settlement/client.ts";
 import { type TokenInfo, tokenInfo } from "../../../settlement/erc20.ts";
 import { apiFromArgs, CLIENT_HELP, CLIENT_OPTIONS, call, parseMarketId } from "../api-client.ts";
 import { CHAIN_HELP, CHAIN_OPTIONS, openChain, withChain } from "../chain-context.ts";
@@ -127,8 +131,9 @@ export const marketCreateCommand: CliCommand = {
     "--base TOKEN --quote TOKEN --epoch-seconds S [--genesis UNIX_S] [--fee-bps N] [--bond-wei W] [--challenge-window-s S] [--json] [chain options]",
   help: `  --base TOKEN              address of the ERC-20 traded (quantities are in its units)
   --quote TOKEN             address of the ERC-20 paid
-  --epoch-seconds S         epoch length, seconds (> 0)
-  --genesis UNIX_S          start of epoch 0, unix seconds (default: the chain's latest block time)
+  --epoch-seconds S         epoch length, seconds (> 0, at most ${MAX_EPOCH_LENGTH_S}: one day)
+  --genesis UNIX_S          start of epoch 0, unix seconds (default: the chain's latest block time; at
+                            most ${MAX_GENESIS_DELAY_S / 86_400n} days ahead of it: the contract refuses markets that trap deposits)
   --fee-bps N               fee of sellers' quote proceeds, basis points (default 0, at most ${MAX_FEE_BPS})
   --bond-wei W              bond of every proposal and challenge, wei (default ${DEFAULT_BOND_WEI})
   --challenge-window-s S    seconds before the close of epoch e+1 in which results of e can only be
@@ -150,7 +155,7 @@ ${CHAIN_HELP}`,
     const base = hexAddress(args, "base");
     const quote = hexAddress(args, "quote");
     if (base === quote) throw new CliError("--base and --quote must be different tokens");
-    const epochLengthS = uintFlag(args, "epoch-seconds", 2n ** 64n - 1n);
+    const epochLengthS = uintFlag(args, "epoch-seconds", MAX_EPOCH_LENGTH_S);
     if (epochLengthS === undefined) throw new CliError("missing --epoch-seconds S (the epoch length)");
     if (epochLengthS === 0n) throw new CliError("--epoch-seconds must be greater than 0");
     const genesis = uintFlag(args, "genesis", 2n ** 64n - 1n);
@@ -165,7 +170,12 @@ ${CHAIN_HELP}`,
       );
     const ctx = await openChain(args, io.env, { key: "sign", contract: true });
     return withChain(ctx, async ({ client }) => {
-      const genesisTimeS = genesis ?? (await latestTimestamp(client.provider));
+      const now = await latestTimestamp(client.provider);
+      const genesisTimeS = genesis ?? now;
+      if (genesisTimeS > now + MAX_GENESIS_DELAY_S)
+        throw new CliError(
+          `--genesis ${genesisTimeS} is more than ${MAX_GENESIS_DELAY_S / 86_400n} days after the chain's time (${now}): the contract refuses it (GenesisTooFar)`,
+        );
       const r = await client.createMarket({
         base,
         quote,

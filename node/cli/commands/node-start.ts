@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { ParseArgsOptionsConfig } from "node:util";
 import { ApiServer } from "../../api-server.ts";
 import { RpcChain } from "../../chain/rpc.ts";
+import { ChainClock, pendingBlockTime } from "../../clock.ts";
 import { ConfigError, type NodeConfig, resolveConfig, SETTINGS } from "../../config.ts";
 import { createLogger } from "../../logger.ts";
 import { SmartNode } from "../../node.ts";
@@ -132,6 +133,13 @@ export const nodeStartCommand: CliCommand = {
     } catch (err) {
       throw new CliError((err as Error).message, ExitCode.FAILURE);
     }
+    // The node runs on the chain's time (node/clock.ts): a first reading before it starts.
+    const clock = new ChainClock({
+      hostNow: hostClock(io.env),
+      readChainTimeS: pendingBlockTime(config.rpcUrl),
+      logger: log.child("clock"),
+    });
+    await clock.start();
     const node = new SmartNode(
       {
         dataDir: config.dataDir,
@@ -142,11 +150,13 @@ export const nodeStartCommand: CliCommand = {
         mdns: config.mdns,
         submit: config.submit,
       },
-      { chain, wallet, logger: log },
+      { chain, wallet, logger: log, clock: clock.now, clockStatus: () => clock.status() },
     );
+    clock.register(node.metrics.registry);
     try {
       await node.start();
     } catch (err) {
+      clock.stop();
       await chain.close();
       if (isAddressInUse(err)) {
         const tcp = config.listen.map(listenPort).find((t) => t !== null);
@@ -165,6 +175,7 @@ export const nodeStartCommand: CliCommand = {
       await api.start();
     } catch (err) {
       await node.stop();
+      clock.stop();
       if (isAddressInUse(err))
         throw new CliError(
           portInUseMessage(config.apiPort, `--api-port ${config.apiPort}`),
@@ -212,7 +223,26 @@ export const nodeStartCommand: CliCommand = {
     });
     await api.stop();
     await node.stop();
+    clock.stop();
     rmSync(infoPath, { force: true });
     return ExitCode.OK;
   },
 };
+
+/**
+ * The host clock. SMARTMARKET_CLOCK_OFFSET_MS (an integer, ms) shifts it: fault injection for the skew
+ * tests (test/fault/), so that one node process can run with its host clock off without touching the
+ * machine's time.
+ */
+function hostClock(env: NodeJS.ProcessEnv): () => number {
+  const raw = env.SMARTMARKET_CLOCK_OFFSET_MS;
+  if (raw === undefined || raw === "") return Date.now;
+  if (!/^-?\d{1,9}$/.test(raw)) {
+    throw new CliError(
+      `SMARTMARKET_CLOCK_OFFSET_MS must be an integer number of ms, got "${raw}"`,
+      ExitCode.USAGE,
+    );
+  }
+  const offsetMs = Number(raw);
+  return () => Date.now() + offsetMs;
+}

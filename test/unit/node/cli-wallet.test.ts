@@ -340,9 +340,7 @@ describe("chain commands against anvil", () => {
     const w = await cli(["wallet"], env);
     expect(w.code, w.stderr).toBe(0);
     expect(w.stdout).toContain(`address ${wallet}`);
-    expect(w.stdout).toMatch(
-      /quote \(USD\)\s+0x[0-9a-f]{40}\s+87.5 USD\s+12.5 USD\s+0 USD\s+-\s+12.5 USD/,
-    );
+    expect(w.stdout).toMatch(/quote \(USD\)\s+0x[0-9a-f]{40}\s+87.5 USD\s+12.5 USD\s+0 USD\s+-\s+12.5 USD/);
     expect(w.stdout).toMatch(/base \(kWh\)\s+0x[0-9a-f]{40}\s+8.75 kWh\s+1.25 kWh/);
     const raw = await cli(["wallet", "--raw"], env);
     expect(raw.stdout).toMatch(/quote \(USD\)\s+0x[0-9a-f]{40}\s+87500000\s+12500000\s+0\s/);

@@ -280,6 +280,10 @@ export interface PortFaults {
   collateralDelayMs?: number;
   /** settlementEvents fails while this returns true. */
   eventsFail?: () => boolean;
+  /** standingOf (reading a standing batch) fails, unreachable, while this returns true. */
+  standingFails?: () => boolean;
+  /** A challenge's send fails, unreachable (nothing lands), while this returns true. */
+  challengeFails?: () => boolean;
   /** The sender's native balance (default: plenty). */
   gasBalance?: bigint;
 }
@@ -290,6 +294,8 @@ export class FakeChainPort implements ChainPort {
   readonly sender: Hex;
   readonly faults: PortFaults = {};
   collateralReads = 0;
+  /** collateralOfMany calls (round trips). */
+  collateralCalls = 0;
   private readonly chain: FakeChain;
 
   constructor(chain: FakeChain, sender: Hex) {
@@ -322,6 +328,24 @@ export class FakeChainPort implements ChainPort {
     return this.chain.collateralOf(market, trader);
   }
 
+  /** One round trip for many traders; counts one read per trader in `collateralReads`, one call in `collateralCalls`. */
+  async collateralOfMany(
+    market: Hex,
+    traders: readonly Hex[],
+    _epoch: bigint,
+  ): Promise<Map<Hex, Collateral>> {
+    this.collateralReads += traders.length;
+    this.collateralCalls++;
+    if (this.faults.collateralDelayMs) await new Promise((r) => setTimeout(r, this.faults.collateralDelayMs));
+    // collateralFails is asked once per trader read, as for collateralOf: the call fails if any read does.
+    const failed = traders.map(() => this.faults.collateralFails?.() === true).some(Boolean);
+    if (failed) {
+      // Named like the per-trader read, so a test matching "collateralOf: ..." sees either.
+      throw new ChainError(ChainErrorCode.UNAVAILABLE, "collateralOf", "connection refused");
+    }
+    return new Map(traders.map((t) => [t, this.chain.collateralOf(market, t)]));
+  }
+
   async isSettled(market: Hex, epoch: bigint): Promise<boolean> {
     return this.chain.standingOf(market, epoch) !== undefined;
   }
@@ -349,6 +373,7 @@ export class FakeChainPort implements ChainPort {
     union: Uint8Array,
     expectedResultHash: Hex,
   ): Promise<SubmitResult> {
+    if (this.faults.challengeFails?.()) throw new ChainError(ChainErrorCode.TIMEOUT, "challenge", "timeout");
     const ev = this.chain.challenge(this.sender, market, epoch, standingSubmitter, union);
     if (ev.resultHash !== expectedResultHash)
       throw new Error(`result ${ev.resultHash} != ${expectedResultHash}`);
@@ -377,6 +402,7 @@ export class FakeChainPort implements ChainPort {
   }
 
   async standingOf(event: StandingEvent): Promise<ChainStanding> {
+    if (this.faults.standingFails?.()) throw new ChainError(ChainErrorCode.TIMEOUT, "standingOf", "timeout");
     return this.chain.standingBatch(event);
   }
 

@@ -198,6 +198,38 @@ describe("market session: challenges (docs/certified-settlement.md)", () => {
     );
   });
 
+  it("censor during a chain outage: the standing batch's read and the challenge's send are retried, and the union replaces it", async () => {
+    // Fault: the chain stops answering right as the attacker's result stands. Before, the one failed read
+    // (or send) dropped the challenge after a WARN, and the censoring result became final.
+    world = new SessionWorld();
+    let standingFailures = 2;
+    let challengeFailures = 1;
+    const faults = {
+      standingFails: () => standingFailures-- > 0,
+      challengeFails: () => challengeFailures-- > 0,
+    };
+    const nodes = [await world.addNode("a", { faults }), await world.addNode("b", { faults })];
+    await world.at(0n, 100);
+    await world.crossingBook(nodes, 0n);
+    const self = [world.sign(20, "buy", 1n, 250n, 0n), world.sign(21, "sell", 1n, 250n, 0n)];
+    await world.at(1n, 20);
+    const attack = world.propose(ATTACKER, 0n, self);
+    await waitFor("epoch 0 final everywhere", finalEverywhere(nodes, 0n));
+    const final = world.chain.standingOf(world.market, 0n)!;
+    expect(final.kind).toBe("Challenged");
+    expect(final.resultHash).not.toBe(attack.event.resultHash);
+    for (const n of nodes) expect(n.record(0n)!.agreed, n.name).toBe(true);
+    expect(standingFailures).toBeLessThan(0); // both failing reads happened
+    expect(challengeFailures).toBeLessThan(0); // the failing send happened, and a later one landed
+    const logs = nodes.flatMap((n) => n.logs);
+    expect(logs.some((l) => / WARN .*reading the standing batch of the epoch failed; retrying/.test(l))).toBe(
+      true,
+    );
+    expect(logs.some((l) => / WARN .*challenge failed; trying again while the result stands/.test(l))).toBe(
+      true,
+    );
+  });
+
   it("skim: a subset that raises the price is replaced by the honest clearing of all the orders", async () => {
     world = new SessionWorld();
     const nodes = [await world.addNode("a"), await world.addNode("b")];

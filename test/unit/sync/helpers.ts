@@ -100,6 +100,8 @@ export class MemoryStore implements SyncStore {
   readonly orders = new Map<Hex, Uint8Array>();
   readonly acceptCalls: { from: string; count: number }[] = [];
   serving = true;
+  /** The push time rule, when a test sets one (SyncStore.admitPush). */
+  admitPush?: SyncStore["admitPush"];
   private readonly rejects: (order: Uint8Array) => boolean;
 
   constructor(orders: readonly Uint8Array[] = [], rejects: (order: Uint8Array) => boolean = () => false) {
