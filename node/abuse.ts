@@ -23,13 +23,18 @@ export const DropReason = {
   OVERSIZE: "oversize",
   MALFORMED: "malformed",
   BAD_SIGNATURE: "bad_signature",
-  /** Another deterministic REJECT of the protocol (zero amounts, unknown market, out of window...). */
+  /** Another deterministic REJECT of the protocol (zero amounts, unknown market, ...). */
   INVALID: "invalid",
   RATE_LIMITED: "rate_limited",
   /** An order for an epoch that has closed (or is frozen) at our clock. */
   LATE: "late",
   /** An order for an epoch that has not opened yet at our clock. */
   EARLY: "early",
+  /**
+   * For an epoch outside the acceptance window (REJECT EPOCH_OUT_OF_WINDOW): depends on the clocks of
+   * both sides, so an honest peer whose clock or session runs long can send it; never a strike.
+   */
+  OUT_OF_WINDOW: "out_of_window",
   QUEUE_FULL: "queue_full",
   REFUSED_SYNC: "refused_sync",
   /** Another IGNORE (not served, internal error). */
@@ -78,6 +83,7 @@ export function dropReasonOf(action: "ACCEPT" | "IGNORE" | "REJECT", code: strin
   if (code === "QUEUE_FULL") return DropReason.QUEUE_FULL;
   if (code === "EPOCH_CLOSED" || code === "EPOCH_FROZEN") return DropReason.LATE;
   if (code === "EPOCH_NOT_YET_OPEN") return DropReason.EARLY;
+  if (code === "EPOCH_OUT_OF_WINDOW") return DropReason.OUT_OF_WINDOW;
   return action === "REJECT" ? DropReason.INVALID : DropReason.IGNORED;
 }
 
@@ -179,7 +185,11 @@ export class AbuseMonitor {
     this.disconnect = fn;
   }
 
-  /** Counts `n` dropped messages; a reason only abusers produce is a strike against `peer`. */
+  /**
+   * Counts `n` dropped messages; a reason only abusers produce is one strike against `peer` per call
+   * (a batch, e.g. one sync PUSH, is one strike: a single honest session that went wrong must not
+   * reach the limit at once).
+   */
   drop(reason: DropReason, source: DropSource, peer?: string, n = 1, detail?: string): void {
     if (n <= 0) return;
     this.drops.inc({ reason, source }, n);
@@ -191,7 +201,7 @@ export class AbuseMonitor {
       return;
     }
     if (LOGGED.has(reason)) this.warn(peer, reason, "peer abuse: messages dropped", { peer, ...fields });
-    if (STRIKES.has(reason)) this.strike(peer, reason, n);
+    if (STRIKES.has(reason)) this.strike(peer, reason, 1);
   }
 
   /** An inbound sync session turned away (or evicted for a better-scored peer). */

@@ -9,18 +9,25 @@
 // The estimate: a pending block stamped s (whole seconds) that the node asked for at host time t0 and
 // heard back at t1 bounds the offset o = chain − host to [s·1000 − t1, s·1000 + 999 − t0]. The bounds of
 // all samples since the last reset intersect to a shrinking interval (each sample lands at another phase
-// of the second). The correction is the point of that interval nearest to zero: a clock the chain does
-// not contradict is left alone, and a skewed one is moved just enough. An empty intersection (the host
-// clock jumped, or the chain's did) starts a new interval from the latest sample.
-import { Gauge, type Registry } from "prom-client";
+// of the second: samples are CLOCK_SAMPLE_INTERVAL_MS apart, not a multiple of 1000). Clocks drift, so
+// before each intersection the interval is widened by MAX_CLOCK_DRIFT_PPM of the time since the last
+// sample (instead of being thrown away, which would re-open ~1 s of error). The correction is the point
+// of that interval nearest to zero: a clock the chain does not contradict is left alone, and a skewed
+// one is moved just enough. An empty intersection (the host clock jumped, or the chain's did) starts a
+// new interval from the latest sample.
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "./logger.ts";
 
 /** Skew corrected silently up to here, warned about beyond (both directions). */
 export const CLOCK_SKEW_WARN_MS = 1000;
 /** Skew corrected up to this much; beyond it the node does not follow the chain and says so at ERROR. */
 export const MAX_CLOCK_CORRECTION_MS = 30_000;
-/** How often the chain's time is sampled. */
-export const CLOCK_SAMPLE_INTERVAL_MS = 2000;
+/** How often the chain's time is sampled: not a multiple of 1000, so samples fall at drifting phases. */
+export const CLOCK_SAMPLE_INTERVAL_MS = 1730;
+/** How fast the host and chain clocks may drift apart: the interval widens this much per elapsed ms. */
+export const MAX_CLOCK_DRIFT_PPM = 200;
+/** Consecutive failed readings of the chain's time after which the node says its clock is unknown. */
+export const CLOCK_FAILURES_WARN = 5;
 /**
  * At start: this many samples this far apart (not a divisor of 1000, so that they fall at spread phases
  * of the chain's second), which narrows the interval to about the round trip plus the spacing before
@@ -28,8 +35,6 @@ export const CLOCK_SAMPLE_INTERVAL_MS = 2000;
  */
 const START_SAMPLES = 9;
 const START_SAMPLE_SPACING_MS = 130;
-/** Samples older than this no longer narrow the interval (host clocks drift): a new interval starts. */
-export const CLOCK_INTERVAL_MAX_AGE_MS = 10 * 60_000;
 /** One WARN line about the same skew at most this often. */
 const SKEW_LOG_INTERVAL_MS = 60_000;
 /** A chain time read that takes longer than this is dropped (its bounds would be too wide to help). */
@@ -56,17 +61,22 @@ export interface ClockStatus {
 export class OffsetInterval {
   private low = Number.NEGATIVE_INFINITY;
   private high = Number.POSITIVE_INFINITY;
-  private since = 0;
+  private lastMs = 0;
   private count = 0;
 
   add(s: ClockSample): void {
     const lo = Number(s.chainS) * 1000 - s.receivedMs;
     const hi = Number(s.chainS) * 1000 + 999 - s.sentMs;
-    const stale = this.count > 0 && s.receivedMs - this.since > CLOCK_INTERVAL_MAX_AGE_MS;
-    if (this.count === 0 || stale || lo > this.high || hi < this.low) {
+    if (this.count > 0) {
+      // What the clocks may have drifted since the last sample (rounded up: the interval only widens).
+      const drift = Math.ceil((Math.max(0, s.receivedMs - this.lastMs) * MAX_CLOCK_DRIFT_PPM) / 1_000_000);
+      this.low -= drift;
+      this.high += drift;
+    }
+    this.lastMs = s.receivedMs;
+    if (this.count === 0 || lo > this.high || hi < this.low) {
       this.low = lo;
       this.high = hi;
-      this.since = s.receivedMs;
       this.count = 1;
       return;
     }
@@ -104,7 +114,7 @@ export class ChainClock {
   private timer: NodeJS.Timeout | null = null;
   private lastWarnMs = Number.NEGATIVE_INFINITY;
   private failures = 0;
-  private gauges: { skew: Gauge<"bound">; correction: Gauge } | null = null;
+  private gauges: { skew: Gauge<"bound">; correction: Gauge; failures: Counter } | null = null;
 
   constructor(modules: ChainClockModules) {
     this.m = modules;
@@ -126,6 +136,11 @@ export class ChainClock {
       correction: new Gauge({
         name: "smartmarket_clock_correction_ms",
         help: "Offset applied to the host clock to follow the chain's time, ms",
+        registers,
+      }),
+      failures: new Counter({
+        name: "smartmarket_clock_read_failures_total",
+        help: "Readings of the chain's time that failed (the node then keeps its last correction)",
         registers,
       }),
     };
@@ -153,9 +168,19 @@ export class ChainClock {
     try {
       chainS = await this.m.readChainTimeS();
     } catch (err) {
-      // The chain follower reports outages; here one line per outage, at debug, is enough.
-      if (this.failures++ === 0) {
-        this.m.logger.debug("clock: chain time unavailable", { error: (err as Error).message });
+      this.failures++;
+      this.gauges?.failures.inc();
+      // The chain follower reports outages; a clock that cannot read the chain's time for a while is said
+      // once per outage, at WARN: the node then runs on its host clock (the last correction stays).
+      if (this.failures === CLOCK_FAILURES_WARN) {
+        this.m.logger.warn(
+          "clock: cannot read the chain's time; running on the host clock with the last correction",
+          {
+            failures: this.failures,
+            error: (err as Error).message,
+            correctionMs: this.correctionMs,
+          },
+        );
       }
       return;
     }
@@ -193,6 +218,9 @@ export class ChainClock {
   }
 
   private warning(): string | null {
+    if (this.failures >= CLOCK_FAILURES_WARN) {
+      return `clock: the chain's time could not be read ${this.failures} times in a row; the node runs on its host clock (correction ${this.correctionMs} ms)`;
+    }
     const b = this.interval.bounds();
     if (!b) return null;
     if (this.uncorrectable()) {

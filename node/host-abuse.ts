@@ -9,6 +9,9 @@
 import { Uint8ArrayList } from "uint8arraylist";
 import { DropReason } from "./abuse.ts";
 
+/** (peer, message) pairs remembered as duplicates, oldest forgotten first. */
+const MAX_TRACKED_DUPLICATES = 16_384;
+
 export interface GossipAbuseSink {
   drop(reason: DropReason, source: "gossip", peer?: string, n?: number, detail?: string): void;
 }
@@ -85,15 +88,27 @@ export function instrumentGossipsub(pubsub: unknown, sink: GossipAbuseSink): voi
   };
 
   // Duplicates are normal in a mesh (each peer forwards a message once); the same peer sending the same
-  // message again is not, and is a strike (DUPLICATE_FLOOD).
+  // message again is not, and is a strike (DUPLICATE_FLOOD). Gossipsub's delivery record forgets the
+  // senders of a message it IGNOREd (late, early, rate-limited), so repeats of such a message would pass
+  // as plain duplicates forever: the (peer, message) pairs already seen as duplicates are kept here too,
+  // in a bounded table.
   const dup = score.duplicateMessage.bind(score);
   const records = score.deliveryRecords;
+  const seenDuplicates = new Set<string>();
   score.duplicateMessage = (from, msgIdStr, topic) => {
     let repeated = false;
     try {
       repeated = records?.ensureRecord(msgIdStr).peers.has(from) ?? false;
     } catch {
       repeated = false;
+    }
+    const key = `${from}|${msgIdStr}`;
+    if (seenDuplicates.has(key)) repeated = true;
+    else {
+      seenDuplicates.add(key);
+      if (seenDuplicates.size > MAX_TRACKED_DUPLICATES) {
+        seenDuplicates.delete(seenDuplicates.values().next().value as string);
+      }
     }
     sink.drop(repeated ? DropReason.DUPLICATE_FLOOD : DropReason.DUPLICATE, "gossip", from);
     dup(from, msgIdStr, topic);

@@ -358,13 +358,15 @@ export class NodeStore {
    * Wallet addresses announced by peers for recent epochs: the submitter candidates once the chain shows
    * they hold escrow (node/market/submitter.ts).
    */
-  knownWallets(market: Hex, sinceEpoch: bigint): Hex[] {
+  knownWallets(market: Hex, sinceEpoch: bigint, untilEpoch?: bigint): Hex[] {
+    // `untilEpoch` bounds the read to what every node can have heard by then: a read that also took the
+    // next epoch's announcements (some nodes have them, some not yet) gave nodes different candidates.
     return (
       this.db
         .prepare(
-          "SELECT DISTINCT wallet FROM announcements WHERE market = ? AND epoch >= ? AND wallet IS NOT NULL ORDER BY wallet",
+          "SELECT DISTINCT wallet FROM announcements WHERE market = ? AND epoch >= ? AND epoch <= ? AND wallet IS NOT NULL ORDER BY wallet",
         )
-        .all(market, sinceEpoch) as Row[]
+        .all(market, sinceEpoch, untilEpoch ?? 2n ** 63n - 1n) as Row[]
     ).map((r) => r.wallet as Hex);
   }
 

@@ -8,7 +8,7 @@ import type { Registry } from "prom-client";
 import type { Collateral } from "../../clearing/coverage.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import type { MarketParams } from "../../protocol/market.ts";
-import { type FinalizeItem, SettlementClient } from "../../settlement/client.ts";
+import { COLLATERAL_MANY_CHUNK, type FinalizeItem, SettlementClient } from "../../settlement/client.ts";
 import { Asset } from "../../settlement/encoding.ts";
 import { tokenMeta as readTokenMeta } from "../../settlement/erc20.ts";
 import { SettlementRevertError, toSettlementError } from "../../settlement/errors.ts";
@@ -26,6 +26,9 @@ import { isTimeoutError, RPC_TIMEOUT_MS, RpcGuard } from "./rpc-guard.ts";
 
 /** A transaction's receipt is awaited this long (each poll of it has the request timeout). */
 const RECEIPT_TIMEOUT_MS = 60_000;
+
+/** collateralOfMany chunks (COLLATERAL_MANY_CHUNK traders each) read at once. */
+const COLLATERAL_CHUNKS_AT_ONCE = 4;
 
 /** Contract errors with a code of their own; every other revert is REVERTED. */
 const REVERT_CODES: Readonly<Record<string, ChainErrorCode>> = {
@@ -198,11 +201,25 @@ export class RpcChain implements ChainPort {
    * collateralOf(epoch) of many traders in one eth_call per 500 (collateralOfMany): an epoch's collateral
    * costs O(1) round trips however many (unfunded) traders flood it. "pending", as collateralOf.
    */
-  collateralOfMany(market: Hex, traders: readonly Hex[], epoch: bigint): Promise<Map<Hex, Collateral>> {
-    return this.call("collateralOfMany", async () => {
-      const values = await this.client.collateralOfMany(market, traders, epoch, "pending");
-      return new Map(traders.map((t, i) => [t, values[i]!]));
-    });
+  async collateralOfMany(market: Hex, traders: readonly Hex[], epoch: bigint): Promise<Map<Hex, Collateral>> {
+    // Each chunk is its own timed, retried read (at most COLLATERAL_CHUNKS_AT_ONCE at a time): the number
+    // of traders is the flooder's choice, and one timeout over all of them would fail every attempt.
+    const out = new Map<Hex, Collateral>();
+    const chunks: Hex[][] = [];
+    for (let i = 0; i < traders.length; i += COLLATERAL_MANY_CHUNK) {
+      chunks.push(traders.slice(i, i + COLLATERAL_MANY_CHUNK));
+    }
+    for (let i = 0; i < chunks.length; i += COLLATERAL_CHUNKS_AT_ONCE) {
+      await Promise.all(
+        chunks.slice(i, i + COLLATERAL_CHUNKS_AT_ONCE).map(async (chunk) => {
+          const values = await this.call("collateralOfMany", () =>
+            this.client.collateralOfMany(market, chunk, epoch, "pending"),
+          );
+          for (const [k, t] of chunk.entries()) out.set(t, values[k]!);
+        }),
+      );
+    }
+    return out;
   }
 
   gasBalance(): Promise<bigint> {

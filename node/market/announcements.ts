@@ -7,6 +7,7 @@
 // MAX_ANNOUNCERS_PER_EPOCH peers are kept per epoch; when full, a peer connected to us on the market's topic
 // displaces one that is not, and a peer kept in an earlier epoch displaces a stranger; strangers beyond the
 // cap are IGNOREd (counted, WARN once per epoch). The table keeps KEEP_STORED_ANNOUNCEMENT_EPOCHS epochs.
+import { createHash } from "node:crypto";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { Hex } from "../../protocol/hex.ts";
 import { type Announcement, decodeAnnouncement, encodeAnnouncement } from "../gossip/announcement.ts";
@@ -75,16 +76,21 @@ export class AnnouncementBoard {
     return { action: "ACCEPT", code: "OK" };
   }
 
-  /** Who is kept first when an epoch is full: 2 a peer connected on the topic, 1 one kept before, 0 others. */
+  /**
+   * Who is kept first when an epoch is full: 2 a peer connected on the topic, 1 one kept in an earlier
+   * epoch, 0 others. Only earlier epochs count: a sybil that fills the next epoch's table first must not
+   * earn a standing from it.
+   */
   private priority(peer: string, epoch: bigint, connected: ReadonlySet<string>): number {
     if (connected.has(peer)) return 2;
-    for (const [e, byPeer] of this.byEpoch) if (e !== epoch && byPeer.has(peer)) return 1;
+    for (const [e, byPeer] of this.byEpoch) if (e < epoch && byPeer.has(peer)) return 1;
     return 0;
   }
 
   /**
-   * Makes room for `origin` in a full epoch: evicts the lowest-priority peer (the greatest peer id among
-   * them, so the choice does not depend on arrival order) if it ranks below `origin`. False: no room.
+   * Makes room for `origin` in a full epoch: evicts the lowest-priority peer if it ranks below `origin`;
+   * among equals the one with the greatest evictionKey (not arrival order, and not the peer id itself,
+   * which an attacker could grind once for every epoch). False: no room.
    */
   private makeRoom(byPeer: Map<string, Announcement>, epoch: bigint, origin: string): boolean {
     const connected = new Set(this.c.network.topicPeers(this.ctx.topics.announce));
@@ -96,7 +102,8 @@ export class AnnouncementBoard {
     for (const peer of byPeer.keys()) {
       const p = this.priority(peer, epoch, connected);
       const lower = p < victimPriority;
-      const tieAbove = p === victimPriority && victim !== null && peer > victim;
+      const tieAbove =
+        p === victimPriority && victim !== null && evictionKey(epoch, peer) > evictionKey(epoch, victim);
       if (lower || tieAbove) {
         victim = peer;
         victimPriority = p;
@@ -198,4 +205,9 @@ export class AnnouncementBoard {
   wakeAll(): void {
     for (const w of [...this.waiters]) w();
   }
+}
+
+/** The eviction order among equals in a full epoch: a hash of the epoch and the peer, new every epoch. */
+function evictionKey(epoch: bigint, peer: string): string {
+  return createHash("sha256").update(`${epoch}:${peer}`).digest("hex");
 }

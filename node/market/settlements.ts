@@ -150,7 +150,10 @@ export class SettlementRecorder {
    */
   private recheckAgreement(rec: EpochRecord): void {
     if (rec.phase !== "settled" || rec.settleTx === null || rec.resultHash === null) return;
-    if (rec.agreed === (rec.resultHash === rec.settleResultHash)) return;
+    const agreed = rec.resultHash === rec.settleResultHash;
+    // Unchanged agreement is not enough to stop here: a disagreeing epoch must keep showing the chain's
+    // result (the local one, just written over it, goes under `ours`).
+    if (rec.agreed === agreed && (agreed || resultSource(rec) === "chain")) return;
     this.c.logger.info("our result arrived after the chain's was final; agreement decided again", {
       epoch: rec.epoch,
       ours: rec.resultHash,
@@ -308,4 +311,10 @@ export class SettlementRecorder {
   async stop(): Promise<void> {
     await this.finalizing;
   }
+}
+
+/** Whose result an epoch record shows: "chain" once a final result differed from ours. */
+function resultSource(rec: EpochRecord): string | null {
+  if (rec.resultJson === null) return null;
+  return (JSON.parse(rec.resultJson) as { source?: string }).source ?? null;
 }

@@ -42,6 +42,19 @@ export function fundedCandidate(c: Collateral | undefined): boolean {
   return c !== undefined && (c.base > 0n || c.quote > 0n);
 }
 
+/**
+ * When a node of `rank` takes its turn in a window [startMs, endMs): rank × SUBMIT_BACKOFF_MS after the
+ * start, but never later than the window's last turn (WINDOW_MARGIN_MS before its end): every rank past
+ * the window shares that last turn. Sybil attack defeated: candidates that hold escrow but never submit
+ * (a deposit of 1 unit makes one) used to push honest ranks past the window, so nobody settled; now they
+ * can only delay the honest nodes to the last turn. null: the last turn has passed already.
+ */
+export function turnAt(startMs: number, rank: number, endMs: number, nowMs: number): number | null {
+  const lastTurnMs = endMs - WINDOW_MARGIN_MS - 1;
+  if (nowMs > lastTurnMs) return null;
+  return Math.max(nowMs, Math.min(startMs + rank * SUBMIT_BACKOFF_MS, lastTurnMs));
+}
+
 /** The deterministic submitter score of a wallet for an epoch: lower goes first. */
 export function submitterScore(market: Hex, epoch: bigint, wallet: Hex): Hex {
   return keccak256(
@@ -177,7 +190,7 @@ export class RankedSubmitter {
   private async readCandidates(epoch: bigint): Promise<readonly Hex[]> {
     const own = this.c.wallet.address.toLowerCase();
     const announced = this.c.store
-      .knownWallets(this.ctx.market, epoch - SUBMITTER_LOOKBACK_EPOCHS)
+      .knownWallets(this.ctx.market, epoch - SUBMITTER_LOOKBACK_EPOCHS, epoch)
       .map((w) => w.toLowerCase() as Hex)
       .filter((w) => w !== own);
     const wallets = [...new Set(announced)].sort();
@@ -241,9 +254,9 @@ export class RankedSubmitter {
   /** Waits for this node's turn from `startMs`; false if the turn comes after `endMs` or the session stops. */
   private async waitTurn(epoch: bigint, startMs: number, endMs: number): Promise<boolean> {
     const rank = await this.rank(epoch);
-    const at = Math.max(this.c.clock(), startMs + rank * SUBMIT_BACKOFF_MS);
-    if (at >= endMs - WINDOW_MARGIN_MS) {
-      this.c.logger.debug("window too short for our rank", { epoch, rank });
+    const at = turnAt(startMs, rank, endMs, this.c.clock());
+    if (at === null) {
+      this.c.logger.warn("the window closes before this node's turn; not sending", { epoch, rank });
       return false;
     }
     await this.c.sleep(at - this.c.clock());

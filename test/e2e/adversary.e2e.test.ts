@@ -9,7 +9,7 @@ import { COPY_CHALLENGE_WINDOW_S, COPY_MIN_EPOCH_S } from "../../testnet/adversa
 import { pidAlive, Testnet } from "../../testnet/network.ts";
 import { DEFAULT_SCENARIO, SCENARIOS } from "../../testnet/scenarios.ts";
 import type { AdversaryMode, TestnetReport } from "../../testnet/types.ts";
-import { spawnCli, watchPids } from "./cli-process.ts";
+import { spawnCli, spawnNpmStart, watchPids } from "./cli-process.ts";
 
 const SCRATCH = fileURLToPath(new URL("../../.scratch/", import.meta.url));
 const _sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -55,11 +55,9 @@ function expectAttackFailed(report: TestnetReport, mode: AdversaryMode, count = 
 }
 
 describe("testnet --adversary", () => {
-  it("censor (CLI, --json: the summary, report.json and report.html): every self-trade is challenged by a node, the attacker's bond goes to it, the final result is the honest clearing; no process left", async () => {
+  it("censor (`npm start --silent -- … --json`, as the README says: the summary, report.json and report.html): every self-trade is challenged by a node, the attacker's bond goes to it, the final result is the honest clearing; no process left", async () => {
     const dir = tempDir("adversary-censor");
-    const { done } = spawnCli([
-      "testnet",
-      "up",
+    const { done } = spawnNpmStart([
       "--nodes",
       "4",
       "--epochs",

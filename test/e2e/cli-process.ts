@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { readState } from "../../testnet/network.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/smartmarket.js", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface CliRun {
@@ -13,7 +14,21 @@ export interface CliRun {
 
 /** `smartmarket <args>` under this Node, its output collected. */
 export function spawnCli(args: string[]): CliRun {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  return collect(spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] }));
+}
+
+/**
+ * `npm start --silent -- <args>` in the repository, as the README documents it (`npm start` is
+ * `smartmarket testnet up`; `--silent` keeps npm's banner off stdout, so `--json` gives JSON only).
+ */
+export function spawnNpmStart(args: string[]): CliRun {
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  return collect(
+    spawn(npm, ["start", "--silent", "--", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }),
+  );
+}
+
+function collect(child: ChildProcess): CliRun {
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (d) => {

@@ -81,7 +81,10 @@ describe("AbuseMonitor", () => {
 
   it("expels a peer that keeps sending what no honest peer sends: banned, disconnected, counted, logged", async () => {
     const h = harness({ strikeLimit: 4 });
+    // A batch (one sync PUSH of 3 bad orders) is one strike; three more single drops reach the limit.
     h.abuse.drop(DropReason.MALFORMED, "gossip", "rogue", 3);
+    h.abuse.drop(DropReason.MALFORMED, "gossip", "rogue");
+    h.abuse.drop(DropReason.MALFORMED, "gossip", "rogue");
     expect(h.abuse.isBanned("rogue")).toBe(false);
     h.abuse.drop(DropReason.MALFORMED, "gossip", "rogue");
     expect(h.abuse.isBanned("rogue")).toBe(true);
@@ -96,6 +99,11 @@ describe("AbuseMonitor", () => {
     h.abuse.drop(DropReason.DUPLICATE, "gossip", "honest", 1_000);
     h.abuse.drop(DropReason.LATE, "sync", "honest", 1_000);
     h.abuse.drop(DropReason.RATE_LIMITED, "gossip", "honest", 1_000);
+    // nor does a verdict that depends on the clocks (an epoch out of the window, e.g. a long session)
+    for (let i = 0; i < 10; i++)
+      h.abuse.drop(dropReasonOf("REJECT", "EPOCH_OUT_OF_WINDOW")!, "sync", "honest", 16);
+    // and one honest PUSH that went wrong (16 orders refused) is one strike, not an expulsion
+    h.abuse.drop(DropReason.INVALID, "sync", "honest", 16);
     expect(h.abuse.isBanned("honest")).toBe(false);
     // the ban runs out
     h.advance(600_001);
@@ -208,6 +216,19 @@ describe("gossipsub instrumentation", () => {
       "malformed:garbler",
       "duplicate:honest",
       "duplicate:rogue",
+      "duplicate_flood:rogue",
+      "duplicate_flood:rogue",
+    ]);
+    // A message the node IGNOREd: gossipsub keeps no senders for it, so its record never names the rogue.
+    // The rogue repeating it is still a flood from the second duplicate on.
+    const ignoring = fakeRouter();
+    ignoring.score.duplicateMessage = () => {}; // as gossipsub for an IGNOREd message: no sender kept
+    const flood: string[] = [];
+    instrumentGossipsub(ignoring, { drop: (reason, _s, peer) => flood.push(`${reason}:${peer ?? "-"}`) });
+    for (let i = 0; i < 4; i++) ignoring.score.duplicateMessage("rogue", "ignored", "t");
+    expect(flood).toEqual([
+      "duplicate:rogue",
+      "duplicate_flood:rogue",
       "duplicate_flood:rogue",
       "duplicate_flood:rogue",
     ]);

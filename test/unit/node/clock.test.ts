@@ -6,6 +6,8 @@ import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import {
   ChainClock,
+  CLOCK_FAILURES_WARN,
+  CLOCK_SAMPLE_INTERVAL_MS,
   CLOCK_SKEW_WARN_MS,
   type ClockSample,
   MAX_CLOCK_CORRECTION_MS,
@@ -67,8 +69,8 @@ describe("OffsetInterval: the offset chain − host from whole-second chain time
       // The true offset is −skew; the interval holds it and is narrow.
       expect(b.low).toBeLessThanOrEqual(-skew);
       expect(b.high).toBeGreaterThanOrEqual(-skew);
-      expect(b.high - b.low).toBeLessThan(60);
-      expect(Math.abs(iv.correction() + skew)).toBeLessThan(60);
+      expect(b.high - b.low).toBeLessThan(100);
+      expect(Math.abs(iv.correction() + skew)).toBeLessThan(100);
     },
   );
 
@@ -91,7 +93,20 @@ describe("OffsetInterval: the offset chain − host from whole-second chain time
     const iv = new OffsetInterval();
     for (const s of samples(0, 10)) iv.add(s);
     for (const s of samples(-5000, 20, 1370, 6, 1_800_000_100_000)) iv.add(s);
-    expect(Math.abs(iv.correction() - 5000)).toBeLessThan(60);
+    expect(Math.abs(iv.correction() - 5000)).toBeLessThan(100);
+  });
+
+  it("at the production cadence, over an hour, the error stays small (drift widens the interval, never resets it)", () => {
+    // The reviewer's case: samples every CLOCK_SAMPLE_INTERVAL_MS for an hour; an interval that was reset
+    // every 10 minutes re-opened ~1 s of error (samples every 2 s all fall at one phase of the second).
+    for (const skew of [2000, -2000]) {
+      const iv = new OffsetInterval();
+      const hour = samples(skew, Math.ceil(3_600_000 / CLOCK_SAMPLE_INTERVAL_MS), CLOCK_SAMPLE_INTERVAL_MS);
+      hour.forEach((s, i) => {
+        iv.add(s);
+        if (i >= 20) expect(Math.abs(iv.correction() + skew), `sample ${i}`).toBeLessThan(100);
+      });
+    }
   });
 
   it("corrects at most MAX_CLOCK_CORRECTION_MS", () => {
@@ -117,15 +132,15 @@ describe("ChainClock: the node runs on the chain's time and says when its host i
       await ahead.clock.sample();
       trueMs += 1370;
     }
-    expect(Math.abs(behind.clock.now() - trueMs)).toBeLessThan(60);
-    expect(Math.abs(ahead.clock.now() - trueMs)).toBeLessThan(60);
+    expect(Math.abs(behind.clock.now() - trueMs)).toBeLessThan(100);
+    expect(Math.abs(ahead.clock.now() - trueMs)).toBeLessThan(100);
     // Uncorrected, the two would disagree on the epoch for 4 s of every 5 s epoch's boundary; corrected,
-    // they agree on the epoch at every instant more than 60 ms from a boundary.
+    // they agree on the epoch at every instant more than 100 ms from a boundary.
     const schedule = { genesisTimeS: 1_700_000_000n, epochLengthS: 5n };
     for (let t = 0; t < 10_000; t += 250) {
       trueMs += 250;
       const e = epochAtMs(schedule, BigInt(trueMs));
-      const nearBoundary = trueMs % 5000 < 60 || trueMs % 5000 > 4940;
+      const nearBoundary = trueMs % 5000 < 100 || trueMs % 5000 > 4900;
       if (!nearBoundary) {
         expect(epochAtMs(schedule, BigInt(behind.clock.now()))).toBe(e);
         expect(epochAtMs(schedule, BigInt(ahead.clock.now()))).toBe(e);
@@ -160,13 +175,22 @@ describe("ChainClock: the node runs on the chain's time and says when its host i
       await clock.sample();
       trueMs += 1370;
     }
-    expect(Math.abs(clock.now() - trueMs)).toBeLessThan(60);
+    expect(Math.abs(clock.now() - trueMs)).toBeLessThan(100);
     expect(logger.lines.filter((l) => l.level === "warn" || l.level === "error")).toHaveLength(0);
     expect(clock.status().warning).toBeNull();
     const before = clock.status().correctionMs;
     up = false;
     await clock.sample();
     expect(clock.status().correctionMs).toBe(before);
+    expect(clock.status().warning).toBeNull();
+    // A chain time that stays unreadable is said once, at WARN, and in the status.
+    for (let i = 1; i < CLOCK_FAILURES_WARN + 3; i++) await clock.sample();
+    expect(logger.lines.filter((l) => l.level === "warn")).toHaveLength(1);
+    expect(clock.status().warning).toMatch(/could not be read \d+ times in a row/);
+    expect(clock.status().correctionMs).toBe(before);
+    up = true;
+    await clock.sample();
+    expect(clock.status().warning).toBeNull();
   });
 
   it("a skew beyond what it corrects is an ERROR and shows in /metrics", async () => {

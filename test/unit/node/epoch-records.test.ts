@@ -132,6 +132,36 @@ describe("epoch records: the chain's result and the local one, in either order",
       w.close();
     }
   });
+
+  it("closed out settled with no local result, then a different local result arrives: the record still shows the chain's result, ours under it", async () => {
+    const w = recorderWorld();
+    try {
+      const chainHash = `0x${"44".repeat(32)}` as Hex;
+      w.recorder.onStanding(w.standing(33n, chainHash));
+      w.recorder.closeOut(w.current);
+      expect(w.store.getEpoch(MARKET, 33n)!.agreed).toBe(false);
+      await w.recorder.recordCleared(33n, {
+        resultHash: OURS,
+        volume: "90",
+        resultJson: JSON.stringify({
+          source: "local",
+          price: "7",
+          volume: "90",
+          resultHash: OURS,
+          fills: [],
+        }),
+      });
+      const r = w.store.getEpoch(MARKET, 33n)!;
+      expect(r.phase).toBe("settled");
+      expect(r.agreed).toBe(false);
+      const shown = JSON.parse(r.resultJson!);
+      expect(shown.source).toBe("chain");
+      expect(shown.resultHash).toBe(chainHash);
+      expect(shown.ours.resultHash).toBe(OURS);
+    } finally {
+      w.close();
+    }
+  });
 });
 
 let world: SessionWorld | null = null;

@@ -110,6 +110,8 @@ describe("NodeStore (SQLite, WAL)", () => {
     });
     expect(store.knownWallets(MARKET, 5n)).toEqual([`0x${"aa".repeat(20)}`]);
     expect(store.knownWallets(MARKET, 0n)).toEqual([`0x${"aa".repeat(20)}`, `0x${"bb".repeat(20)}`]);
+    // bounded above: announcements of later epochs are not read (nodes may not all have them yet)
+    expect(store.knownWallets(MARKET, 0n, 4n)).toEqual([`0x${"bb".repeat(20)}`]);
     store.close();
   });
 

@@ -10,6 +10,7 @@ import type { PrivateKey } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { keccak256, toUtf8Bytes } from "ethers";
 import { afterEach, describe, expect, it } from "vitest";
+import { SUBMIT_BACKOFF_MS } from "../../../node/constants.ts";
 import { encodeAnnouncement } from "../../../node/gossip/announcement.ts";
 import { createLogger } from "../../../node/logger.ts";
 import {
@@ -19,7 +20,7 @@ import {
 } from "../../../node/market/announcements.ts";
 import { makeMarketContext } from "../../../node/market/context.ts";
 import type { SessionNetwork } from "../../../node/market/network.ts";
-import { RankedSubmitter, submitterRank } from "../../../node/market/submitter.ts";
+import { RankedSubmitter, submitterRank, turnAt } from "../../../node/market/submitter.ts";
 import { NodeMetrics } from "../../../node/metrics.ts";
 import { NodeStore } from "../../../node/store.ts";
 import type { Hex } from "../../../protocol/hex.ts";
@@ -189,16 +190,6 @@ describe("submitter ranking under a sybil flood", () => {
     const callsBefore = node.port.collateralCalls;
     expect(await node.submitter.rank(EPOCH)).toBe(expected); // ...but do not rank (old code: > 10)
     expect(await node.submitter.candidates(EPOCH)).toEqual(others.map((h) => h.wallet).sort());
-    // Every honest node computes the same ranks: 0..9, each once.
-    const ranks = honest.map((h) =>
-      submitterRank(
-        MARKET,
-        EPOCH,
-        h.wallet,
-        honest.map((x) => x.wallet),
-      ),
-    );
-    expect([...ranks].sort((a, b) => a - b)).toEqual([...Array(HONEST).keys()]);
     // One batched read per epoch, cached.
     await node.submitter.rank(EPOCH);
     expect(node.port.collateralCalls - callsBefore).toBe(1);
@@ -254,5 +245,55 @@ describe("submitter ranking under a sybil flood", () => {
     expect(node.store.countAnnouncements(MARKET)).toBe(Number(KEEP_STORED_ANNOUNCEMENT_EPOCHS) + 1);
     expect(node.store.announcements(MARKET, last - KEEP_STORED_ANNOUNCEMENT_EPOCHS)).toHaveLength(1);
     expect(node.store.announcements(MARKET, last - KEEP_STORED_ANNOUNCEMENT_EPOCHS - 1n)).toHaveLength(0);
+  });
+});
+
+describe("funded sybils that never submit", () => {
+  // A deposit of 1 unit makes a candidate. With enough of them ranked before it, an honest node's turn
+  // (rank × SUBMIT_BACKOFF_MS after the start) used to fall past the window, and it did not send at all:
+  // nobody settled. Now every rank past the window shares the window's last turn.
+  const start = 1_000_000;
+  const end = start + 2_500;
+
+  it("an honest node ranked 3,000th still takes a turn inside the window (the last one)", () => {
+    const at = turnAt(start, 3000, end, start);
+    expect(at).not.toBeNull();
+    expect(at!).toBeLessThan(end);
+    expect(at!).toBeGreaterThanOrEqual(start);
+    // every rank past the window shares that turn; ranks inside it keep their order
+    expect(turnAt(start, 10, end, start)).toBe(at);
+    expect(turnAt(start, 0, end, start)).toBe(start);
+    expect(turnAt(start, 1, end, start)).toBe(start + SUBMIT_BACKOFF_MS);
+  });
+
+  it("a turn is never in the past, and none is given once the last turn has passed", () => {
+    expect(turnAt(start, 0, end, start + 500)).toBe(start + 500);
+    expect(turnAt(start, 3000, end, end - 100)).toBeNull();
+  });
+});
+
+describe("the announcement cap against sybils that fill an epoch first", () => {
+  it("sybils that fill the next epoch's table first earn no standing from it: an honest peer kept in an earlier epoch takes its place", async () => {
+    const chain = new FakeChain();
+    chain.markets.set(MARKET, PARAMS);
+    const me = await identity("cap-me");
+    const relay = await identity("cap-relay"); // honest, not connected to us (announces via relays)
+    const node = honestNode(me, [], chain);
+    close = () => node.store.close();
+    // The honest relay is kept in epoch EPOCH - 1.
+    node.setEpoch(EPOCH - 1n);
+    expect(node.board.onGossip(await announcement(relay, EPOCH - 1n), "x").action).toBe("ACCEPT");
+    node.setEpoch(EPOCH);
+    // Sybils fill epoch EPOCH + 1 (one ahead is accepted) and then epoch EPOCH, in that order.
+    const sybils = await Promise.all(
+      Array.from({ length: MAX_ANNOUNCERS_PER_EPOCH }, (_, i) => identity(`cap-sybil-${i}`)),
+    );
+    for (const s of sybils) node.board.onGossip(await announcement(s, EPOCH + 1n), "x");
+    for (const s of sybils) node.board.onGossip(await announcement(s, EPOCH), "x");
+    // Before: being kept in EPOCH + 1 counted as standing, so sybils tied with the relay and kept it out.
+    expect(node.board.onGossip(await announcement(relay, EPOCH), "x").action).toBe("ACCEPT");
+    const kept = node.store.announcements(MARKET, EPOCH).map((a) => a.peer);
+    expect(kept).toContain(relay.peerId);
+    expect(kept).toHaveLength(MAX_ANNOUNCERS_PER_EPOCH);
   });
 });
