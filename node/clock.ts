@@ -238,22 +238,21 @@ export class ChainClock {
   }
 }
 
-/** Reads the chain's now over JSON-RPC: the pending block's timestamp (seconds), with a timeout. */
-export function pendingBlockTime(rpcUrl: string): () => Promise<bigint> {
+/** The JSON-RPC surface the clock reads the chain's time through (an ethers JsonRpcProvider has it). */
+export interface RpcSender {
+  send(method: string, params: unknown[]): Promise<unknown>;
+}
+
+/**
+ * Reads the chain's now over the node's own JSON-RPC provider (its timeout applies): the pending
+ * block's timestamp, seconds. Not fetch(): loading it grows a process by ~17 MB (Node 24: 42 → 59 MB RSS).
+ */
+export function pendingBlockTime(rpc: RpcSender): () => Promise<bigint> {
   return async () => {
-    const res = await fetch(rpcUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "eth_getBlockByNumber",
-        params: ["pending", false],
-      }),
-      signal: AbortSignal.timeout(SAMPLE_TIMEOUT_MS),
-    });
-    const body = (await res.json()) as { result?: { timestamp?: unknown } | null };
-    const ts = body.result?.timestamp;
+    const block = (await rpc.send("eth_getBlockByNumber", ["pending", false])) as {
+      timestamp?: unknown;
+    } | null;
+    const ts = block?.timestamp;
     if (typeof ts !== "string" || !/^0x[0-9a-f]+$/i.test(ts)) throw new Error("no pending block timestamp");
     return BigInt(ts);
   };

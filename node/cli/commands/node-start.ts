@@ -136,7 +136,7 @@ export const nodeStartCommand: CliCommand = {
     // The node runs on the chain's time (node/clock.ts): a first reading before it starts.
     const clock = new ChainClock({
       hostNow: hostClock(io.env),
-      readChainTimeS: pendingBlockTime(config.rpcUrl),
+      readChainTimeS: pendingBlockTime(chain.client.provider),
       logger: log.child("clock"),
     });
     await clock.start();
