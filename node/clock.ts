@@ -167,6 +167,9 @@ export class ChainClock {
     let chainS: bigint;
     try {
       chainS = await this.m.readChainTimeS();
+      // A reading that took this long bounds nothing useful: dropped, and counted as a failed reading.
+      const tookMs = this.m.hostNow() - sentMs;
+      if (tookMs > SAMPLE_TIMEOUT_MS) throw new Error(`the reading took ${tookMs} ms`);
     } catch (err) {
       this.failures++;
       this.gauges?.failures.inc();
@@ -185,9 +188,7 @@ export class ChainClock {
       return;
     }
     this.failures = 0;
-    const receivedMs = this.m.hostNow();
-    if (receivedMs - sentMs > SAMPLE_TIMEOUT_MS) return;
-    this.add({ sentMs, receivedMs, chainS });
+    this.add({ sentMs, receivedMs: this.m.hostNow(), chainS });
   }
 
   /** Adds a sample (exposed for tests) and applies the new correction. */

@@ -23,7 +23,7 @@ import { epochAtMs, epochEndMs, epochStartMs } from "../../protocol/epoch.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { Testnet } from "../../testnet/network.ts";
 import { crossingScenario } from "../fault/harness.ts";
-import { runRogueAttack } from "../fault/rogue.ts";
+import { rssBytes, runRogueAttack } from "../fault/rogue.ts";
 import { measureCollateralCalls } from "./collateral-calls.ts";
 import { type BenchGroup, round } from "./harness.ts";
 import { measureReconcileBytes } from "./reconcile.ts";
@@ -68,9 +68,7 @@ function median(xs: readonly number[]): number {
 }
 
 function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
-  return kb / 1024;
+  return rssBytes(pid) / 2 ** 20;
 }
 
 export const bench: BenchGroup = async (log) => {

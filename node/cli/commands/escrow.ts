@@ -9,6 +9,7 @@ import { tokenBalanceOf } from "../../../settlement/erc20.ts";
 import {
   CHAIN_HELP,
   CHAIN_OPTIONS,
+  type ChainContext,
   chainSettings,
   MARKET_CHAIN_HELP,
   MARKET_CHAIN_OPTION,
@@ -16,7 +17,7 @@ import {
   openChain,
   withChain,
 } from "../chain-context.ts";
-import { type CliCommand, CliError, ExitCode, type ParsedArgs } from "../command.ts";
+import { type CliCommand, CliError, type CliIo, ExitCode, type ParsedArgs } from "../command.ts";
 import { renderTable } from "../table.ts";
 import { amountText, escrowState, type MarketToken, marketTokens, pickAsset } from "./wallet.ts";
 
@@ -63,6 +64,32 @@ function parseAmount(text: string, token: MarketToken, raw: boolean): bigint {
   return value;
 }
 
+/**
+ * What deposit and withdraw request share: the <asset> <amount> arguments, read in the market's token
+ * (decimals unless --raw), with a signing chain context that is closed afterwards.
+ */
+async function withAssetAmount(
+  args: ParsedArgs,
+  io: CliIo,
+  work: (c: {
+    client: ChainContext["client"];
+    address: Hex;
+    market: Hex;
+    token: MarketToken;
+    amount: bigint;
+    raw: boolean;
+  }) => Promise<number>,
+): Promise<number> {
+  const { asset: assetName, amount: text } = assetAndAmount(args);
+  const market = marketOf(chainSettings(args, io.env), args);
+  const raw = args.values.raw === true;
+  const ctx = await openChain(args, io.env, { key: "sign", contract: true });
+  return withChain(ctx, async ({ client, address }) => {
+    const token = pickAsset(await marketTokens(client, market), assetName);
+    return work({ client, address, market, token, amount: parseAmount(text, token, raw), raw });
+  });
+}
+
 export const depositCommand: CliCommand = {
   name: "deposit",
   summary: "deposit tokens into the node's escrow in a market (approve + deposit): what backs its orders",
@@ -72,14 +99,8 @@ Orders of an epoch are covered by the free escrow at its close: deposit before t
 ${CHAIN_HELP}`,
   options: OPTIONS,
   maxPositionals: 2,
-  handler: async (args, io) => {
-    const { asset: assetName, amount: amountText_ } = assetAndAmount(args);
-    const market = marketOf(chainSettings(args, io.env), args);
-    const raw = args.values.raw === true;
-    const ctx = await openChain(args, io.env, { key: "sign", contract: true });
-    return withChain(ctx, async ({ client, address }) => {
-      const token = pickAsset(await marketTokens(client, market), assetName);
-      const amount = parseAmount(amountText_, token, raw);
+  handler: (args, io) =>
+    withAssetAmount(args, io, async ({ client, address, market, token, amount, raw }) => {
       const balance = await tokenBalanceOf(client.provider, token.address, address);
       if (balance < amount)
         throw new CliError(
@@ -99,8 +120,7 @@ ${CHAIN_HELP}`,
         );
       }
       return ExitCode.OK;
-    });
-  },
+    }),
 };
 
 export const withdrawRequestCommand: CliCommand = {
@@ -113,14 +133,8 @@ merges with a pending one and restarts the delay of the whole locked amount (wit
 ${CHAIN_HELP}`,
   options: OPTIONS,
   maxPositionals: 2,
-  handler: async (args, io) => {
-    const { asset: assetName, amount: amountText_ } = assetAndAmount(args);
-    const market = marketOf(chainSettings(args, io.env), args);
-    const raw = args.values.raw === true;
-    const ctx = await openChain(args, io.env, { key: "sign", contract: true });
-    return withChain(ctx, async ({ client, address }) => {
-      const token = pickAsset(await marketTokens(client, market), assetName);
-      const amount = parseAmount(amountText_, token, raw);
+  handler: (args, io) =>
+    withAssetAmount(args, io, async ({ client, address, market, token, amount, raw }) => {
       const r = await client.requestWithdrawal(market, token.index, amount);
       const { epoch, assets } = await escrowState(client, market, address, [token]);
       const a = assets[0]!;
@@ -135,8 +149,7 @@ ${CHAIN_HELP}`,
         );
       }
       return ExitCode.OK;
-    });
-  },
+    }),
 };
 
 export const withdrawCommand: CliCommand = {

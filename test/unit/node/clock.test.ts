@@ -193,6 +193,28 @@ describe("ChainClock: the node runs on the chain's time and says when its host i
     expect(clock.status().warning).toBeNull();
   });
 
+  it("a reading slower than the sample timeout is dropped and counted as a failed reading, not silently", async () => {
+    let trueMs = 1_800_000_000_000;
+    const logger = recordingLogger();
+    const clock = new ChainClock({
+      hostNow: () => trueMs + 4000,
+      readChainTimeS: async () => {
+        trueMs += 3000; // the chain answers 3 s later
+        return BigInt(Math.floor(trueMs / 1000));
+      },
+      logger,
+    });
+    const registry = new Registry();
+    clock.register(registry);
+    for (let i = 0; i < CLOCK_FAILURES_WARN; i++) await clock.sample();
+    expect(clock.status().skewMs).toBeNull(); // nothing learned from them
+    expect(clock.status().warning).toMatch(/could not be read/);
+    expect(await registry.metrics()).toMatch(
+      new RegExp(`smartmarket_clock_read_failures_total ${CLOCK_FAILURES_WARN}`),
+    );
+    expect(logger.lines.filter((l) => l.level === "warn")).toHaveLength(1);
+  });
+
   it("a skew beyond what it corrects is an ERROR and shows in /metrics", async () => {
     const trueMs = 1_800_000_000_000;
     const logger = recordingLogger();
