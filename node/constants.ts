@@ -47,3 +47,6 @@ export const API_TOKEN_FILE = "api-token";
 export const DB_FILE = "node.db";
 export const KEYSTORE_FILE = "keystore.json";
 export const CONFIG_FILE = "config.json";
+
+/** A node's clock this far from its peers' median (ms) is reported: status, /metrics, WARN (node/peer-clock.ts). */
+export const PEER_SKEW_WARN_MS = 1000;

@@ -26,6 +26,7 @@ import type { NodeWallet, NonceSource } from "./market/intake.ts";
 import type { MarketSyncStore, SessionNetwork } from "./market/network.ts";
 import { MarketSession } from "./market/session.ts";
 import { NodeMetrics } from "./metrics.ts";
+import { PeerClock } from "./peer-clock.ts";
 import { PeerKeeper } from "./peers.ts";
 import { NodeStore } from "./store.ts";
 import { registerSyncMetrics } from "./sync/metrics.ts";
@@ -68,6 +69,8 @@ export class SmartNode implements Startable {
   readonly separator: Uint8Array;
   private readonly clock: () => number;
   private readonly clockStatus: (() => ClockStatus) | undefined;
+  /** The node's clock against its peers' (node/peer-clock.ts), fed by every market's announcements. */
+  readonly peerClock: PeerClock;
   private readonly sessionsByMarket = new Map<Hex, MarketSession>();
   private readonly syncStores = new Map<Hex, MarketSyncStore>();
   /** Topic → market, for verdict metrics. */
@@ -98,6 +101,11 @@ export class SmartNode implements Startable {
     this.log = modules.logger;
     this.clock = modules.clock ?? Date.now;
     this.clockStatus = modules.clockStatus;
+    this.peerClock = new PeerClock({
+      logger: this.log.child("clock"),
+      clock: this.clock,
+      registry: this.metrics.registry,
+    });
     this.domain = makeDomain(this.chain.chainId, this.chain.contract);
     this.separator = domainSeparator(this.domain);
   }
@@ -203,6 +211,7 @@ export class SmartNode implements Startable {
             { topic: s.context.topics.orders, label: `orders:${s.market}` },
             { topic: s.context.topics.announce, label: `announce:${s.market}` },
           ]),
+        onDisconnect: (peer) => this.peerClock.forget(peer),
         onConnect: (peer) => {
           for (const s of this.sessionsByMarket.values()) s.catchUp(peer);
         },
@@ -308,6 +317,7 @@ export class SmartNode implements Startable {
           logger: this.log.child(`market ${market.slice(0, 10)}`),
           clock: this.clock,
           registry: this.metrics.registry,
+          peerClock: this.peerClock,
         },
       );
       admitTopics(this.p.host, context.topics);
@@ -415,6 +425,7 @@ export class SmartNode implements Startable {
       uptimeS: Math.round((this.clock() - this.startedMs) / 1000),
       gossipQueue: p.gossip.counters.queueLength,
       clock: this.clockStatus?.() ?? null,
+      peerClock: this.peerClock.status(),
     };
   }
 }

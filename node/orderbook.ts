@@ -14,6 +14,8 @@ export class EpochBook {
   readonly market: Hex;
   readonly epoch: bigint;
   private readonly entries = new Map<Hex, BookEntry>();
+  /** Each trader's order ids (a few per trader: intake bounds them). */
+  private readonly byTrader = new Map<Hex, Set<Hex>>();
   private sortedIds: Hex[] | null = [];
   private cachedFingerprint: Hex | null = null;
   private frozenFlag = false;
@@ -47,9 +49,41 @@ export class EpochBook {
   add(id: Hex, order: SignedOrder, wire: Uint8Array): boolean {
     if (this.frozenFlag || this.entries.has(id)) return false;
     this.entries.set(id, { order, wire });
+    const trader = order.trader.toLowerCase() as Hex;
+    const ids = this.byTrader.get(trader) ?? new Set<Hex>();
+    ids.add(id);
+    this.byTrader.set(trader, ids);
     this.sortedIds = null;
     this.cachedFingerprint = null;
     return true;
+  }
+
+  /** Removes an order (an eviction by a smaller id of the same trader); false if absent or frozen. */
+  remove(id: Hex): boolean {
+    const e = this.entries.get(id);
+    if (this.frozenFlag || !e) return false;
+    this.entries.delete(id);
+    const trader = e.order.trader.toLowerCase() as Hex;
+    const ids = this.byTrader.get(trader);
+    ids?.delete(id);
+    if (ids?.size === 0) this.byTrader.delete(trader);
+    this.sortedIds = null;
+    this.cachedFingerprint = null;
+    return true;
+  }
+
+  /** How many orders of `trader` the book holds. */
+  countOf(trader: Hex): number {
+    return this.byTrader.get(trader.toLowerCase() as Hex)?.size ?? 0;
+  }
+
+  /** The largest id among `trader`'s orders, or undefined. */
+  largestIdOf(trader: Hex): Hex | undefined {
+    let max: Hex | undefined;
+    for (const id of this.byTrader.get(trader.toLowerCase() as Hex) ?? []) {
+      if (max === undefined || compareHex(id, max) > 0) max = id;
+    }
+    return max;
   }
 
   /** Ids sorted ascending (as 256-bit numbers). Cached until the next add. */

@@ -30,6 +30,8 @@ export interface PeerKeeperComponents {
   readonly topics: () => readonly { topic: string; label: string }[];
   /** A peer connected (a new connection): the markets catch up with it. */
   readonly onConnect: (peer: string) => void;
+  /** A peer's last connection closed. */
+  readonly onDisconnect?: (peer: string) => void;
   /** Expels (disconnects and bans) abusive peers; without it graylisted peers are only ignored. */
   readonly abuse?: AbuseMonitor;
 }
@@ -43,8 +45,10 @@ export class PeerKeeper implements Startable {
   private readonly onConnection = (evt: CustomEvent<{ remotePeer: PeerId }>) => {
     if (this.running) this.c.onConnect(evt.detail.remotePeer.toString());
   };
-  private readonly onDisconnect = (evt: CustomEvent<PeerId>) =>
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>) => {
     this.c.gossip.forgetPeer(evt.detail.toString());
+    this.c.onDisconnect?.(evt.detail.toString());
+  };
 
   constructor(opts: PeerKeeperOptions, components: PeerKeeperComponents) {
     this.opts = opts;

@@ -2,7 +2,14 @@
 // the epoch record's column names (store.ts writes through them).
 import type { Hex } from "../protocol/hex.ts";
 import type { SignedOrder } from "../protocol/order.ts";
-import type { EpochPhase, EpochRecord, ExclusionRecord, OrderSource, StoredOrder } from "./store.ts";
+import type {
+  EpochPhase,
+  EpochRecord,
+  ExclusionCause,
+  ExclusionRecord,
+  OrderSource,
+  StoredOrder,
+} from "./store.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -104,5 +111,6 @@ export function rowToExclusion(r: Row): ExclusionRecord {
     side: r.side as "buy" | "sell",
     needed: String(r.needed),
     available: String(r.available),
+    cause: (r.cause ?? "collateral") as ExclusionCause,
   };
 }

@@ -2,10 +2,14 @@
 // migrated in place, one version at a time, each step in a transaction with its version bump.
 import type { DatabaseSync } from "node:sqlite";
 
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
-/** Migrations from version n to n + 1, by n. Each runs once, in a transaction with the version bump. */
-const MIGRATIONS: Readonly<Record<number, string>> = {
+/**
+ * Migrations from version n to n + 1, by n: SQL, or a function for a step that depends on what the
+ * database has (SCHEMA runs first and creates missing tables in their current form). Each runs once, in a
+ * transaction with the version bump.
+ */
+const MIGRATIONS: Readonly<Record<number, string | ((db: DatabaseSync) => void)>> = {
   1: "ALTER TABLE epochs ADD COLUMN reason TEXT;",
   2: `ALTER TABLE epochs ADD COLUMN batch_hash TEXT;
       ALTER TABLE epochs ADD COLUMN fee_total TEXT;
@@ -24,6 +28,13 @@ const MIGRATIONS: Readonly<Record<number, string>> = {
         available TEXT NOT NULL,
         PRIMARY KEY (market, epoch, id)
       ) STRICT;`,
+  // Why an order was left out: its collateral, its trader's cap of kept orders, or its side's cap.
+  // (A database older than 3 had no exclusions table: SCHEMA has just created it with the column.)
+  4: (db) => {
+    const columns = db.prepare("PRAGMA table_info(exclusions)").all() as { name: unknown }[];
+    if (!columns.some((c) => c.name === "cause"))
+      db.exec("ALTER TABLE exclusions ADD COLUMN cause TEXT NOT NULL DEFAULT 'collateral';");
+  },
 };
 
 const SCHEMA = `
@@ -99,6 +110,7 @@ CREATE TABLE IF NOT EXISTS exclusions (
   side TEXT NOT NULL,
   needed TEXT NOT NULL,
   available TEXT NOT NULL,
+  cause TEXT NOT NULL DEFAULT 'collateral',
   PRIMARY KEY (market, epoch, id)
 ) STRICT;
 `;
@@ -122,7 +134,9 @@ export function migrate(db: DatabaseSync, path: string): void {
   for (; v < SCHEMA_VERSION; v++) {
     db.exec("BEGIN");
     try {
-      db.exec(MIGRATIONS[v]!);
+      const step = MIGRATIONS[v]!;
+      if (typeof step === "string") db.exec(step);
+      else step(db);
       db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(v + 1));
       db.exec("COMMIT");
     } catch (err) {

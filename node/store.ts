@@ -107,7 +107,14 @@ export interface ExclusionRecord {
   readonly needed: string;
   /** What was left of the trader's collateral of that asset when its turn came (decimal string). */
   readonly available: string;
+  /**
+   * Why: "collateral" (not covered), "trader-cap" (its trader already had MAX_KEPT_PER_TRADER kept orders
+   * of smaller id), "side-cap" (kept, but MAX_KEPT_PER_SIDE better-ranked orders of its side were cleared).
+   */
+  readonly cause: ExclusionCause;
 }
+
+export type ExclusionCause = "collateral" | "trader-cap" | "side-cap";
 
 export class NodeStore {
   readonly path: string;
@@ -162,6 +169,11 @@ export class NodeStore {
       receivedMs,
     );
     return Number(res.changes) === 1;
+  }
+
+  /** Deletes an order (evicted by a smaller id of the same trader: MAX_STORED_ORDERS_PER_TRADER). */
+  deleteOrder(id: Hex): void {
+    this.durable.prepare("DELETE FROM orders WHERE id = ?").run(id);
   }
 
   /** The next nonce for orders this node signs (persisted, so nonces do not repeat after a restart). */
@@ -220,9 +232,9 @@ export class NodeStore {
     try {
       this.db.prepare("DELETE FROM exclusions WHERE market = ? AND epoch = ?").run(market, epoch);
       const insert = this.db.prepare(
-        "INSERT INTO exclusions (market, epoch, id, trader, side, needed, available) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO exclusions (market, epoch, id, trader, side, needed, available, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       );
-      for (const r of rows) insert.run(market, epoch, r.id, r.trader, r.side, r.needed, r.available);
+      for (const r of rows) insert.run(market, epoch, r.id, r.trader, r.side, r.needed, r.available, r.cause);
       this.db.exec("COMMIT");
     } catch (err) {
       this.db.exec("ROLLBACK");
@@ -230,7 +242,7 @@ export class NodeStore {
     }
   }
 
-  /** The orders coverage left out of the epoch, by id. */
+  /** The orders left out of the epoch's clearing (coverage, trader cap, side cap), by id. */
   exclusions(market: Hex, epoch: bigint): ExclusionRecord[] {
     return (
       this.db

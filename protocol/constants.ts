@@ -26,6 +26,15 @@ export const MAX_ORDER_BYTES = 1 + 1 + 32 + (1 + 8) + (1 + 16) + (1 + 16) + (1 +
  * `start(e) - MAX_CLOCK_DISPARITY_MS` until `end(e) + MAX_CLOCK_DISPARITY_MS`.
  */
 export const MAX_CLOCK_DISPARITY_MS = 500n;
+/**
+ * Orders a node keeps per trader and epoch: the MAX_STORED_ORDERS_PER_TRADER of smallest id. A smaller id
+ * evicts the trader's largest; a larger one is IGNOREd (TRADER_CAP). Every node keeps the same ones (the
+ * smallest ids it has seen, and reconciliation shows each node the others'), so order sets still agree.
+ * Four times the clearing's MAX_KEPT_PER_TRADER (clearing/limits.ts): room for orders that coverage
+ * excludes, and a bound on what one funded wallet costs every node per epoch.
+ */
+export const MAX_STORED_ORDERS_PER_TRADER = 16;
+
 /** Orders for up to this many epochs ahead of the current one are IGNOREd (not forwarded, not penalised). */
 export const EARLY_EPOCHS_IGNORED = 1n;
 /** Orders for up to this many epochs behind the current one are IGNOREd; older ones are REJECTed. */

@@ -21,6 +21,8 @@ export const OrderErrorCode = {
   WRONG_CONTRACT: "WRONG_CONTRACT",
   /** [REJECT] quantity = 0. */
   ZERO_QUANTITY: "ZERO_QUANTITY",
+  /** [REJECT] quantity is below the market's minQuantity (a dust order: the contract would revert its batch). */
+  BELOW_MIN_QUANTITY: "BELOW_MIN_QUANTITY",
   /** [REJECT] quantity > 2^128 - 1 (JSON form only; the wire cannot carry it). */
   QUANTITY_OUT_OF_RANGE: "QUANTITY_OUT_OF_RANGE",
   /** [REJECT] limitPrice = 0. */
@@ -29,6 +31,11 @@ export const OrderErrorCode = {
   PRICE_OUT_OF_RANGE: "PRICE_OUT_OF_RANGE",
   /** [REJECT] nonce or epoch > 2^64 - 1 (JSON form only). */
   UINT64_OUT_OF_RANGE: "UINT64_OUT_OF_RANGE",
+  /**
+   * [IGNORE] The trader has never deposited into the market (as far as this node has read the chain): its
+   * order could never be covered, so it is neither stored nor forwarded.
+   */
+  UNFUNDED: "UNFUNDED",
   /** [IGNORE] The order is for an epoch that has not opened yet (at most EARLY_EPOCHS_IGNORED ahead). */
   EPOCH_NOT_YET_OPEN: "EPOCH_NOT_YET_OPEN",
   /** [IGNORE] The order is for an epoch that closed recently (at most LATE_EPOCHS_IGNORED behind). */
@@ -51,6 +58,7 @@ export type OrderErrorCode = (typeof OrderErrorCode)[keyof typeof OrderErrorCode
 const IGNORED_CODES: ReadonlySet<OrderErrorCode> = new Set([
   OrderErrorCode.EPOCH_NOT_YET_OPEN,
   OrderErrorCode.EPOCH_CLOSED,
+  OrderErrorCode.UNFUNDED,
 ]);
 
 /** The gossip action a rule prescribes. */

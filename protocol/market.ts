@@ -8,6 +8,9 @@ import type { Hex } from "./hex.ts";
 /** Largest settlement fee, basis points of a sell fill's quote proceeds. */
 export const MAX_FEE_BPS = 1000n;
 
+/** The minimum order quantity of a market created without one: 1 base unit (no minimum beyond "not zero"). */
+export const DEFAULT_MIN_QUANTITY = 1n;
+
 /** The bond a market created without one asks of every proposal and challenge: 10^16 wei (0.01 ether). */
 export const DEFAULT_BOND_WEI = 10n ** 16n;
 
@@ -32,16 +35,22 @@ export interface MarketParams extends EpochSchedule {
   readonly bondWei: bigint;
   /** Seconds before the close of epoch e + 1 during which a result of e can be challenged but not proposed (uint32). */
   readonly challengeWindowS: bigint;
+  /**
+   * The smallest order quantity the market accepts, base units (uint128, ≥ 1). Every order with a smaller
+   * quantity is invalid: nodes REJECT it and the contract reverts a batch holding it (OrderBelowMinimum).
+   * It prices dust: every order that can enter an epoch's clearing carries at least this much collateral.
+   */
+  readonly minQuantity: bigint;
 }
 
 /**
  * marketId = keccak256(abi.encode(address base, address quote, uint64 genesisTime, uint64 epochLength,
- * uint16 feeBps, uint96 bond, uint32 challengeWindow)).
+ * uint16 feeBps, uint96 bond, uint32 challengeWindow, uint128 minQuantity)).
  */
 export function marketId(p: MarketParams): Hex {
   const encoded = AbiCoder.defaultAbiCoder().encode(
-    ["address", "address", "uint64", "uint64", "uint16", "uint96", "uint32"],
-    [p.base, p.quote, p.genesisTimeS, p.epochLengthS, p.feeBps, p.bondWei, p.challengeWindowS],
+    ["address", "address", "uint64", "uint64", "uint16", "uint96", "uint32", "uint128"],
+    [p.base, p.quote, p.genesisTimeS, p.epochLengthS, p.feeBps, p.bondWei, p.challengeWindowS, p.minQuantity],
   );
   return keccak256(encoded).toLowerCase() as Hex;
 }

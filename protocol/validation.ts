@@ -9,17 +9,29 @@ import { bytesToHex, type Hex, hexToBytes } from "./hex.ts";
 import { checkOrderAmounts, orderFromJson, type SignedOrder } from "./order.ts";
 import { recoverSigner } from "./signature.ts";
 
+/** What validation needs to know of a served market: its clock and its smallest order. */
+export interface MarketRules extends EpochSchedule {
+  /** The market's minQuantity, base units (≥ 1): smaller orders are REJECTed (BELOW_MIN_QUANTITY). */
+  readonly minQuantity: bigint;
+}
+
 export interface ValidationContext {
   readonly domain: Eip712Domain;
   /** domainSeparator(domain), computed once by the caller. */
   readonly domainSeparator: Uint8Array;
-  /** The schedule of a market this node serves, or undefined for any other market. */
-  readonly market: (id: Hex) => EpochSchedule | undefined;
+  /** The rules of a market this node serves, or undefined for any other market. */
+  readonly market: (id: Hex) => MarketRules | undefined;
   /**
    * Either the receiver's time (gossip and API: the acceptance window applies), or the one epoch an
    * order must belong to (reconciliation of a closed epoch: only that epoch is acceptable).
    */
   readonly time: { readonly nowMs: bigint } | { readonly epoch: bigint };
+  /**
+   * Whether the node carries orders of this trader at all (a node's knowledge of the chain: the traders
+   * that deposited into the market). Absent: every trader. Checked before the signature, so that an
+   * order of a trader who can never be covered costs a decode and a lookup, nothing more.
+   */
+  readonly admits?: (trader: Hex) => boolean;
 }
 
 export interface ValidOrder {
@@ -33,6 +45,8 @@ export interface ValidOrder {
  * 1. [REJECT UNKNOWN_MARKET]   the market is served by this node
  * 2. [REJECT ZERO_QUANTITY, QUANTITY_OUT_OF_RANGE]  0 < quantity < 2^128 (checkOrderAmounts)
  * 3. [REJECT ZERO_PRICE, PRICE_OUT_OF_RANGE]        0 < limitPrice < 2^128 (checkOrderAmounts)
+ * 3b. [REJECT BELOW_MIN_QUANTITY]  quantity ≥ the market's minQuantity (the contract's OrderBelowMinimum)
+ * 3c. [IGNORE UNFUNDED]  the node admits the trader (ctx.admits: it has deposited into the market)
  * 4. [IGNORE EPOCH_NOT_YET_OPEN / IGNORE EPOCH_CLOSED / REJECT EPOCH_OUT_OF_WINDOW]  epoch in the window
  * 5. [REJECT BAD_SIGNATURE_V, BAD_SIGNATURE_RS, HIGH_S]  signature shape (EIP-2 low-s, v in {27, 28})
  * 6. [REJECT UNRECOVERABLE_SIGNATURE]  a non-zero address recovers from the signature
@@ -44,6 +58,18 @@ export function validateOrder(order: SignedOrder, ctx: ValidationContext): Valid
   if (!schedule)
     throw new OrderError(OrderErrorCode.UNKNOWN_MARKET, `market ${order.market} is not served here`);
   checkOrderAmounts(order.quantity, order.limitPrice);
+  if (order.quantity < schedule.minQuantity) {
+    throw new OrderError(
+      OrderErrorCode.BELOW_MIN_QUANTITY,
+      `quantity ${order.quantity} is below the market's minimum of ${schedule.minQuantity}`,
+    );
+  }
+  if (ctx.admits && !ctx.admits(order.trader)) {
+    throw new OrderError(
+      OrderErrorCode.UNFUNDED,
+      `trader ${order.trader} has never deposited into market ${order.market}: deposit first`,
+    );
+  }
 
   if ("epoch" in ctx.time) {
     if (order.epoch !== ctx.time.epoch) {

@@ -2,15 +2,26 @@
 // encoders and decoders (batch and challenge union, both ways), and the selection of the batch a node
 // proposes or challenges with, from its full order set of an epoch.
 //
-// Selection: apply the coverage rule to the full set, clear the kept orders, and take the orders the
-// certificate needs — the orders that fill, every kept order at the price, one kept buy realising
-// buy.worseEdge and one kept sell realising sell.worseEdge, the must-include orders, and the coverage
-// closure — so that certifying the batch gives exactly the clearing of the full kept set. A challenge's
-// union that clears to no trade is built the same way around a separating price (no fills). Pure: no I/O,
-// no clock, nothing depends on input order (ties are broken by id).
+// Selection: apply the coverage rule (with the per-trader cap) to the full set, the side cap to the kept
+// orders, clear the in-orders, and take the orders the certificate needs — the orders that fill, every
+// in-order at the price, one in-order realising buy.worseEdge and one realising sell.worseEdge, every
+// in-order of a side that was cut (so that the contract counts MAX_KEPT_PER_SIDE), the must-include
+// orders, and the coverage closure over the kept orders (cut ones included: they used collateral and
+// count) — so that certifying the batch gives exactly the clearing of the full set's in-orders. A
+// challenge's union that clears to no trade is built the same way around a separating price (no fills).
+// Pure: no I/O, no clock, nothing depends on input order (ties are broken by id).
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { type ClearingResult, clear } from "../clearing/clear.ts";
-import { applyCoverage } from "../clearing/coverage.ts";
+import { applyCoverage, type Collateral, type ExclusionReason } from "../clearing/coverage.ts";
+import {
+  MAX_BATCH_ORDERS,
+  MAX_UNION_ORDERS,
+  NO_CUT_BUY_ID,
+  NO_CUT_BUY_LIMIT,
+  NO_CUT_SELL_ID,
+  NO_CUT_SELL_LIMIT,
+} from "../clearing/limits.ts";
+import { applySideCap, type SideThreshold } from "../clearing/side-cap.ts";
 import { MAX_UINT256 } from "../protocol/constants.ts";
 import { orderDigestBytes } from "../protocol/eip712.ts";
 import { bytesToHex, compareHex, type Hex } from "../protocol/hex.ts";
@@ -26,12 +37,21 @@ export interface LayoutField {
   readonly size: number;
 }
 
-/** The header, 336 bytes: the price, then per side (buy, then sell) the six fields of SIDE_HEADER_LAYOUT. */
-export const HEADER_BYTES = 336;
+/**
+ * The header, 432 bytes: the price, then per side (buy, then sell) the six fields of SIDE_HEADER_LAYOUT
+ * (offsets 16 and 176), then per side the two fields of CAP_HEADER_LAYOUT (offsets 336 and 384).
+ */
+export const HEADER_BYTES = 432;
 /** One order of a batch, 126 bytes. */
 export const ORDER_BYTES = 126;
-/** A union's flag before each order: 1 for an order of the standing batch, 0 for an added one. */
+/**
+ * A union's flag before each order, one byte: bit 0 (UNION_FLAG_STANDING) the order is in the standing
+ * batch, bit 1 (UNION_FLAG_NEW) it is in the new batch. Valid flags: 1 (standing, dropped from the new
+ * batch), 2 (added: in the new batch), 3 (standing, kept in the new batch); 0 and ≥ 4 are MalformedBatch.
+ */
 export const UNION_FLAG_BYTES = 1;
+export const UNION_FLAG_STANDING = 1;
+export const UNION_FLAG_NEW = 2;
 /** A union starts with two headers: the standing batch's, then the union's. */
 export const UNION_HEADERS_BYTES = 2 * HEADER_BYTES;
 /** One entry of a union: flag ‖ order. */
@@ -50,6 +70,13 @@ export const SIDE_HEADER_LAYOUT = {
   remainder: { offset: 96, size: 32 },
   id: { offset: 128, size: 32 },
 } as const satisfies Record<string, LayoutField>;
+/** Where each side's cap threshold (CAP_HEADER_LAYOUT) starts in the header. */
+export const CAP_HEADER_OFFSET: Readonly<Record<Side, number>> = { buy: 336, sell: 384 };
+/** A side's cap threshold, relative to CAP_HEADER_OFFSET[side]. */
+export const CAP_HEADER_LAYOUT = {
+  capLimit: { offset: 0, size: 16 },
+  capId: { offset: 16, size: 32 },
+} as const satisfies Record<string, LayoutField>;
 /** An order's fields, relative to its start. Its market and epoch are the batch's. */
 export const ORDER_LAYOUT = {
   side: { offset: 0, size: 1 },
@@ -61,6 +88,12 @@ export const ORDER_LAYOUT = {
   r: { offset: 62, size: 32 },
   s: { offset: 94, size: 32 },
 } as const satisfies Record<string, LayoutField>;
+
+/** The cap fields of a side that cuts nothing: every kept order passes them (buy (0, 0), sell (2^128 − 1, 2^256 − 1)). */
+export const NO_CUT: Readonly<Record<Side, { readonly capLimit: bigint; readonly capId: Hex }>> = {
+  buy: { capLimit: NO_CUT_BUY_LIMIT, capId: `0x${NO_CUT_BUY_ID.toString(16).padStart(64, "0")}` as Hex },
+  sell: { capLimit: NO_CUT_SELL_LIMIT, capId: `0x${NO_CUT_SELL_ID.toString(16).padStart(64, "0")}` as Hex },
+};
 
 /** The bonus threshold of a side without a bonus unit: no (remainder, id) passes it. */
 export const NO_BONUS_REMAINDER = MAX_UINT256;
@@ -82,6 +115,13 @@ export interface SideHeader {
   readonly remainder: bigint;
   /** Bonus threshold id*, bytes32. */
   readonly id: Hex;
+  /**
+   * Side-cap threshold limit*, uint128: a kept buy is in iff limit > limit* or (limit = limit* and id ≤
+   * id*); a kept sell iff limit < limit* or (= and id ≤ id*). No cut: buy 0, sell 2^128 − 1.
+   */
+  readonly capLimit: bigint;
+  /** Side-cap threshold id*, bytes32. No cut: buy 0x00…00, sell 0xff…ff. */
+  readonly capId: Hex;
 }
 
 export interface BatchHeader {
@@ -114,9 +154,19 @@ export interface Batch {
 }
 
 export interface UnionEntry {
-  /** True for an order of the standing batch (flag 1), false for an added one (flag 0). */
+  /** True for an order of the standing batch (flag bit 0), false for an added one. */
   readonly standing: boolean;
+  /**
+   * True (the default when absent) for an order of the new batch (flag bit 1): the batch that becomes the
+   * standing one. An added order is always in it (flag 2); a standing one is kept (3) or dropped (1).
+   */
+  readonly inNewBatch?: boolean;
   readonly order: BatchOrder;
+}
+
+/** An entry's flag byte: bit 0 standing, bit 1 in the new batch (absent inNewBatch: in it). */
+export function unionFlagOf(entry: UnionEntry): number {
+  return (entry.standing ? UNION_FLAG_STANDING : 0) | (entry.inNewBatch === false ? 0 : UNION_FLAG_NEW);
 }
 
 /** The `union` argument of challenge(): standing header ‖ union header ‖ (flag ‖ order)*. */
@@ -194,7 +244,7 @@ function readUint(bytes: Bytes, at: number, field: LayoutField): bigint {
 
 // ================================================================ header and order
 
-/** Writes `header` into out[at .. at + 336). */
+/** Writes `header` into out[at .. at + 432). */
 export function writeHeader(out: Bytes, at: number, header: BatchHeader): void {
   writeUint(out, at, PRICE_FIELD, header.price, "price");
   for (const side of ["buy", "sell"] as const) {
@@ -207,10 +257,13 @@ export function writeHeader(out: Bytes, at: number, header: BatchHeader): void {
     writeUint(out, base, L.worseEdge, h.worseEdge, `${side}.worseEdge`);
     writeUint(out, base, L.remainder, h.remainder, `${side}.remainder`);
     writeHexField(out, base, L.id, h.id, `${side}.id`);
+    const cap = at + CAP_HEADER_OFFSET[side];
+    writeUint(out, cap, CAP_HEADER_LAYOUT.capLimit, h.capLimit, `${side}.capLimit`);
+    writeHexField(out, cap, CAP_HEADER_LAYOUT.capId, h.capId, `${side}.capId`);
   }
 }
 
-/** Reads the header at bytes[at .. at + 336). */
+/** Reads the header at bytes[at .. at + 432). */
 export function readHeader(bytes: Bytes, at: number): BatchHeader {
   const side = (s: Side): SideHeader => {
     const base = at + SIDE_HEADER_OFFSET[s];
@@ -222,6 +275,8 @@ export function readHeader(bytes: Bytes, at: number): BatchHeader {
       worseEdge: readUint(bytes, base, L.worseEdge),
       remainder: readUint(bytes, base, L.remainder),
       id: readHex(bytes, base, L.id),
+      capLimit: readUint(bytes, at + CAP_HEADER_OFFSET[s], CAP_HEADER_LAYOUT.capLimit),
+      capId: readHex(bytes, at + CAP_HEADER_OFFSET[s], CAP_HEADER_LAYOUT.capId),
     };
   };
   return { price: readUint(bytes, at, PRICE_FIELD), buy: side("buy"), sell: side("sell") };
@@ -281,7 +336,7 @@ export function encodeBatch(batch: Batch): Uint8Array {
   return out;
 }
 
-/** Decodes batch bytes; throws BatchError(MALFORMED_BATCH) unless the length is 336 + 126·n, n ≥ 1. */
+/** Decodes batch bytes; throws BatchError(MALFORMED_BATCH) unless the length is 432 + 126·n, n ≥ 1. */
 export function decodeBatch(data: Bytes | string): Batch {
   const bytes = toBytes(data);
   const n = batchOrderCount(bytes.length);
@@ -306,15 +361,16 @@ export function encodeUnion(union: Union): Uint8Array {
   for (let i = 0; i < n; i++) {
     const at = UNION_HEADERS_BYTES + UNION_ENTRY_BYTES * i;
     const entry = union.entries[i]!;
-    out[at] = entry.standing ? 1 : 0;
+    // Written as given: an entry neither standing nor in the new batch gives flag 0, which the contract rejects.
+    out[at] = unionFlagOf(entry);
     writeOrder(out, at + UNION_FLAG_BYTES, entry.order, i);
   }
   return out;
 }
 
 /**
- * Decodes union bytes; throws BatchError(MALFORMED_BATCH) unless the length is 672 + 127·n, n ≥ 1, and
- * every flag is 0 or 1 (the first other flag is named by its entry index).
+ * Decodes union bytes; throws BatchError(MALFORMED_BATCH) unless the length is 864 + 127·n, n ≥ 1, and
+ * every flag is 1, 2 or 3 (the first other flag is named by its entry index).
  */
 export function decodeUnion(data: Bytes | string): Union {
   const bytes = toBytes(data);
@@ -329,14 +385,18 @@ export function decodeUnion(data: Bytes | string): Union {
   for (let i = 0; i < n; i++) {
     const at = UNION_HEADERS_BYTES + UNION_ENTRY_BYTES * i;
     const flag = bytes[at]!;
-    if (flag > 1) {
+    if (flag < 1 || flag > 3) {
       throw new BatchError(
         BatchErrorCode.MALFORMED_BATCH,
-        `union entry ${i}: flag ${flag} is neither 0 nor 1`,
+        `union entry ${i}: flag ${flag} is not 1, 2 or 3`,
         i,
       );
     }
-    entries[i] = { standing: flag === 1, order: readOrder(bytes, at + UNION_FLAG_BYTES) };
+    entries[i] = {
+      standing: (flag & UNION_FLAG_STANDING) !== 0,
+      inNewBatch: (flag & UNION_FLAG_NEW) !== 0,
+      order: readOrder(bytes, at + UNION_FLAG_BYTES),
+    };
   }
   return {
     standingHeader: readHeader(bytes, 0),
@@ -345,7 +405,7 @@ export function decodeUnion(data: Bytes | string): Union {
   };
 }
 
-/** The standing batch a union names: standing header ‖ its flag-1 orders in their order (may be empty). */
+/** The standing batch a union names: standing header ‖ its orders with flag bit 0, in their order (may be empty). */
 export function standingBatchOf(union: Union): Batch {
   return {
     header: union.standingHeader,
@@ -353,9 +413,20 @@ export function standingBatchOf(union: Union): Batch {
   };
 }
 
-/** The batch a union certifies, and the standing batch after a successful challenge: union header ‖ all orders. */
+/** The batch a union certifies: union header ‖ all orders. */
 export function unionBatchOf(union: Union): Batch {
   return { header: union.unionHeader, orders: union.entries.map((e) => e.order) };
+}
+
+/**
+ * The new batch of a union, the standing batch after a successful challenge (its hash is the Challenged
+ * event's batchHash): union header ‖ the orders with flag bit 1, in their order (may be empty).
+ */
+export function newBatchOf(union: Union): Batch {
+  return {
+    header: union.unionHeader,
+    orders: union.entries.filter((e) => e.inNewBatch !== false).map((e) => e.order),
+  };
 }
 
 /** keccak256 of batch (or union) bytes. */
@@ -438,13 +509,23 @@ export interface ExcludedOrder {
   readonly needed: bigint;
   /** What was left of the trader's collateral of that asset when its turn came. */
   readonly available: bigint;
+  /**
+   * "trader-cap": its trader already had MAX_KEPT_PER_TRADER kept orders of smaller id; "collateral": it
+   * did not fit what was left of the collateral.
+   */
+  readonly reason: ExclusionReason;
 }
 
 interface SelectionCommon {
-  /** clear() of the kept orders, with the market and epoch as context. */
+  /** clear() of the in-orders (kept and not cut), with the market and epoch as context. */
   readonly clearing: ClearingResult;
-  /** The orders coverage keeps, ascending id. */
+  /** The orders coverage keeps (with the per-trader cap), ascending id: the in-orders and the cut ones. */
   readonly kept: readonly IdentifiedOrder[];
+  /**
+   * The kept orders the side cap leaves out of the clearing (beyond MAX_KEPT_PER_SIDE of their side by
+   * price priority), ascending id: fill 0, but they used their trader's collateral and count.
+   */
+  readonly cut: readonly IdentifiedOrder[];
   /** The orders coverage excludes, ascending id. */
   readonly excluded: readonly ExcludedOrder[];
 }
@@ -478,14 +559,26 @@ interface Entry {
 /** The order set of a selection after coverage and clearing: what the certificate's orders are taken from. */
 interface Prepared {
   readonly byId: ReadonlyMap<Hex, Entry>;
-  /** Ids of the must-include orders. */
+  /** Ids of the must-include orders (a challenge's standing orders). */
   readonly mustIds: ReadonlySet<Hex>;
-  /** The kept orders, ascending id. */
-  readonly covered: readonly Entry[];
+  /** The collateral lookup of the selection, read once per trader. */
+  readonly collateralOf: (trader: Hex) => Collateral;
+  /** Ids of the kept orders. */
+  readonly keptIds: ReadonlySet<Hex>;
+  /** The kept orders (in and cut), ascending id: what the coverage closure is taken from. */
+  readonly kept: readonly Entry[];
+  /** The in-orders (kept, not cut), ascending id: what is cleared, and what the sums and edges are over. */
+  readonly inOrders: readonly Entry[];
+  /** Per side: its threshold, and whether it was cut. */
+  readonly threshold: Readonly<Record<Side, SideThreshold>>;
+  readonly wasCut: Readonly<Record<Side, boolean>>;
   readonly common: SelectionCommon;
 }
 
-/** Coverage over the full set (with the must-include orders), then clear() of the kept orders. */
+/**
+ * The rule over the full set (with the must-include orders): dedupe, coverage with the per-trader cap,
+ * the side cap, then clear() of the in-orders.
+ */
 function prepare(input: SelectBatchInput): Prepared {
   const { market, epoch, domainSeparator } = input;
   const byId = new Map<Hex, Entry>();
@@ -525,26 +618,39 @@ function prepare(input: SelectBatchInput): Prepared {
 
   // Coverage, reading each trader's collateral once per asset.
   const collateralCache = new Map<Hex, { base: bigint; quote: bigint }>();
-  const coverage = applyCoverage([...byId.values()], (trader) => {
+  const collateralOf = (trader: Hex): Collateral => {
     let c = collateralCache.get(trader);
     if (!c) {
       c = { base: input.collateral(trader, Asset.BASE), quote: input.collateral(trader, Asset.QUOTE) };
       collateralCache.set(trader, c);
     }
     return c;
-  });
+  };
+  const coverage = applyCoverage([...byId.values()], collateralOf);
   const kept = coverage.covered.map(identified);
   const excluded = coverage.excluded.map((x) => ({
     order: identified(x.order),
     needed: x.needed,
     available: x.available,
+    reason: x.reason,
   }));
+  const capped = applySideCap(coverage.covered);
 
   const clearing = clear(
-    coverage.covered.map((e) => ({ id: e.id, side: e.side, limitPrice: e.limitPrice, quantity: e.quantity })),
+    capped.in.map((e) => ({ id: e.id, side: e.side, limitPrice: e.limitPrice, quantity: e.quantity })),
     { market: market.toLowerCase() as Hex, epoch },
   );
-  return { byId, mustIds, covered: coverage.covered, common: { clearing, kept, excluded } };
+  return {
+    byId,
+    mustIds,
+    collateralOf,
+    keptIds: new Set(coverage.covered.map((e) => e.id)),
+    kept: coverage.covered,
+    inOrders: capped.in,
+    threshold: capped.threshold,
+    wasCut: capped.wasCut,
+    common: { clearing, kept, cut: capped.cut.map(identified), excluded },
+  };
 }
 
 function identified(e: Entry): IdentifiedOrder {
@@ -552,31 +658,39 @@ function identified(e: Entry): IdentifiedOrder {
 }
 
 /**
- * The orders a certificate at `price` needs, ascending id: `required` (the orders that fill and every kept
- * order at the price), the must-include orders, one kept order realising each non-zero worse edge, and
- * the coverage closure (for each trader in the batch, its kept orders with an id below its largest batch
- * id, so that the batch's running totals are the full set's; it adds no trader and no larger id).
+ * The orders a certificate at `price` needs, ascending id: `required` (the in-orders that fill and every
+ * in-order at the price), every in-order of a side that was cut (so that the contract counts
+ * MAX_KEPT_PER_SIDE in-orders: CapNotTight otherwise), one in-order realising each non-zero worse edge,
+ * the must-include orders when `extra.must` (selectBatch; a challenge's new batch is the union set's own
+ * certificate, without them), and the coverage closure (for each trader in the batch, its kept orders, cut
+ * ones included, with an id below its largest batch id, so that the batch's running totals and counts are
+ * the full set's). `extra.closeOver` (ids of standing orders, see selectChallenge) extends the closure:
+ * each one's trader gets its kept orders below that id too, without the order itself.
  */
 function certificateOrders(
   p: Prepared,
   required: Iterable<Hex>,
   worseEdges: { readonly buy: bigint; readonly sell: bigint },
+  extra: Extra,
 ): Entry[] {
-  const { byId, covered } = p;
+  const { byId, kept, inOrders } = p;
+  const closeOver = extra.closeOver;
   const selected = new Set<Hex>(required);
-  for (const id of p.mustIds) selected.add(id);
+  for (const e of inOrders) if (p.wasCut[e.side]) selected.add(e.id);
+  if (extra.must) for (const id of p.mustIds) selected.add(id);
   const maxIdOf = new Map<Hex, Hex>();
   const noteMax = (e: Entry) => {
     const m = maxIdOf.get(e.trader);
     if (m === undefined || compareHex(e.id, m) > 0) maxIdOf.set(e.trader, e.id);
   };
   for (const id of selected) noteMax(byId.get(id)!);
+  for (const id of closeOver) noteMax(byId.get(id)!);
   for (const side of ["buy", "sell"] as const) {
     const edge = worseEdges[side];
     if (edge === 0n) continue;
     // Any kept order with that limit realises the edge: one already in, else one the closure takes
     // anyway (below its trader's largest batch id), else the smallest id; candidates are in id order.
-    const candidates = covered.filter((e) => e.side === side && e.limitPrice === edge);
+    const candidates = inOrders.filter((e) => e.side === side && e.limitPrice === edge);
     if (candidates.some((e) => selected.has(e.id))) continue;
     const free = candidates.find((e) => {
       const m = maxIdOf.get(e.trader);
@@ -586,11 +700,47 @@ function certificateOrders(
     selected.add(chosen.id);
     noteMax(chosen);
   }
-  for (const e of covered) {
+  for (const e of kept) {
     const m = maxIdOf.get(e.trader);
     if (m !== undefined && compareHex(e.id, m) < 0) selected.add(e.id);
   }
   return [...selected].sort(compareHex).map((id) => byId.get(id)!);
+}
+
+/** What a certificate takes besides the rule's orders: the must-include orders, and a closure over standing ids. */
+interface Extra {
+  readonly must: boolean;
+  readonly closeOver: readonly Hex[];
+}
+
+/** selectBatch's: the must-include orders, no extended closure. */
+const WITH_MUST: Extra = { must: true, closeOver: [] };
+
+/** A side's cap fields as the header carries them. */
+function capFields(p: Prepared, side: Side): { capLimit: bigint; capId: Hex } {
+  const t = p.threshold[side];
+  return { capLimit: t.limit, capId: `0x${t.id.toString(16).padStart(64, "0")}` as Hex };
+}
+
+/**
+ * The rule's own bound on a certificate. A certificate without `closeOver` (a proposal, and the new
+ * batch of an honest challenge) holds at most MAX_BATCH_ORDERS = 512 orders, so this never throws for
+ * one: every order it takes is an in-order (at most MAX_KEPT_PER_SIDE = 64 per side: the fills, the
+ * orders at the price, the worse edges, a cut side's in-orders), or a kept order of the trader of one of
+ * them (the closure); each of those at most 128 traders has at most MAX_KEPT_PER_TRADER = 4 kept orders,
+ * its in-orders among them: 128 × 4 = 512. A union is then the standing batch (≤ 512: every standing
+ * batch is a proposal or a new batch) plus at most 512 added orders: ≤ MAX_UNION_ORDERS, always. Only a
+ * standing batch that leaves out smaller kept orders of its own traders (selectChallenge's closeOver) can
+ * push a new batch past 512: then this throws BatchError(BATCH_TOO_LARGE) instead of building a challenge
+ * the contract would reject (docs/certified-settlement.md, "What is left").
+ */
+function checkBound(count: number, max: bigint, what: string): void {
+  if (BigInt(count) > max) {
+    throw new BatchError(
+      BatchErrorCode.BATCH_TOO_LARGE,
+      `${what} of ${count} orders exceeds the contract's ${max}`,
+    );
+  }
 }
 
 /**
@@ -601,34 +751,46 @@ function certificateOrders(
  * clearing rejects.
  */
 export function selectBatch(input: SelectBatchInput): BatchSelection {
-  return selectPrepared(prepare(input));
+  return selectPrepared(prepare(input), WITH_MUST);
 }
 
-function selectPrepared(p: Prepared): BatchSelection {
-  const { clearing, kept, excluded } = p.common;
-  if (clearing.price === null) return { outcome: "no-trade", clearing, kept, excluded };
+function selectPrepared(p: Prepared, extra: Extra): BatchSelection {
+  const { clearing, kept, cut, excluded } = p.common;
+  if (clearing.price === null) return { outcome: "no-trade", clearing, kept, cut, excluded };
   const price = clearing.price;
   const fillOf = new Map<Hex, bigint>();
   for (const f of clearing.fills) fillOf.set(f.id, f.quantity);
 
-  // The header's sums and edges over the kept orders (the batch's are the same: it holds every better
-  // and every marginal order, and an order realising each worse edge).
-  const buy = sideAggregates(p.covered, "buy", price);
-  const sell = sideAggregates(p.covered, "sell", price);
-  const required = p.covered
+  // The header's sums and edges over the in-orders (the batch's are the same: it holds every better
+  // and every marginal in-order, and an in-order realising each worse edge; the cut orders it carries
+  // enter no sum).
+  const buy = sideAggregates(p.inOrders, "buy", price);
+  const sell = sideAggregates(p.inOrders, "sell", price);
+  const required = p.inOrders
     .filter((e) => (fillOf.get(e.id) ?? 0n) > 0n || e.limitPrice === price)
     .map((e) => e.id);
-  const batchEntries = certificateOrders(p, required, { buy: buy.worseEdge, sell: sell.worseEdge });
+  const batchEntries = certificateOrders(p, required, { buy: buy.worseEdge, sell: sell.worseEdge }, extra);
+  // A challenge's new batch is checked by selectChallenge (closeOver can make it larger than the rule's bound).
+  if (p.mustIds.size === 0) checkBound(batchEntries.length, MAX_BATCH_ORDERS, "a proposal");
   const header: BatchHeader = {
     price,
-    buy: { ...buy, ...bonusThreshold(p.covered, "buy", price, clearing.volume, buy, fillOf) },
-    sell: { ...sell, ...bonusThreshold(p.covered, "sell", price, clearing.volume, sell, fillOf) },
+    buy: {
+      ...buy,
+      ...bonusThreshold(p.inOrders, "buy", price, clearing.volume, buy, fillOf),
+      ...capFields(p, "buy"),
+    },
+    sell: {
+      ...sell,
+      ...bonusThreshold(p.inOrders, "sell", price, clearing.volume, sell, fillOf),
+      ...capFields(p, "sell"),
+    },
   };
   const bytes = encodeBatch({ header, orders: batchEntries.map((e) => toBatchOrder(e.order)) });
   return {
     outcome: "batch",
     clearing,
     kept,
+    cut,
     excluded,
     header,
     orders: batchEntries.map(identified),
@@ -639,29 +801,36 @@ function selectPrepared(p: Prepared): BatchSelection {
 
 /**
  * The certificate of a set that clears to no trade (a challenge's union only: a proposal must trade),
- * docs/certified-settlement.md, "V = 0". The price is a separating price: the largest kept buy limit, or 1
- * without kept buys; no kept sell is below it and at most one side has orders at it (else the set would
- * trade). Both better sums are 0; the equal sums and the worse edges are the kept orders' at that price;
- * no bonus. The batch holds every kept order at the price (for the equal sums), one kept order realising
- * each worse edge, the must-include orders and the coverage closure. Certifying it (as a union) gives
- * clear()'s no-trade result: price 0, volume 0, no fills.
+ * docs/certified-settlement.md, "V = 0". The price is a separating price: the largest buy in-order limit,
+ * or 1 without one; no sell in-order is below it and at most one side has in-orders at it (else the set
+ * would trade). Both better sums are 0; the equal sums and the worse edges are the in-orders' at that
+ * price; no bonus. The batch holds every in-order at the price (for the equal sums), one in-order
+ * realising each worse edge, a cut side's in-orders, the must-include orders and the coverage closure.
+ * Certifying it (as a union) gives clear()'s no-trade result: price 0, volume 0, no fills.
  */
-function noTradeBatch(p: Prepared): { header: BatchHeader; orders: Entry[] } {
+function noTradeBatch(p: Prepared, extra: Extra): { header: BatchHeader; orders: Entry[] } {
   let price = 0n;
-  for (const e of p.covered) if (e.side === "buy" && e.limitPrice > price) price = e.limitPrice;
+  for (const e of p.inOrders) if (e.side === "buy" && e.limitPrice > price) price = e.limitPrice;
   if (price === 0n) price = 1n;
-  const buy = sideAggregates(p.covered, "buy", price);
-  const sell = sideAggregates(p.covered, "sell", price);
+  const buy = sideAggregates(p.inOrders, "buy", price);
+  const sell = sideAggregates(p.inOrders, "sell", price);
   if (buy.better !== 0n || sell.better !== 0n || (buy.equal !== 0n && sell.equal !== 0n)) {
     throw new BatchError(
       BatchErrorCode.INVARIANT_VIOLATED,
       `no-trade set: ${price} does not separate the kept buys from the kept sells`,
     );
   }
-  const required = p.covered.filter((e) => e.limitPrice === price).map((e) => e.id);
-  const orders = certificateOrders(p, required, { buy: buy.worseEdge, sell: sell.worseEdge });
+  const required = p.inOrders.filter((e) => e.limitPrice === price).map((e) => e.id);
+  const orders = certificateOrders(p, required, { buy: buy.worseEdge, sell: sell.worseEdge }, extra);
   const none = { remainder: NO_BONUS_REMAINDER, id: NO_BONUS_ID };
-  return { header: { price, buy: { ...buy, ...none }, sell: { ...sell, ...none } }, orders };
+  return {
+    header: {
+      price,
+      buy: { ...buy, ...none, ...capFields(p, "buy") },
+      sell: { ...sell, ...none, ...capFields(p, "sell") },
+    },
+    orders,
+  };
 }
 
 interface Aggregates {
@@ -671,7 +840,7 @@ interface Aggregates {
   readonly worseEdge: bigint;
 }
 
-/** A side's sums and edges at `price` over `orders` (kept orders). */
+/** A side's sums and edges at `price` over `orders` (in-orders). */
 function sideAggregates(orders: readonly Entry[], side: Side, price: bigint): Aggregates {
   const isBuy = side === "buy";
   let better = 0n;
@@ -755,21 +924,21 @@ export type ChallengeSelection =
   | {
       readonly outcome: "challenge";
       /**
-       * The selection of the union (the node's set plus the standing orders): a batch when it trades, or
-       * "no-trade" when it clears to nothing (the challenge then undoes a standing result that traded).
+       * The selection of the union set (the node's set plus the standing orders): a batch when it trades,
+       * or "no-trade" when it clears to nothing (the challenge then undoes a standing result that traded).
        */
       readonly selection: BatchSelection;
-      /** The union's header: the trading selection's, or the no-trade certificate's (separating price). */
+      /** The union's header, and the new batch's: the trading selection's, or the no-trade certificate's. */
       readonly header: BatchHeader;
-      /** The union's orders, ascending id. */
+      /** The new batch's orders (flag bit 1), ascending id: the standing batch after the challenge. */
       readonly orders: readonly IdentifiedOrder[];
-      /** keccak256 of union header ‖ every union order: the batch the Challenged event and the new record carry. */
+      /** keccak256 of the new batch (header ‖ `orders`): the batch the Challenged event and the new record carry. */
       readonly batchHash: Hex;
       readonly union: Union;
       readonly bytes: Uint8Array;
       /** keccak256 of the union bytes: the dataHash to commit to. */
       readonly unionHash: Hex;
-      /** Orders the union adds to the standing batch. */
+      /** Orders the union adds to the standing batch (flag 2). */
       readonly added: number;
     }
   | {
@@ -779,47 +948,123 @@ export type ChallengeSelection =
     };
 
 /**
- * The challenge of a standing batch from the node's full set: the batch selected with every standing
- * order included, as a union (flag 1 for the standing orders). When that union clears to no trade, its
- * certificate is the no-trade one (a separating price; the contract accepts it from a challenge only),
- * which undoes a standing result that traded although the full set does not (a forced trade). A
- * challenge is worth sending only when it adds an order and its result hash differs from the standing one
- * (the contract reverts NoNewOrders / ResultUnchanged otherwise); the outcome says which.
+ * The challenge of a standing batch S from the node's full set: U = the node's set ∪ S (the standing
+ * orders carried byte for byte), N = U's own certificate (selected as a proposal would be, WITHOUT
+ * force-including S: ≤ MAX_BATCH_ORDERS by the rule's bound), and the union S ∪ N ascending by id with
+ * flag bit 0 for S, bit 1 for N. Header of the union and of N: N's. When U clears to no trade, N is the
+ * no-trade certificate (a separating price; the contract accepts it from a challenge only), which undoes a
+ * standing result that traded although U does not (a forced trade). A challenge is worth sending only when
+ * it adds an order and its result hash differs from the standing one (the contract reverts NoNewOrders /
+ * ResultUnchanged otherwise); the outcome says which.
+ *
+ * Why the union certifies with N's header to U's result (the contract requires it, and that N certifies to
+ * the same). For each trader t of the union, call its orders consistent when each one's coverage status
+ * (kept or excluded) in the union's pass equals its status in U. Then the union's kept orders are U's
+ * kept orders that it carries, its in-orders U's in-orders that it carries (the header's cap thresholds
+ * are U's), and every in-order the certificate needs is in N: the better ones (they fill) and those at
+ * the price, one realising each worse edge, every in-order of a cut side (so the in-count is U's 64 there,
+ * and a cut order exists only on a cut side). A standing order outside N that is an in-order of an uncut
+ * side is worse and not closer than U's worse edge; any other one is cut or excluded. So every sum, edge,
+ * in-count, cut flag and bonus is N's, and the fills are U's. Consistency: a trader of N alone is
+ * consistent by N's closure (its kept orders below its largest N id are all in N). A trader with standing
+ * orders may not be: if S leaves out a smaller kept order of t that N does not carry either, a standing
+ * order of t can be kept in the union's pass and excluded in U (it then counts as an in-order: a mismatch
+ * or a different result). The selection checks every trader of S by running the coverage rule over its
+ * union orders; for a trader that is not consistent, N takes its kept orders below its largest standing
+ * id too (closeOver), which makes it consistent (and N stays closed, so N still certifies to U's result),
+ * and the check runs again (taking them can change which order realises a worse edge). Honest standing
+ * batches never need it (their proposer's closure carries those orders); a standing batch that needs it
+ * for many traders can push N past MAX_BATCH_ORDERS: BatchError(BATCH_TOO_LARGE).
  */
 export function selectChallenge(
   input: Omit<SelectBatchInput, "mustInclude">,
   standing: StandingBatch,
 ): ChallengeSelection {
   const prepared = prepare({ ...input, mustInclude: standing.orders.map((o) => o.order) });
-  const selection = selectPrepared(prepared);
+  const standingIds = new Set(standing.orders.map((o) => o.id));
+  const closeOver: Hex[] = [];
+  const closed = new Set<Hex>();
+  let selection: BatchSelection;
   let header: BatchHeader;
   let orders: readonly IdentifiedOrder[];
-  if (selection.outcome === "batch") ({ header, orders } = selection);
-  else {
-    const built = noTradeBatch(prepared);
-    header = built.header;
-    orders = built.orders.map(identified);
+  for (;;) {
+    const extra: Extra = { must: false, closeOver };
+    selection = selectPrepared(prepared, extra);
+    if (selection.outcome === "batch") ({ header, orders } = selection);
+    else {
+      const built = noTradeBatch(prepared, extra);
+      header = built.header;
+      orders = built.orders.map(identified);
+    }
+    const inconsistent = inconsistentTraders(prepared, standingIds, orders, closed);
+    if (inconsistent.size === 0) break;
+    for (const [trader, maxId] of inconsistent) {
+      closed.add(trader);
+      closeOver.push(maxId);
+    }
   }
-  const standingIds = new Set(standing.orders.map((o) => o.id));
-  const entries = orders.map((o) => ({ standing: standingIds.has(o.id), order: toBatchOrder(o.order) }));
+  const newIds = new Set(orders.map((o) => o.id));
+  const unionIds = [...new Set([...standingIds, ...newIds])].sort(compareHex);
+  const entries: UnionEntry[] = unionIds.map((id) => ({
+    standing: standingIds.has(id),
+    inNewBatch: newIds.has(id),
+    order: toBatchOrder(prepared.byId.get(id)!.order),
+  }));
   const added = entries.filter((e) => !e.standing).length;
   if (added === 0) return { outcome: "no-new-orders", selection };
   if (selection.clearing.resultHash === standing.resultHash.toLowerCase()) {
     return { outcome: "result-unchanged", selection };
   }
+  checkBound(orders.length, MAX_BATCH_ORDERS, "a challenge's new batch");
+  // Invariants: the standing batch ≤ 512 and the new batch ≤ 512, so the union fits.
+  checkBound(entries.length, MAX_UNION_ORDERS, "a union");
   const union: Union = { standingHeader: standing.header, unionHeader: header, entries };
   const bytes = encodeUnion(union);
-  const batchHash =
-    selection.outcome === "batch" ? selection.batchHash : hashBytes(encodeBatch(unionBatchOf(union)));
   return {
     outcome: "challenge",
     selection,
     header,
     orders,
-    batchHash,
+    batchHash: hashBytes(encodeBatch(newBatchOf(union))),
     union,
     bytes,
     unionHash: hashBytes(bytes),
     added,
   };
+}
+
+/**
+ * The traders of the standing batch (not in `closed` yet) whose union orders (standing ∪ the new batch)
+ * are not consistent: the coverage rule over them alone (as the contract's pass over the union sees them)
+ * keeps a different set than over the full set U. Each with its largest standing id.
+ */
+function inconsistentTraders(
+  p: Prepared,
+  standingIds: ReadonlySet<Hex>,
+  newOrders: readonly IdentifiedOrder[],
+  closed: ReadonlySet<Hex>,
+): Map<Hex, Hex> {
+  const byTrader = new Map<Hex, Entry[]>();
+  const note = (id: Hex) => {
+    const e = p.byId.get(id)!;
+    const list = byTrader.get(e.trader);
+    if (list) list.push(e);
+    else byTrader.set(e.trader, [e]);
+  };
+  for (const id of standingIds) note(id);
+  const standingTraders = new Set(byTrader.keys());
+  for (const o of newOrders) {
+    if (!standingIds.has(o.id) && standingTraders.has(p.byId.get(o.id)!.trader)) note(o.id);
+  }
+  const out = new Map<Hex, Hex>();
+  for (const [trader, list] of byTrader) {
+    if (closed.has(trader)) continue;
+    const kept = new Set(applyCoverage(list, p.collateralOf).covered.map((e) => e.id));
+    if (list.every((e) => kept.has(e.id) === p.keptIds.has(e.id))) continue;
+    let maxId: Hex | undefined;
+    for (const e of list)
+      if (standingIds.has(e.id) && (maxId === undefined || compareHex(e.id, maxId) > 0)) maxId = e.id;
+    out.set(trader, maxId!);
+  }
+  return out;
 }

@@ -9,6 +9,13 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { encodeResult } from "../clearing/abi.ts";
 import type { Fill } from "../clearing/clear.ts";
+import {
+  MAX_BATCH_ORDERS,
+  MAX_KEPT_PER_SIDE,
+  MAX_KEPT_PER_TRADER,
+  MAX_UNION_ORDERS,
+} from "../clearing/limits.ts";
+import { isIn } from "../clearing/side-cap.ts";
 import { MAX_UINT256, SECP256K1_HALF_N } from "../protocol/constants.ts";
 import { orderDigestBytes } from "../protocol/eip712.ts";
 import { bytesToHex, type Hex } from "../protocol/hex.ts";
@@ -23,11 +30,14 @@ import {
   encodeBatch,
   HEADER_BYTES,
   hashBytes,
+  newBatchOf,
   ORDER_BYTES,
   readHeader,
   readOrder,
   standingBatchOf,
   toBytes,
+  UNION_ENTRY_BYTES,
+  UNION_HEADERS_BYTES,
   type Union,
   unionBatchOf,
   unionEntryCount,
@@ -39,8 +49,14 @@ import { BatchError } from "./errors.ts";
 
 /** The contract's errors of certification and challenge, by name: a CertificationError's code. */
 export const CertificationErrorCode = {
-  /** (length) The batch is not 336 + 126·n bytes, n ≥ 1; a union not 672 + 127·n, or a flag not 0 or 1. */
+  /** (length) The batch is not 432 + 126·n bytes, n ≥ 1; a union not 864 + 127·n, or a flag not 1, 2 or 3. */
   MalformedBatch: "MalformedBatch",
+  /**
+   * (orders, max) A proposal's (or certify()'s) batch has more than MAX_BATCH_ORDERS orders, a union more
+   * than MAX_UNION_ORDERS entries; checked with the length. Or a challenge's new batch (flag bit 1) has more
+   * than MAX_BATCH_ORDERS orders; checked with the flags.
+   */
+  BatchTooLarge: "BatchTooLarge",
   /** (price) p is 0 (or ≥ 2^128: the 16-byte field cannot hold it). */
   PriceOutOfRange: "PriceOutOfRange",
   /** () V = min(D, S) = 0 in a proposal (a challenge's union may certify to no trade). */
@@ -53,20 +69,31 @@ export const CertificationErrorCode = {
   InvalidSide: "InvalidSide",
   /** (index) quantity or limitPrice is 0. */
   MalformedOrder: "MalformedOrder",
+  /** (index, quantity, minQuantity) quantity < the market's minQuantity (after InvalidSide and MalformedOrder). */
+  OrderBelowMinimum: "OrderBelowMinimum",
   /** (index, previousId, id) The id does not exceed the previous order's. */
   OrdersNotAscending: "OrdersNotAscending",
   /** (index, v, s) v ∉ {27, 28} or s > n/2. */
   MalformedSignature: "MalformedSignature",
   /** (index, orderId, recovered, trader) ecrecover(orderId) is 0 or not the trader. */
   InvalidSigner: "InvalidSigner",
+  /** (side, count, max) More than MAX_KEPT_PER_SIDE kept orders of the side pass its cap threshold. */
+  SideOverCap: "SideOverCap",
+  /** (side, count, max) The threshold cuts a kept order of the side while fewer than MAX_KEPT_PER_SIDE are in. */
+  CapNotTight: "CapNotTight",
   /** (field, claimed, actual) A header sum or edge (field 0 buy.better … 7 sell.worseEdge) is not the batch's. */
   AggregateMismatch: "AggregateMismatch",
   /** (side, counted, expected) A threshold gives a bonus to `counted` orders, the rule to R − Σ shares. */
   WrongBonusCount: "WrongBonusCount",
   /** (record) The union's standing batch, submitter and fee do not hash to the stored record. */
   StandingMismatch: "StandingMismatch",
-  /** () A union adds no order to the standing batch. */
+  /** () A union adds no order to the standing batch (no entry with flag 2). */
   NoNewOrders: "NoNewOrders",
+  /**
+   * (unionResultHash, newBatchResultHash) A challenge's new batch certifies to another result than its union
+   * (a new batch that fails its certification throws that certification's own error instead).
+   */
+  NewBatchMismatch: "NewBatchMismatch",
   /** (resultHash) The union's result is the standing one. */
   ResultUnchanged: "ResultUnchanged",
 } as const;
@@ -215,6 +242,8 @@ export interface CertifyContext {
   readonly collateral: CollateralLookup;
   /** The market's fee, basis points. */
   readonly feeBps: bigint;
+  /** The market's minQuantity (getMarket's 8th value, ≥ 1): an order with a smaller quantity fails OrderBelowMinimum. */
+  readonly minQuantity: bigint;
 }
 
 export interface CertifyInput extends CertifyContext {
@@ -240,9 +269,14 @@ export interface Certificate {
   /** The clearing price; 0 when nothing trades (a challenge's no-trade union). */
   readonly price: bigint;
   readonly volume: bigint;
-  /** Per batch order, in batch order: its id, whether coverage keeps it, its fill (0 for excluded and worse orders). */
+  /**
+   * Per batch order, in batch order: its id, whether coverage (with the per-trader cap) keeps it, whether
+   * the side cap cuts it (a kept order its side's threshold leaves out), its fill (0 for excluded, cut and
+   * worse orders).
+   */
   readonly ids: readonly Hex[];
   readonly kept: readonly boolean[];
+  readonly cut: readonly boolean[];
   readonly orderFills: readonly bigint[];
   /** The non-zero fills in batch (ascending id) order: clearing's `fills`. */
   readonly fills: readonly Fill[];
@@ -254,6 +288,9 @@ export interface Certificate {
 }
 
 interface SideTally {
+  /** Kept orders that pass the side's threshold, and whether one did not. */
+  inCount: bigint;
+  anyCut: boolean;
   better: bigint;
   equal: bigint;
   betterEdge: bigint;
@@ -294,9 +331,12 @@ export function certify(input: CertifyInput): Certificate {
   const n = orders.length;
   const ids = new Array<Hex>(n);
   const kept = new Array<boolean>(n);
+  const cut = new Array<boolean>(n).fill(false);
   const orderFills = new Array<bigint>(n);
   const fills: Fill[] = [];
   const tally = (): SideTally => ({
+    inCount: 0n,
+    anyCut: false,
     better: 0n,
     equal: 0n,
     betterEdge: 0n,
@@ -307,6 +347,8 @@ export function certify(input: CertifyInput): Certificate {
   const buys = tally();
   const sells = tally();
   const coverage = new Map<string, { collateral: bigint; running: bigint }>();
+  /** Kept orders so far per trader, both sides. */
+  const keptCount = new Map<Hex, bigint>();
   let previousId: Hex = ZERO_ID;
   let feeTotal = 0n;
 
@@ -318,6 +360,13 @@ export function certify(input: CertifyInput): Certificate {
       throw new CertificationError(CertificationErrorCode.InvalidSide, { index, side: BigInt(o.side) });
     if (o.quantity < 1n || o.limitPrice < 1n)
       throw new CertificationError(CertificationErrorCode.MalformedOrder, { index });
+    if (o.quantity < input.minQuantity) {
+      throw new CertificationError(CertificationErrorCode.OrderBelowMinimum, {
+        index,
+        quantity: o.quantity,
+        minQuantity: input.minQuantity,
+      });
+    }
     const isBuy = o.side === 0;
     const trader = o.trader.toLowerCase() as Hex;
     // 2. The id, strictly ascending.
@@ -359,7 +408,8 @@ export function certify(input: CertifyInput): Certificate {
         });
       }
     }
-    // 4. Coverage: kept while the trader's running need stays within its collateral of the asset.
+    // 4. Coverage: kept iff the trader has fewer than MAX_KEPT_PER_TRADER kept orders so far and the
+    // running need stays within its collateral of the asset; a kept order counts and adds its need.
     const asset = isBuy ? Asset.QUOTE : Asset.BASE;
     const need = isBuy ? o.quantity * o.limitPrice : o.quantity;
     const key = `${trader}/${asset}`;
@@ -368,16 +418,27 @@ export function certify(input: CertifyInput): Certificate {
       account = { collateral: input.collateral(trader, asset), running: 0n };
       coverage.set(key, account);
     }
-    if (account.running + need > account.collateral) {
+    const count = keptCount.get(trader) ?? 0n;
+    if (count >= MAX_KEPT_PER_TRADER || account.running + need > account.collateral) {
       kept[i] = false;
       orderFills[i] = 0n;
       continue;
     }
     account.running += need;
+    keptCount.set(trader, count + 1n);
     kept[i] = true;
-    // 5. Classification and fill.
+    // The side cap: a kept order its side's threshold leaves out is cut (fill 0, no sum, no edge).
     const side = isBuy ? buys : sells;
     const limit = o.limitPrice;
+    const cap = isBuy ? header.buy : header.sell;
+    if (!isIn(isBuy ? "buy" : "sell", { limit: cap.capLimit, id: BigInt(cap.capId) }, limit, id)) {
+      side.anyCut = true;
+      cut[i] = true;
+      orderFills[i] = 0n;
+      continue;
+    }
+    side.inCount += 1n;
+    // 5. Classification and fill.
     let fill = 0n;
     if (isBuy ? limit > p : limit < p) {
       fill = o.quantity;
@@ -415,6 +476,27 @@ export function certify(input: CertifyInput): Certificate {
     }
   }
 
+  // 0. The side cap: at most MAX_KEPT_PER_SIDE in-orders per side, and exactly that many when the
+  // threshold cut a kept order (so it is the rule's: the top MAX_KEPT_PER_SIDE by price priority).
+  for (const [sideCode, t] of [
+    [0n, buys],
+    [1n, sells],
+  ] as const) {
+    if (t.inCount > MAX_KEPT_PER_SIDE) {
+      throw new CertificationError(CertificationErrorCode.SideOverCap, {
+        side: sideCode,
+        count: t.inCount,
+        max: MAX_KEPT_PER_SIDE,
+      });
+    }
+    if (t.anyCut && t.inCount !== MAX_KEPT_PER_SIDE) {
+      throw new CertificationError(CertificationErrorCode.CapNotTight, {
+        side: sideCode,
+        count: t.inCount,
+        max: MAX_KEPT_PER_SIDE,
+      });
+    }
+  }
   // 1. The aggregates, in header order.
   const actual = [
     buys.better,
@@ -464,15 +546,21 @@ export function certify(input: CertifyInput): Certificate {
   const price = volume === 0n ? 0n : p;
   const resultHash = bytesToHex(keccak_256(encodeResult(market, epoch, price, volume, fills)));
   const batchHash = input.bytes ? hashBytes(input.bytes) : hashBytes(encodeBatch({ header, orders }));
-  return { price, volume, ids, kept, orderFills, fills, resultHash, feeTotal, batchHash };
+  return { price, volume, ids, kept, cut, orderFills, fills, resultHash, feeTotal, batchHash };
 }
 
-/** certify() of batch bytes: MalformedBatch(length) first, as the contract does. */
+/** certify() of batch bytes: MalformedBatch(length), then BatchTooLarge(orders, max), as the contract does. */
 export function certifyBatchBytes(context: CertifyContext, data: Uint8Array | string): Certificate {
   const bytes = toBytes(data);
   const n = batchOrderCount(bytes.length);
   if (n === null)
     throw new CertificationError(CertificationErrorCode.MalformedBatch, { length: BigInt(bytes.length) });
+  if (BigInt(n) > MAX_BATCH_ORDERS) {
+    throw new CertificationError(CertificationErrorCode.BatchTooLarge, {
+      orders: BigInt(n),
+      max: MAX_BATCH_ORDERS,
+    });
+  }
   const orders = new Array<BatchOrder>(n);
   for (let i = 0; i < n; i++) orders[i] = readOrder(bytes, HEADER_BYTES + ORDER_BYTES * i);
   return certify({ ...context, header: readHeader(bytes, 0), orders, bytes });
@@ -491,28 +579,42 @@ export interface CertifyChallengeInput extends CertifyContext {
 export interface ChallengeCertificate {
   /** The standing batch's certificate (signatures not checked: the record proves them). */
   readonly standing: Certificate;
-  /** The union's certificate: the new standing result. */
+  /** The union's certificate (its result is the new standing result). */
   readonly union: Certificate;
-  /** union header ‖ all orders: the batch whose hash the new record and Challenged carry. */
-  readonly unionBatch: Batch;
+  /** The new batch's certificate: the union's result; its batchHash is the new record's and Challenged's. */
+  readonly newBatch: Certificate;
+  /** union header ‖ the flag-bit-1 orders: the batch that becomes the standing one. */
+  readonly nextBatch: Batch;
+}
+
+/** BatchTooLarge(orders, max) for a union of more than MAX_UNION_ORDERS entries (or a new batch of more than MAX_BATCH_ORDERS). */
+function checkSize(n: number, max: bigint): void {
+  if (BigInt(n) > max) {
+    throw new CertificationError(CertificationErrorCode.BatchTooLarge, { orders: BigInt(n), max });
+  }
 }
 
 /**
  * The checks of challenge() after its timing, bond and commitment, in the contract's order: the union's
- * form (MalformedBatch), the standing batch against the record (its certification without signature
- * checks gives the fee the record binds; any failure of it is StandingMismatch too), an added order
- * (NoNewOrders), the union's certification (signatures of added orders only), a different result
- * (ResultUnchanged). Both certifications accept no trade (V = 0: price 0, volume 0, no fills): a union
- * whose clearing is no trade replaces a standing result that traded (a forced trade), and a no-trade
- * standing result is re-certified like any other (so that it can be challenged in turn).
+ * form (MalformedBatch of the length, BatchTooLarge, then MalformedBatch of a flag — not 1, 2 or 3 — and
+ * BatchTooLarge of a new batch over MAX_BATCH_ORDERS: the contract checks the commitment between the size
+ * and the flags), the standing batch against the record (its certification without signature checks gives
+ * the fee the record binds; any failure of it is StandingMismatch too), an added order (NoNewOrders: an
+ * entry with flag 2), the union's certification (signatures of added orders only), a different result
+ * (ResultUnchanged), then the new batch's certification (no signatures; its own errors) and its result
+ * equal to the union's (NewBatchMismatch). Every certification accepts no trade (V = 0: price 0, volume 0,
+ * no fills): a union whose clearing is no trade replaces a standing result that traded (a forced trade),
+ * and a no-trade standing result is re-certified like any other (so that it can be challenged in turn).
  */
 export function certifyChallenge(input: CertifyChallengeInput): ChallengeCertificate {
   let union: Union;
   if (typeof input.union === "string" || input.union instanceof Uint8Array) {
     const bytes = toBytes(input.union);
-    if (unionEntryCount(bytes.length) === null) {
+    const n = unionEntryCount(bytes.length);
+    if (n === null) {
       throw new CertificationError(CertificationErrorCode.MalformedBatch, { length: BigInt(bytes.length) });
     }
+    checkSize(n, MAX_UNION_ORDERS);
     try {
       union = decodeUnion(bytes);
     } catch (err) {
@@ -521,11 +623,21 @@ export function certifyChallenge(input: CertifyChallengeInput): ChallengeCertifi
       }
       throw err;
     }
-  } else union = input.union;
+  } else {
+    union = input.union;
+    checkSize(union.entries.length, MAX_UNION_ORDERS);
+    const bad = union.entries.some((e) => !e.standing && e.inNewBatch === false);
+    if (bad) {
+      const length = BigInt(UNION_HEADERS_BYTES + UNION_ENTRY_BYTES * union.entries.length);
+      throw new CertificationError(CertificationErrorCode.MalformedBatch, { length });
+    }
+  }
+  const next = newBatchOf(union);
+  checkSize(next.orders.length, MAX_BATCH_ORDERS);
 
   const standingBatch = standingBatchOf(union);
   const record = input.record.toLowerCase() as Hex;
-  // An empty standing batch (every flag 0) is no batch, so it matches no record.
+  // An empty standing batch (every flag 2) is no batch, so it matches no record.
   if (standingBatch.orders.length === 0) {
     throw new CertificationError(CertificationErrorCode.StandingMismatch, { record });
   }
@@ -565,5 +677,19 @@ export function certifyChallenge(input: CertifyChallengeInput): ChallengeCertifi
       resultHash: certified.resultHash,
     });
   }
-  return { standing, union: certified, unionBatch };
+  // The new batch: standing orders and added ones whose signatures were just checked.
+  const newBatch = certify({
+    ...input,
+    header: next.header,
+    orders: next.orders,
+    trusted: next.orders.map(() => true),
+    allowNoTrade: true,
+  });
+  if (newBatch.resultHash !== certified.resultHash) {
+    throw new CertificationError(CertificationErrorCode.NewBatchMismatch, {
+      unionResultHash: certified.resultHash,
+      newBatchResultHash: newBatch.resultHash,
+    });
+  }
+  return { standing, union: certified, newBatch, nextBatch: next };
 }

@@ -19,6 +19,7 @@ import { domainSeparator, type Eip712Domain, makeDomain } from "../protocol/eip7
 import type { Hex } from "../protocol/hex.ts";
 import {
   DEFAULT_BOND_WEI,
+  DEFAULT_MIN_QUANTITY,
   defaultChallengeWindowS,
   type MarketParams,
   marketId,
@@ -39,9 +40,9 @@ import {
   hashBytes,
   type IdentifiedOrder,
   identifyBatchOrders,
+  newBatchOf,
   toBytes,
   type Union,
-  unionBatchOf,
   unionEntryCount,
 } from "./batch.ts";
 import { type Asset, commitmentOf } from "./encoding.ts";
@@ -85,6 +86,8 @@ export interface NewMarket {
   readonly bondWei?: bigint;
   /** Seconds, 1 ≤ window < epochLength; default ⌊epochLength / 2⌋, at least 1. */
   readonly challengeWindowS?: bigint;
+  /** The smallest order quantity, base units (≥ 1); default DEFAULT_MIN_QUANTITY (1). */
+  readonly minQuantity?: bigint;
 }
 
 export interface EscrowBalance {
@@ -233,11 +236,14 @@ export type DecodedProposal =
       /** The union argument, decoded, and its bytes. */
       readonly union: Union;
       readonly unionBytes: Uint8Array;
-      /** union header ‖ every union order: the batch that stands if the call succeeded. */
+      /** The new batch, union header ‖ the orders with flag bit 1: the batch that stands if the call succeeded. */
       readonly batch: Batch;
       readonly bytes: Uint8Array;
       readonly batchHash: Hex;
-      /** The union's orders with their ids, in union order, and which ones the standing batch had (flag 1). */
+      /**
+       * The new batch's orders (flag bit 1) with their ids, in union order, and which ones the standing batch
+       * had (flag 3; flag 2 is an added order). `batch`, `bytes` and `batchHash` are the new batch's.
+       */
       readonly orders: readonly IdentifiedOrder[];
       readonly fromStanding: readonly boolean[];
     };
@@ -558,6 +564,7 @@ export class SettlementClient {
       feeBps: params.feeBps,
       bondWei: params.bondWei ?? DEFAULT_BOND_WEI,
       challengeWindowS: params.challengeWindowS ?? defaultChallengeWindowS(params.epochLengthS),
+      minQuantity: params.minQuantity ?? DEFAULT_MIN_QUANTITY,
     };
     const r = await this.#tx("createMarket", "createMarket", [
       p.base,
@@ -567,6 +574,7 @@ export class SettlementClient {
       p.feeBps,
       p.bondWei,
       p.challengeWindowS,
+      p.minQuantity,
     ]);
     const id = marketId(p);
     const created = r.receipt.logs
@@ -579,16 +587,22 @@ export class SettlementClient {
     return { id, params: p, ...SettlementClient.#txResult(r) };
   }
 
-  /** The market's seven parameters (cached: they never change). */
+  /** The market's eight parameters (cached: they never change). */
   async getMarket(id: Hex): Promise<MarketParams> {
     const key = id.toLowerCase() as Hex;
     const cached = this.#markets.get(key);
     if (cached) return cached;
-    const [base, quote, genesisTimeS, epochLengthS, feeBps, bondWei, challengeWindowS] = (await this.#call(
-      "getMarket",
-      "getMarket",
-      [key],
-    )) as [string, string, bigint, bigint, bigint, bigint, bigint];
+    const [base, quote, genesisTimeS, epochLengthS, feeBps, bondWei, challengeWindowS, minQuantity] =
+      (await this.#call("getMarket", "getMarket", [key])) as [
+        string,
+        string,
+        bigint,
+        bigint,
+        bigint,
+        bigint,
+        bigint,
+        bigint,
+      ];
     const p: MarketParams = {
       base: base.toLowerCase() as Hex,
       quote: quote.toLowerCase() as Hex,
@@ -597,6 +611,7 @@ export class SettlementClient {
       feeBps,
       bondWei,
       challengeWindowS,
+      minQuantity,
     };
     this.#markets.set(key, p);
     return p;
@@ -1025,6 +1040,36 @@ export class SettlementClient {
   }
 
   /**
+   * The traders that deposited into `query.markets` in the blocks asked (Deposited events), as (market,
+   * trader) pairs in chain order, repeats included. `toBlock` may be "latest".
+   */
+  async depositors(
+    query: Omit<SettlementEventsQuery, "toBlock"> & { readonly toBlock: number | "latest" },
+  ): Promise<{ market: Hex; trader: Hex; blockNumber: number }[]> {
+    const list = query.markets ?? [];
+    let logs: Log[];
+    try {
+      logs = await this.#provider.getLogs({
+        address: this.contract,
+        topics: [
+          smartMarketInterface.getEvent("Deposited")!.topicHash,
+          list.length === 0 ? null : list.map((m) => m.toLowerCase()),
+        ],
+        fromBlock: query.fromBlock,
+        toBlock: query.toBlock,
+      });
+    } catch (err) {
+      throw toSettlementError("depositors", err);
+    }
+    // Topics 1 and 2 are the indexed market and trader (32-byte words; the address is the low 20 bytes).
+    return logs.map((log) => ({
+      market: (log.topics[1] ?? "0x").toLowerCase() as Hex,
+      trader: `0x${(log.topics[2] ?? "").slice(26).toLowerCase()}` as Hex,
+      blockNumber: log.blockNumber,
+    }));
+  }
+
+  /**
    * The standing (or final) result of `epoch`, rebuilt from the calldata of its last Proposed or
    * Challenged event's transaction and checked against the event's batch hash; null if nothing was
    * proposed (in blocks from `fromBlock`, default 0).
@@ -1055,7 +1100,7 @@ export class SettlementClient {
       if (call.market !== event.market || call.epoch !== event.epoch || call.batchHash !== event.batchHash)
         continue;
       if ((call.kind === "propose") !== (event.kind === "Proposed")) continue;
-      // A challenge's union lists the standing orders and the added ones, ascending by id: the new batch.
+      // A challenge's new batch (its union's flag-2 and flag-3 orders, ascending by id) is the standing one.
       return {
         event,
         submitter: submitterOf(event),
@@ -1126,7 +1171,9 @@ export class SettlementClient {
     const m = market.toLowerCase() as Hex;
     const unionBytes = toBytes(unionHex);
     const union = decodeUnion(unionBytes);
-    const batch = unionBatchOf(union);
+    // The new batch (flag bit 1): the batch the challenge made standing, whose hash Challenged carries.
+    const next = union.entries.filter((e) => e.inNewBatch !== false);
+    const batch = newBatchOf(union);
     const bytes = encodeBatch(batch);
     return {
       kind: "challenge",
@@ -1139,7 +1186,7 @@ export class SettlementClient {
       bytes,
       batchHash: hashBytes(bytes),
       orders: identifyBatchOrders(m, epoch, batch.orders, separator),
-      fromStanding: union.entries.map((e) => e.standing),
+      fromStanding: next.map((e) => e.standing),
     };
   }
 

@@ -111,7 +111,7 @@ export function toSettlementError(operation: string, err: unknown): Error {
 /** Every way batch bytes or a batch selection can be wrong; settlement/batch.ts. */
 export const BatchErrorCode = {
   /**
-   * The bytes are not a batch (336 + 126·n bytes, n ≥ 1) or not a union (672 + 127·n bytes, n ≥ 1, flags
+   * The bytes are not a batch (432 + 126·n bytes, n ≥ 1) or not a union (864 + 127·n bytes, n ≥ 1, flags
    * 0 or 1): what the contract reverts as MalformedBatch.
    */
   MALFORMED_BATCH: "MALFORMED_BATCH",
@@ -123,6 +123,14 @@ export const BatchErrorCode = {
   BAD_ORDER: "BAD_ORDER",
   /** A signed order given to the selection is for another market or epoch. */
   WRONG_CONTEXT: "WRONG_CONTEXT",
+  /**
+   * A selection would exceed the contract's bound (MAX_BATCH_ORDERS for a proposal and for a challenge's
+   * new batch, MAX_UNION_ORDERS for a union; clearing/limits.ts), which the contract reverts as
+   * BatchTooLarge. A proposal never does (the rule bounds it), nor a union (a standing batch and a new
+   * batch are each at most 512 orders); a challenge's new batch can, against a standing batch that leaves
+   * out many of its traders' smaller kept orders (settlement/batch.ts, selectChallenge).
+   */
+  BATCH_TOO_LARGE: "BATCH_TOO_LARGE",
   /** An internal invariant failed: a bug, never a property of the input. */
   INVARIANT_VIOLATED: "INVARIANT_VIOLATED",
 } as const;

@@ -47,7 +47,8 @@ export const DATA_PRIOR_PRICE = 1500n;
 /** Highest limit any data device uses: 0.02 $/reading. */
 const DATA_PRICE_CAP = 20_000n;
 /** Smallest order a data device bothers to place, readings. */
-const MIN_ORDER_READINGS = 5n;
+/** The smallest data order, readings: the data market's minQuantity. */
+export const MIN_ORDER_READINGS = 5n;
 const HOURS_PER_DAY = 24n;
 
 const SELLER_DEPOSITS = { depositBase: DATA_DEPOSIT_READINGS, depositQuote: 0n } as const;

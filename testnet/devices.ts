@@ -72,7 +72,8 @@ export const MOVING_AVERAGE_EPOCHS = 12;
 /** Reference price before any epoch cleared: 0.20 $/kWh. */
 export const PRIOR_PRICE_MICROUSD_PER_WH = 200n;
 /** Smallest order a device bothers to place. */
-const MIN_ORDER_WH = 20n;
+/** The smallest energy order, Wh: the energy market's minQuantity, so no device signs an order nodes refuse. */
+export const MIN_ORDER_WH = 20n;
 /** Highest limit any device uses: 2 $/kWh (a price cap for the simulation). */
 const PRICE_CAP_MICROUSD_PER_WH = 2000n;
 

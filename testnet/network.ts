@@ -339,6 +339,7 @@ export class Testnet {
         genesisTimeS,
         epochLengthS,
         feeBps: this.opts.feeBps ?? 5n,
+        minQuantity: plan.minQuantity,
         ...(timing.challengeWindowS !== null && timing.challengeWindowS < epochLengthS
           ? { challengeWindowS: timing.challengeWindowS }
           : {}),

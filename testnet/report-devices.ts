@@ -22,6 +22,8 @@ export const UNFILLED_REASONS: readonly OrderFateReason[] = [
   "not crossing",
   "rationed",
   "not covered",
+  "over trader cap",
+  "outranked",
   "not accepted",
   "unfinished",
 ];
@@ -51,7 +53,13 @@ export function orderFate(
   // No final result yet: a fill a node computed could still be changed by a challenge.
   if (unfinished) return "unfinished";
   if (filled >= o.quantity) return "filled";
-  if (excluded !== undefined) return "not covered";
+  // The node's words say which rule left it out (node/market/views.ts, exclusionView).
+  if (excluded !== undefined)
+    return excluded.startsWith("outranked")
+      ? "outranked"
+      : excluded.startsWith("over the trader cap")
+        ? "over trader cap"
+        : "not covered";
   if (filled > 0n) return "rationed";
   if (price === null) return "not crossing";
   // Unfilled at the price: a limit that crosses it strictly would have filled, so only the marginal
@@ -81,7 +89,10 @@ export function deviceOrderOutcomes(
       limitPrice: o.limitPrice,
       filled,
       fate,
-      ...(fate === "not covered" && detail !== undefined ? { detail } : {}),
+      ...(detail !== undefined &&
+      (fate === "not covered" || fate === "over trader cap" || fate === "outranked")
+        ? { detail }
+        : {}),
     };
   });
 }
@@ -203,7 +214,7 @@ export function renderDevicesHtml(mr: MarketReport, id: string): string {
   });
   return [
     `<section class="devices" id="devices-${esc(id)}">${title}`,
-    `<p class="note">Each device over the run: what it bought and sold, the average clearing price against its own average limit (a buyer's limit is the most it would pay, a seller's the least it would take), and its orders that did not fill completely: not crossing the price, rationed at the price, not covered by its escrow, not accepted by its node, or unfinished when the run stopped.</p>`,
+    `<p class="note">Each device over the run: what it bought and sold, the average clearing price against its own average limit (a buyer's limit is the most it would pay, a seller's the least it would take), and its orders that did not fill completely: not crossing the price, rationed at the price, not covered by its escrow, over its wallet's cap of kept orders, outranked by the side cap, not accepted by its node, or unfinished when the run stopped.</p>`,
     `<table><thead><tr>${head}</tr></thead><tbody>${body.join("")}</tbody></table></section>`,
   ].join("");
 }

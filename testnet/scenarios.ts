@@ -8,7 +8,7 @@ import { type ClearingResult, clear } from "../clearing/clear.ts";
 import type { ClearingOrder } from "../clearing/types.ts";
 import { bytesToHex, type Hex } from "../protocol/hex.ts";
 import { DATA_TEST_TOKENS, ENERGY_TEST_TOKENS, type TestTokenPair } from "../settlement/test-tokens.ts";
-import { DATA_UNITS, dataDevices } from "./data-devices.ts";
+import { DATA_UNITS, dataDevices, MIN_ORDER_READINGS } from "./data-devices.ts";
 import {
   anyBehaviour,
   battery,
@@ -18,6 +18,7 @@ import {
   evCharger,
   generator,
   heatPump,
+  MIN_ORDER_WH,
   solar,
   washingMachine,
 } from "./devices.ts";
@@ -241,6 +242,7 @@ export function energyMarket(devices: ScenarioFactory): MarketPlan {
     baseToken: ENERGY_TOKENS.base,
     quoteToken: ENERGY_TOKENS.quote,
     epochMultiple: 1,
+    minQuantity: MIN_ORDER_WH,
     devices,
   };
 }
@@ -252,6 +254,7 @@ export const dataMarket: MarketPlan = {
   baseToken: DATA_TOKENS.base,
   quoteToken: DATA_TOKENS.quote,
   epochMultiple: DATA_EPOCH_MULTIPLE,
+  minQuantity: MIN_ORDER_READINGS,
   devices: dataDevices(DATA_EPOCH_MULTIPLE),
 };
 

@@ -82,6 +82,8 @@ export interface MarketPlan {
   readonly quoteToken: TestTokenSpec;
   /** Its epoch length as a multiple of `--epoch-seconds` (the primary, first market: 1). */
   readonly epochMultiple: number;
+  /** The market's minQuantity (base units): the smallest order its devices place, and the contract admits. */
+  readonly minQuantity: bigint;
   readonly devices: ScenarioFactory;
 }
 
@@ -144,14 +146,18 @@ export interface EpochReport {
 /**
  * What became of one device order: "filled" (all of it), "rationed" (at the clearing price, partly or not
  * at all filled: the other side was short), "not crossing" (its limit is on the wrong side of the price, or
- * nothing traded), "not covered" (the device's escrow did not cover it: left out of clearing), "not
- * accepted" (its node refused it), "unfinished" (the run stopped before the epoch was final).
+ * nothing traded), "not covered" (the device's escrow did not cover it: left out of clearing), "over
+ * trader cap" (its wallet already had MAX_KEPT_PER_TRADER kept orders of smaller id), "outranked" (the
+ * side cap: MAX_KEPT_PER_SIDE better-priced orders of its side were cleared), "not accepted" (its node
+ * refused it), "unfinished" (the run stopped before the epoch was final).
  */
 export type OrderFateReason =
   | "filled"
   | "rationed"
   | "not crossing"
   | "not covered"
+  | "over trader cap"
+  | "outranked"
   | "not accepted"
   | "unfinished";
 
@@ -165,7 +171,7 @@ export interface DeviceOrderOutcome {
   /** Base units filled. */
   readonly filled: bigint;
   readonly fate: OrderFateReason;
-  /** With "not covered": the node's words ("not covered: needed X QUOTE, had Y"); else absent. */
+  /** Left out of clearing ("not covered", "over trader cap", "outranked"): the node's words; else absent. */
   readonly detail?: string;
 }
 

@@ -31,6 +31,7 @@
 import type { Hex } from "../../protocol/hex.ts";
 import type { OrderJson, Side } from "../../protocol/order.ts";
 import type { ClockStatus } from "../clock.ts";
+import type { PeerClockStatus } from "../peer-clock.ts";
 import type { EpochPhase, OrderSource } from "../store.ts";
 
 export interface ApiErrorBody {
@@ -66,6 +67,8 @@ export interface MarketStatus {
   readonly genesisTimeS: string;
   readonly epochLengthS: string;
   readonly feeBps: string;
+  /** The smallest order the market accepts, base units (orders below it are refused: BELOW_MIN_QUANTITY). */
+  readonly minQuantity: string;
   readonly topics: { readonly orders: string; readonly announce: string };
   readonly epoch: MarketEpochStatus;
   readonly lastSettledEpoch: string | null;
@@ -88,6 +91,8 @@ export interface NodeStatus {
   readonly gossipQueue: number;
   /** The node's clock against the chain's time (null when the node runs on an injected clock). */
   readonly clock: ClockStatus | null;
+  /** The node's clock against its connected peers', from the arrival of their epoch-close announcements. */
+  readonly peerClock?: PeerClockStatus;
 }
 
 export interface PeerView {
@@ -209,7 +214,9 @@ export interface ExclusionView {
   readonly needed: string;
   /** What was left of the trader's collateral of that asset when its turn came. */
   readonly available: string;
-  /** "not covered: needed X QUOTE, had Y" (raw units). */
+  /** Why it was left out: "collateral", "trader-cap" or "side-cap". */
+  readonly cause: "collateral" | "trader-cap" | "side-cap";
+  /** In words: "not covered: needed X QUOTE, had Y" (raw units), "over the trader cap: …", "outranked: …". */
   readonly reason: string;
 }
 
@@ -226,7 +233,7 @@ export interface OrderStatusView extends OrderView {
   /** Why it was excluded (status "excluded"), else null. */
   readonly reason: string | null;
   /** With status "excluded": what it needed and what was left, in raw units of `asset`. */
-  readonly exclusion: Pick<ExclusionView, "asset" | "needed" | "available"> | null;
+  readonly exclusion: Pick<ExclusionView, "asset" | "needed" | "available" | "cause" | "reason"> | null;
   /** Whether the epoch's result is final on chain (or the epoch closed without trade). */
   readonly final: boolean;
 }

@@ -24,6 +24,8 @@ const POLL_STALL_MS = RPC_TIMEOUT_MS + 1000;
 
 export interface SettlementListener {
   onSettlement(ev: SettlementEvent): Promise<void>;
+  /** Traders that deposited into the market in the blocks just read (repeats possible). */
+  onDepositors?(traders: readonly Hex[]): void;
   /** `chainReachable`: whether the poll just before reached the chain (close-out records why if not). */
   closeOut(chainReachable: boolean): void;
 }
@@ -161,6 +163,16 @@ export class ChainFollower implements Startable {
     if (head < this.cursor.block) return;
     const listeners = this.c.listeners();
     const markets = [...listeners.keys()].sort();
+    // Depositors first: if this read fails the poll fails before the cursor moves, so no block's
+    // deposits are skipped.
+    const deposits = await this.c.chain.depositors(markets, this.cursor.block, head);
+    const byMarket = new Map<Hex, Hex[]>();
+    for (const d of deposits) {
+      const list = byMarket.get(d.market) ?? [];
+      list.push(d.trader);
+      byMarket.set(d.market, list);
+    }
+    for (const [market, traders] of byMarket) listeners.get(market)?.onDepositors?.(traders);
     const events = await this.c.chain.settlementEvents(markets, this.cursor.block, head);
     for (const ev of events) {
       if (!this.running) return;

@@ -112,6 +112,15 @@ export interface ChainPort {
    * [fromBlock, toBlock], in chain order. One call covers every market the node serves.
    */
   settlementEvents(markets: readonly Hex[], fromBlock: number, toBlock: number): Promise<SettlementEvent[]>;
+  /**
+   * The traders that deposited into each of `markets` in blocks [fromBlock, toBlock] (Deposited events;
+   * "latest" reads to the head). Intake admits only orders of traders that did (node/market/funded.ts).
+   */
+  depositors(
+    markets: readonly Hex[],
+    fromBlock: number,
+    toBlock: number | "latest",
+  ): Promise<{ market: Hex; trader: Hex }[]>;
   /** The batch a Proposed or Challenged event made standing, rebuilt from its transaction. */
   standingOf(event: StandingEvent): Promise<ChainStanding>;
   /**

@@ -291,6 +291,15 @@ export class RpcChain implements ChainPort {
     })();
   }
 
+  depositors(
+    markets: readonly Hex[],
+    fromBlock: number,
+    toBlock: number | "latest",
+  ): Promise<{ market: Hex; trader: Hex }[]> {
+    if (markets.length === 0) return Promise.resolve([]);
+    return this.call("depositors", () => this.client.depositors({ fromBlock, toBlock, markets }));
+  }
+
   standingOf(event: StandingEvent): Promise<ChainStanding> {
     return this.call("standingOf", async () => {
       for (const call of await this.client.decodeProposalTx(event.txHash)) {

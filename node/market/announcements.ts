@@ -9,12 +9,14 @@
 // cap are IGNOREd (counted, WARN once per epoch). The table keeps KEEP_STORED_ANNOUNCEMENT_EPOCHS epochs.
 import { createHash } from "node:crypto";
 import { peerIdFromString } from "@libp2p/peer-id";
+import { epochEndMs } from "../../protocol/epoch.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { type Announcement, decodeAnnouncement, encodeAnnouncement } from "../gossip/announcement.ts";
 import type { Verdict } from "../gossip/service.ts";
 import type { Logger } from "../logger.ts";
 import type { MarketMetrics } from "../metrics.ts";
 import type { EpochBook } from "../orderbook.ts";
+import type { PeerClock } from "../peer-clock.ts";
 import type { NodeStore } from "../store.ts";
 import { epochAt, type MarketContext } from "./context.ts";
 import type { NodeWallet } from "./intake.ts";
@@ -36,6 +38,8 @@ export interface AnnouncementBoardComponents {
   readonly metrics: MarketMetrics;
   readonly logger: Logger;
   readonly clock: () => number;
+  /** Where the arrival times of peers' close announcements go (the node's clock against its peers'). */
+  readonly peerClock?: PeerClock;
 }
 
 export class AnnouncementBoard {
@@ -53,7 +57,7 @@ export class AnnouncementBoard {
   }
 
   /** Full validation of an announcement gossiped on the market's topic (signatures checked in decode). */
-  onGossip(data: Uint8Array, _from: string): Verdict {
+  onGossip(data: Uint8Array, from: string): Verdict {
     let a: Announcement;
     try {
       a = decodeAnnouncement(data);
@@ -73,6 +77,11 @@ export class AnnouncementBoard {
     }
     // Relayed or direct alike: the announcement is signed by the peer it names.
     if (!this.record(a, origin)) return { action: "IGNORE", code: "TOO_MANY_ANNOUNCERS" };
+    // Sent by its own origin, at the origin's close of the epoch: a reading of its clock against ours.
+    if (a.resultHash === null && from === origin) {
+      const lateMs = this.c.clock() - Number(epochEndMs(this.ctx.schedule, a.epoch));
+      this.c.peerClock?.observe(origin, a.epoch, lateMs);
+    }
     return { action: "ACCEPT", code: "OK" };
   }
 

@@ -14,6 +14,7 @@ import { encodeOrder } from "../../protocol/codec.ts";
 import { OrderError } from "../../protocol/errors.ts";
 import { validateOrder } from "../../protocol/validation.ts";
 import { selectChallenge } from "../../settlement/batch.ts";
+import { BatchError, BatchErrorCode } from "../../settlement/errors.ts";
 import type { ChainPort, StandingEvent } from "../chain/port.ts";
 import { isTransient } from "../chain/rpc-guard.ts";
 import type { Logger } from "../logger.ts";
@@ -121,16 +122,32 @@ export class Challenger {
       for (const [t, c] of read) work.collateral.set(t, c);
     }
 
-    const chosen = selectChallenge(
-      {
-        market: this.ctx.market,
+    let chosen: ReturnType<typeof selectChallenge>;
+    try {
+      chosen = selectChallenge(
+        {
+          market: this.ctx.market,
+          epoch: ev.epoch,
+          domainSeparator: this.ctx.separator,
+          orders: [...work.orders.values()],
+          collateral: work.lookup(),
+        },
+        standing,
+      );
+    } catch (err) {
+      if (!(err instanceof BatchError) || err.code !== BatchErrorCode.BATCH_TOO_LARGE) throw err;
+      // docs/certified-settlement.md, "What is left": a standing batch built so that its challenge would
+      // need more than MAX_BATCH_ORDERS orders. Recorded and said at ERROR: it is an attack or a bug.
+      const reason = `unchallengeable: ${err.message}`;
+      this.c.store.updateEpoch(this.ctx.market, ev.epoch, { reason }, this.c.clock());
+      this.c.logger.error("the standing result cannot be challenged within the contract's bounds", {
         epoch: ev.epoch,
-        domainSeparator: this.ctx.separator,
-        orders: [...work.orders.values()],
-        collateral: work.lookup(),
-      },
-      standing,
-    );
+        standing: ev.resultHash,
+        tx: ev.txHash,
+        err: err.message,
+      });
+      return;
+    }
     work.selection = chosen.selection;
     // The orders this selection leaves out, and why: `smartmarket epoch N` shows the adopted set's reasons.
     this.c.store.putExclusions(this.ctx.market, ev.epoch, work.exclusionRecords());

@@ -4,13 +4,15 @@ import type { Eip712Domain } from "../../protocol/eip712.ts";
 import { type EpochSchedule, epochAtMs } from "../../protocol/epoch.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import type { MarketParams } from "../../protocol/market.ts";
-import type { ValidationContext } from "../../protocol/validation.ts";
+import type { MarketRules, ValidationContext } from "../../protocol/validation.ts";
 import { type MarketTopics, marketTopics } from "../gossip/topics.ts";
 
 export interface MarketContext {
   readonly market: Hex;
   readonly params: MarketParams;
   readonly schedule: EpochSchedule;
+  /** The schedule and the smallest order: what validation checks. */
+  readonly rules: MarketRules;
   readonly domain: Eip712Domain;
   readonly separator: Uint8Array;
   readonly topics: MarketTopics;
@@ -26,6 +28,11 @@ export function makeMarketContext(
     market,
     params,
     schedule: { genesisTimeS: params.genesisTimeS, epochLengthS: params.epochLengthS },
+    rules: {
+      genesisTimeS: params.genesisTimeS,
+      epochLengthS: params.epochLengthS,
+      minQuantity: params.minQuantity,
+    },
     domain,
     separator,
     topics: marketTopics(separator, market),
@@ -37,7 +44,7 @@ export function validationContext(ctx: MarketContext, time: ValidationContext["t
   return {
     domain: ctx.domain,
     domainSeparator: ctx.separator,
-    market: (id) => (id === ctx.market ? ctx.schedule : undefined),
+    market: (id) => (id === ctx.market ? ctx.rules : undefined),
     time,
   };
 }

@@ -2,12 +2,18 @@
 // API, the node's own wallet), is validated by the protocol's checklist, and lands in its epoch's book and
 // in the store. Orders this device signed are written durably before they are gossiped.
 import { encodeOrder } from "../../protocol/codec.ts";
+import { MAX_STORED_ORDERS_PER_TRADER } from "../../protocol/constants.ts";
 import { orderDigestBytes } from "../../protocol/eip712.ts";
 import { OrderError } from "../../protocol/errors.ts";
-import type { Hex } from "../../protocol/hex.ts";
+import { compareHex, type Hex } from "../../protocol/hex.ts";
 import type { Order, SignedOrder } from "../../protocol/order.ts";
 import { signDigest } from "../../protocol/signature.ts";
-import { type ValidOrder, validateOrderBytes, validateOrderJson } from "../../protocol/validation.ts";
+import {
+  type ValidationContext,
+  type ValidOrder,
+  validateOrderBytes,
+  validateOrderJson,
+} from "../../protocol/validation.ts";
 import type { ParsedOrderRequest } from "../api/order-request.ts";
 import { NodeInputError } from "../errors.ts";
 import type { Verdict } from "../gossip/service.ts";
@@ -16,6 +22,7 @@ import type { MarketMetrics } from "../metrics.ts";
 import type { OrderBooks } from "../orderbook.ts";
 import type { NodeStore, OrderSource } from "../store.ts";
 import { epochAt, type MarketContext, validationContext } from "./context.ts";
+import type { FundedTraders } from "./funded.ts";
 import type { SessionNetwork } from "./network.ts";
 
 export interface NodeWallet {
@@ -44,6 +51,8 @@ export interface OrderIntakeComponents {
   readonly metrics: MarketMetrics;
   readonly logger: Logger;
   readonly clock: () => number;
+  /** The traders whose orders are carried: those that deposited into the market. */
+  readonly funded: FundedTraders;
 }
 
 export class OrderIntake {
@@ -55,11 +64,28 @@ export class OrderIntake {
     this.c = components;
   }
 
-  /** Adds a validated order to its epoch's book and the store. */
+  /** The validation context of intake: the market's rules, `time`, and the funded-trader rule. */
+  private vctx(time: ValidationContext["time"]): ValidationContext {
+    const funded = this.c.funded;
+    return { ...validationContext(this.ctx, time), admits: (t) => funded.admits(t) };
+  }
+
+  /**
+   * Adds a validated order to its epoch's book and the store. Per trader and epoch the book keeps the
+   * MAX_STORED_ORDERS_PER_TRADER smallest ids: a larger id is IGNOREd (TRADER_CAP), a smaller one evicts
+   * the trader's largest. Attack: one funded wallet signing thousands of orders per epoch, through as
+   * many peers as it likes, made every node store and reconcile all of them.
+   */
   private admit(valid: ValidOrder, wire: Uint8Array, source: OrderSource): Verdict {
     const book = this.c.books.getOrCreate(this.ctx.market, valid.order.epoch);
     if (book.frozen) return { action: "IGNORE", code: "EPOCH_FROZEN" };
     if (book.has(valid.id)) return { action: "IGNORE", code: "DUPLICATE" };
+    if (book.countOf(valid.order.trader) >= MAX_STORED_ORDERS_PER_TRADER) {
+      const largest = book.largestIdOf(valid.order.trader)!;
+      if (compareHex(valid.id, largest) > 0) return { action: "IGNORE", code: "TRADER_CAP" };
+      book.remove(largest);
+      this.c.store.deleteOrder(largest);
+    }
     if (!this.c.store.putOrder(valid.id, valid.order, wire, source, this.c.clock())) {
       book.add(valid.id, valid.order, wire);
       return { action: "IGNORE", code: "DUPLICATE" };
@@ -71,7 +97,7 @@ export class OrderIntake {
   /** Full validation of an order gossiped on the market's topic. */
   onGossip(data: Uint8Array, _from: string): Verdict {
     try {
-      const valid = validateOrderBytes(data, validationContext(this.ctx, { nowMs: BigInt(this.c.clock()) }));
+      const valid = validateOrderBytes(data, this.vctx({ nowMs: BigInt(this.c.clock()) }));
       return this.admit(valid, data, "gossip");
     } catch (err) {
       if (!(err instanceof OrderError)) throw err;
@@ -88,7 +114,7 @@ export class OrderIntake {
     let rejected = 0;
     // orders not accepted by `${action}|${code}`: the sync layer counts them as drops by reason
     const drops: Record<string, number> = {};
-    const vctx = validationContext(this.ctx, { epoch });
+    const vctx = this.vctx({ epoch });
     for (const wire of wires) {
       let verdict: Verdict;
       try {
@@ -132,7 +158,7 @@ export class OrderIntake {
   async submitJson(json: unknown): Promise<SubmittedOrder> {
     let valid: ValidOrder;
     try {
-      valid = validateOrderJson(json, validationContext(this.ctx, { nowMs: BigInt(this.c.clock()) }));
+      valid = validateOrderJson(json, this.vctx({ nowMs: BigInt(this.c.clock()) }));
     } catch (err) {
       if (err instanceof OrderError) throw new NodeInputError(err.code, err.detail);
       throw err;
@@ -144,7 +170,7 @@ export class OrderIntake {
     let valid: ValidOrder;
     const wire = encodeOrder(order);
     try {
-      valid = validateOrderBytes(wire, validationContext(this.ctx, { nowMs: BigInt(this.c.clock()) }));
+      valid = validateOrderBytes(wire, this.vctx({ nowMs: BigInt(this.c.clock()) }));
     } catch (err) {
       if (err instanceof OrderError) throw new NodeInputError(err.code, err.detail);
       throw err;
@@ -153,7 +179,11 @@ export class OrderIntake {
     const verdict = this.admit(valid, wire, source);
     this.c.metrics.countOrder(source, verdict);
     if (verdict.action !== "ACCEPT") {
-      throw new NodeInputError(verdict.code, `order not accepted: ${verdict.code}`, 409);
+      const why =
+        verdict.code === "TRADER_CAP"
+          ? `: trader ${order.trader} already has ${MAX_STORED_ORDERS_PER_TRADER} orders of smaller id in epoch ${order.epoch}`
+          : "";
+      throw new NodeInputError(verdict.code, `order not accepted: ${verdict.code}${why}`, 409);
     }
     let recipients = 0;
     try {
@@ -164,12 +194,43 @@ export class OrderIntake {
     return { id: valid.id, order: valid.order, recipients };
   }
 
+  /**
+   * Once the deposit history is read: drops, from the open books around `current`, the orders of traders
+   * that never deposited, taken while every trader was admitted (so that this node's sets match its
+   * peers'). Returns how many it dropped.
+   */
+  dropUnfunded(current: bigint): number {
+    let dropped = 0;
+    for (let e = current - 1n; e <= current + 1n; e++) {
+      const book = this.c.books.get(this.ctx.market, e);
+      if (!book || book.frozen) continue;
+      for (const { id, entry } of book.sortedEntries()) {
+        if (this.c.funded.admits(entry.order.trader)) continue;
+        book.remove(id);
+        this.c.store.deleteOrder(id);
+        dropped++;
+      }
+    }
+    if (dropped > 0)
+      this.c.logger.warn(
+        "dropped orders of traders that never deposited (taken before the deposit history was read)",
+        {
+          dropped,
+        },
+      );
+    return dropped;
+  }
+
   /** After a (re)start: the orders of the epochs around `current` back into memory. */
   reloadRecent(current: bigint): void {
     for (let e = current - 1n; e <= current + 1n; e++) {
       if (e < 0n) continue;
       const book = this.c.books.getOrCreate(this.ctx.market, e);
-      for (const s of this.c.store.ordersOfEpoch(this.ctx.market, e)) book.add(s.id, s.order, s.wire);
+      // Ascending id, so the cap keeps each trader's smallest ids (a crash between storing an order and
+      // deleting the one it evicted leaves one too many on disk).
+      for (const s of this.c.store.ordersOfEpoch(this.ctx.market, e)) {
+        if (book.countOf(s.order.trader) < MAX_STORED_ORDERS_PER_TRADER) book.add(s.id, s.order, s.wire);
+      }
     }
   }
 }

@@ -13,10 +13,12 @@ import type { ChainPort, SettlementEvent } from "../chain/port.ts";
 import type { Logger } from "../logger.ts";
 import type { MarketMetrics } from "../metrics.ts";
 import { OrderBooks } from "../orderbook.ts";
+import type { PeerClock } from "../peer-clock.ts";
 import type { NodeStore } from "../store.ts";
 import { AnnouncementBoard } from "./announcements.ts";
 import { Challenger } from "./challenger.ts";
 import { epochAt, type MarketContext } from "./context.ts";
+import { FundedTraders } from "./funded.ts";
 import { type NodeWallet, type NonceSource, OrderIntake, type SubmittedOrder } from "./intake.ts";
 import type { MarketSyncStore, SessionNetwork } from "./network.ts";
 import { EpochPipeline } from "./pipeline.ts";
@@ -27,6 +29,8 @@ import { EpochWorks } from "./work.ts";
 
 /** A peer that connects is caught up on the current epoch after this delay (it subscribes first). */
 const CATCH_UP_DELAY_MS = 200;
+/** A failed read of the market's deposit history is tried again after this long. */
+const DEPOSIT_HISTORY_RETRY_MS = 2000;
 /** Sync serves epochs from 2 behind to 1 ahead of the current one. */
 const SYNC_BEHIND_EPOCHS = 2n;
 const SYNC_AHEAD_EPOCHS = 1n;
@@ -51,6 +55,8 @@ export interface MarketSessionComponents {
   readonly clock: () => number;
   /** The node's metrics registry, for the parts that register their own metrics (the submitter's ranking). */
   readonly registry?: Registry;
+  /** The node's clock against its peers' (one for the node, fed by every market's announcements). */
+  readonly peerClock?: PeerClock;
 }
 
 function realSleep(ms: number): Promise<void> {
@@ -61,6 +67,8 @@ export class MarketSession implements Startable {
   readonly market: Hex;
   readonly context: MarketContext;
   readonly books = new OrderBooks();
+  /** The traders that deposited into the market: the only ones whose orders intake carries. */
+  readonly funded = new FundedTraders();
   readonly intake: OrderIntake;
   readonly board: AnnouncementBoard;
   readonly recorder: SettlementRecorder;
@@ -89,8 +97,17 @@ export class MarketSession implements Startable {
       metrics,
       logger,
       clock,
+      funded: this.funded,
     });
-    this.board = new AnnouncementBoard(ctx, { store, network, wallet, metrics, logger, clock });
+    this.board = new AnnouncementBoard(ctx, {
+      store,
+      network,
+      wallet,
+      metrics,
+      logger,
+      clock,
+      ...(components.peerClock ? { peerClock: components.peerClock } : {}),
+    });
     this.recorder = new SettlementRecorder(ctx, { store, chain, wallet, metrics, logger, clock });
     this.submitter = new RankedSubmitter(ctx, {
       store,
@@ -164,6 +181,7 @@ export class MarketSession implements Startable {
       this.board.onGossip(data, from),
     );
     this.pipeline.start();
+    void this.readDepositHistory();
     this.c.logger.info("serving market", {
       market: this.market,
       epoch: this.currentEpoch(),
@@ -213,6 +231,45 @@ export class MarketSession implements Startable {
         .catch((err) => this.c.logger.debug("catch-up sync failed", { peer, err }));
     }, CATCH_UP_DELAY_MS);
     this.timers.add(t);
+  }
+
+  /**
+   * Reads every Deposited event of the market once (the follower adds later ones). Until it succeeds
+   * intake admits every trader; a failure is logged at WARN and retried while the session runs.
+   */
+  private async readDepositHistory(): Promise<void> {
+    let failures = 0;
+    while (this.running && !this.funded.ready) {
+      try {
+        const found = await this.c.chain.depositors([this.market], 0, "latest");
+        this.funded.add(
+          found.map((d) => d.trader),
+          true,
+        );
+        const purged = this.intake.dropUnfunded(this.currentEpoch());
+        this.c.logger.info("deposit history read", {
+          market: this.market,
+          depositors: this.funded.size,
+          purged,
+        });
+      } catch (err) {
+        if (failures++ === 0 || failures % 30 === 0)
+          this.c.logger.warn(
+            "reading the market's depositors failed; admitting every trader until it works",
+            {
+              market: this.market,
+              failures,
+              err: (err as Error).message,
+            },
+          );
+        await realSleep(DEPOSIT_HISTORY_RETRY_MS);
+      }
+    }
+  }
+
+  /** Traders that deposited into this market in blocks the follower just read. */
+  onDepositors(traders: readonly Hex[]): void {
+    this.funded.add(traders);
   }
 
   /** A settlement event of this market (from the node's chain follower). */

@@ -1,4 +1,5 @@
 // One market's read-only views for the control API (api/types.ts): its status, orders and epochs.
+import { MAX_KEPT_PER_SIDE, MAX_KEPT_PER_TRADER } from "../../clearing/limits.ts";
 import { epochEndMs } from "../../protocol/epoch.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { orderToJson } from "../../protocol/order.ts";
@@ -56,7 +57,13 @@ export function epochSummary(r: EpochRecord): EpochSummary {
 /** An exclusion as the API shows it: the asset it spends and the reason in words (raw units). */
 export function exclusionView(x: ExclusionRecord): ExclusionView {
   const asset = x.side === "buy" ? "QUOTE" : "BASE";
-  return { ...x, asset, reason: `not covered: needed ${x.needed} ${asset}, had ${x.available}` };
+  const reason =
+    x.cause === "trader-cap"
+      ? `over the trader cap: its trader already had ${MAX_KEPT_PER_TRADER} kept orders of smaller id`
+      : x.cause === "side-cap"
+        ? `outranked: ${MAX_KEPT_PER_SIDE} better-priced ${x.side}s entered the clearing (side cap)`
+        : `not covered: needed ${x.needed} ${asset}, had ${x.available}`;
+  return { ...x, asset, reason };
 }
 
 /** The fills of an epoch's recorded result by order id (none when the chain's result replaced ours). */
@@ -99,6 +106,7 @@ export class MarketViews {
       genesisTimeS: params.genesisTimeS.toString(),
       epochLengthS: params.epochLengthS.toString(),
       feeBps: params.feeBps.toString(),
+      minQuantity: params.minQuantity.toString(),
       topics: { orders: this.ctx.topics.orders, announce: this.ctx.topics.announce },
       epoch: {
         current: epoch.toString(),
@@ -154,7 +162,9 @@ export class MarketViews {
         status,
         filled,
         reason: x?.reason ?? null,
-        exclusion: x ? { asset: x.asset, needed: x.needed, available: x.available } : null,
+        exclusion: x
+          ? { asset: x.asset, needed: x.needed, available: x.available, cause: x.cause, reason: x.reason }
+          : null,
         final: rec?.phase === "settled",
       };
     });

@@ -48,15 +48,28 @@ export class EpochWork {
     return this.selection;
   }
 
-  /** Why each order of the current selection was left out (coverage), as the store records it. */
+  /**
+   * Why each order of the current selection was left out of the clearing, as the store records it: not
+   * covered, over its trader's cap, or cut by its side's cap (needed and available are then "0").
+   */
   exclusionRecords(): ExclusionRecord[] {
-    return (this.selection?.excluded ?? []).map((x) => ({
+    const excluded: ExclusionRecord[] = (this.selection?.excluded ?? []).map((x) => ({
       id: x.order.id,
       trader: x.order.order.trader,
       side: x.order.order.side,
       needed: x.needed.toString(),
       available: x.available.toString(),
+      cause: x.reason,
     }));
+    const cut: ExclusionRecord[] = (this.selection?.cut ?? []).map((o) => ({
+      id: o.id,
+      trader: o.order.trader,
+      side: o.order.side,
+      needed: "0",
+      available: "0",
+      cause: "side-cap",
+    }));
+    return [...excluded, ...cut];
   }
 
   /** The local result hash (null before clearing). */

@@ -14,14 +14,23 @@ pragma solidity ^0.8.28;
 /// @dev Assets are numbered BASE = 0 (the traded token, quantities) and QUOTE = 1 (the paid token, prices
 /// are QUOTE base units per BASE base unit). Every amount held in escrow fits in uint112.
 ///
-/// Batch (the `batch` argument of propose and certify), big-endian, no padding: a 336-byte header
+/// Batch (the `batch` argument of propose and certify), big-endian, no padding: a 432-byte header
 ///   price (16) | buy.better (32) | buy.equal (32) | buy.betterEdge (16) | buy.worseEdge (16)
 ///   | buy.remainder (32) | buy.id (32) | sell.better (32) | sell.equal (32) | sell.betterEdge (16)
 ///   | sell.worseEdge (16) | sell.remainder (32) | sell.id (32)
-/// followed by n >= 1 orders of 126 bytes, strictly ascending by order id:
+///   | buy.capLimit (16) | buy.capId (32) | sell.capLimit (16) | sell.capId (32)
+/// followed by 1 <= n <= MAX_BATCH_ORDERS orders of 126 bytes, strictly ascending by order id:
 ///   side (1) | quantity (16) | limitPrice (16) | nonce (8) | trader (20) | v (1) | r (32) | s (32).
-/// Union (the `union` argument of challenge): standing header (336) | union header (336)
-///   | n >= 1 entries of flag (1: an order of the standing batch, 0: an added one) | order (126).
+/// Union (the `union` argument of challenge): standing header (432) | union header (432)
+///   | 1 <= n <= MAX_UNION_ORDERS entries of flag | order (126). Flag bit 0: in the standing batch; bit 1: in
+///   the new batch. 1: standing, dropped from the new batch; 2: added (in the new batch); 3: standing, kept.
+/// The new batch (union header | the bit-1 orders, at most MAX_BATCH_ORDERS) must certify to the union's result;
+/// it becomes the standing batch.
+///
+/// Bounds (docs/clearing.md, "Bounds"): every order has quantity >= the market's minQuantity; per trader, in
+/// ascending id, an order is kept iff the trader has fewer than MAX_KEPT_PER_TRADER kept orders so far and it
+/// is covered; per side, only the first MAX_KEPT_PER_SIDE kept orders by price priority (buys: limit
+/// descending, sells: limit ascending, then id ascending) enter the clearing, the rest are cut (fill 0).
 interface ISmartMarket {
     /// @notice One epoch to finalize, as logged by the last Proposed or Challenged event of that epoch.
     /// @param epoch the epoch
@@ -38,7 +47,9 @@ interface ISmartMarket {
     // ---------------------------------------------------------------- events
 
     /// @notice A market was created. Its id commits to every parameter.
-    /// @param market keccak256(abi.encode(base, quote, genesisTime, epochLength, feeBps, bond, challengeWindow))
+    /// @param market keccak256(abi.encode(base, quote, genesisTime, epochLength, feeBps, bond, challengeWindow,
+    /// minQuantity))
+    /// @param minQuantity the smallest order quantity the market accepts, BASE units (>= 1)
     event MarketCreated(
         bytes32 indexed market,
         address indexed base,
@@ -47,7 +58,8 @@ interface ISmartMarket {
         uint64 epochLength,
         uint16 feeBps,
         uint96 bond,
-        uint32 challengeWindow
+        uint32 challengeWindow,
+        uint128 minQuantity
     );
 
     /// @notice `amount` of `asset` was moved from `trader`'s wallet into its free escrow balance in `market`.
@@ -84,8 +96,8 @@ interface ISmartMarket {
     );
 
     /// @notice `challenger` replaced the standing result of `epoch`, submitted by `replaced`, with the certified
-    /// clearing of a strictly larger batch (`batchHash`: keccak256 of union header || every union order, the
-    /// batch a later challenge presents as the standing one). The standing fills were undone and these applied;
+    /// clearing of a strictly larger batch (`batchHash`: keccak256 of the new batch, union header || the orders
+    /// flagged for it, the batch a later challenge presents as the standing one). The standing fills were undone and these applied;
     /// `replaced`'s bond was credited to `challenger` (bondsOf). Price and volume are 0 when the union clears
     /// to no trade.
     event Challenged(
@@ -127,6 +139,8 @@ interface ISmartMarket {
     error GenesisTooFar(uint256 genesisTime, uint256 latestGenesisTime);
     /// @notice A market with these parameters (hence this id) exists already.
     error MarketExists(bytes32 market);
+    /// @notice createMarket with minQuantity 0: every market has a minimum order quantity of at least 1.
+    error ZeroMinQuantity();
     /// @notice No market has this id.
     error UnknownMarket(bytes32 market);
 
@@ -182,8 +196,12 @@ interface ISmartMarket {
     /// standing submitter and its certified fee, does not hash to the stored `record`: it is not the standing
     /// batch (replayed, truncated, reordered or altered), or not its submitter.
     error StandingMismatch(bytes32 record);
-    /// @notice A challenge must add at least one order (an entry with flag 0) to the standing batch.
+    /// @notice A challenge must add at least one order (an entry with flag 2) to the standing batch.
     error NoNewOrders();
+    /// @notice The new batch of a challenge (union header || its flag-2 and flag-3 orders) certifies to
+    /// `newBatchResultHash`, not to the union's `unionResultHash`. (A new batch that fails its certification
+    /// reverts with that certification's own error.)
+    error NewBatchMismatch(bytes32 unionResultHash, bytes32 newBatchResultHash);
     /// @notice The union clears to the standing result (`resultHash`): nothing to replace.
     error ResultUnchanged(bytes32 resultHash);
     /// @notice finalize(): `epoch` is final from `deadline` (the close of epoch+1) on.
@@ -198,9 +216,13 @@ interface ISmartMarket {
 
     // ---------------------------------------------------------------- errors: certification
 
-    /// @notice The batch is not 336 + 126*n bytes with n >= 1, or the union not 672 + 127*n bytes with n >= 1
-    /// and every flag 0 or 1.
+    /// @notice The batch is not 432 + 126*n bytes with n >= 1, or the union not 864 + 127*n bytes with n >= 1
+    /// and every flag 1, 2 or 3.
     error MalformedBatch(uint256 length);
+    /// @notice A batch of propose or certify has more than MAX_BATCH_ORDERS orders, or a union more than
+    /// MAX_UNION_ORDERS entries (`orders` of them, `max` allowed): checked with the length, before the commitment;
+    /// or a challenge's new batch has more than MAX_BATCH_ORDERS orders (checked with the flags).
+    error BatchTooLarge(uint256 orders, uint256 max);
     /// @notice The header's price must be in [1, 2^128 - 1] (limits are uint128 and positive).
     error PriceOutOfRange(uint256 price);
     /// @notice propose (or certify) of a batch whose header's sums give volume 0 (min(buy.better + buy.equal,
@@ -217,6 +239,15 @@ interface ISmartMarket {
     error InvalidSide(uint256 index, uint256 side);
     /// @notice Order `index` has quantity 0 or limitPrice 0.
     error MalformedOrder(uint256 index);
+    /// @notice Order `index` has `quantity` below the market's `minQuantity`: no such order is valid. Checked for
+    /// every order (the standing ones of a challenge included), after InvalidSide and MalformedOrder.
+    error OrderBelowMinimum(uint256 index, uint256 quantity, uint256 minQuantity);
+    /// @notice More than `max` (MAX_KEPT_PER_SIDE) kept orders of `side` (0 buy, 1 sell) pass the header's cap
+    /// threshold of that side: `count` of them. Checked after the pass, before the aggregates.
+    error SideOverCap(uint256 side, uint256 count, uint256 max);
+    /// @notice The header's cap threshold of `side` cuts a kept order while only `count` < `max`
+    /// (MAX_KEPT_PER_SIDE) kept orders of the side pass it: a cut must leave exactly the top `max` in.
+    error CapNotTight(uint256 side, uint256 count, uint256 max);
     /// @notice Order `index` has id `id` <= the previous one's: orders must be strictly ascending by id, which
     /// also rules out one order twice.
     error OrdersNotAscending(uint256 index, bytes32 previousId, bytes32 id);
@@ -234,7 +265,7 @@ interface ISmartMarket {
     // ---------------------------------------------------------------- functions: markets and escrow
 
     /// @notice Creates a market; anyone may. Returns its id, keccak256(abi.encode(base, quote, genesisTime,
-    /// epochLength, feeBps, bond, challengeWindow)).
+    /// epochLength, feeBps, bond, challengeWindow, minQuantity)).
     /// @param feeBps fee paid to the final result's submitter, basis points of each sell fill's QUOTE proceeds
     /// @param bond wei that every proposal and every challenge locks (msg.value)
     /// @param genesisTime start of epoch 0, unix seconds; at most MAX_GENESIS_DELAY after block.timestamp
@@ -243,6 +274,8 @@ interface ISmartMarket {
     /// EpochLengthTooLong)
     /// @param challengeWindow seconds, 1 <= challengeWindow < epochLength: proposals for epoch e close this long
     /// before the close of e+1, challenges at the close of e+1
+    /// @param minQuantity the smallest order quantity, BASE units, >= 1 (else ZeroMinQuantity): a batch holding an
+    /// order with a smaller quantity reverts OrderBelowMinimum
     function createMarket(
         address base,
         address quote,
@@ -250,7 +283,8 @@ interface ISmartMarket {
         uint64 epochLength,
         uint16 feeBps,
         uint96 bond,
-        uint32 challengeWindow
+        uint32 challengeWindow,
+        uint128 minQuantity
     ) external returns (bytes32 market);
 
     /// @notice Moves `amount` of `asset` from the caller's wallet (ERC-20 transferFrom: approve first) into
@@ -300,7 +334,8 @@ interface ISmartMarket {
     /// @notice Replaces the standing result of `epoch` (before T2) with the certified clearing of the union of
     /// the standing batch and at least one added order, if that result differs; msg.value must be the bond.
     /// Undoes the standing fills, applies the union's, credits the standing bond to the caller's claimable
-    /// bonds and stores the union's record. The union's clearing may be no trade (price 0, volume 0, no fills,
+    /// bonds and stores the record of the new batch (the flag-2 and flag-3 orders, which certify to the
+    /// union's result). The union's clearing may be no trade (price 0, volume 0, no fills,
     /// fee 0): then the standing fills are undone and nothing is applied.
     /// @param standingSubmitter the submitter of the standing result (its Proposed/Challenged event)
     /// @param union standing header || union header || entries (flag || order), see the interface notes
@@ -347,6 +382,18 @@ interface ISmartMarket {
     /// @notice Latest genesis of a new market, seconds after the block that creates it (30 days).
     function MAX_GENESIS_DELAY() external view returns (uint256);
 
+    /// @notice Kept orders per trader per epoch, buys and sells together (4).
+    function MAX_KEPT_PER_TRADER() external view returns (uint256);
+
+    /// @notice Kept orders per side that enter the clearing, by price priority (64); the rest are cut.
+    function MAX_KEPT_PER_SIDE() external view returns (uint256);
+
+    /// @notice Most orders of a proposal's (or certify's) batch: 2 * MAX_KEPT_PER_SIDE * MAX_KEPT_PER_TRADER (512).
+    function MAX_BATCH_ORDERS() external view returns (uint256);
+
+    /// @notice Most entries of a challenge's union: 2 * MAX_BATCH_ORDERS (1024).
+    function MAX_UNION_ORDERS() external view returns (uint256);
+
     /// @notice recordOf() of a finalized epoch.
     function FINALIZED() external view returns (bytes32);
 
@@ -367,7 +414,8 @@ interface ISmartMarket {
         address trader
     ) external view returns (bytes32);
 
-    /// @notice keccak256(abi.encode(base, quote, genesisTime, epochLength, feeBps, bond, challengeWindow)).
+    /// @notice keccak256(abi.encode(base, quote, genesisTime, epochLength, feeBps, bond, challengeWindow,
+    /// minQuantity)).
     function marketId(
         address base,
         address quote,
@@ -375,7 +423,8 @@ interface ISmartMarket {
         uint64 epochLength,
         uint16 feeBps,
         uint96 bond,
-        uint32 challengeWindow
+        uint32 challengeWindow,
+        uint128 minQuantity
     ) external pure returns (bytes32);
 
     /// @notice A market's parameters; reverts UnknownMarket.
@@ -389,7 +438,8 @@ interface ISmartMarket {
             uint64 epochLength,
             uint16 feeBps,
             uint96 bond,
-            uint32 challengeWindow
+            uint32 challengeWindow,
+            uint128 minQuantity
         );
 
     /// @notice The market's epoch at block.timestamp; 0 before genesis (bookkeeping: nothing before genesis

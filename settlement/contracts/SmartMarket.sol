@@ -23,8 +23,8 @@ interface IERC20Transfers {
 ///   (B1) a collateral (_collateral) is a 112-bit balance: < 2^112;
 ///   (B2) a kept order needs at most its trader's collateral, so a kept order's quantity is < 2^112 (a buy
 ///        needs quantity * limitPrice >= quantity, a sell needs quantity);
-///   (B3) a batch has n < 2^32 orders (its calldata is 126 bytes per order; no transaction carries 2^39
-///        bytes), so a sum of kept quantities is < 2^144;
+///   (B3) a batch has n <= MAX_UNION_ORDERS < 2^32 orders (checked with its length), so a sum of kept
+///        quantities is < 2^144;
 ///   (B4) price and limits are 16-byte fields: < 2^128.
 contract SmartMarket is ISmartMarket {
     uint8 internal constant BASE = 0;
@@ -36,6 +36,15 @@ contract SmartMarket is ISmartMarket {
     uint256 public constant override MAX_GENESIS_DELAY = 30 days;
     /// @dev One epoch of delay is necessary (see requestWithdrawal in docs/settlement.md); the second is margin.
     uint256 public constant override WITHDRAWAL_DELAY_EPOCHS = 2;
+    /// @dev The bounds of docs/clearing.md ("Bounds"), the same as clearing/limits.ts: per trader at most 4 kept
+    /// orders (buys and sells together); per side at most 64 in-orders (by price priority); a proposal carries at
+    /// most 2 * 64 * 4 = 512 orders (the largest certificate the rule needs: the in-orders and, for each of their
+    /// at most 128 traders, its at most 4 kept orders), a union at most 1024 (a standing batch and as many added;
+    /// 1024 * 127 + 2 * 432 bytes < 128 KiB, the public-mempool limit).
+    uint256 public constant override MAX_KEPT_PER_TRADER = 4;
+    uint256 public constant override MAX_KEPT_PER_SIDE = 64;
+    uint256 public constant override MAX_BATCH_ORDERS = 2 * MAX_KEPT_PER_SIDE * MAX_KEPT_PER_TRADER;
+    uint256 public constant override MAX_UNION_ORDERS = 2 * MAX_BATCH_ORDERS;
     bytes32 public constant override FINALIZED = bytes32(uint256(1));
     uint256 private constant BPS = 10_000;
 
@@ -51,12 +60,14 @@ contract SmartMarket is ISmartMarket {
     /// @dev 2^112 - 1, as a literal so that assembly can use it.
     uint256 private constant MASK112 = 0xffffffffffffffffffffffffffff;
     uint256 private constant MASK80 = 0xffffffffffffffffffff;
+    /// @dev 2^113 - 1: a coverage field (collateral + 1 <= 2^112, B1).
+    uint256 private constant MASK113 = 0x1ffffffffffffffffffffffffffff;
     uint256 private constant BIG_BOND = 1 << 250;
 
     // ---------------------------------------------------------------- batch encoding
 
-    /// @dev Batch header: 13 big-endian fields, see ISmartMarket. Offsets of the fields read by name.
-    uint256 internal constant HEADER = 336;
+    /// @dev Batch header: 17 big-endian fields, see ISmartMarket. Offsets of the fields read by name.
+    uint256 internal constant HEADER = 432;
     uint256 internal constant ORDER = 126;
     /// @dev A union entry: flag (1) then the order.
     uint256 private constant ENTRY = 127;
@@ -68,6 +79,10 @@ contract SmartMarket is ISmartMarket {
     uint256 private constant H_BUY_ID = 144;
     /// @dev The sell fields are the buy fields' offsets + 160.
     uint256 private constant H_SELL = 160;
+    /// @dev The side-cap threshold of buys: capLimit (16 bytes), capId (32); the sell threshold is at + H_CAP_SELL.
+    uint256 private constant H_CAP_LIMIT = 336;
+    uint256 private constant H_CAP_ID = 352;
+    uint256 private constant H_CAP_SELL = 48;
 
     // ---------------------------------------------------------------- memory scratch of a certification
 
@@ -83,8 +98,9 @@ contract SmartMarket is ISmartMarket {
     ///   [480, 704)  the pass's state: price, feeBps, coverage namespace, the market's escrow mapping slot, the
     ///               next (id, fill) and the next effect to write, the fee total so far
     ///   [704, 800)  the arguments of a failure: v, s, recovered signer
-    ///   [800, 1440) the state of each side (SIDE bytes at SIDES + side * SIDE), see the S_ offsets
-    ///   [1440, 1504) a zero word and a word of ones: the signature flags of "check all" and "check none"
+    ///   [800, 1696) the state of each side (SIDE bytes at SIDES + side * SIDE), see the S_ offsets
+    ///   [1696, 1760) a zero word and a word of ones: the signature flags of "check all" and "check none"
+    ///   [1760, 1792) the market's minQuantity
     uint256 private constant ORDER_AT = 96;
     uint256 private constant QUANTITY_AT = 128;
     uint256 private constant LIMIT_AT = 160;
@@ -104,15 +120,17 @@ contract SmartMarket is ISmartMarket {
     uint256 private constant FAILED_S = 736;
     uint256 private constant FAILED_SIGNER = 768;
     uint256 private constant SIDES = 800;
-    uint256 private constant SIDE = 320;
-    uint256 private constant FLAG_ALL = 1440;
-    uint256 private constant FLAG_NONE = 1472;
-    uint256 private constant SCRATCH = 1504;
+    uint256 private constant SIDE = 448;
+    uint256 private constant FLAG_ALL = 1696;
+    uint256 private constant FLAG_NONE = 1728;
+    uint256 private constant MIN_QUANTITY_AT = 1760;
+    uint256 private constant SCRATCH = 1792;
     /// @dev Above the compiler's initial free memory pointer (where via-IR's own stack spill area ends).
     uint256 private constant SCRATCH_AT = 0x800;
-    /// @dev Per side: from the header, R (units left for the marginal level), L (its claimed quantity) and the
-    /// bonus threshold (remainder, id); counted in the pass: the better and equal sums, the distance from the
-    /// price of the closest better and of the closest worse limit (0: none), the pro-rata shares and bonuses.
+    /// @dev Per side: from the header, R (units left for the marginal level), L (its claimed quantity), the
+    /// bonus threshold (remainder, id) and the cap threshold (limit, id); counted in the pass: the better and
+    /// equal sums, the distance from the price of the closest better and of the closest worse limit (0: none),
+    /// the pro-rata shares and bonuses, the kept orders that pass the cap threshold (in) and whether one did not.
     uint256 private constant S_R = 0;
     uint256 private constant S_L = 32;
     uint256 private constant S_REM = 64;
@@ -123,12 +141,16 @@ contract SmartMarket is ISmartMarket {
     uint256 private constant S_WORSE_DIST = 224;
     uint256 private constant S_SHARES = 256;
     uint256 private constant S_BONUSES = 288;
+    uint256 private constant S_CAP_LIMIT = 320;
+    uint256 private constant S_CAP_ID = 352;
+    uint256 private constant S_IN = 384;
+    uint256 private constant S_CUT = 416;
     /// @dev The result hash's ABI encoding: 6 head words, then (id, fill) per non-zero fill.
     uint256 internal constant RESULT_HEAD = 192;
 
     /// @dev Which signatures a certification checks: every order's, none (the standing batch of a challenge,
     /// checked when it was submitted), or else `sigs` is the memory address of the union's first flag and the
-    /// order i's is checked iff its flag (at sigs + 127 i) is 0 (an added order). The pass reads a flag for
+    /// order i's is checked iff bit 0 of its flag (at sigs + 127 i) is 0 (an added order). The pass reads a flag for
     /// every order: the first two cases point it at FLAG_ALL or FLAG_NONE, with stride 0.
     uint256 internal constant SIGS_ALL = 0;
     uint256 private constant SIGS_NONE = 1;
@@ -136,17 +158,19 @@ contract SmartMarket is ISmartMarket {
     // ---------------------------------------------------------------- transient storage (EIP-1153)
 
     /// @dev Slot 0: the number of certifications so far in this transaction, their namespace. The coverage
-    /// state of (trader, asset) in certification ns lives at (ns << 161) | (asset << 160) | trader, ns >= 1:
-    /// the standing and the union certification of one challenge, or two calls in one transaction, never
-    /// share a slot. Slot 1: the standing record while a challenge re-certifies the standing batch (any
-    /// failure then means the batch given is not the standing one: StandingMismatch). Slot 2: below. Slots below
-    /// 2^161 other than these, and slots with bit 255 set, are never used here (the test harness injects
+    /// state of a trader in certification ns lives at (ns << 161) | trader, ns >= 1, one word: what is left of
+    /// its BASE collateral + 1 (bits 0..112; 0 = not read yet), of its QUOTE collateral + 1 (bits 113..225),
+    /// and its count of kept orders (bits 226..228, at most MAX_KEPT_PER_TRADER): one TLOAD and one TSTORE
+    /// per order. The three certifications of one challenge (standing, union, new batch), or two calls in one
+    /// transaction, never share a slot. Slot 1: the standing record while a challenge re-certifies the standing batch (any
+    /// failure then means the batch given is not the standing one: StandingMismatch). Slot 2: below. Slots
+    /// below 2^161 other than these, and slots with bit 255 set, are never used here (the test harness injects
     /// collateral there).
     uint256 private constant T_NAMESPACE = 0;
     uint256 private constant T_STANDING = 1;
-    // Slot 2: 1 while challenge() certifies (its standing batch and its union): a certification then accepts
-    // no trade (V = 0). 0 otherwise (propose, certify()): V = 0 reverts NoTrade. challenge() clears it after
-    // the union's certification, so a later call in the same transaction never sees it.
+    // Slot 2: 1 while challenge() certifies (its standing batch, its union and its new batch): a certification
+    // then accepts no trade (V = 0). 0 otherwise (propose, certify()): V = 0 reverts NoTrade. challenge() clears
+    // it after the new batch's certification, so a later call in the same transaction never sees it.
     uint256 internal constant T_NO_TRADE = 2;
 
     /// @dev A certified result in memory.
@@ -174,6 +198,8 @@ contract SmartMarket is ISmartMarket {
     mapping(bytes32 => uint256) private _schedule;
     /// @dev The bond of markets whose bond is >= 2^80 wei.
     mapping(bytes32 => uint256) private _bigBond;
+    /// @dev Per market: its minQuantity (>= 1; 0 = no such market). Its own word: the schedule word is full.
+    mapping(bytes32 => uint256) private _minQuantity;
     /// @dev [BASE, QUOTE] token addresses.
     mapping(bytes32 => address[2]) private _tokens;
     mapping(bytes32 => mapping(address => uint256[4])) private _escrow;
@@ -200,7 +226,8 @@ contract SmartMarket is ISmartMarket {
         uint64 epochLength,
         uint16 feeBps,
         uint96 bond,
-        uint32 challengeWindow
+        uint32 challengeWindow,
+        uint128 minQuantity
     ) external returns (bytes32 market) {
         if (base == address(0) || quote == address(0)) revert ZeroTokenAddress(base, quote);
         if (base == quote) revert IdenticalTokens(base);
@@ -213,7 +240,8 @@ contract SmartMarket is ISmartMarket {
         if (challengeWindow == 0 || challengeWindow >= epochLength) {
             revert BadChallengeWindow(challengeWindow, epochLength);
         }
-        market = marketId(base, quote, genesisTime, epochLength, feeBps, bond, challengeWindow);
+        if (minQuantity == 0) revert ZeroMinQuantity();
+        market = marketId(base, quote, genesisTime, epochLength, feeBps, bond, challengeWindow, minQuantity);
         if (_schedule[market] != 0) revert MarketExists(market);
         uint256 schedule = uint256(genesisTime) | (uint256(epochLength) << 64) | (uint256(feeBps) << 128)
             | (uint256(challengeWindow) << 138);
@@ -224,8 +252,9 @@ contract SmartMarket is ISmartMarket {
             _bigBond[market] = bond;
         }
         _schedule[market] = schedule;
+        _minQuantity[market] = minQuantity;
         _tokens[market] = [base, quote];
-        emit MarketCreated(market, base, quote, genesisTime, epochLength, feeBps, bond, challengeWindow);
+        emit MarketCreated(market, base, quote, genesisTime, epochLength, feeBps, bond, challengeWindow, minQuantity);
     }
 
     /// @inheritdoc ISmartMarket
@@ -236,9 +265,10 @@ contract SmartMarket is ISmartMarket {
         uint64 epochLength,
         uint16 feeBps,
         uint96 bond,
-        uint32 challengeWindow
+        uint32 challengeWindow,
+        uint128 minQuantity
     ) public pure returns (bytes32) {
-        return keccak256(abi.encode(base, quote, genesisTime, epochLength, feeBps, bond, challengeWindow));
+        return keccak256(abi.encode(base, quote, genesisTime, epochLength, feeBps, bond, challengeWindow, minQuantity));
     }
 
     /// @inheritdoc ISmartMarket
@@ -252,7 +282,8 @@ contract SmartMarket is ISmartMarket {
             uint64 epochLength,
             uint16 feeBps,
             uint96 bond,
-            uint32 challengeWindow
+            uint32 challengeWindow,
+            uint128 minQuantity
         )
     {
         uint256 schedule = _scheduleOf(market);
@@ -264,7 +295,8 @@ contract SmartMarket is ISmartMarket {
             uint64(schedule >> 64),
             uint16(_feeBps(schedule)),
             uint96(_bondOf(market, schedule)),
-            uint32(schedule >> 138)
+            uint32(schedule >> 138),
+            uint128(_minQuantity[market])
         );
     }
 
@@ -409,7 +441,7 @@ contract SmartMarket is ISmartMarket {
         _checkBond(market, schedule);
         mapping(uint256 => bytes32) storage records = _records[market];
         if (records[epoch] != 0) revert AlreadyProposed(market, epoch);
-        (uint256 ptr, uint256 n, bytes32 batchHash) = _loadBatch(batch);
+        (uint256 ptr, uint256 n, bytes32 batchHash) = _loadBatch(batch, MAX_BATCH_ORDERS);
         _checkCommitment(market, epoch, batchHash);
 
         uint256 feeBps = _feeBps(schedule);
@@ -439,6 +471,7 @@ contract SmartMarket is ISmartMarket {
         uint256 len = union.length;
         if (len < 2 * HEADER + ENTRY || (len - 2 * HEADER) % ENTRY != 0) revert MalformedBatch(len);
         uint256 n = (len - 2 * HEADER) / ENTRY;
+        if (n > MAX_UNION_ORDERS) revert BatchTooLarge(n, MAX_UNION_ORDERS);
         uint256 raw = _alloc(len);
         bytes32 dataHash;
         assembly ("memory-safe") {
@@ -446,43 +479,62 @@ contract SmartMarket is ISmartMarket {
             dataHash := keccak256(raw, len)
         }
         _checkCommitment(market, epoch, dataHash);
-        (uint256 standing, uint256 m, uint256 joined) = _splitUnion(raw, n, len);
-        bytes32 standingHash;
-        bytes32 unionHash;
-        assembly ("memory-safe") {
-            standingHash := keccak256(standing, add(HEADER, mul(m, ORDER)))
-            unionHash := keccak256(joined, add(HEADER, mul(n, ORDER)))
-        }
+        // Three batches out of one union: the standing one (standing header || the orders with flag bit 0), the
+        // union (union header || every order) and the new one (union header || the orders with flag bit 1). The
+        // first extraction checks every flag (1, 2 or 3).
+        (uint256 standing, uint256 m, bytes32 standingHash) = _extract(raw, n, 0, 1);
+        (uint256 joined,,) = _extract(raw, n, HEADER, 3);
+        (uint256 next, uint256 k, bytes32 nextHash) = _extract(raw, n, HEADER, 2);
+        if (k > MAX_BATCH_ORDERS) revert BatchTooLarge(k, MAX_BATCH_ORDERS);
 
         uint256 feeBps = _feeBps(schedule);
-        // Both certifications of a challenge accept no trade: the union may clear to nothing (it then undoes a
+        // Every certification of a challenge accepts no trade: the union may clear to nothing (it then undoes a
         // standing result that traded), and a standing batch may be such a union (it stays challengeable).
         // (Inline here, not through a helper: measured, a helper changes how the optimizer inlines the
         // certification into propose, which then costs ~75 gas more per order.)
         assembly ("memory-safe") {
             tstore(T_NO_TRADE, 1)
         }
-        // The standing batch was certified when it was submitted, from the same collateral (collateralOf(e) does
-        // not change during e + 1): any failure now proves it is not the standing batch.
-        _setStanding(record);
-        Certificate memory old = _certify(market, epoch, feeBps, standing, m, SIGS_NONE);
-        _setStanding(0);
-        _noTradeResult(old);
-        if (_record(standingHash, standingSubmitter, old.feeTotal) != record) revert StandingMismatch(record);
-        if (m == n) revert NoNewOrders();
-        Certificate memory c = _certify(market, epoch, feeBps, joined, n, raw + 2 * HEADER);
+        // Three certifications from one call site (each call site inlines the whole certification: contract size),
+        // in this order. 0: the standing batch, without signatures; it was certified when it was submitted, from
+        // the same collateral (collateralOf(e) does not change during e + 1), so any failure now proves it is not
+        // the standing batch (StandingMismatch). 1: the union, signatures of the added orders (flag 2). 2: the
+        // new batch, without signatures (its orders are standing ones or added ones just checked), from the same
+        // collateral; it fails with its own errors, and must certify to the union's result.
+        uint256[3] memory batches = [standing, joined, next];
+        uint256[3] memory counts = [m, n, k];
+        uint256[3] memory sigs = [SIGS_NONE, raw + 2 * HEADER, SIGS_NONE];
+        Certificate memory old;
+        Certificate memory d;
+        for (uint256 i; i < 3; ++i) {
+            // While the standing batch certifies, every failure is StandingMismatch (cleared for the other two).
+            _setStanding(i == 0 ? record : bytes32(0));
+            Certificate memory x = _certify(market, epoch, feeBps, batches[i], counts[i], sigs[i]);
+            _noTradeResult(x);
+            if (i == 0) {
+                if (_record(standingHash, standingSubmitter, x.feeTotal) != record) revert StandingMismatch(record);
+                // No entry with flag 2 (an added order): every entry is a standing one.
+                if (m == n) revert NoNewOrders();
+                old = x;
+            } else if (i == 1) {
+                if (x.resultHash == old.resultHash) revert ResultUnchanged(x.resultHash);
+                d = x;
+            } else if (x.resultHash != d.resultHash) {
+                revert NewBatchMismatch(d.resultHash, x.resultHash);
+            } else {
+                d = x;
+            }
+        }
         assembly ("memory-safe") {
             tstore(T_NO_TRADE, 0)
         }
-        _noTradeResult(c);
-        if (c.resultHash == old.resultHash) revert ResultUnchanged(c.resultHash);
 
         _move(old, feeBps, current, true);
-        _move(c, feeBps, current, false);
+        _move(d, feeBps, current, false);
         if (bond != 0) _bonds[msg.sender] += bond; // the replaced submitter's bond
-        records[epoch] = _record(unionHash, msg.sender, c.feeTotal);
+        records[epoch] = _record(nextHash, msg.sender, d.feeTotal);
         emit Challenged(
-            market, epoch, msg.sender, standingSubmitter, c.resultHash, unionHash, c.price, c.volume, c.feeTotal
+            market, epoch, msg.sender, standingSubmitter, d.resultHash, nextHash, d.price, d.volume, d.feeTotal
         );
     }
 
@@ -550,7 +602,7 @@ contract SmartMarket is ISmartMarket {
         uint256 schedule = _scheduleOf(market);
         uint256 current = _currentEpoch(schedule);
         if (current <= epoch) revert EpochNotClosed(epoch, current);
-        return _certifyBatch(market, epoch, schedule, batch);
+        return _certifyBatch(market, epoch, schedule, batch, MAX_BATCH_ORDERS);
     }
 
     /// @inheritdoc ISmartMarket
@@ -619,8 +671,10 @@ contract SmartMarket is ISmartMarket {
 
     // ================================================================ certification
 
-    /// @dev certify() without the epoch check (the test harness calls it with injected collateral).
-    function _certifyBatch(bytes32 market, uint64 epoch, uint256 schedule, bytes calldata batch)
+    /// @dev certify() without the epoch check, for a batch of at most `max` orders (the test harness calls it
+    /// with injected collateral, and with T_NO_TRADE set to certify as a challenge's union does; otherwise a
+    /// certificate of volume 0 reverted NoTrade and _noTradeResult changes nothing).
+    function _certifyBatch(bytes32 market, uint64 epoch, uint256 schedule, bytes calldata batch, uint256 max)
         internal
         returns (
             uint256 price,
@@ -632,8 +686,9 @@ contract SmartMarket is ISmartMarket {
         )
     {
         _reserveScratch();
-        (uint256 ptr, uint256 n, bytes32 hash) = _loadBatch(batch);
+        (uint256 ptr, uint256 n, bytes32 hash) = _loadBatch(batch, max);
         Certificate memory c = _certify(market, epoch, _feeBps(schedule), ptr, n, SIGS_ALL);
+        _noTradeResult(c);
         fills = new uint256[](n);
         uint256 fillWords = c.fills + RESULT_HEAD + 32;
         uint256 effects = c.effects;
@@ -666,6 +721,7 @@ contract SmartMarket is ISmartMarket {
     {
         _initScratch(market, epoch);
         (uint256 price, uint256 volume) = _readHeader(batch, SCRATCH_AT + SIDES);
+        _readCaps(batch, _minQuantity[market]);
         uint256 fills = _alloc(RESULT_HEAD + 64 * n);
         uint256 effects = _alloc(64 * n);
         mapping(address => uint256[4]) storage accounts = _escrow[market];
@@ -692,6 +748,7 @@ contract SmartMarket is ISmartMarket {
             default { stride := ENTRY }
         }
         _pass(batch + HEADER, batch + HEADER + n * ORDER, sigs, stride, epoch);
+        _checkCaps(SCRATCH_AT + SIDES);
         _checkAggregates(batch, SCRATCH_AT + SIDES, price);
         uint256 count;
         bytes32 resultHash;
@@ -723,7 +780,7 @@ contract SmartMarket is ISmartMarket {
             uint256 failure;
             bytes32 id;
             uint256 slot;
-            uint256 left;
+            uint256 word;
             uint256 account;
             uint256 side;
             uint256 quantity;
@@ -742,9 +799,11 @@ contract SmartMarket is ISmartMarket {
                 mstore(add(SCRATCH_AT, STRUCT_HASH_AT), keccak256(SCRATCH_AT, 256))
                 id := keccak256(add(SCRATCH_AT, DIGEST_INPUT), 66)
                 failure := or(gt(side, 1), or(iszero(quantity), iszero(limit)))
+                // Below the market's minimum (after the side and amount checks, before the id's).
+                if iszero(or(failure, iszero(lt(quantity, mload(add(SCRATCH_AT, MIN_QUANTITY_AT)))))) { failure := 2 }
                 if iszero(or(failure, gt(id, previous))) { failure := 3 }
                 if iszero(failure) {
-                    if iszero(shr(248, mload(flag))) {
+                    if iszero(and(shr(248, mload(flag)), 1)) {
                         let v := shr(248, mload(add(order, 61)))
                         let s := mload(add(order, 94))
                         switch or(iszero(or(eq(v, 27), eq(v, 28))), gt(s, HALF_N))
@@ -770,8 +829,8 @@ contract SmartMarket is ISmartMarket {
                     }
                     // Coverage (2.4): the running state of (trader, asset spent) in this certification's
                     // namespace, and the trader's escrow slot _escrow[market][trader].
-                    slot := or(mload(add(SCRATCH_AT, NAMESPACE_AT)), or(shl(160, xor(side, 1)), trader))
-                    left := tload(slot)
+                    slot := or(mload(add(SCRATCH_AT, NAMESPACE_AT)), trader)
+                    word := tload(slot)
                     mstore(0x00, trader)
                     mstore(0x20, mload(add(SCRATCH_AT, ESCROW_AT)))
                     account := keccak256(0x00, 0x40)
@@ -779,30 +838,51 @@ contract SmartMarket is ISmartMarket {
             }
             if (failure != 0) _orderFailure(failure, (order - first) / ORDER, id, previous);
             previous = id;
-            if (left == 0) {
-                // First order of this (trader, asset): left = collateral + 1 (< 2^112 + 1, B1), 0 = not read.
-                uint256[4] storage held;
-                assembly ("memory-safe") {
-                    held.slot := account
-                }
-                address trader = address(uint160(_word(SCRATCH_AT, TRADER_AT)));
-                unchecked {
-                    left = _collateral(held, trader, 1 - side, epoch) + 1;
+            unchecked {
+                // The field of the asset spent: BASE for a sell (bits 0..112), QUOTE for a buy (113..225).
+                uint256 shift = 113 * (1 - side);
+                if ((word >> shift) & MASK113 == 0) {
+                    // First order of this (trader, asset): left = collateral + 1 (<= 2^112, B1), 0 = not read.
+                    uint256[4] storage held;
+                    assembly ("memory-safe") {
+                        held.slot := account
+                    }
+                    address trader = address(uint160(_word(SCRATCH_AT, TRADER_AT)));
+                    word |= (_collateral(held, trader, 1 - side, epoch) + 1) << shift;
                 }
             }
-            // Kept iff need <= left - 1 (2.4): a buy needs quantity * limit QUOTE (both < 2^128: the product
-            // fits), a sell quantity BASE. Then the class and fill (2.5), the running sums, and the outputs.
-            // Better is limit > price for buys, < price for sells; the edges are kept as distances from the
-            // price (of the closest better and the closest worse limit), 0 for none. Unchecked: see _certify.
+            // Kept iff the trader has fewer than MAX_KEPT_PER_TRADER kept orders so far (its count, bits 226..
+            // of its coverage word) and need <= left - 1, left being the field of the asset spent (2.4): a buy
+            // needs quantity * limit QUOTE (both < 2^128: the product fits), a sell quantity BASE; a kept order
+            // counts and adds its need. A kept order that its side's cap threshold leaves out is cut (2.5): fill
+            // 0, no sum, no edge. Then the class and fill (2.6) of an in-order, the running sums, and the
+            // outputs. Better is limit > price for buys, < price for sells; the edges are kept as distances from
+            // the price (of the closest better and the closest worse limit), 0 for none. Unchecked: see _certify
+            // (a count is at most 4).
             assembly ("memory-safe") {
                 let need := quantity
                 if iszero(side) { need := mul(quantity, limit) }
-                let kept := lt(need, left)
-                if kept { left := sub(left, need) }
-                tstore(slot, left)
+                let shift := mul(113, xor(side, 1))
+                // left >= 1 (collateral + 1 minus the needs kept so far), so left - need >= 1 when kept: the
+                // field never borrows from the next; the count is at most 4, bits 226..228.
+                let kept := and(lt(need, and(shr(shift, word), MASK113)), lt(shr(226, word), MAX_KEPT_PER_TRADER))
+                if kept { word := add(sub(word, shl(shift, need)), shl(226, 1)) }
+                tstore(slot, word)
+                let st := add(add(SCRATCH_AT, SIDES), mul(side, SIDE))
+                if kept {
+                    // in: buys limit > capLimit, sells limit < capLimit, or the same limit and id <= capId
+                    let capLimit := mload(add(st, S_CAP_LIMIT))
+                    switch side
+                    case 0 { kept := gt(limit, capLimit) }
+                    default { kept := lt(limit, capLimit) }
+                    if iszero(kept) {
+                        kept := and(eq(limit, capLimit), iszero(gt(id, mload(add(st, S_CAP_ID)))))
+                        if iszero(kept) { mstore(add(st, S_CUT), 1) }
+                    }
+                    if kept { mstore(add(st, S_IN), add(mload(add(st, S_IN)), 1)) }
+                }
                 if kept {
                     let price := mload(add(SCRATCH_AT, PRICE_AT))
-                    let st := add(add(SCRATCH_AT, SIDES), mul(side, SIDE))
                     let fill := 0
                     switch eq(limit, price)
                     case 1 {
@@ -857,7 +937,7 @@ contract SmartMarket is ISmartMarket {
     }
 
     /// @dev Reverts with the error of a failed order check (codes set by _pass: 1 side, quantity or limit,
-    /// 3 order, 4 signature shape, 5 signer).
+    /// 2 below the minimum quantity, 3 order, 4 signature shape, 5 signer).
     function _orderFailure(uint256 failure, uint256 index, bytes32 id, bytes32 previous)
         private
         view
@@ -866,6 +946,9 @@ contract SmartMarket is ISmartMarket {
         uint256 side = _word(SCRATCH_AT, ORDER_AT);
         if (side > 1) revert InvalidSide(index, side);
         if (failure == 1) revert MalformedOrder(index);
+        if (failure == 2) {
+            revert OrderBelowMinimum(index, _word(SCRATCH_AT, QUANTITY_AT), _word(SCRATCH_AT, MIN_QUANTITY_AT));
+        }
         if (failure == 3) revert OrdersNotAscending(index, previous, id);
         if (failure == 4) revert MalformedSignature(index, _word(SCRATCH_AT, FAILED_V), bytes32(_word(SCRATCH_AT, FAILED_S)));
         revert InvalidSigner(
@@ -992,6 +1075,40 @@ contract SmartMarket is ISmartMarket {
             resultHash := keccak256(fills, RESULT_HEAD)
         }
         c.resultHash = resultHash;
+    }
+
+    /// @dev The market's minQuantity and each side's cap threshold (header offsets 336 and 384) to the scratch, the
+    /// side's in-count and cut flag zeroed.
+    function _readCaps(uint256 batch, uint256 minQuantity) private pure {
+        assembly ("memory-safe") {
+            mstore(add(SCRATCH_AT, MIN_QUANTITY_AT), minQuantity)
+            for { let side := 0 } lt(side, 2) { side := add(side, 1) } {
+                let h := add(batch, mul(side, H_CAP_SELL))
+                let st := add(add(SCRATCH_AT, SIDES), mul(side, SIDE))
+                mstore(add(st, S_CAP_LIMIT), shr(128, mload(add(h, H_CAP_LIMIT))))
+                mstore(add(st, S_CAP_ID), mload(add(h, H_CAP_ID)))
+                mstore(add(st, S_IN), 0)
+                mstore(add(st, S_CUT), 0)
+            }
+        }
+    }
+
+    /// @dev Section 3, first: per side (buy, then sell), at most MAX_KEPT_PER_SIDE in-orders (SideOverCap), and
+    /// exactly that many when the threshold cut a kept order (CapNotTight). So a threshold that cuts is the
+    /// rule's: it leaves in exactly the top MAX_KEPT_PER_SIDE kept orders of the batch by price priority.
+    function _checkCaps(uint256 sides) private view {
+        for (uint256 side; side < 2; ++side) {
+            uint256 st = sides + side * SIDE;
+            uint256 count = _word(st, S_IN);
+            if (count > MAX_KEPT_PER_SIDE) {
+                _failing();
+                revert SideOverCap(side, count, MAX_KEPT_PER_SIDE);
+            }
+            if (_word(st, S_CUT) != 0 && count != MAX_KEPT_PER_SIDE) {
+                _failing();
+                revert CapNotTight(side, count, MAX_KEPT_PER_SIDE);
+            }
+        }
     }
 
     /// @dev Section 3: the header's sums and edges equal the batch's, in header order, then the bonus counts.
@@ -1240,11 +1357,17 @@ contract SmartMarket is ISmartMarket {
         }
     }
 
-    /// @dev Copies a batch to memory and hashes it; n orders. MalformedBatch unless 336 + 126 n bytes, n >= 1.
-    function _loadBatch(bytes calldata batch) internal pure returns (uint256 ptr, uint256 n, bytes32 hash) {
+    /// @dev Copies a batch to memory and hashes it; n orders. MalformedBatch unless 432 + 126 n bytes, n >= 1;
+    /// BatchTooLarge if n > max.
+    function _loadBatch(bytes calldata batch, uint256 max)
+        internal
+        pure
+        returns (uint256 ptr, uint256 n, bytes32 hash)
+    {
         uint256 len = batch.length;
         if (len < HEADER + ORDER || (len - HEADER) % ORDER != 0) revert MalformedBatch(len);
         n = (len - HEADER) / ORDER;
+        if (n > max) revert BatchTooLarge(n, max);
         ptr = _alloc(len);
         assembly ("memory-safe") {
             calldatacopy(ptr, batch.offset, len)
@@ -1252,18 +1375,17 @@ contract SmartMarket is ISmartMarket {
         }
     }
 
-    /// @dev From a union copied to memory (`raw`, `len` bytes, n entries): the standing batch (standing header
-    /// || the flag-1 orders, m of them) and the joined batch (union header || every order), both contiguous.
-    function _splitUnion(uint256 raw, uint256 n, uint256 len)
+    /// @dev From a union copied to memory (`raw`, n entries): the batch `header` (0: the standing one, HEADER: the
+    /// union's) || the orders whose flag has a bit of `mask`, in union order, contiguous; m orders; its keccak.
+    /// MalformedBatch(length) for a flag other than 1, 2 and 3.
+    function _extract(uint256 raw, uint256 n, uint256 header, uint256 mask)
         private
         pure
-        returns (uint256 standing, uint256 m, uint256 joined)
+        returns (uint256 batch, uint256 m, bytes32 hash)
     {
-        standing = _alloc(HEADER + n * ORDER);
-        joined = _alloc(HEADER + n * ORDER);
+        batch = _alloc(HEADER + n * ORDER);
         assembly ("memory-safe") {
-            mcopy(standing, raw, HEADER)
-            mcopy(joined, add(raw, HEADER), HEADER)
+            mcopy(batch, add(raw, header), HEADER)
         }
         uint256 entries = raw + 2 * HEADER;
         unchecked {
@@ -1272,16 +1394,18 @@ contract SmartMarket is ISmartMarket {
                 uint256 flag;
                 assembly ("memory-safe") {
                     flag := shr(248, mload(entry))
-                    mcopy(add(joined, add(HEADER, mul(i, ORDER))), add(entry, 1), ORDER)
                 }
-                if (flag > 1) revert MalformedBatch(len);
-                if (flag == 1) {
+                if (flag - 1 > 2) revert MalformedBatch(2 * HEADER + n * ENTRY); // 0 wraps
+                if (flag & mask != 0) {
                     assembly ("memory-safe") {
-                        mcopy(add(standing, add(HEADER, mul(m, ORDER))), add(entry, 1), ORDER)
+                        mcopy(add(batch, add(HEADER, mul(m, ORDER))), add(entry, 1), ORDER)
                     }
                     ++m;
                 }
             }
+        }
+        assembly ("memory-safe") {
+            hash := keccak256(batch, add(HEADER, mul(m, ORDER)))
         }
     }
 

@@ -41,17 +41,13 @@ contract CertifyHarness is SmartMarket {
             bytes32 batchHash
         )
     {
-        if (base.length != traders.length || quote.length != traders.length) revert LengthMismatch();
-        for (uint256 i; i < traders.length; ++i) {
-            _inject(traders[i], BASE, base[i]);
-            _inject(traders[i], QUOTE, quote[i]);
-        }
-        return _certifyBatch(market, epoch, _scheduleOf(market), batch);
+        _injectAll(traders, base, quote);
+        return _certifyBatch(market, epoch, _scheduleOf(market), batch, MAX_BATCH_ORDERS);
     }
 
     /// @notice certifyWith() as challenge() certifies its union (header || orders): with T_NO_TRADE set, so that
     /// a no-trade result (price 0, volume 0, no fills, fee 0) is accepted, every signature checked (as for
-    /// added orders). The same calls as challenge() makes, in the same order.
+    /// added orders), up to MAX_UNION_ORDERS orders. The same calls as challenge() makes, in the same order.
     function certifyUnionWith(
         bytes32 market,
         uint64 epoch,
@@ -70,36 +66,15 @@ contract CertifyHarness is SmartMarket {
             bytes32 batchHash
         )
     {
-        if (base.length != traders.length || quote.length != traders.length) revert LengthMismatch();
-        for (uint256 i; i < traders.length; ++i) {
-            _inject(traders[i], BASE, base[i]);
-            _inject(traders[i], QUOTE, quote[i]);
-        }
-        uint256 schedule = _scheduleOf(market);
-        _reserveScratch();
-        (uint256 ptr, uint256 n, bytes32 hash) = _loadBatch(batch);
+        _injectAll(traders, base, quote);
         assembly ("memory-safe") {
             tstore(T_NO_TRADE, 1)
         }
-        Certificate memory c = _certify(market, epoch, _feeBps(schedule), ptr, n, SIGS_ALL);
+        (price, volume, fills, resultHash, feeTotal, batchHash) =
+            _certifyBatch(market, epoch, _scheduleOf(market), batch, MAX_UNION_ORDERS);
         assembly ("memory-safe") {
             tstore(T_NO_TRADE, 0)
         }
-        _noTradeResult(c);
-        // Every order's fill, in batch order, as _certifyBatch gives them.
-        fills = new uint256[](n);
-        uint256 fillWords = c.fills + RESULT_HEAD + 32;
-        uint256 effects = c.effects;
-        for (uint256 k; k < c.count; ++k) {
-            uint256 order;
-            uint256 fill;
-            assembly ("memory-safe") {
-                order := shr(168, mload(add(effects, add(shl(6, k), 32))))
-                fill := mload(add(fillWords, shl(6, k)))
-            }
-            fills[(order - ptr - HEADER) / ORDER] = fill;
-        }
-        return (c.price, c.volume, fills, c.resultHash, c.feeTotal, hash);
     }
 
     /// @notice Injects collateral as certifyWith does, then runs `data` (a call of this contract: propose,
@@ -111,11 +86,7 @@ contract CertifyHarness is SmartMarket {
         uint256[] calldata quote,
         bytes calldata data
     ) external payable returns (bytes memory) {
-        if (base.length != traders.length || quote.length != traders.length) revert LengthMismatch();
-        for (uint256 i; i < traders.length; ++i) {
-            _inject(traders[i], BASE, base[i]);
-            _inject(traders[i], QUOTE, quote[i]);
-        }
+        _injectAll(traders, base, quote);
         (bool ok, bytes memory ret) = address(this).delegatecall(data);
         if (!ok) {
             assembly ("memory-safe") {
@@ -123,6 +94,14 @@ contract CertifyHarness is SmartMarket {
             }
         }
         return ret;
+    }
+
+    function _injectAll(address[] calldata traders, uint256[] calldata base, uint256[] calldata quote) private {
+        if (base.length != traders.length || quote.length != traders.length) revert LengthMismatch();
+        for (uint256 i; i < traders.length; ++i) {
+            _inject(traders[i], BASE, base[i]);
+            _inject(traders[i], QUOTE, quote[i]);
+        }
     }
 
     function _inject(address trader, uint256 asset, uint256 amount) private {

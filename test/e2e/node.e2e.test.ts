@@ -273,7 +273,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
         market: net.market.id,
         epoch,
         side: "buy",
-        quantity: 5n,
+        quantity: 25n, // at least the testnet market's minQuantity (20): a smaller order fails before its signature
         limitPrice: 1n,
         nonce: 900n,
         trader: device.address,
@@ -322,7 +322,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
       const json = {
         ...good,
         epoch: good.epoch.toString(),
-        quantity: "5",
+        quantity: "25",
         limitPrice: "1",
         nonce: "990",
         signature: signed.signature,
@@ -426,7 +426,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
       ["buy", "1"],
       ["sell", "100000"],
     ] as const) {
-      const r = await api(victim).submitOrder(net.market.id, { side, quantity: "7", price });
+      const r = await api(victim).submitOrder(net.market.id, { side, quantity: "27", price });
       mine.push({ id: r.id, epoch: r.order.epoch });
     }
     await victim.kill9();
@@ -450,7 +450,7 @@ describe("market node, end to end (4 node processes, anvil)", () => {
     const epoch = await untilEpochStart();
     const n0 = net.nodes[0]!;
     const before: string[] = [];
-    for (const qty of ["3", "4"]) {
+    for (const qty of ["23", "24"]) {
       before.push((await api(n0).submitOrder(net.market.id, { side: "buy", quantity: qty, price: "2" })).id);
     }
     const late = await net.addNode();

@@ -26,6 +26,9 @@ import { epochAtMs, epochEndMs, epochStartMs } from "../../protocol/epoch.ts";
 import { bytesToHex, type Hex } from "../../protocol/hex.ts";
 import type { Order } from "../../protocol/order.ts";
 import { addressOfPrivateKey, signDigest } from "../../protocol/signature.ts";
+import { SettlementClient } from "../../settlement/client.ts";
+import { fundOnDevChain } from "../../settlement/dev-fund.ts";
+import { Asset } from "../../settlement/encoding.ts";
 import type { Testnet } from "../../testnet/network.ts";
 import { deriveSecretKey } from "../../testnet/rng.ts";
 import { crossingScenario } from "./harness.ts";
@@ -113,12 +116,29 @@ export async function runRogueAttack(net: Testnet, hosts: Libp2p[], epochSeconds
   // --- gossip rogues, one identity per kind of garbage ---
   const epochNow = epochAtMs(net.market, BigInt(Date.now()));
   const rogueKey = deriveSecretKey("rogue", "wallet");
+  // The rogue pays for one deposit, so that its orders get past the funded-trader rule (an unfunded
+  // wallet's orders are IGNOREd before their signature is even looked at) and reach the checks below.
+  const rogueWallet = new SettlementClient({
+    rpcUrl: net.anvil.rpcUrl,
+    privateKey: rogueKey,
+    contract: net.contract,
+  });
+  try {
+    await fundOnDevChain(rogueWallet.provider, addressOfPrivateKey(rogueKey), {
+      ethWei: 10n ** 18n,
+      mints: [{ token: net.quote, amount: 1_000n }],
+    });
+    await rogueWallet.deposit(net.market.id, Asset.QUOTE, 1_000n);
+  } finally {
+    rogueWallet.close();
+  }
+  await sleep(1_500); // the nodes' chain followers (every 400 ms) read the deposit
   const order = (nonce: bigint, signer: Hex = rogueKey): Uint8Array => {
     const o: Order = {
       market: net.market.id,
       epoch: epochNow,
       side: "buy",
-      quantity: 7n,
+      quantity: 25n, // at least the market's minQuantity (20): a smaller order fails before its signature
       limitPrice: 1n,
       nonce,
       trader: addressOfPrivateKey(rogueKey),

@@ -42,7 +42,7 @@ export const bench: BenchGroup = async (log) => {
   const ctx: ValidationContext = {
     domain,
     domainSeparator: separator,
-    market: (id) => (id === market ? { genesisTimeS: 0n, epochLengthS: 1n } : undefined),
+    market: (id) => (id === market ? { genesisTimeS: 0n, epochLengthS: 1n, minQuantity: 1n } : undefined),
     time: { epoch: 7n },
   };
   log(
@@ -51,6 +51,16 @@ export const bench: BenchGroup = async (log) => {
 
   const verify = opsPerSecond(N_ORDERS, (i) => {
     validateOrderBytes(wire[i]!, ctx);
+  });
+
+  // An unfunded trader's order (issue 10): intake IGNOREs it after decoding, before the signature.
+  const unfundedCtx: ValidationContext = { ...ctx, admits: () => false };
+  const unfunded = opsPerSecond(N_ORDERS, (i) => {
+    try {
+      validateOrderBytes(wire[i]!, unfundedCtx);
+    } catch {
+      // UNFUNDED, as intended
+    }
   });
 
   const require = createRequire(import.meta.url);
@@ -74,6 +84,13 @@ export const bench: BenchGroup = async (log) => {
     { name: "verify_orders_per_s", value: Math.round(verify), unit: "orders/s", target: ">= 10000" },
     { name: "ethers_verify_orders_per_s", value: Math.round(ethersVerify), unit: "orders/s" },
     { name: "native_recover_per_s", value: Math.round(nativeRecover), unit: "recovers/s" },
+    { name: "unfunded_orders_ignored_per_s", value: Math.round(unfunded), unit: "orders/s" },
+    {
+      name: "unfunded_vs_verified_cost_ratio",
+      value: round(verify / unfunded, 3),
+      unit: "ratio (cost of an unfunded order / a verified one)",
+      target: "<= 0.1",
+    },
     {
       name: "verify_vs_native_ratio",
       value: round(verify / nativeRecover, 3),

@@ -10,6 +10,7 @@ import {
   type IdentifiedOrder,
   NO_BONUS_ID,
   NO_BONUS_REMAINDER,
+  NO_CUT,
   type SelectedBatch,
   selectBatch,
 } from "../../settlement/batch.ts";
@@ -18,6 +19,7 @@ import { Asset } from "../../settlement/encoding.ts";
 import {
   byId,
   EPOCH,
+  inIds,
   MARKET,
   makeTraders,
   PLENTY,
@@ -26,7 +28,9 @@ import {
   signedOrders,
 } from "../unit/batch-fixture.ts";
 
-export const TRADERS = makeTraders(6, "certify-property");
+/** The traders of every book: small books use the first SMALL_BOOK_TRADERS, big books (past the caps) all. */
+export const TRADERS = makeTraders(48, "certify-property");
+const SMALL_BOOK_TRADERS = 6;
 const MAX_112 = (1n << 112n) - 1n;
 
 // ================================================================ books
@@ -82,7 +86,7 @@ export const bookArb: fc.Arbitrary<Book> = fc
   .record({
     price: fc.constantFrom(...(Object.keys(PRICE_REGIMES) as (keyof typeof PRICE_REGIMES)[])),
     quantity: fc.constantFrom(...(Object.keys(QUANTITY_REGIMES) as (keyof typeof QUANTITY_REGIMES)[])),
-    traders: fc.integer({ min: 1, max: TRADERS.length }),
+    traders: fc.integer({ min: 1, max: SMALL_BOOK_TRADERS }),
   })
   .chain((regime) =>
     fc.record({
@@ -98,6 +102,41 @@ export const bookArb: fc.Arbitrary<Book> = fc
       ),
       coverage: fc.array(coverageArb, { minLength: TRADERS.length, maxLength: TRADERS.length }),
       feeBps: fc.constantFrom(0n, 5n, 30n, 1000n),
+    }),
+  );
+
+/**
+ * Books past the caps: 130 to 220 orders of 33 to 48 traders, most on one side or both past
+ * MAX_KEPT_PER_SIDE = 64, traders past MAX_KEPT_PER_TRADER = 4, ties at the threshold, partial coverage.
+ */
+export const bigBookArb: fc.Arbitrary<Book> = fc
+  .record({
+    price: fc.constantFrom("ties" as const, "spread" as const),
+    traders: fc.integer({ min: 33, max: TRADERS.length }),
+    buyShare: fc.integer({ min: 30, max: 70 }),
+  })
+  .chain((regime) =>
+    fc.record({
+      orders: fc.array(
+        fc.record({
+          trader: fc.integer({ min: 0, max: regime.traders - 1 }),
+          side: fc
+            .integer({ min: 0, max: 99 })
+            .map((x) => (x < regime.buyShare ? ("buy" as const) : ("sell" as const))),
+          limitPrice: PRICE_REGIMES[regime.price],
+          quantity: QUANTITY_REGIMES.small,
+          nonce: fc.bigInt({ min: 0n, max: 7n }),
+        }),
+        { minLength: 130, maxLength: 220 },
+      ),
+      coverage: fc.array(
+        fc.oneof(
+          { weight: 6, arbitrary: fc.constant({ kind: "plenty" as const }) },
+          { weight: 1, arbitrary: coverageArb },
+        ),
+        { minLength: TRADERS.length, maxLength: TRADERS.length },
+      ),
+      feeBps: fc.constantFrom(0n, 30n),
     }),
   );
 
@@ -157,7 +196,7 @@ export function build(book: Book, options: BuildOptions = {}): Built {
     orders,
     collateral,
     table,
-    context: { market, epoch, domainSeparator: separator, collateral, feeBps: book.feeBps },
+    context: { market, epoch, domainSeparator: separator, collateral, feeBps: book.feeBps, minQuantity: 1n },
   };
 }
 
@@ -171,14 +210,16 @@ export function select(b: Built, orders = b.orders) {
   });
 }
 
+/** clear() of the in-orders of `kept` (the side cap applied, written out: batch-fixture's inIds). */
 export function clearKept(
   orders: readonly IdentifiedOrder[],
   kept: ReadonlySet<Hex>,
   context: { market: Hex; epoch: bigint } = { market: MARKET, epoch: EPOCH },
 ): ClearingResult {
+  const inSet = inIds(orders, kept);
   return clear(
     orders
-      .filter((o) => kept.has(o.id))
+      .filter((o) => inSet.has(o.id))
       .map((o) => ({
         id: o.id,
         side: o.order.side,
@@ -196,7 +237,9 @@ export type Mutation =
   | { kind: "field"; field: number; delta: bigint }
   | { kind: "threshold"; side: "buy" | "sell"; more: boolean }
   | { kind: "drop"; pick: number }
-  | { kind: "swap"; i: number; j: number };
+  | { kind: "swap"; i: number; j: number }
+  /** Moves a side's cap threshold one batch order up or down its price ranking, or to no cut (step 0). */
+  | { kind: "cap"; side: "buy" | "sell"; step: -1 | 0 | 1 };
 
 export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant("price" as const), delta: fc.constantFrom(-1n, 1n) }),
@@ -212,6 +255,11 @@ export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   }),
   fc.record({ kind: fc.constant("drop" as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant("swap" as const), i: fc.nat(), j: fc.nat() }),
+  fc.record({
+    kind: fc.constant("cap" as const),
+    side: fc.constantFrom("buy" as const, "sell" as const),
+    step: fc.constantFrom(-1 as const, 0 as const, 1 as const),
+  }),
 );
 
 export const FIELD_NAMES = ["better", "equal", "betterEdge", "worseEdge"] as const;
@@ -277,6 +325,27 @@ export function mutate(s: SelectedBatch, m: Mutation): Mutated | null {
       const dropped = marginal[m.pick % marginal.length]!;
       const rest = orders.filter((o) => o.id !== dropped.id);
       return rest.length === 0 ? null : { header, orders: rest, dropped };
+    }
+    case "cap": {
+      const h = header[m.side];
+      if (m.step === 0) {
+        if (h.capLimit === NO_CUT[m.side].capLimit && h.capId === NO_CUT[m.side].capId) return null;
+        return { header: { ...header, [m.side]: { ...h, ...NO_CUT[m.side] } }, orders };
+      }
+      // The batch's orders of the side by price priority; the threshold at the honest one's position ± 1.
+      const ranked = orders
+        .filter((o) => o.order.side === m.side)
+        .sort((a, b) => {
+          const la = a.order.limitPrice;
+          const lb = b.order.limitPrice;
+          if (la !== lb) return (m.side === "buy" ? la > lb : la < lb) ? -1 : 1;
+          return a.id < b.id ? -1 : 1;
+        });
+      const honest = ranked.findIndex((o) => o.order.limitPrice === h.capLimit && o.id === h.capId);
+      const at = (honest === -1 ? ranked.length : honest) + m.step;
+      if (at < 0 || at >= ranked.length) return null;
+      const o = ranked[at]!;
+      return { header: { ...header, [m.side]: { ...h, capLimit: o.order.limitPrice, capId: o.id } }, orders };
     }
     case "swap": {
       if (orders.length < 2) return null;

@@ -15,7 +15,18 @@ import { encodeBatch, toBatchOrder } from "../../settlement/batch.ts";
 import { CertificationError, certifyBatchBytes } from "../../settlement/certify.ts";
 import { waitForReceipt } from "../../settlement/client.ts";
 import { decodeRevertData, findRevertData } from "../../settlement/errors.ts";
-import { type Book, bookArb, build, mutate, mutationArb, select, TRADERS } from "./certify-books.ts";
+import { keptIds } from "../unit/batch-fixture.ts";
+import {
+  type Book,
+  bigBookArb,
+  bookArb,
+  build,
+  clearKept,
+  mutate,
+  mutationArb,
+  select,
+  TRADERS,
+} from "./certify-books.ts";
 
 const LONG = process.env.SMARTMARKET_LONG_PROPERTIES === "1";
 const runs = (n: number): number => (LONG ? 20 * n : n);
@@ -74,6 +85,7 @@ describe.skipIf(harnessArtifact === null)("certify.ts = the contract's certifica
         feeBps,
         bondWei: 1n,
         challengeWindowS: 10n,
+        minQuantity: 1n,
       };
       const data = iface.encodeFunctionData("createMarket", [
         params.base,
@@ -83,6 +95,7 @@ describe.skipIf(harnessArtifact === null)("certify.ts = the contract's certifica
         params.feeBps,
         params.bondWei,
         params.challengeWindowS,
+        params.minQuantity,
       ]);
       const tx = await wallet.sendTransaction({ to: harness, data, nonce: nonce++, gasLimit: 1_000_000n });
       expect((await waitForReceipt(provider, tx.hash)).status).toBe(1);
@@ -201,6 +214,39 @@ describe.skipIf(harnessArtifact === null)("certify.ts = the contract's certifica
       for (const key of ["ok", "AggregateMismatch", "WrongPrice", "OrdersNotAscending", "InvalidSigner"]) {
         expect(seen.get(key) ?? 0, key).toBeGreaterThan(0);
       }
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "books past the caps (> 64 kept a side, > 4 orders a trader): the contract, certify.ts and clear() of the rule agree",
+    async () => {
+      const seen = new Map<string, number>();
+      await fc.assert(
+        fc.asyncProperty(bigBookArb, mutationArb, async (book, m) => {
+          const market = markets.get(book.feeBps)!;
+          const b = build(book, { market, epoch: EPOCH, separator, maxCollateral: MAX_COLLATERAL });
+          const s = select(b);
+          if (s.outcome !== "batch") return;
+          // The honest batch certifies to clear() of the rule's in-orders, on chain and in TypeScript.
+          const honest = await onChain(market, s.bytes, b.table);
+          const expected = clearKept(b.orders, keptIds(b.orders, b.collateral), { market, epoch: EPOCH });
+          expect("ok" in honest && honest.ok.resultHash).toBe(expected.resultHash);
+          expect(honest).toEqual(inTypeScript(book, market, s.bytes, b));
+          const mutated = mutate(s, m);
+          if (!mutated) return;
+          const bytes = encodeBatch({
+            header: mutated.header,
+            orders: mutated.orders.map((o) => toBatchOrder(o.order)),
+          });
+          const want = inTypeScript(book, market, bytes, b);
+          expect(await onChain(market, bytes, b.table)).toEqual(want);
+          const key = "ok" in want ? "ok" : want.error;
+          seen.set(key, (seen.get(key) ?? 0) + 1);
+        }),
+        { numRuns: runs(60) },
+      );
+      expect((seen.get("SideOverCap") ?? 0) + (seen.get("CapNotTight") ?? 0)).toBeGreaterThan(0);
     },
     TIMEOUT_MS,
   );

@@ -23,13 +23,23 @@ import {
   certifyChallenge,
 } from "../../settlement/certify.ts";
 import { settlementRecord } from "../../settlement/encoding.ts";
-import { batchDifference, EPOCH, keptIds, MARKET, SEPARATOR, signedOrders } from "../unit/batch-fixture.ts";
+import {
+  batchDifference,
+  EPOCH,
+  inIds,
+  keptIds,
+  MARKET,
+  SEPARATOR,
+  signedOrders,
+} from "../unit/batch-fixture.ts";
 import {
   type Book,
   type Built,
+  bigBookArb,
   bookArb,
   build,
   clearKept,
+  type Mutation,
   mutate,
   mutationArb,
   select,
@@ -87,13 +97,34 @@ function expectedFailure(
   const hi = [terms.bV, terms.aNext].filter((x, i) => i === 0 || x !== 0n).reduce(bigMin);
   if (lo > hi || p !== lo + (hi - lo) / 2n) return { code: "WrongPrice", args: { price: p, lo, hi } };
   const kept = keptIds(orders, collateral);
+  // The side cap, after the pass: the kept orders that pass each side's threshold are in; at most 64,
+  // and exactly 64 when the threshold cut one (buy first, then sell).
+  const inSet = new Set<Hex>();
+  for (const [code, side, h] of [
+    [0n, "buy", buy],
+    [1n, "sell", sell],
+  ] as const) {
+    let count = 0n;
+    let cut = false;
+    for (const o of orders) {
+      if (!kept.has(o.id) || o.order.side !== side) continue;
+      const l = o.order.limitPrice;
+      const beyond = side === "buy" ? l > h.capLimit : l < h.capLimit;
+      if (beyond || (l === h.capLimit && BigInt(o.id) <= BigInt(h.capId))) {
+        count++;
+        inSet.add(o.id);
+      } else cut = true;
+    }
+    if (count > 64n) return { code: "SideOverCap", args: { side: code, count, max: 64n } };
+    if (cut && count !== 64n) return { code: "CapNotTight", args: { side: code, count, max: 64n } };
+  }
   const actual: bigint[] = [];
   const bonusCounts: { counted: bigint; expected: bigint }[] = [];
   for (const [side, h] of [
     ["buy", buy],
     ["sell", sell],
   ] as const) {
-    const mine = orders.filter((o) => kept.has(o.id) && o.order.side === side);
+    const mine = orders.filter((o) => inSet.has(o.id) && o.order.side === side);
     const better = mine.filter((o) => (side === "buy" ? o.order.limitPrice > p : o.order.limitPrice < p));
     const worse = mine.filter((o) => (side === "buy" ? o.order.limitPrice < p : o.order.limitPrice > p));
     const equal = mine.filter((o) => o.order.limitPrice === p);
@@ -167,6 +198,70 @@ function tradingBook(book: Book): { b: Built; s: SelectedBatch } | null {
   return s.outcome === "batch" ? { b, s } : null;
 }
 
+/**
+ * certify(selectBatch(book)) = clear() of the rule's in-orders, to the last unit, and the batch is exactly
+ * the required orders. Returns whether the book trades.
+ */
+function honestSelection(book: Book): boolean {
+  const b = build(book);
+  const kept = keptIds(b.orders, b.collateral);
+  const expected = clearKept(b.orders, kept);
+  const s = select(b);
+  expect(new Set(s.kept.map((o) => o.id))).toEqual(kept);
+  expect(s.clearing).toEqual(expected);
+  const inSet = inIds(b.orders, kept);
+  expect(new Set(s.cut.map((o) => o.id))).toEqual(new Set([...kept].filter((id) => !inSet.has(id))));
+  if (expected.volume === 0n) {
+    expect(s.outcome).toBe("no-trade");
+    return false;
+  }
+  if (s.outcome !== "batch") throw new Error("a trading book gave no batch");
+  const price = expected.price!;
+  const fills = new Map(expected.fills.map((f) => [f.id, f.quantity]));
+  expect(
+    batchDifference(
+      s.orders.map((o) => o.id),
+      b.orders,
+      kept,
+      price,
+      fills,
+      new Set(),
+      inSet,
+    ),
+  ).toBeNull();
+  // The rule's own bound (clearing/limits.ts): a proposal carries at most 512 orders.
+  expect(s.orders.length).toBeLessThanOrEqual(512);
+
+  const c = certifyBatchBytes(b.context, s.bytes);
+  expect(c.price).toBe(price);
+  expect(c.volume).toBe(expected.volume);
+  expect(c.fills).toEqual(expected.fills);
+  expect(c.resultHash).toBe(expected.resultHash);
+  expect(c.batchHash).toBe(s.batchHash);
+  expect(c.orderFills).toEqual(s.orders.map((o) => fills.get(o.id) ?? 0n));
+  expect(c.kept.every((k) => k)).toBe(true);
+  expect(c.ids.filter((_, i) => c.cut[i])).toEqual(s.orders.map((o) => o.id).filter((id) => !inSet.has(id)));
+  let fee = 0n;
+  for (const o of b.orders) {
+    if (o.order.side === "sell") fee += ((fills.get(o.id) ?? 0n) * price * book.feeBps) / 10_000n;
+  }
+  expect(c.feeTotal).toBe(fee);
+
+  // The same header certifies the whole set (excluded orders included) and the kept set alike.
+  for (const set of [b.orders, b.orders.filter((o) => kept.has(o.id))]) {
+    const whole = certify({
+      ...b.context,
+      header: s.header,
+      orders: set.map((o) => toBatchOrder(o.order)),
+      trusted: trustedAll(set.length),
+    });
+    expect(whole.resultHash).toBe(expected.resultHash);
+    expect(whole.fills).toEqual(expected.fills);
+    expect(whole.feeTotal).toBe(c.feeTotal);
+  }
+  return true;
+}
+
 describe("certify(selectBatch(book)) = clear(kept orders)", () => {
   it(
     "to the last unit: price, volume, every fill, result hash, fee; the batch is exactly the required orders",
@@ -174,56 +269,7 @@ describe("certify(selectBatch(book)) = clear(kept orders)", () => {
       let trading = 0;
       fc.assert(
         fc.property(bookArb, (book) => {
-          const b = build(book);
-          const kept = keptIds(b.orders, b.collateral);
-          const expected = clearKept(b.orders, kept);
-          const s = select(b);
-          expect(new Set(s.kept.map((o) => o.id))).toEqual(kept);
-          expect(s.clearing).toEqual(expected);
-          if (expected.volume === 0n) {
-            expect(s.outcome).toBe("no-trade");
-            return;
-          }
-          if (s.outcome !== "batch") throw new Error("a trading book gave no batch");
-          trading++;
-          const price = expected.price!;
-          const fills = new Map(expected.fills.map((f) => [f.id, f.quantity]));
-          expect(
-            batchDifference(
-              s.orders.map((o) => o.id),
-              b.orders,
-              kept,
-              price,
-              fills,
-            ),
-          ).toBeNull();
-
-          const c = certifyBatchBytes(b.context, s.bytes);
-          expect(c.price).toBe(price);
-          expect(c.volume).toBe(expected.volume);
-          expect(c.fills).toEqual(expected.fills);
-          expect(c.resultHash).toBe(expected.resultHash);
-          expect(c.batchHash).toBe(s.batchHash);
-          expect(c.orderFills).toEqual(s.orders.map((o) => fills.get(o.id) ?? 0n));
-          expect(c.kept.every((k) => k)).toBe(true);
-          let fee = 0n;
-          for (const o of b.orders) {
-            if (o.order.side === "sell") fee += ((fills.get(o.id) ?? 0n) * price * book.feeBps) / 10_000n;
-          }
-          expect(c.feeTotal).toBe(fee);
-
-          // The same header certifies the whole set (excluded orders included) and the kept set alike.
-          for (const set of [b.orders, b.orders.filter((o) => kept.has(o.id))]) {
-            const whole = certify({
-              ...b.context,
-              header: s.header,
-              orders: set.map((o) => toBatchOrder(o.order)),
-              trusted: trustedAll(set.length),
-            });
-            expect(whole.resultHash).toBe(expected.resultHash);
-            expect(whole.fills).toEqual(expected.fills);
-            expect(whole.feeTotal).toBe(c.feeTotal);
-          }
+          if (honestSelection(book)) trading++;
         }),
         { numRuns: runs(2500) },
       );
@@ -232,80 +278,121 @@ describe("certify(selectBatch(book)) = clear(kept orders)", () => {
     },
     TIMEOUT_MS,
   );
+
+  it(
+    "books past the caps (more than 64 kept orders a side, more than 4 orders a trader): the same",
+    () => {
+      let cut = 0;
+      fc.assert(
+        fc.property(bigBookArb, (book) => {
+          honestSelection(book);
+          const b = build(book);
+          if (select(b).cut.length > 0) cut++;
+        }),
+        { numRuns: runs(40) },
+      );
+      expect(cut).toBeGreaterThan(runs(40) / 2);
+    },
+    TIMEOUT_MS,
+  );
 });
+
+/** The mutation property's check of one book and mutation; counts the rejections met in `seen`. */
+function mutationCase(seen: Map<string, number>): (book: Book, m: Mutation) => void {
+  return (book, m) => {
+    const t = tradingBook(book);
+    if (!t) return;
+    const { b, s } = t;
+    const mutated = mutate(s, m);
+    if (!mutated) return;
+    const { header, orders } = mutated;
+    let expected: Expected | null;
+    switch (m.kind) {
+      case "price":
+      case "field":
+        expected = expectedFailure(header, orders, b.collateral);
+        break;
+      case "cap": {
+        // A threshold that cuts none of the batch's kept orders is as good as the honest one.
+        expected = expectedFailure(header, orders, b.collateral);
+        if (expected === null) {
+          const batchOrders = orders.map((o) => toBatchOrder(o.order));
+          expect(certify({ ...b.context, header, orders: batchOrders }).resultHash).toBe(
+            s.clearing.resultHash,
+          );
+          return;
+        }
+        break;
+      }
+      case "threshold": {
+        const { honest, mutated: counted } = mutated.bonuses!;
+        expected = {
+          code: "WrongBonusCount",
+          args: {
+            side: m.side === "buy" ? 0n : 1n,
+            counted: BigInt(counted),
+            expected: BigInt(honest),
+          },
+        };
+        // The other side is untouched, so this side's count is the first wrong one.
+        expect(expectedFailure(header, orders, b.collateral)).toEqual(expected);
+        break;
+      }
+      case "drop": {
+        const dropped = mutated.dropped!;
+        const side = dropped.order.side === "buy" ? header.buy : header.sell;
+        // No excluded order is in the batch, so dropping one frees nothing that changes a sum:
+        // its level's sum is short by its quantity. Unless the batch carries a cut order of that side:
+        // then the side has 63 in-orders and a cut one, CapNotTight (checked before the sums).
+        const cutIds = new Set(s.cut.map((o) => o.id));
+        if (orders.some((o) => cutIds.has(o.id) && o.order.side === dropped.order.side)) {
+          expected = {
+            code: "CapNotTight",
+            args: { side: dropped.order.side === "buy" ? 0n : 1n, count: 63n, max: 64n },
+          };
+          expect(expectedFailure(header, orders, b.collateral)).toEqual(expected);
+          break;
+        }
+        expected = {
+          code: "AggregateMismatch",
+          args: {
+            field: dropped.order.side === "buy" ? 1n : 5n,
+            claimed: side.equal,
+            actual: side.equal - dropped.order.quantity,
+          },
+        };
+        expect(expectedFailure(header, orders, b.collateral)).toEqual(expected);
+        break;
+      }
+      case "swap": {
+        const { lo, hi, ids } = mutated.swapped!;
+        expected = {
+          code: "OrdersNotAscending",
+          args: {
+            index: BigInt(lo + 1),
+            previousId: ids[hi]!,
+            id: hi === lo + 1 ? ids[lo]! : ids[lo + 1]!,
+          },
+        };
+        break;
+      }
+    }
+    expect(expected, `${m.kind} mutation must be rejected`).not.toBeNull();
+    const batchOrders: BatchOrder[] = orders.map((o) => toBatchOrder(o.order));
+    const actual = failureOf(() =>
+      certify({ ...b.context, header, orders: batchOrders, trusted: trustedAll(batchOrders.length) }),
+    );
+    expect(actual).toEqual(expected);
+    seen.set(expected!.code, (seen.get(expected!.code) ?? 0) + 1);
+  };
+}
 
 describe("mutations of an honest batch are rejected", () => {
   it(
     "with the code (and arguments) the spec's check order gives",
     () => {
       const seen = new Map<string, number>();
-      fc.assert(
-        fc.property(bookArb, mutationArb, (book, m) => {
-          const t = tradingBook(book);
-          if (!t) return;
-          const { b, s } = t;
-          const mutated = mutate(s, m);
-          if (!mutated) return;
-          const { header, orders } = mutated;
-          let expected: Expected | null;
-          switch (m.kind) {
-            case "price":
-            case "field":
-              expected = expectedFailure(header, orders, b.collateral);
-              break;
-            case "threshold": {
-              const { honest, mutated: counted } = mutated.bonuses!;
-              expected = {
-                code: "WrongBonusCount",
-                args: {
-                  side: m.side === "buy" ? 0n : 1n,
-                  counted: BigInt(counted),
-                  expected: BigInt(honest),
-                },
-              };
-              // The other side is untouched, so this side's count is the first wrong one.
-              expect(expectedFailure(header, orders, b.collateral)).toEqual(expected);
-              break;
-            }
-            case "drop": {
-              const dropped = mutated.dropped!;
-              const side = dropped.order.side === "buy" ? header.buy : header.sell;
-              // No excluded order is in the batch, so dropping one frees nothing that changes a sum:
-              // its level's sum is short by its quantity.
-              expected = {
-                code: "AggregateMismatch",
-                args: {
-                  field: dropped.order.side === "buy" ? 1n : 5n,
-                  claimed: side.equal,
-                  actual: side.equal - dropped.order.quantity,
-                },
-              };
-              expect(expectedFailure(header, orders, b.collateral)).toEqual(expected);
-              break;
-            }
-            case "swap": {
-              const { lo, hi, ids } = mutated.swapped!;
-              expected = {
-                code: "OrdersNotAscending",
-                args: {
-                  index: BigInt(lo + 1),
-                  previousId: ids[hi]!,
-                  id: hi === lo + 1 ? ids[lo]! : ids[lo + 1]!,
-                },
-              };
-              break;
-            }
-          }
-          expect(expected, `${m.kind} mutation must be rejected`).not.toBeNull();
-          const batchOrders: BatchOrder[] = orders.map((o) => toBatchOrder(o.order));
-          const actual = failureOf(() =>
-            certify({ ...b.context, header, orders: batchOrders, trusted: trustedAll(batchOrders.length) }),
-          );
-          expect(actual).toEqual(expected);
-          seen.set(expected!.code, (seen.get(expected!.code) ?? 0) + 1);
-        }),
-        { numRuns: runs(2500) },
-      );
+      fc.assert(fc.property(bookArb, mutationArb, mutationCase(seen)), { numRuns: runs(2500) });
       // Every kind of rejection was met.
       for (const code of [
         "WrongPrice",
@@ -316,6 +403,16 @@ describe("mutations of an honest batch are rejected", () => {
       ]) {
         expect(seen.get(code) ?? 0, code).toBeGreaterThan(0);
       }
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "on books past the caps too: a threshold moved by one order is SideOverCap or CapNotTight",
+    () => {
+      const seen = new Map<string, number>();
+      fc.assert(fc.property(bigBookArb, mutationArb, mutationCase(seen)), { numRuns: runs(150) });
+      for (const code of ["SideOverCap", "CapNotTight"]) expect(seen.get(code) ?? 0, code).toBeGreaterThan(0);
     },
     TIMEOUT_MS,
   );
@@ -353,61 +450,92 @@ describe("mutations of an honest batch are rejected", () => {
   );
 });
 
+/** The challenge property's check of one book and subset; counts the outcomes in `outcomes`. */
+function challengeCase(outcomes: Map<string, number>): (book: Book, seen: boolean[]) => void {
+  return (book, seen) => {
+    const b = build(book);
+    const subset = b.orders.filter((_, i) => seen[i % seen.length]);
+    const standingSel = select(b, subset);
+    if (standingSel.outcome !== "batch") return;
+    const submitter = `0x${"5e".repeat(20)}` as Hex;
+    const standingCert = certifyBatchBytes(b.context, standingSel.bytes);
+    const standing = {
+      header: standingSel.header,
+      orders: standingSel.orders,
+      resultHash: standingCert.resultHash,
+    };
+    const whole = clearKept(b.orders, keptIds(b.orders, b.collateral));
+    const ch = selectChallenge(
+      {
+        market: MARKET,
+        epoch: EPOCH,
+        domainSeparator: SEPARATOR,
+        orders: signedOrders(b.orders),
+        collateral: b.collateral,
+      },
+      standing,
+    );
+    outcomes.set(ch.outcome, (outcomes.get(ch.outcome) ?? 0) + 1);
+    // The union is the whole set (the subset is part of it).
+    expect(ch.selection.clearing).toEqual(whole);
+    if (ch.outcome === "challenge") {
+      const r = certifyChallenge({
+        ...b.context,
+        union: ch.bytes,
+        standingSubmitter: submitter,
+        record: settlementRecord(standingSel.batchHash, submitter, standingCert.feeTotal),
+      });
+      expect(r.standing.resultHash).toBe(standingCert.resultHash);
+      expect(r.union.resultHash).toBe(whole.resultHash);
+      expect(r.union.fills).toEqual(whole.fills);
+      // The new batch (flag bit 1) is the whole set's own certificate: the same result, at most 512
+      // orders, and its hash is the one the new record and Challenged carry.
+      expect(r.newBatch.resultHash).toBe(whole.resultHash);
+      expect(r.newBatch.batchHash).toBe(ch.batchHash);
+      expect(ch.orders.length).toBeLessThanOrEqual(512);
+      expect(ch.union.entries.length).toBeLessThanOrEqual(1024);
+      if (whole.volume === 0n) {
+        // The whole set does not trade, the subset did (a forced trade): the union certifies no trade.
+        expect(ch.selection.outcome).toBe("no-trade");
+        expect(r.union.volume).toBe(0n);
+        expect(r.union.price).toBe(0n);
+      }
+    } else {
+      // Nothing to add, or adding changes nothing: the standing result is the whole set's.
+      expect(standingCert.resultHash).toBe(whole.resultHash);
+    }
+  };
+}
+
 describe("challenges", () => {
   it(
     "the challenge of a subset's result certifies the clearing of the whole set",
     () => {
       const outcomes = new Map<string, number>();
       fc.assert(
-        fc.property(bookArb, fc.array(fc.boolean(), { minLength: 24, maxLength: 24 }), (book, seen) => {
-          const b = build(book);
-          const subset = b.orders.filter((_, i) => seen[i % seen.length]);
-          const standingSel = select(b, subset);
-          if (standingSel.outcome !== "batch") return;
-          const submitter = `0x${"5e".repeat(20)}` as Hex;
-          const standingCert = certifyBatchBytes(b.context, standingSel.bytes);
-          const standing = {
-            header: standingSel.header,
-            orders: standingSel.orders,
-            resultHash: standingCert.resultHash,
-          };
-          const whole = clearKept(b.orders, keptIds(b.orders, b.collateral));
-          const ch = selectChallenge(
-            {
-              market: MARKET,
-              epoch: EPOCH,
-              domainSeparator: SEPARATOR,
-              orders: signedOrders(b.orders),
-              collateral: b.collateral,
-            },
-            standing,
-          );
-          outcomes.set(ch.outcome, (outcomes.get(ch.outcome) ?? 0) + 1);
-          // The union is the whole set (the subset is part of it).
-          expect(ch.selection.clearing).toEqual(whole);
-          if (ch.outcome === "challenge") {
-            const r = certifyChallenge({
-              ...b.context,
-              union: ch.bytes,
-              standingSubmitter: submitter,
-              record: settlementRecord(standingSel.batchHash, submitter, standingCert.feeTotal),
-            });
-            expect(r.standing.resultHash).toBe(standingCert.resultHash);
-            expect(r.union.resultHash).toBe(whole.resultHash);
-            expect(r.union.fills).toEqual(whole.fills);
-            expect(r.union.batchHash).toBe(ch.batchHash);
-            if (whole.volume === 0n) {
-              // The whole set does not trade, the subset did (a forced trade): the union certifies no trade.
-              expect(ch.selection.outcome).toBe("no-trade");
-              expect(r.union.volume).toBe(0n);
-              expect(r.union.price).toBe(0n);
-            }
-          } else {
-            // Nothing to add, or adding changes nothing: the standing result is the whole set's.
-            expect(standingCert.resultHash).toBe(whole.resultHash);
-          }
-        }),
+        fc.property(
+          bookArb,
+          fc.array(fc.boolean(), { minLength: 24, maxLength: 24 }),
+          challengeCase(outcomes),
+        ),
         { numRuns: runs(800) },
+      );
+      expect(outcomes.get("challenge") ?? 0).toBeGreaterThan(0);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "on books past the caps too: the union of a subset's result and the whole set is the rule's clearing",
+    () => {
+      const outcomes = new Map<string, number>();
+      fc.assert(
+        fc.property(
+          bigBookArb,
+          fc.array(fc.boolean(), { minLength: 24, maxLength: 24 }),
+          challengeCase(outcomes),
+        ),
+        { numRuns: runs(40) },
       );
       expect(outcomes.get("challenge") ?? 0).toBeGreaterThan(0);
     },

@@ -88,9 +88,17 @@ export function signedOrders(orders: readonly IdentifiedOrder[]): SignedOrder[] 
   return orders.map((o) => o.order);
 }
 
-/** The coverage rule, written out (ascending id, running total per trader and asset). */
+/** The rule's caps, written out from docs/clearing.md ("Bounds"), not imported from clearing/limits.ts. */
+export const SPEC_MAX_KEPT_PER_TRADER = 4;
+export const SPEC_MAX_KEPT_PER_SIDE = 64;
+
+/**
+ * The coverage rule, written out (ascending id, running total per trader and asset, at most 4 kept
+ * orders per trader; an order that is not kept changes nothing).
+ */
 export function keptIds(orders: readonly IdentifiedOrder[], collateral: CollateralLookup): Set<Hex> {
   const running = new Map<string, bigint>();
+  const count = new Map<string, number>();
   const kept = new Set<Hex>();
   for (const o of byId(orders)) {
     const isBuy = o.order.side === "buy";
@@ -98,8 +106,10 @@ export function keptIds(orders: readonly IdentifiedOrder[], collateral: Collater
     const need = isBuy ? o.order.quantity * o.order.limitPrice : o.order.quantity;
     const key = `${o.order.trader}/${asset}`;
     const used = running.get(key) ?? 0n;
-    if (used + need <= collateral(o.order.trader, asset)) {
+    const n = count.get(o.order.trader) ?? 0;
+    if (n < SPEC_MAX_KEPT_PER_TRADER && used + need <= collateral(o.order.trader, asset)) {
       running.set(key, used + need);
+      count.set(o.order.trader, n + 1);
       kept.add(o.id);
     }
   }
@@ -107,11 +117,31 @@ export function keptIds(orders: readonly IdentifiedOrder[], collateral: Collater
 }
 
 /**
+ * The side cap, written out: per side, the kept orders by price priority (buys limit descending, sells
+ * ascending, then id ascending); the first 64 are in. Returns the in-orders' ids.
+ */
+export function inIds(orders: readonly IdentifiedOrder[], kept: ReadonlySet<Hex>): Set<Hex> {
+  const out = new Set<Hex>();
+  for (const side of ["buy", "sell"] as const) {
+    const mine = orders.filter((o) => kept.has(o.id) && o.order.side === side);
+    mine.sort((a, b) => {
+      const la = a.order.limitPrice;
+      const lb = b.order.limitPrice;
+      if (la !== lb) return (side === "buy" ? la > lb : la < lb) ? -1 : 1;
+      return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    });
+    for (const o of mine.slice(0, SPEC_MAX_KEPT_PER_SIDE)) out.add(o.id);
+  }
+  return out;
+}
+
+/**
  * Checks that `batch` is exactly what the spec requires of a batch of the full set `orders` at `price`
- * with `fills`: the closure under coverage of R0 ∪ E, where R0 = the filled orders, the kept orders at
- * the price and the must-include orders, and E holds at most one kept order per side realising that
- * side's worse edge (some batch order must realise each edge that exists). Nothing else. Returns a
- * description of the first difference, or null.
+ * with `fills`: the closure under coverage (over the kept orders) of R0 ∪ E, where R0 = the filled
+ * in-orders, the in-orders at the price, every in-order of a side that was cut, and the must-include
+ * orders, and E holds at most one in-order per side realising that side's worse edge (some batch order
+ * must realise each edge that exists). Nothing else. `inSet` is the in-orders (default: every kept order,
+ * no cut). Returns a description of the first difference, or null.
  */
 export function batchDifference(
   batch: readonly Hex[],
@@ -120,16 +150,20 @@ export function batchDifference(
   price: bigint,
   fills: ReadonlyMap<Hex, bigint>,
   mustInclude: ReadonlySet<Hex> = new Set(),
+  inSet: ReadonlySet<Hex> = kept,
 ): string | null {
   const all = new Map(orders.map((o) => [o.id, o.order]));
   const inBatch = new Set(batch);
   if (inBatch.size !== batch.length) return "an order twice";
   for (let i = 1; i < batch.length; i++) if (!(batch[i - 1]! < batch[i]!)) return `not ascending at ${i}`;
   const r0 = new Set<Hex>(mustInclude);
-  for (const id of kept) if ((fills.get(id) ?? 0n) > 0n || all.get(id)!.limitPrice === price) r0.add(id);
-  // Worse edges of the kept set.
+  for (const id of inSet) if ((fills.get(id) ?? 0n) > 0n || all.get(id)!.limitPrice === price) r0.add(id);
+  const cutSides = new Set<Side>();
+  for (const id of kept) if (!inSet.has(id)) cutSides.add(all.get(id)!.side);
+  for (const id of inSet) if (cutSides.has(all.get(id)!.side)) r0.add(id);
+  // Worse edges of the in-orders.
   const edge = { buy: 0n, sell: 0n };
-  for (const id of kept) {
+  for (const id of inSet) {
     const o = all.get(id)!;
     if (o.side === "buy" && o.limitPrice < price && o.limitPrice > edge.buy) edge.buy = o.limitPrice;
     if (o.side === "sell" && o.limitPrice > price && (edge.sell === 0n || o.limitPrice < edge.sell))
@@ -155,7 +189,7 @@ export function batchDifference(
     if (edge[side] === 0n) continue;
     if (
       !batch.some(
-        (id) => kept.has(id) && all.get(id)!.side === side && all.get(id)!.limitPrice === edge[side],
+        (id) => inSet.has(id) && all.get(id)!.side === side && all.get(id)!.limitPrice === edge[side],
       )
     )
       return `no order realises the ${side} worse edge ${edge[side]}`;
@@ -165,7 +199,10 @@ export function batchDifference(
     null,
     ...batch.filter(
       (id) =>
-        !base.has(id) && kept.has(id) && all.get(id)!.side === side && all.get(id)!.limitPrice === edge[side],
+        !base.has(id) &&
+        inSet.has(id) &&
+        all.get(id)!.side === side &&
+        all.get(id)!.limitPrice === edge[side],
     ),
   ];
   for (const b of realisers("buy")) {

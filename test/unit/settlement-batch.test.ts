@@ -9,6 +9,8 @@ import {
   type Batch,
   type BatchHeader,
   type BatchOrder,
+  CAP_HEADER_LAYOUT,
+  CAP_HEADER_OFFSET,
   decodeBatch,
   decodeUnion,
   encodeBatch,
@@ -18,6 +20,8 @@ import {
   identifyBatchOrders,
   NO_BONUS_ID,
   NO_BONUS_REMAINDER,
+  NO_CUT,
+  newBatchOf,
   ORDER_BYTES,
   ORDER_LAYOUT,
   PRICE_FIELD,
@@ -79,6 +83,8 @@ const sideHeaderArb = fc.record({
   worseEdge: uint(16),
   remainder: uint(32),
   id: hexOf(32),
+  capLimit: uint(16),
+  capId: hexOf(32),
 });
 const headerArb: fc.Arbitrary<BatchHeader> = fc.record({
   price: uint(16),
@@ -102,7 +108,13 @@ const batchArb: fc.Arbitrary<Batch> = fc.record({
 const unionArb: fc.Arbitrary<Union> = fc.record({
   standingHeader: headerArb,
   unionHeader: headerArb,
-  entries: fc.array(fc.record({ standing: fc.boolean(), order: orderArb }), { minLength: 1, maxLength: 6 }),
+  // Valid flags only: 1 (standing, dropped), 2 (added), 3 (standing, kept).
+  entries: fc.array(
+    fc
+      .record({ flag: fc.integer({ min: 1, max: 3 }), order: orderArb })
+      .map(({ flag, order }) => ({ standing: (flag & 1) !== 0, inNewBatch: (flag & 2) !== 0, order })),
+    { minLength: 1, maxLength: 6 },
+  ),
 });
 
 function batchErrorCode(f: () => unknown): string {
@@ -116,12 +128,18 @@ function batchErrorCode(f: () => unknown): string {
 }
 
 describe("batch layout", () => {
-  it("is contiguous: 336-byte header, 126-byte orders, as the spec's table", () => {
+  it("is contiguous: 432-byte header, 126-byte orders, as the spec's table", () => {
     const header = [
       PRICE_FIELD,
       ...(["buy", "sell"] as const).flatMap((side) =>
         Object.values(SIDE_HEADER_LAYOUT).map((f) => ({
           offset: SIDE_HEADER_OFFSET[side] + f.offset,
+          size: f.size,
+        })),
+      ),
+      ...(["buy", "sell"] as const).flatMap((side) =>
+        Object.values(CAP_HEADER_LAYOUT).map((f) => ({
+          offset: CAP_HEADER_OFFSET[side] + f.offset,
           size: f.size,
         })),
       ),
@@ -132,14 +150,17 @@ describe("batch layout", () => {
       at += f.size;
     }
     expect(at).toBe(HEADER_BYTES);
-    expect(header.map((f) => f.offset)).toEqual([0, 16, 48, 80, 96, 112, 144, 176, 208, 240, 256, 272, 304]);
+    expect(header.map((f) => f.offset)).toEqual([
+      0, 16, 48, 80, 96, 112, 144, 176, 208, 240, 256, 272, 304, 336, 352, 384, 400,
+    ]);
+    expect(HEADER_BYTES).toBe(432);
     at = 0;
     for (const f of Object.values(ORDER_LAYOUT)) {
       expect(f.offset).toBe(at);
       at += f.size;
     }
     expect(at).toBe(ORDER_BYTES);
-    expect(UNION_HEADERS_BYTES).toBe(672);
+    expect(UNION_HEADERS_BYTES).toBe(864);
     expect(UNION_ENTRY_BYTES).toBe(127);
   });
 
@@ -153,6 +174,8 @@ describe("batch layout", () => {
         worseEdge: 6n,
         remainder: 7n,
         id: `0x${"08".repeat(32)}`,
+        capLimit: 0x0fn,
+        capId: `0x${"10".repeat(32)}`,
       },
       sell: {
         better: 9n,
@@ -161,6 +184,8 @@ describe("batch layout", () => {
         worseEdge: 12n,
         remainder: 13n,
         id: `0x${"0e".repeat(32)}`,
+        capLimit: 0x11n,
+        capId: `0x${"12".repeat(32)}`,
       },
     };
     const order: BatchOrder = {
@@ -174,7 +199,7 @@ describe("batch layout", () => {
       s: `0x${"27".repeat(32)}`,
     };
     const bytes = encodeBatch({ header, orders: [order] });
-    expect(bytes.length).toBe(336 + 126);
+    expect(bytes.length).toBe(432 + 126);
     const at = (offset: number, size: number) => bytesToHex(bytes.subarray(offset, offset + size));
     expect(at(0, 16)).toBe(`0x${"00".repeat(14)}0102`);
     expect(at(16, 32)).toBe(`0x${"00".repeat(31)}03`);
@@ -189,7 +214,11 @@ describe("batch layout", () => {
     expect(at(256, 16)).toBe(`0x${"00".repeat(15)}0c`);
     expect(at(272, 32)).toBe(`0x${"00".repeat(31)}0d`);
     expect(at(304, 32)).toBe(`0x${"0e".repeat(32)}`);
-    const o = 336;
+    expect(at(336, 16)).toBe(`0x${"00".repeat(15)}0f`);
+    expect(at(352, 32)).toBe(`0x${"10".repeat(32)}`);
+    expect(at(384, 16)).toBe(`0x${"00".repeat(15)}11`);
+    expect(at(400, 32)).toBe(`0x${"12".repeat(32)}`);
+    const o = 432;
     expect(at(o, 1)).toBe("0x01");
     expect(at(o + 1, 16)).toBe(`0x${"00".repeat(15)}21`);
     expect(at(o + 17, 16)).toBe(`0x${"00".repeat(15)}22`);
@@ -218,7 +247,7 @@ describe("batch and union encoding", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 4 }),
-        fc.uint8Array({ minLength: 336 + 4 * 126, maxLength: 336 + 4 * 126 }),
+        fc.uint8Array({ minLength: 432 + 4 * 126, maxLength: 432 + 4 * 126 }),
         (n, raw) => {
           const bytes = raw.subarray(0, HEADER_BYTES + ORDER_BYTES * n);
           expect(encodeBatch(decodeBatch(bytes))).toEqual(bytes);
@@ -243,6 +272,10 @@ describe("batch and union encoding", () => {
         const batch = unionBatchOf(decoded);
         expect(batch.header).toEqual(union.unionHeader);
         expect(batch.orders).toEqual(union.entries.map((e) => e.order));
+        expect(newBatchOf(decoded)).toEqual({
+          header: union.unionHeader,
+          orders: union.entries.filter((e) => e.inNewBatch).map((e) => e.order),
+        });
         // The union batch's bytes are the union's without the standing header and the flags.
         const unionBatchBytes = encodeBatch(batch);
         expect(unionBatchBytes.subarray(0, HEADER_BYTES)).toEqual(
@@ -254,26 +287,35 @@ describe("batch and union encoding", () => {
   });
 
   it("rejects malformed lengths, flags and hex with typed errors", () => {
-    for (const length of [0, 1, 335, 336, 337, 336 + 125, 336 + 127, 336 + 2 * 126 - 1]) {
+    for (const length of [0, 1, 431, 432, 433, 432 + 125, 432 + 127, 432 + 2 * 126 - 1]) {
       expect(batchErrorCode(() => decodeBatch(new Uint8Array(length)))).toBe(BatchErrorCode.MALFORMED_BATCH);
     }
-    for (const length of [0, 336, 671, 672, 673, 672 + 126, 672 + 128, 672 + 126 * 2]) {
+    for (const length of [0, 432, 863, 864, 865, 864 + 126, 864 + 128, 864 + 126 * 2]) {
       expect(batchErrorCode(() => decodeUnion(new Uint8Array(length)))).toBe(BatchErrorCode.MALFORMED_BATCH);
     }
-    const union = new Uint8Array(672 + 127 * 3);
-    union[672 + 127] = 1;
-    expect(decodeUnion(union).entries.map((e) => e.standing)).toEqual([false, true, false]);
-    union[672 + 2 * 127] = 2;
-    let caught: unknown;
-    try {
-      decodeUnion(union);
-    } catch (err) {
-      caught = err;
+    // Flags: bit 0 standing, bit 1 in the new batch; 1, 2 and 3 are valid, 0 and >= 4 are not.
+    const union = new Uint8Array(864 + 127 * 3);
+    union[864] = 2;
+    union[864 + 127] = 1;
+    union[864 + 2 * 127] = 3;
+    expect(decodeUnion(union).entries.map((e) => [e.standing, e.inNewBatch])).toEqual([
+      [false, true],
+      [true, false],
+      [true, true],
+    ]);
+    for (const bad of [0, 4, 255]) {
+      union[864 + 2 * 127] = bad;
+      let caught: unknown;
+      try {
+        decodeUnion(union);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(BatchError);
+      expect((caught as BatchError).code).toBe(BatchErrorCode.MALFORMED_BATCH);
+      expect((caught as BatchError).index).toBe(2);
     }
-    expect(caught).toBeInstanceOf(BatchError);
-    expect((caught as BatchError).code).toBe(BatchErrorCode.MALFORMED_BATCH);
-    expect((caught as BatchError).index).toBe(2);
-    for (const hex of ["", "0x0", "12", "0xzz", `0x${"00".repeat(336 + 126)}0`]) {
+    for (const hex of ["", "0x0", "12", "0xzz", `0x${"00".repeat(432 + 126)}0`]) {
       expect(batchErrorCode(() => decodeBatch(hex))).toBe(BatchErrorCode.BAD_HEX);
     }
     expect(
@@ -285,7 +327,7 @@ describe("batch and union encoding", () => {
   });
 
   it("rejects values that do not fit their fields", () => {
-    const ok = decodeBatch(new Uint8Array(336 + 126));
+    const ok = decodeBatch(new Uint8Array(432 + 126));
     const h = ok.header;
     const o = ok.orders[0]!;
     const bad: Batch[] = [
@@ -346,6 +388,7 @@ function certifySelection(s: SelectedBatch, collateral = unlimited, feeBps = 0n)
     domainSeparator: SEPARATOR,
     collateral,
     feeBps,
+    minQuantity: 1n,
     header: s.header,
     orders: s.orders.map((o) => toBatchOrder(o.order)),
     bytes: s.bytes,
@@ -376,7 +419,15 @@ describe("selectBatch", () => {
     // R = 5, L = 10, every remainder 5: the two smallest ids get the bonus; the threshold is the second.
     expect(s.header).toEqual({
       price: 10n,
-      buy: { better: 4n, equal: 10n, betterEdge: 12n, worseEdge: 0n, remainder: 5n, id: marginal[1]!.id },
+      buy: {
+        better: 4n,
+        equal: 10n,
+        betterEdge: 12n,
+        worseEdge: 0n,
+        remainder: 5n,
+        id: marginal[1]!.id,
+        ...NO_CUT.buy,
+      },
       sell: {
         better: 9n,
         equal: 0n,
@@ -384,6 +435,7 @@ describe("selectBatch", () => {
         worseEdge: 13n,
         remainder: NO_BONUS_REMAINDER,
         id: NO_BONUS_ID,
+        ...NO_CUT.sell,
       },
     });
     expect(s.bytes).toEqual(
@@ -446,6 +498,7 @@ describe("selectBatch", () => {
         worseEdge: 4n,
         remainder: NO_BONUS_REMAINDER,
         id: NO_BONUS_ID,
+        ...NO_CUT.buy,
       },
       sell: {
         better: 5n,
@@ -454,6 +507,7 @@ describe("selectBatch", () => {
         worseEdge: 20n,
         remainder: NO_BONUS_REMAINDER,
         id: NO_BONUS_ID,
+        ...NO_CUT.sell,
       },
     });
     const fills = new Map(s.clearing.fills.map((f) => [f.id, f.quantity]));
@@ -595,6 +649,7 @@ describe("selectChallenge", () => {
     domainSeparator: SEPARATOR,
     collateral: unlimited,
     feeBps: 30n,
+    minQuantity: 1n,
   };
 
   it("replaces a self-trade with the clearing of the union", () => {
@@ -698,6 +753,7 @@ describe("selectChallenge", () => {
         worseEdge: 0n,
         remainder: NO_BONUS_REMAINDER,
         id: NO_BONUS_ID,
+        ...NO_CUT.buy,
       },
       sell: {
         better: 0n,
@@ -706,11 +762,19 @@ describe("selectChallenge", () => {
         worseEdge: 5n,
         remainder: NO_BONUS_REMAINDER,
         id: NO_BONUS_ID,
+        ...NO_CUT.sell,
       },
     });
-    expect(ch.orders.map((o) => o.id)).toEqual(byId([low, high, forcedSell]).map((o) => o.id));
+    // The new batch is the union set's certificate: tee's buy at 20 (standing) is in the union (flag 1) but
+    // not in the new batch; the buy at 1 is added (flag 2), the sell kept (flag 3).
+    expect(ch.orders.map((o) => o.id)).toEqual(byId([low, forcedSell]).map((o) => o.id));
+    const flags = new Map(ch.union.entries.map((e, k) => [k, (e.standing ? 1 : 0) | (e.inNewBatch ? 2 : 0)]));
+    const unionIds = byId([low, high, forcedSell]).map((o) => o.id);
+    expect(unionIds.map((id, k) => [id, flags.get(k)])).toEqual(
+      unionIds.map((id) => [id, id === high.id ? 1 : id === low.id ? 2 : 3]),
+    );
     expect(ch.union.unionHeader).toEqual(ch.header);
-    expect(ch.batchHash).toBe(hashBytes(encodeBatch(unionBatchOf(ch.union))));
+    expect(ch.batchHash).toBe(hashBytes(encodeBatch(newBatchOf(ch.union))));
     const submitter = `0x${"99".repeat(20)}` as Hex;
     const r = certifyChallenge({
       ...context,
@@ -728,8 +792,9 @@ describe("selectChallenge", () => {
       resultHash: noTradeHash,
     });
     expect(r.union.orderFills).toEqual([0n, 0n, 0n]);
-    expect(r.union.kept).toEqual(ch.orders.map((o) => o.id !== high.id));
-    expect(r.union.batchHash).toBe(ch.batchHash);
+    expect(r.union.kept).toEqual(unionIds.map((id) => id !== high.id));
+    expect(r.newBatch.resultHash).toBe(noTradeHash);
+    expect(r.newBatch.batchHash).toBe(ch.batchHash);
     // As a proposal the same batch is refused: nothing to settle.
     expect(() =>
       certify({
@@ -772,9 +837,7 @@ describe("selectChallenge", () => {
     const ch = selectChallenge(trading, standing);
     if (ch.outcome !== "challenge" || ch.selection.outcome !== "batch") throw new Error(ch.outcome);
     const submitter = `0x${"98".repeat(20)}` as Hex;
-    const standingBatchHash = hashBytes(
-      encodeBatch({ header: first.header, orders: first.union.entries.map((e) => e.order) }),
-    );
+    const standingBatchHash = hashBytes(encodeBatch(newBatchOf(first.union)));
     expect(standingBatchHash).toBe(first.batchHash);
     const r = certifyChallenge({
       ...context,

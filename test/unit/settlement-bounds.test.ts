@@ -41,6 +41,7 @@ const good = () => ({
   feeBps: 0n,
   bondWei: 7n,
   challengeWindowS: 3n,
+  minQuantity: 1n,
 });
 
 describe("createMarket bounds (markets that would trap deposits)", () => {

@@ -12,6 +12,7 @@ import {
   hashBytes,
   NO_BONUS_ID,
   NO_BONUS_REMAINDER,
+  NO_CUT,
   type SelectedBatch,
   selectBatch,
   toBatchOrder,
@@ -47,6 +48,7 @@ const context = {
   domainSeparator: SEPARATOR,
   collateral: unlimited,
   feeBps: 0n,
+  minQuantity: 1n,
 };
 
 function expectCertError(f: () => unknown, code: string, args?: Record<string, unknown>): CertificationError {
@@ -104,6 +106,7 @@ describe("certify: an honest batch", () => {
         worseEdge: 12n,
         remainder: NO_BONUS_REMAINDER,
         id: NO_BONUS_ID,
+        ...NO_CUT.buy,
       },
       sell: {
         better: 2n,
@@ -112,6 +115,7 @@ describe("certify: an honest batch", () => {
         worseEdge: 15n,
         remainder: NO_BONUS_REMAINDER,
         id: NO_BONUS_ID,
+        ...NO_CUT.sell,
       },
     });
     expect(checkHeader(b.header)).toMatchObject({ volume: 2n, lo: 12n, hi: 15n });
@@ -431,8 +435,8 @@ describe("certify: after the pass", () => {
   });
 
   it("MalformedBatch for bytes of a wrong length", () => {
-    expectCertError(() => certifyBatchBytes(context, new Uint8Array(336)), "MalformedBatch", {
-      length: 336n,
+    expectCertError(() => certifyBatchBytes(context, new Uint8Array(432)), "MalformedBatch", {
+      length: 432n,
     });
     expectCertError(
       () => certifyBatchBytes(context, b.bytes.subarray(0, b.bytes.length - 1)),
@@ -466,7 +470,7 @@ describe("certifyChallenge", () => {
     expect(r.standing.resultHash).toBe(standingCert.resultHash);
     expect(r.union.resultHash).toBe(b.clearing.resultHash);
     expect(r.union.batchHash).toBe(b.batchHash);
-    expect(encodeBatch(r.unionBatch)).toEqual(b.bytes);
+    expect(encodeBatch(r.nextBatch)).toEqual(b.bytes);
   });
 
   it("MalformedBatch, StandingMismatch, NoNewOrders, ResultUnchanged", () => {
@@ -474,11 +478,13 @@ describe("certifyChallenge", () => {
     expectCertError(() => certifyChallenge({ ...base, union: unionBytes.subarray(1) }), "MalformedBatch", {
       length: BigInt(unionBytes.length - 1),
     });
-    const badFlag = new Uint8Array(unionBytes);
-    badFlag[672] = 2;
-    expectCertError(() => certifyChallenge({ ...base, union: badFlag }), "MalformedBatch", {
-      length: BigInt(unionBytes.length),
-    });
+    for (const flag of [0, 4]) {
+      const badFlag = new Uint8Array(unionBytes);
+      badFlag[864] = flag;
+      expectCertError(() => certifyChallenge({ ...base, union: badFlag }), "MalformedBatch", {
+        length: BigInt(unionBytes.length),
+      });
+    }
     expectCertError(
       () => certifyChallenge({ ...base, union: unionBytes, standingSubmitter: `0x${"78".repeat(20)}` }),
       "StandingMismatch",
@@ -543,10 +549,12 @@ describe("certify with allowNoTrade: a union that clears to no trade", () => {
     ...none,
     ...fields,
   });
+  const buySide = (fields: Partial<BatchHeader["buy"]>) => ({ ...side(fields), ...NO_CUT.buy });
+  const sellSide = (fields: Partial<BatchHeader["buy"]>) => ({ ...side(fields), ...NO_CUT.sell });
   const header: BatchHeader = {
     price: 10n,
-    buy: side({ equal: 3n, worseEdge: 8n }),
-    sell: side({ worseEdge: 12n }),
+    buy: buySide({ equal: 3n, worseEdge: 8n }),
+    sell: sellSide({ worseEdge: 12n }),
   };
   const input = (h: BatchHeader): CertifyInput => ({ ...context, header: h, orders, allowNoTrade: true });
   const noTrade = clear([], { market: MARKET, epoch: EPOCH });
@@ -588,8 +596,12 @@ describe("certify with allowNoTrade: a union that clears to no trade", () => {
       sellLevel: 0n,
     });
     // Any separating price certifies the same result (the price is not pinned: nothing trades at any).
-    const at11 = { price: 11n, buy: side({ worseEdge: 10n }), sell: side({ worseEdge: 12n }) };
-    const at12 = { price: 12n, buy: side({ worseEdge: 10n }), sell: side({ equal: 4n, worseEdge: 15n }) };
+    const at11 = { price: 11n, buy: buySide({ worseEdge: 10n }), sell: sellSide({ worseEdge: 12n }) };
+    const at12 = {
+      price: 12n,
+      buy: buySide({ worseEdge: 10n }),
+      sell: sellSide({ equal: 4n, worseEdge: 15n }),
+    };
     for (const h of [at11, at12]) expect(certify(input(h)).resultHash).toBe(noTrade.resultHash);
   });
 
@@ -608,8 +620,8 @@ describe("certify with allowNoTrade: a union that clears to no trade", () => {
         certify(
           input({
             price: 9n,
-            buy: side({ better: 3n, betterEdge: 10n, worseEdge: 8n }),
-            sell: side({ worseEdge: 12n }),
+            buy: buySide({ better: 3n, betterEdge: 10n, worseEdge: 8n }),
+            sell: sellSide({ worseEdge: 12n }),
           }),
         ),
       "VolumeNotMaximal",
@@ -621,8 +633,8 @@ describe("certify with allowNoTrade: a union that clears to no trade", () => {
         certify(
           input({
             price: 13n,
-            buy: side({ worseEdge: 10n }),
-            sell: side({ better: 4n, betterEdge: 12n, worseEdge: 15n }),
+            buy: buySide({ worseEdge: 10n }),
+            sell: sellSide({ better: 4n, betterEdge: 12n, worseEdge: 15n }),
           }),
         ),
       "VolumeNotMaximal",
@@ -630,12 +642,14 @@ describe("certify with allowNoTrade: a union that clears to no trade", () => {
     );
     // Claimed as separating although it is not: the pass finds the better orders.
     expectCertError(
-      () => certify(input({ price: 9n, buy: side({ worseEdge: 8n }), sell: side({ worseEdge: 12n }) })),
+      () =>
+        certify(input({ price: 9n, buy: buySide({ worseEdge: 8n }), sell: sellSide({ worseEdge: 12n }) })),
       "AggregateMismatch",
       { field: 0n, claimed: 0n, actual: 3n },
     );
     expectCertError(
-      () => certify(input({ price: 13n, buy: side({ worseEdge: 10n }), sell: side({ worseEdge: 15n }) })),
+      () =>
+        certify(input({ price: 13n, buy: buySide({ worseEdge: 10n }), sell: sellSide({ worseEdge: 15n }) })),
       "AggregateMismatch",
       { field: 4n, claimed: 0n, actual: 4n },
     );

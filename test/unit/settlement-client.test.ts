@@ -126,7 +126,14 @@ describe.skipIf(!isVersion2)("SettlementClient (version 2) on anvil", () => {
       0n,
       [buyer, seller, attacker].map((c) => c.address),
     );
-    const context = { market: m, epoch: 0n, domainSeparator: separator, collateral, feeBps: 30n };
+    const context = {
+      market: m,
+      epoch: 0n,
+      domainSeparator: separator,
+      collateral,
+      feeBps: 30n,
+      minQuantity: 1n,
+    };
 
     // The censor proposes its self-trade first.
     const censorSel = selectBatch({ ...context, orders: censor.map((o) => o.order) });

@@ -9,6 +9,12 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clear } from "../../clearing/clear.ts";
 import { applyCoverage, type Collateral } from "../../clearing/coverage.ts";
+import {
+  MAX_BATCH_ORDERS,
+  MAX_KEPT_PER_SIDE,
+  MAX_KEPT_PER_TRADER,
+  MAX_UNION_ORDERS,
+} from "../../clearing/limits.ts";
 import { ORDER_TYPE_STRING, SECP256K1_N } from "../../protocol/constants.ts";
 import {
   domainSeparator,
@@ -24,10 +30,12 @@ import { latestTimestamp, mineBlock, startAnvil } from "../../settlement/anvil.t
 import { smartMarketInterface, testTokenInterface } from "../../settlement/artifacts.ts";
 import {
   type BatchHeader,
+  NO_CUT,
   type SelectedBatch,
   selectBatch,
   selectChallenge,
 } from "../../settlement/batch.ts";
+import { CertificationError, certifyBatchBytes } from "../../settlement/certify.ts";
 import { SettlementClient } from "../../settlement/client.ts";
 import { decodeRevertData } from "../../settlement/errors.ts";
 import {
@@ -203,7 +211,9 @@ describe("EIP-712 and market ids match protocol/", () => {
     const at = now + 60n - ((now - 1234n) % 60n) + 10n;
     await mineBlock(env.provider, at);
     const epoch = (at - 1234n) / 60n - 1n;
-    for (const bondWei of [0n, 10n ** 16n, (1n << 80n) - 1n, 1n << 80n, (1n << 96n) - 1n]) {
+    const minQuantities = [1n, 7n, 10n ** 18n, (1n << 128n) - 1n, 2n];
+    for (const [k, bondWei] of [0n, 10n ** 16n, (1n << 80n) - 1n, 1n << 80n, (1n << 96n) - 1n].entries()) {
+      const minQuantity = minQuantities[k]!;
       const params = {
         base: env.base,
         quote: env.quote,
@@ -212,6 +222,7 @@ describe("EIP-712 and market ids match protocol/", () => {
         feeBps: 25n,
         bondWei,
         challengeWindowS: 1n,
+        minQuantity,
       };
       const created = await env.admin.createMarket(params);
       expect(created.id).toBe(marketId(params));
@@ -222,7 +233,16 @@ describe("EIP-712 and market ids match protocol/", () => {
           env,
           dev(0),
           env.settlement,
-          iface.encodeFunctionData("marketId", [env.base, env.quote, 1234n, 60n, 25n, bondWei, 1n]),
+          iface.encodeFunctionData("marketId", [
+            env.base,
+            env.quote,
+            1234n,
+            60n,
+            25n,
+            bondWei,
+            1n,
+            minQuantity,
+          ]),
         ),
       );
       expect(viewId).toBe(created.id);
@@ -248,6 +268,7 @@ describe("createMarket rejects bad parameters", () => {
     feeBps: 0n,
     bondWei: 5n,
     challengeWindowS: 3n,
+    minQuantity: 1n,
   });
 
   it("zero token, identical tokens, zero epoch length, fee too high, bad challenge window, existing market", async () => {
@@ -296,6 +317,12 @@ describe("createMarket rejects bad parameters", () => {
       createMarketRaw(env, env.base, env.quote, { ...good(), challengeWindowS: 10n }),
       "BadChallengeWindow",
       { challengeWindow: 10n, epochLength: 10n },
+    );
+    // Every market has a minimum order quantity of at least 1 (issue 10: dust).
+    await expectRevert(
+      createMarketRaw(env, env.base, env.quote, { ...good(), minQuantity: 0n }),
+      "ZeroMinQuantity",
+      {},
     );
     await createMarketRaw(env, env.base, env.quote, { ...good(), feeBps: 1000n, challengeWindowS: 9n });
     await expectRevert(
@@ -365,7 +392,14 @@ describe("escrow errors", () => {
 
   it("TokenTransferFailed for a token address without code (a call to it would 'succeed')", async () => {
     const codeless = `0x${"ab".repeat(20)}` as Hex;
-    const spec = { genesisTimeS: 1n, epochLengthS: 10n, feeBps: 0n, bondWei: 0n, challengeWindowS: 5n };
+    const spec = {
+      genesisTimeS: 1n,
+      epochLengthS: 10n,
+      feeBps: 0n,
+      bondWei: 0n,
+      challengeWindowS: 5n,
+      minQuantity: 1n,
+    };
     const id = await createMarketRaw(env, codeless, env.quote, spec);
     const data = iface.encodeFunctionData("deposit", [id, Asset.BASE, 1n]);
     await expectRevert(callFrom(env, dev(0), env.settlement, data), "TokenTransferFailed", {
@@ -564,8 +598,8 @@ describe("propose: window, bond, commitment, batch length", () => {
     expect(decoded.errorName).toBe("CommitmentTooRecent");
     expect(decoded.args).toEqual({ blockNumber: BigInt(rc!.blockNumber) });
 
-    // MalformedBatch: not 336 + 126 n bytes with n >= 1 (checked before the commitment).
-    for (const bad of [b.slice(0, 2 + 2 * 336), b.slice(0, -2), `${b}00`, "0x"] as Hex[]) {
+    // MalformedBatch: not 432 + 126 n bytes with n >= 1 (checked before the commitment).
+    for (const bad of [b.slice(0, 2 + 2 * 432), b.slice(0, -2), `${b}00`, "0x"] as Hex[]) {
       await expectRevert(
         callFrom(env, me, env.settlement, proposeData(m.id, 0n, bad), m.bond),
         "MalformedBatch",
@@ -771,7 +805,7 @@ describe("certification: clear()'s result, or the first wrong value", () => {
     const h = sel.header;
     const i = idx("b3");
     const raw = encodeBatch(h, orders);
-    const at = (k: number) => 2 + 2 * (336 + 126 * k); // hex offset of order k
+    const at = (k: number) => 2 + 2 * (432 + 126 * k); // hex offset of order k
     const sideTwo = `${raw.slice(0, at(i))}02${raw.slice(at(i) + 2)}` as Hex;
     await expectRevert(certify(env, m.id, E, sideTwo), "InvalidSide", { index: BigInt(i), side: 2n });
     const zeroQuantity = `${raw.slice(0, at(i) + 2)}${"00".repeat(16)}${raw.slice(at(i) + 34)}` as Hex;
@@ -1248,15 +1282,18 @@ describe("challenges", () => {
       length: BigInt((good.length - 2) / 2 + 1),
     });
     await expectRevert(
-      challengeCall(challenger(), m, 0n, proposer(), good.slice(0, 2 + 2 * 672) as Hex),
+      challengeCall(challenger(), m, 0n, proposer(), good.slice(0, 2 + 2 * 864) as Hex),
       "MalformedBatch",
-      { length: 672n },
+      { length: 864n },
     );
-    const flagAt = 2 + 2 * 672;
-    const flagTwo = `${good.slice(0, flagAt)}02${good.slice(flagAt + 2)}` as Hex;
-    await expectRevert(challengeCall(challenger(), m, 0n, proposer(), flagTwo), "MalformedBatch", {
-      length: BigInt((good.length - 2) / 2),
-    });
+    // Flags are 1, 2 or 3 (bit 0 standing, bit 1 in the new batch): 0 and 4 are malformed.
+    const flagAt = 2 + 2 * 864;
+    for (const flag of ["00", "04"]) {
+      const bad = `${good.slice(0, flagAt)}${flag}${good.slice(flagAt + 2)}` as Hex;
+      await expectRevert(challengeCall(challenger(), m, 0n, proposer(), bad), "MalformedBatch", {
+        length: BigInt((good.length - 2) / 2),
+      });
+    }
     // An added order with a bad signature is checked (standing ones are not checked again).
     const forged = {
       ...extra,
@@ -1489,6 +1526,7 @@ describe("the effects' defensive checks (reachable only with injected collateral
       feeBps: 0n,
       bondWei: 0n,
       challengeWindowS: 400n,
+      minQuantity: 1n,
     };
     await txFrom(
       env,
@@ -1502,6 +1540,7 @@ describe("the effects' defensive checks (reachable only with injected collateral
         0n,
         0n,
         400n,
+        1n,
       ]),
     );
     const id = marketIdOf(env.base, env.quote, spec);
@@ -1584,7 +1623,14 @@ describe("certification equals clear() on random books (CertifyHarness, injected
     harness = (await txFrom(env, outsider(7), null, art.bytecode)).contractAddress!.toLowerCase() as Hex;
     separator = domainSeparator(makeDomain(env.chainId, harness));
     for (const feeBps of FEES) {
-      const spec = { genesisTimeS: 1n, epochLengthS: 100n, feeBps, bondWei: 0n, challengeWindowS: 10n };
+      const spec = {
+        genesisTimeS: 1n,
+        epochLengthS: 100n,
+        feeBps,
+        bondWei: 0n,
+        challengeWindowS: 10n,
+        minQuantity: 1n,
+      };
       const data = hIface.encodeFunctionData("createMarket", [
         env.base,
         env.quote,
@@ -1593,6 +1639,7 @@ describe("certification equals clear() on random books (CertifyHarness, injected
         feeBps,
         0n,
         10n,
+        1n,
       ]);
       await txFrom(env, outsider(7), harness, data);
       markets.set(feeBps, marketIdOf(env.base, env.quote, spec));
@@ -1728,7 +1775,14 @@ describe("certification equals clear() on random books (CertifyHarness, injected
             remainder: 0n,
             id: `0x${"00".repeat(32)}` as Hex,
           };
-          const err = await revertOf(call(encodeBatch({ price: 1n, buy: zero, sell: zero }, orders)));
+          const err = await revertOf(
+            call(
+              encodeBatch(
+                { price: 1n, buy: { ...zero, ...NO_CUT.buy }, sell: { ...zero, ...NO_CUT.sell } },
+                orders,
+              ),
+            ),
+          );
           expect(err.errorName).toBe("NoTrade");
           return;
         }
@@ -1783,6 +1837,566 @@ describe("certification equals clear() on random books (CertifyHarness, injected
     expect(seenOutcomes.partial).toBeGreaterThan(BOOKS / 10);
     expect(seenOutcomes.rationed).toBeGreaterThan(BOOKS / 10);
   });
+});
+
+// ================================================================ issue 10: dust (the bounds of docs/clearing.md)
+
+describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () => {
+  const o = (m: MarketV2, t: Trader, side: "buy" | "sell", q: bigint, l: bigint, nonce = 1n) =>
+    makeOrder(m.id, 0n, { trader: t, side, quantity: q, limitPrice: l, nonce }, env.separator);
+  /** The TS mirror of the contract's certify(), for the same batch. */
+  const tsCertify = (
+    m: MarketV2,
+    collateral: ReadonlyMap<Hex, Collateral>,
+    batch: Hex,
+  ): ReturnType<typeof certifyBatchBytes> =>
+    certifyBatchBytes(
+      {
+        market: m.id,
+        epoch: 0n,
+        domainSeparator: env.separator,
+        collateral: lookupOf(collateral),
+        feeBps: m.feeBps,
+        minQuantity: m.minQuantity,
+      },
+      batch,
+    );
+  /** The contract's and certify.ts's failure of `batch`: the same error, the same arguments. */
+  async function bothReject(
+    m: MarketV2,
+    collateral: ReadonlyMap<Hex, Collateral>,
+    batch: Hex,
+    name: string,
+    args: Record<string, unknown>,
+  ): Promise<void> {
+    await expectRevert(certify(env, m.id, 0n, batch), name, args);
+    let caught: unknown;
+    try {
+      tsCertify(m, collateral, batch);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(CertificationError);
+    expect((caught as CertificationError).code).toBe(name);
+    expect((caught as CertificationError).args).toEqual(args);
+  }
+  const readMany = async (m: MarketV2, traders: readonly Trader[]): Promise<Map<Hex, Collateral>> => {
+    const ret = await callFrom(
+      env,
+      outsider(9),
+      env.settlement,
+      iface.encodeFunctionData("collateralOfMany", [m.id, traders.map((t) => t.address), 0n]),
+    );
+    const [base, quote] = iface.decodeFunctionResult("collateralOfMany", ret) as unknown as [
+      bigint[],
+      bigint[],
+    ];
+    return new Map(traders.map((t, i) => [t.address, { base: base[i]!, quote: quote[i]! }]));
+  };
+
+  it("the bounds are the contract's public constants, the same as clearing/limits.ts", async () => {
+    const read = async (fn: string) =>
+      iface.decodeFunctionResult(
+        fn,
+        await callFrom(env, dev(0), env.settlement, iface.encodeFunctionData(fn, [])),
+      )[0];
+    expect(await read("MAX_KEPT_PER_TRADER")).toBe(MAX_KEPT_PER_TRADER);
+    expect(await read("MAX_KEPT_PER_SIDE")).toBe(MAX_KEPT_PER_SIDE);
+    expect(await read("MAX_BATCH_ORDERS")).toBe(MAX_BATCH_ORDERS);
+    expect(await read("MAX_UNION_ORDERS")).toBe(MAX_UNION_ORDERS);
+    expect([MAX_KEPT_PER_TRADER, MAX_KEPT_PER_SIDE, MAX_BATCH_ORDERS, MAX_UNION_ORDERS]).toEqual([
+      4n,
+      64n,
+      512n,
+      1024n,
+    ]);
+    // 1024 entries and two headers fit the 128 KiB a public mempool accepts.
+    expect(1024 * 127 + 2 * 432).toBeLessThan(128 * 1024);
+  });
+
+  it("OrderBelowMinimum: an order below the market's minQuantity, in a proposal, certify() and a union", async () => {
+    const m = await newMarket(env, { minQuantity: 5n });
+    expect((await clientFor(env, env.anvil.accounts[1]!.privateKey).getMarket(m.id)).minQuantity).toBe(5n);
+    const [b1, s1, b2] = makeTraders(3, "below-minimum");
+    await fundAll(m.id, [b1!, s1!, b2!]);
+    const good = [o(m, b1!, "buy", 5n, 10n), o(m, s1!, "sell", 5n, 8n)];
+    const dust = o(m, b2!, "buy", 4n, 12n);
+    await moveToEpoch(env, m, 1n);
+    const collateral = await readCollateral(env, m.id, 0n, [...good, dust]);
+    const honest = selectTrading(env, m.id, 0n, good, collateral);
+    // The dust order, put in the honest batch at its id's place: the pass names it.
+    const orders = sortById([...honest.orders, dust]);
+    const index = BigInt(orders.findIndex((x) => x.id === dust.id));
+    const batch = encodeBatch(honest.header, orders);
+    await bothReject(m, collateral, batch, "OrderBelowMinimum", { index, quantity: 4n, minQuantity: 5n });
+    await expectRevert(proposeCall(dev(1), m, 0n, batch), "OrderBelowMinimum", {
+      index,
+      quantity: 4n,
+      minQuantity: 5n,
+    });
+    // After MalformedOrder: a quantity of 0 is MalformedOrder, not below the minimum.
+    const zero = encodeBatch(honest.header, sortById([...honest.orders, o(m, b2!, "buy", 0n, 12n)]));
+    expect((await revertOf(certify(env, m.id, 0n, zero))).errorName).toBe("MalformedOrder");
+    // The honest batch stands; a union adding the dust order reverts with it too (index in the union).
+    const standing = await propose(env, dev(1), m, 0n, bytesToHex(honest.bytes));
+    const union = encodeUnion(
+      honest.header,
+      honest.header,
+      orders.map((x) => ({ order: x, standing: x.id !== dust.id })),
+    );
+    await expectRevert(challengeCall(dev(2), m, 0n, standing.submitter, union), "OrderBelowMinimum", {
+      index,
+      quantity: 4n,
+      minQuantity: 5n,
+    });
+  });
+
+  it("a trader's 5th kept order is excluded (fill 0 though it crosses); a proposer that drops one of its first 4 is replaced by a challenge adding it", async () => {
+    const m = await newMarket(env, { bondWei: 10n ** 16n });
+    const [x, seller] = makeTraders(2, "fifth-order");
+    await fundAll(m.id, [x!, seller!]);
+    const buys = sortById([0n, 1n, 2n, 3n, 4n].map((n) => o(m, x!, "buy", 1n, 20n, n)));
+    const sell = o(m, seller!, "sell", 10n, 5n);
+    await moveToEpoch(env, m, 1n);
+    const collateral = await readCollateral(env, m.id, 0n, [...buys, sell]);
+    const honest = selectTrading(env, m.id, 0n, [...buys, sell], collateral);
+    expect(honest.excluded.map((e) => [e.order.id, e.reason])).toEqual([[buys[4]!.id, "trader-cap"]]);
+    expect(honest.clearing.volume).toBe(4n);
+    // Every order of the set in one batch: the contract counts X's kept orders and leaves the 5th out.
+    const all = encodeBatch(honest.header, sortById([...buys, sell]));
+    const c = await certify(env, m.id, 0n, all);
+    const fifth = sortById([...buys, sell]).findIndex((q) => q.id === buys[4]!.id);
+    expect(c.fills[fifth]).toBe(0n);
+    expect(c.resultHash).toBe(honest.clearing.resultHash);
+    expect(tsCertify(m, collateral, all).resultHash).toBe(c.resultHash);
+    // The proposer leaves out X's smallest id: the 5th is then one of X's first four kept orders.
+    const dropped = buys[0]!;
+    const partial = selectTrading(env, m.id, 0n, [...buys.slice(1), sell], collateral);
+    const standing = await propose(env, dev(1), m, 0n, bytesToHex(partial.bytes));
+    expect(standing.resultHash).not.toBe(honest.clearing.resultHash);
+    const ch = selectChallenge(
+      {
+        market: m.id,
+        epoch: 0n,
+        domainSeparator: env.separator,
+        orders: [...buys, sell].map((q) => q.order),
+        collateral: lookupOf(collateral),
+      },
+      { header: partial.header, orders: partial.orders, resultHash: standing.resultHash },
+    );
+    if (ch.outcome !== "challenge") throw new Error(`expected a challenge, got ${ch.outcome}`);
+    expect(ch.union.entries.filter((e) => !e.standing).length).toBe(1);
+    expect(ch.orders.some((q) => q.id === dropped.id)).toBe(true);
+    const replaced = await challenge(env, dev(2), m, 0n, standing.submitter, bytesToHex(ch.bytes));
+    expect(replaced.resultHash).toBe(honest.clearing.resultHash);
+    expect(replaced.replaced).toBe(dev(1));
+  });
+
+  it("SideOverCap and CapNotTight: only the rule's threshold (exactly the top 64 of a cut side) certifies", async () => {
+    const m = await newMarket(env);
+    const buyers = makeTraders(17, "side-cap-buyers");
+    const [seller] = makeTraders(1, "side-cap-seller");
+    await fundAll(m.id, [...buyers, seller!]);
+    // 65 kept buys (4 per trader at limits 101..116, and one at 100), one sell of 30 at 90: the buy side
+    // is cut to 64, the buy at 100 is out.
+    const buys = buyers.flatMap((t, i) =>
+      i < 16
+        ? [0n, 1n, 2n, 3n].map((n) => o(m, t, "buy", 1n, 101n + BigInt(i), n))
+        : [o(m, t, "buy", 1n, 100n)],
+    );
+    const sell = o(m, seller!, "sell", 30n, 90n);
+    await moveToEpoch(env, m, 1n);
+    const collateral = await readCollateral(env, m.id, 0n, [...buys, sell]);
+    const honest = selectTrading(env, m.id, 0n, [...buys, sell], collateral);
+    expect(honest.cut.map((x) => x.order.limitPrice)).toEqual([100n]);
+    expect(honest.header.buy.capLimit).toBe(101n); // the last in: the largest id of the four at 101
+    expect(honest.header.sell).toMatchObject(NO_CUT.sell);
+    const c = await certify(env, m.id, 0n, bytesToHex(honest.bytes));
+    expect(c.resultHash).toBe(honest.clearing.resultHash);
+    // Every kept buy with a threshold that cuts nothing: 65 in.
+    const everything = sortById([...buys, sell]);
+    await bothReject(
+      m,
+      collateral,
+      encodeBatch(tweak(honest.header, "buy", NO_CUT.buy), everything),
+      "SideOverCap",
+      {
+        side: 0n,
+        count: 65n,
+        max: 64n,
+      },
+    );
+    // A threshold one order higher cuts an order that the rule keeps in: 63 in, one cut.
+    const ranked = honest.orders
+      .filter((q) => q.order.side === "buy")
+      .sort((a, b) =>
+        a.order.limitPrice !== b.order.limitPrice
+          ? a.order.limitPrice > b.order.limitPrice
+            ? -1
+            : 1
+          : a.id < b.id
+            ? -1
+            : 1,
+      );
+    const tighter = ranked[62]!;
+    await bothReject(
+      m,
+      collateral,
+      encodeBatch(
+        tweak(honest.header, "buy", { capLimit: tighter.order.limitPrice, capId: tighter.id }),
+        honest.orders,
+      ),
+      "CapNotTight",
+      { side: 0n, count: 63n, max: 64n },
+    );
+    // A small book: a threshold that cuts its worst buy while 2 are in.
+    const m2 = await newMarket(env);
+    const [p, q, r, s] = makeTraders(4, "cap-not-tight");
+    await fundAll(m2.id, [p!, q!, r!, s!]);
+    const small = [
+      o(m2, p!, "buy", 1n, 30n),
+      o(m2, q!, "buy", 1n, 20n),
+      o(m2, r!, "buy", 1n, 10n),
+      o(m2, s!, "sell", 3n, 5n),
+    ];
+    await moveToEpoch(env, m2, 1n);
+    const c2 = await readCollateral(env, m2.id, 0n, small);
+    const sel = selectTrading(env, m2.id, 0n, small, c2);
+    expect(sel.orders.length).toBe(4);
+    await bothReject(
+      m2,
+      c2,
+      encodeBatch(tweak(sel.header, "buy", { capLimit: 20n, capId: small[1]!.id }), sel.orders),
+      "CapNotTight",
+      { side: 0n, count: 2n, max: 64n },
+    );
+  });
+
+  it("the dust flood: 900 + 900 crossing 1-unit orders certify to 64 a side; the node's proposal fits; BatchTooLarge past 512 and 1024; challenges by priority", async () => {
+    const m = await newMarket(env, { bondWei: 10n ** 16n });
+    const buyers = makeTraders(225, "flood-buyers");
+    const sellers = makeTraders(225, "flood-sellers");
+    // Two more buyers the proposer does not hear from: one posts below the cut, one above the best.
+    const [lowTrader, highTrader] = makeTraders(2, "flood-late");
+    await fund(env, m.id, [
+      ...[...buyers, lowTrader!, highTrader!].map((t) => ({ trader: t, asset: Asset.QUOTE, amount: 1000n })),
+      ...sellers.map((t) => ({ trader: t, asset: Asset.BASE, amount: 10n })),
+    ]);
+    // Each trader posts 4 orders. The first 64 of each side post 3 at a poor limit and 1 at the best limit
+    // with the largest id of the four (nonce ground), so that the certificate needs all four of each: the
+    // largest certificate the rule can need, 2 × 64 × 4 = 512 orders.
+    const flood: IdentifiedOrder[] = [];
+    const byTrader = new Map<Hex, IdentifiedOrder[]>();
+    const post = (t: Trader, side: "buy" | "sell", i: number) => {
+      const best = side === "buy" ? 200n : 50n;
+      const poor = (j: number) =>
+        side === "buy" ? 150n + BigInt((i * 7 + j) % 50) : 51n + BigInt((i * 7 + j) % 50);
+      const mine: IdentifiedOrder[] = [];
+      if (i < 64) {
+        const fillers = [0, 1, 2].map((j) => o(m, t, side, 1n, side === "buy" ? 150n : 100n, BigInt(j)));
+        const top = fillers
+          .map((f) => f.id)
+          .sort()
+          .at(-1)!;
+        let nonce = 3n;
+        let topOrder = o(m, t, side, 1n, best, nonce);
+        while (topOrder.id < top) topOrder = o(m, t, side, 1n, best, ++nonce);
+        mine.push(...fillers, topOrder);
+      } else for (const j of [0, 1, 2, 3]) mine.push(o(m, t, side, 1n, poor(j), BigInt(j)));
+      flood.push(...mine);
+      byTrader.set(t.address, mine);
+    };
+    for (const [i, t] of buyers.entries()) post(t, "buy", i);
+    for (const [i, t] of sellers.entries()) post(t, "sell", i);
+    expect(flood.length).toBe(1800);
+    const lowOrder = o(m, lowTrader!, "buy", 1n, 150n);
+    const highOrder = o(m, highTrader!, "buy", 1n, 250n);
+    await moveToEpoch(env, m, 1n);
+    const collateral = await readMany(m, [...buyers, ...sellers, lowTrader!, highTrader!]);
+    const sel = selectTrading(env, m.id, 0n, flood, collateral);
+    expect(sel.kept.length).toBe(1800);
+    expect(sel.cut.length).toBe(1800 - 128);
+    expect(sel.clearing.fills.length).toBe(128);
+    expect(sel.clearing.volume).toBe(64n);
+    expect(sel.orders.length).toBe(512);
+    const c = await certify(env, m.id, 0n, bytesToHex(sel.bytes));
+    expect(c.resultHash).toBe(sel.clearing.resultHash);
+    expect(c.fills.filter((f) => f > 0n).length).toBe(128);
+    expect(tsCertify(m, collateral, bytesToHex(sel.bytes)).resultHash).toBe(c.resultHash);
+    // Past the bounds: checked with the length, before the commitment (no commit made for these).
+    const zeros = (n: number) => `0x${"00".repeat(432 + 126 * n)}` as Hex;
+    await expectRevert(
+      callFrom(env, dev(3), env.settlement, proposeData(m.id, 0n, zeros(513)), m.bond),
+      "BatchTooLarge",
+      { orders: 513n, max: 512n },
+    );
+    await expectRevert(certify(env, m.id, 0n, zeros(513)), "BatchTooLarge", { orders: 513n, max: 512n });
+    // 512 orders pass the length check (the zero header then fails its first check).
+    await expectRevert(certify(env, m.id, 0n, zeros(512)), "PriceOutOfRange", { price: 0n });
+    // The node's proposal: the whole 64 + 64 certificate, 512 orders.
+    const proposal = await propose(env, dev(1), m, 0n, bytesToHex(sel.bytes));
+    expect(proposal.resultHash).toBe(sel.clearing.resultHash);
+    expect(proposal.gasUsed).toBeLessThan(15_000_000n);
+    const unionOf = (n: number) => `0x${"00".repeat(2 * 432 + 127 * n)}` as Hex;
+    const challengeRaw = (union: Hex) =>
+      callFrom(env, dev(3), env.settlement, challengeData(m.id, 0n, dev(1), union), m.bond);
+    await expectRevert(challengeRaw(unionOf(1025)), "BatchTooLarge", { orders: 1025n, max: 1024n });
+    expect((await revertOf(challengeRaw(unionOf(1024)))).errorName).toBe("NotCommitted");
+
+    // A lower-priority order added to the full standing batch: cut by the standing threshold, same result.
+    const standing = { header: sel.header, orders: sel.orders, resultHash: proposal.resultHash };
+    const nodeInput = (extra: readonly IdentifiedOrder[]) => ({
+      market: m.id,
+      epoch: 0n,
+      domainSeparator: env.separator,
+      orders: [...flood, ...extra].map((x) => x.order),
+      collateral: lookupOf(collateral),
+    });
+    // The node does not even try: the cut order is no part of the union's certificate.
+    expect(selectChallenge(nodeInput([lowOrder]), standing).outcome).toBe("no-new-orders");
+    // (512 standing orders and the added one: the first standing order is dropped from the new batch (flag 1),
+    // which keeps it at 512; ResultUnchanged comes before the new batch is certified.)
+    const low = encodeUnion(
+      sel.header,
+      sel.header,
+      sortById([...sel.orders, lowOrder]).map((x) => ({
+        order: x,
+        standing: x.id !== lowOrder.id,
+        flag: x.id === sel.orders[0]!.id ? 1 : undefined,
+      })),
+    );
+    await expectRevert(challengeCall(dev(2), m, 0n, dev(1), low), "ResultUnchanged", {
+      resultHash: proposal.resultHash,
+    });
+    // A higher-priority one replaces it: it enters, the worst of the 64 buys at 200 is cut. The new batch is the
+    // union set's own certificate (<= 512); the union is the standing batch and it.
+    const ch = selectChallenge(nodeInput([lowOrder, highOrder]), standing);
+    if (ch.outcome !== "challenge") throw new Error(`expected a challenge, got ${ch.outcome}`);
+    expect(ch.added).toBe(1);
+    expect(ch.header.buy.capLimit).toBe(200n);
+    expect(ch.orders.length).toBeLessThanOrEqual(512);
+    const union = bytesToHex(ch.bytes);
+    const replaced = await challenge(env, dev(2), m, 0n, dev(1), union);
+    expect(replaced.resultHash).toBe(ch.selection.clearing.resultHash);
+    expect(replaced.resultHash).not.toBe(proposal.resultHash);
+    expect(replaced.batchHash).toBe(ch.batchHash);
+    expect(replaced.gasUsed).toBeLessThan(30_000_000n);
+    console.log(
+      `dust flood: proposal of 512 orders (64 + 64 in) ${proposal.gasUsed} gas, ${sel.bytes.length} bytes; ` +
+        `challenge with a union of ${ch.union.entries.length} entries (new batch ${ch.orders.length}) ` +
+        `${replaced.gasUsed} gas, ${ch.bytes.length} bytes`,
+    );
+  }, 240_000);
+
+  // The padded union (docs/certified-settlement.md, "Attacks this defeats"): an attacker proposes a batch
+  // that leaves out an honest order, then challenges its own proposal with a union padded with valid orders
+  // of fresh unfunded wallets (excluded by coverage) and one order that changes the result. Before the fix
+  // the whole union (up to 1024 entries) became the standing batch, and no honest union could carry it and
+  // add an order. Now the new standing batch is the union's entries flagged for it (bit 1), at most 512.
+  // Everything below is built from the documented byte layout (settlement-fixture's encoder) and the ABI.
+  it("the padded union: a new batch over 512 reverts BatchTooLarge; one of 512 stands and an honest challenge still fits and replaces it", async () => {
+    const m = await newMarket(env, { bondWei: 10n ** 16n });
+    const [a, b, h, z] = makeTraders(4, "padded-union");
+    await fundAll(m.id, [a!, b!, h!, z!]);
+    const o = (t: Trader, side: "buy" | "sell", q: bigint, l: bigint, nonce = 1n) =>
+      makeOrder(m.id, 0n, { trader: t, side, quantity: q, limitPrice: l, nonce }, env.separator);
+    const sell = o(a!, "sell", 10n, 10n);
+    const buy = o(b!, "buy", 10n, 12n);
+    const honest = o(h!, "buy", 10n, 15n); // the order the attacker leaves out
+    const extra = o(z!, "buy", 1n, 13n); // the attacker's own order that changes the result
+    // Padding: one valid order per fresh wallet, none funded: coverage excludes them all.
+    const padding = makeTraders(1024, "padded-union-padding").map((t) => o(t, "buy", 1n, 1n));
+    await moveToEpoch(env, m, 1n);
+    // The padding's wallets have no collateral (a lookup gives 0 for a trader it does not know).
+    const collateral = await readCollateral(env, m.id, 0n, [sell, buy, honest, extra]);
+    const attacker = dev(1);
+    const s0 = selectTrading(env, m.id, 0n, [sell, buy], collateral);
+    const proposal = await propose(env, attacker, m, 0n, bytesToHex(s0.bytes));
+    // The attacker's union: the standing orders kept (3), its own order and the padding added (2).
+    const withExtra = selectTrading(env, m.id, 0n, [sell, buy, extra], collateral);
+    const standingIds = new Set(s0.orders.map((x) => x.id));
+    const entriesWith = (pad: readonly IdentifiedOrder[]) =>
+      sortById([...withExtra.orders, ...pad]).map((x) => ({ order: x, standing: standingIds.has(x.id) }));
+    const full = entriesWith(padding.slice(0, 1024 - withExtra.orders.length));
+    expect(full.length).toBe(1024);
+    // Every entry flagged for the new batch, as the old contract would have stored them: refused.
+    await expectRevert(
+      challengeCall(attacker, m, 0n, attacker, encodeUnion(s0.header, withExtra.header, full)),
+      "BatchTooLarge",
+      { orders: 1024n, max: 512n },
+    );
+    // A new batch of 512 (the most a standing batch can be now): it stands.
+    const kept = entriesWith(padding.slice(0, 512 - withExtra.orders.length));
+    expect(kept.length).toBe(512);
+    const padded = encodeUnion(s0.header, withExtra.header, kept);
+    const self = await challenge(env, attacker, m, 0n, attacker, padded);
+    expect(self.resultHash).toBe(withExtra.clearing.resultHash);
+    // The record and the event carry the new batch's hash: union header || the flag-2/3 orders.
+    const newBatch = encodeBatch(
+      withExtra.header,
+      kept.map((e) => e.order),
+    );
+    expect(self.batchHash).toBe(keccak256(newBatch).toLowerCase());
+    expect(await recordOnChain(env, m.id, 0n)).toBe(recordOf(self.batchHash, attacker, self.feeTotal));
+    // A node rebuilds the standing batch from the Challenged transaction: the new batch, the event's hash.
+    const rebuilt = await clientFor(env, env.anvil.accounts[1]!.privateKey).standingBatch(m.id, 0n);
+    expect(rebuilt?.batchHash).toBe(self.batchHash);
+    expect(bytesToHex(rebuilt!.bytes)).toBe(newBatch);
+
+    // The honest challenge: the standing batch is the new batch (512 orders), and the union adds the left-out
+    // order; the padding is dropped from the next new batch (flag 1). It fits, it passes StandingMismatch.
+    const nodeInput = {
+      market: m.id,
+      epoch: 0n,
+      domainSeparator: env.separator,
+      orders: [sell, buy, extra, honest].map((x) => x.order),
+      collateral: lookupOf(collateral),
+    };
+    const standing = {
+      header: withExtra.header,
+      orders: kept.map((e) => e.order),
+      resultHash: self.resultHash,
+    };
+    const ch = selectChallenge(nodeInput, standing);
+    if (ch.outcome !== "challenge") throw new Error(`expected a challenge, got ${ch.outcome}`);
+    expect(ch.added).toBe(1);
+    expect(ch.union.entries.length).toBe(513);
+    expect(ch.orders.length).toBeLessThanOrEqual(4);
+    const dropped = ch.union.entries.filter((e) => e.inNewBatch === false).length;
+    expect(dropped).toBeGreaterThanOrEqual(508);
+    const flagOf = (id: Hex) => {
+      const e = ch.union.entries[sortById([...standing.orders, honest]).findIndex((x) => x.id === id)]!;
+      return (e.standing ? 1 : 0) | (e.inNewBatch === false ? 0 : 2);
+    };
+    expect(flagOf(honest.id)).toBe(2);
+    expect(flagOf(sell.id)).toBe(3);
+    expect(flagOf(padding[0]!.id)).toBe(1);
+    const honestUnion = bytesToHex(ch.bytes);
+    // The largest challenge the bounds allow, measured (eth_estimateGas, not sent): the 512 standing orders
+    // (the padding dropped, flag 1), the left-out order and 508 more fresh-wallet orders added (flag 2): 1021
+    // entries, 509 signatures, a new batch of 512.
+    const keptIds = new Set(withExtra.orders.map((x) => x.id));
+    const worst = sortById([...standing.orders, honest, ...padding.slice(512, 1020)]).map((x) => {
+      const isStanding = standing.orders.some((y) => y.id === x.id);
+      return { order: x, standing: isStanding, flag: isStanding ? (keptIds.has(x.id) ? 3 : 1) : 2 };
+    });
+    expect(worst.length).toBe(1021);
+    expect(worst.filter((e) => e.flag !== 1).length).toBe(512);
+    const worstUnion = encodeUnion(withExtra.header, ch.header, worst);
+    await commit(env, dev(2), m.id, 0n, worstUnion);
+    const worstGas = await env.provider.estimateGas({
+      from: dev(2),
+      to: env.settlement,
+      data: challengeData(m.id, 0n, attacker, worstUnion),
+      value: m.bond,
+    });
+    expect(worstGas).toBeLessThan(30_000_000n);
+    // Its new batch alone through certify() (every signature checked: an upper bound of the challenge's
+    // third certification, which checks none).
+    const worstNewBatch = encodeBatch(
+      ch.header,
+      worst.filter((e) => e.flag !== 1).map((e) => e.order),
+    );
+    const newBatchGas = await env.provider.estimateGas({
+      from: dev(2),
+      to: env.settlement,
+      data: iface.encodeFunctionData("certify", [m.id, 0n, worstNewBatch]),
+    });
+    // The same union with a flag 0 or 4: MalformedBatch.
+    const flagAt = 2 + 2 * 864;
+    for (const flag of ["00", "04"]) {
+      const bad = `${honestUnion.slice(0, flagAt)}${flag}${honestUnion.slice(flagAt + 2)}` as Hex;
+      await expectRevert(challengeCall(dev(2), m, 0n, attacker, bad), "MalformedBatch", {
+        length: BigInt(ch.bytes.length),
+      });
+    }
+    // Dropping a standing order that matters (the sell, which fills) from the new batch: the new batch does
+    // not certify under the union's header, and reverts with its certification's own error.
+    const entries = sortById([...standing.orders, honest]).map((x, k) => ({
+      order: x,
+      standing: x.id !== honest.id,
+      flag:
+        x.id === sell.id
+          ? 1
+          : (ch.union.entries[k]!.standing ? 1 : 0) | (ch.union.entries[k]!.inNewBatch === false ? 0 : 2),
+    }));
+    await expectRevert(
+      challengeCall(dev(2), m, 0n, attacker, encodeUnion(withExtra.header, ch.header, entries)),
+      "AggregateMismatch",
+    );
+    const replaced = await challenge(env, dev(2), m, 0n, attacker, honestUnion);
+    const all = selectTrading(env, m.id, 0n, [sell, buy, extra, honest], collateral);
+    expect(replaced.resultHash).toBe(all.clearing.resultHash);
+    expect(replaced.batchHash).toBe(ch.batchHash);
+    expect(replaced.batchHash).toBe(keccak256(encodeBatch(ch.header, ch.orders)).toLowerCase());
+    expect(await bondsOf(env, dev(2))).toBeGreaterThanOrEqual(m.bond);
+    console.log(
+      `padded union: attacker's self-challenge (512 new-batch orders) ${self.gasUsed} gas; honest challenge ` +
+        `(union of 513, 512 standing of which ${dropped} dropped, new batch ${ch.orders.length}) ${replaced.gasUsed} gas; ` +
+        `proposal ${proposal.gasUsed}; the largest challenge (union of 1021, new batch 512) ${worstGas} gas (estimate), ` +
+        `${(worstUnion.length - 2) / 2} bytes; its new batch (512) through certify() ${newBatchGas} gas (estimate)`,
+    );
+  }, 240_000);
+
+  it("NewBatchMismatch: a new batch that certifies under the union's header to another result", async () => {
+    // tee's buy at 5 (smaller id) takes 5 of its 30 quote, so its buy of 2 at 15 (30 quote) is excluded in the
+    // union. A new batch without the buy at 5 (and without another buyer's 2 at 15) keeps tee's 2 at 15
+    // instead: the same sums and edges (a buy at 5 by a fourth trader realises the worse edge), other fills.
+    const m = await newMarket(env, { bondWei: 10n ** 16n });
+    const [a, u, tee, w, v] = makeTraders(5, "new-batch-mismatch");
+    await fund(env, m.id, [
+      { trader: a!, asset: Asset.BASE, amount: 4n },
+      { trader: u!, asset: Asset.QUOTE, amount: 30n },
+      { trader: tee!, asset: Asset.QUOTE, amount: 30n },
+      { trader: w!, asset: Asset.QUOTE, amount: 24n },
+      { trader: v!, asset: Asset.QUOTE, amount: 5n },
+    ]);
+    const o = (t: Trader, side: "buy" | "sell", q: bigint, l: bigint, nonce = 1n) =>
+      makeOrder(m.id, 0n, { trader: t, side, quantity: q, limitPrice: l, nonce }, env.separator);
+    const sellA = o(a!, "sell", 4n, 10n);
+    const o1 = o(u!, "buy", 2n, 15n);
+    let o0 = o(tee!, "buy", 1n, 5n);
+    const o2 = o(tee!, "buy", 2n, 15n, 100n);
+    for (let n = 2n; o0.id > o2.id; n++) o0 = o(tee!, "buy", 1n, 5n, n);
+    const bw = o(w!, "buy", 2n, 12n);
+    const bv = o(v!, "buy", 1n, 5n);
+    await moveToEpoch(env, m, 1n);
+    const collateral = await readCollateral(env, m.id, 0n, [sellA, o1, o0, bw, bv]);
+    const s = selectTrading(env, m.id, 0n, [sellA, o1, o0], collateral);
+    const standing = await propose(env, dev(1), m, 0n, bytesToHex(s.bytes));
+    const u1 = selectTrading(env, m.id, 0n, [sellA, o1, o0, o2, bw, bv], collateral);
+    const newIds = new Set([sellA.id, o2.id, bw.id, bv.id]);
+    const standingIds = new Set(s.orders.map((x) => x.id));
+    expect(standingIds).toEqual(new Set([sellA.id, o1.id, o0.id]));
+    const entries = sortById([sellA, o1, o0, o2, bw, bv]).map((x) => ({
+      order: x,
+      standing: standingIds.has(x.id),
+      flag: (standingIds.has(x.id) ? 1 : 0) | (newIds.has(x.id) ? 2 : 0),
+    }));
+    const union = encodeUnion(s.header, u1.header, entries);
+    const other = clear(
+      [sellA, o2, bw, bv].map((x) => ({
+        id: x.id,
+        side: x.order.side,
+        limitPrice: x.order.limitPrice,
+        quantity: x.order.quantity,
+      })),
+      { market: m.id, epoch: 0n },
+    );
+    expect(other.price).toBe(u1.clearing.price);
+    await expectRevert(challengeCall(dev(2), m, 0n, dev(1), union), "NewBatchMismatch", {
+      unionResultHash: u1.clearing.resultHash,
+      newBatchResultHash: other.resultHash,
+    });
+    // With every standing order kept in the new batch (flag 3; added orders are always in it), it passes.
+    const fixed = sortById([sellA, o1, o0, o2, bw, bv]).map((x) => ({
+      order: x,
+      standing: standingIds.has(x.id),
+    }));
+    const ok = await challenge(env, dev(2), m, 0n, dev(1), encodeUnion(s.header, u1.header, fixed));
+    expect(ok.resultHash).toBe(u1.clearing.resultHash);
+    expect(standing.resultHash).not.toBe(ok.resultHash);
+  }, 120_000);
 });
 
 // ================================================================ coverage of the errors

@@ -113,8 +113,13 @@ describe("revert decoding", () => {
 
 /** The ABI the spec and the client expect of version 2 (names, argument names and types, in order). */
 const SPEC_FUNCTIONS = [
-  "function createMarket(address base, address quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps, uint96 bond, uint32 challengeWindow) returns (bytes32 market)",
-  "function getMarket(bytes32 market) view returns (address base, address quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps, uint96 bond, uint32 challengeWindow)",
+  "function createMarket(address base, address quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps, uint96 bond, uint32 challengeWindow, uint128 minQuantity) returns (bytes32 market)",
+  "function getMarket(bytes32 market) view returns (address base, address quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps, uint96 bond, uint32 challengeWindow, uint128 minQuantity)",
+  "function marketId(address base, address quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps, uint96 bond, uint32 challengeWindow, uint128 minQuantity) pure returns (bytes32)",
+  "function MAX_KEPT_PER_TRADER() view returns (uint256)",
+  "function MAX_KEPT_PER_SIDE() view returns (uint256)",
+  "function MAX_BATCH_ORDERS() view returns (uint256)",
+  "function MAX_UNION_ORDERS() view returns (uint256)",
   "function commit(bytes32 market, bytes32 commitment)",
   "function propose(bytes32 market, uint64 epoch, bytes batch) payable",
   "function challenge(bytes32 market, uint64 epoch, address standingSubmitter, bytes union) payable",
@@ -131,17 +136,21 @@ const SPEC_EVENTS = [
   "event Challenged(bytes32 indexed market, uint64 indexed epoch, address indexed challenger, address replaced, bytes32 resultHash, bytes32 batchHash, uint256 price, uint256 volume, uint256 feeTotal)",
   "event Finalized(bytes32 indexed market, uint64 indexed epoch, address indexed submitter, uint256 feeTotal)",
   "event BondsClaimed(address indexed account, uint256 amount)",
-  "event MarketCreated(bytes32 indexed market, address indexed base, address indexed quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps, uint96 bond, uint32 challengeWindow)",
+  "event MarketCreated(bytes32 indexed market, address indexed base, address indexed quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps, uint96 bond, uint32 challengeWindow, uint128 minQuantity)",
 ];
 /** certify.ts's errors with the argument names its CertificationError carries. */
 const SPEC_ERRORS: Record<string, string[]> = {
   MalformedBatch: ["length"],
+  BatchTooLarge: ["orders", "max"],
   PriceOutOfRange: ["price"],
   NoTrade: [],
   VolumeNotMaximal: ["side", "better", "volume"],
   WrongPrice: ["price", "lo", "hi"],
   InvalidSide: ["index", "side"],
   MalformedOrder: ["index"],
+  OrderBelowMinimum: ["index", "quantity", "minQuantity"],
+  SideOverCap: ["side", "count", "max"],
+  CapNotTight: ["side", "count", "max"],
   OrdersNotAscending: ["index", "previousId", "id"],
   MalformedSignature: ["index", "v", "s"],
   InvalidSigner: ["index", "orderId", "recovered", "trader"],
@@ -150,6 +159,7 @@ const SPEC_ERRORS: Record<string, string[]> = {
   StandingMismatch: ["record"],
   NoNewOrders: [],
   ResultUnchanged: ["resultHash"],
+  NewBatchMismatch: ["unionResultHash", "newBatchResultHash"],
 };
 
 const isVersion2 = smartMarketInterface.getFunction("propose") !== null;

@@ -251,6 +251,7 @@ export interface MarketV2 {
   readonly feeBps: bigint;
   readonly bond: bigint;
   readonly challengeWindow: bigint;
+  readonly minQuantity: bigint;
 }
 
 export interface MarketSpec {
@@ -259,13 +260,18 @@ export interface MarketSpec {
   readonly feeBps: bigint;
   readonly bondWei: bigint;
   readonly challengeWindowS: bigint;
+  /** Smallest order quantity, base units (≥ 1; 0 reverts ZeroMinQuantity). */
+  readonly minQuantity: bigint;
 }
 
-/** marketId of version 2: keccak256(abi.encode(base, quote, genesis, epochLength, feeBps, bond, window)). */
+/**
+ * marketId of version 2, written from the documented encoding (not protocol/market.ts):
+ * keccak256(abi.encode(base, quote, genesis, epochLength, feeBps, bond, window, minQuantity)).
+ */
 export function marketIdOf(base: Hex, quote: Hex, s: MarketSpec): Hex {
   const encoded = AbiCoder.defaultAbiCoder().encode(
-    ["address", "address", "uint64", "uint64", "uint16", "uint96", "uint32"],
-    [base, quote, s.genesisTimeS, s.epochLengthS, s.feeBps, s.bondWei, s.challengeWindowS],
+    ["address", "address", "uint64", "uint64", "uint16", "uint96", "uint32", "uint128"],
+    [base, quote, s.genesisTimeS, s.epochLengthS, s.feeBps, s.bondWei, s.challengeWindowS, s.minQuantity],
   );
   return keccak256(encoded).toLowerCase() as Hex;
 }
@@ -280,6 +286,7 @@ export async function createMarketRaw(env: Env, base: Hex, quote: Hex, s: Market
     s.feeBps,
     s.bondWei,
     s.challengeWindowS,
+    s.minQuantity,
   ]);
   await txFrom(env, outsider(0), env.settlement, data);
   return marketIdOf(base, quote, s);
@@ -289,11 +296,18 @@ let lastGenesis = 0n;
 
 /**
  * Creates a market whose epoch 0 starts one second after the latest block (later if that genesis is taken).
- * Defaults: 1000 s epochs, no fee, bond 10^15 wei, challenge window 400 s.
+ * Defaults: 1000 s epochs, no fee, bond 10^15 wei, challenge window 400 s, minQuantity 1. Created with a
+ * raw createMarket transaction (the documented ABI), so it does not depend on the client's version of it.
  */
 export async function newMarket(
   env: Env,
-  options: Partial<{ epochLengthS: bigint; feeBps: bigint; bondWei: bigint; challengeWindowS: bigint }> = {},
+  options: Partial<{
+    epochLengthS: bigint;
+    feeBps: bigint;
+    bondWei: bigint;
+    challengeWindowS: bigint;
+    minQuantity: bigint;
+  }> = {},
 ): Promise<MarketV2> {
   const now = await latestTimestamp(env.provider);
   // Strictly increasing genesis: two markets created in the same second with the same parameters would
@@ -306,8 +320,9 @@ export async function newMarket(
     feeBps: options.feeBps ?? 0n,
     bondWei: options.bondWei ?? 10n ** 15n,
     challengeWindowS: options.challengeWindowS ?? 400n,
+    minQuantity: options.minQuantity ?? 1n,
   };
-  const { id } = await env.admin.createMarket({ base: env.base, quote: env.quote, ...spec });
+  const id = await createMarketRaw(env, env.base, env.quote, spec);
   return {
     id,
     genesis,
@@ -315,6 +330,7 @@ export async function newMarket(
     feeBps: spec.feeBps,
     bond: spec.bondWei,
     challengeWindow: spec.challengeWindowS,
+    minQuantity: spec.minQuantity,
   };
 }
 
@@ -452,9 +468,14 @@ function sideBytes(s: SideHeader): string {
   );
 }
 
-/** The 336-byte header, hex without 0x. */
+/** A side's cap threshold: capLimit (16), capId (32). */
+function capBytes(s: SideHeader): string {
+  return be(s.capLimit, 16) + be(BigInt(s.capId), 32);
+}
+
+/** The 432-byte header, hex without 0x: price, buy and sell fields, then buy and sell cap thresholds. */
 export function encodeHeader(h: BatchHeader): string {
-  return be(h.price, 16) + sideBytes(h.buy) + sideBytes(h.sell);
+  return be(h.price, 16) + sideBytes(h.buy) + sideBytes(h.sell) + capBytes(h.buy) + capBytes(h.sell);
 }
 
 /** One 126-byte order, hex without 0x: side, quantity, limitPrice, nonce, trader, v, r, s. */
@@ -477,13 +498,19 @@ export function encodeBatch(header: BatchHeader, orders: readonly IdentifiedOrde
   return `0x${encodeHeader(header)}${orders.map((o) => encodeOrder(o.order)).join("")}`;
 }
 
-/** standing header || union header || (flag || order) per entry. */
+/**
+ * standing header || union header || (flag || order) per entry. The flag: bit 0 in the standing batch, bit 1
+ * in the new batch; `flag` when given (any byte, to test the invalid ones), else 3 for a standing order and
+ * 2 for an added one (every entry in the new batch).
+ */
 export function encodeUnion(
   standing: BatchHeader,
   union: BatchHeader,
-  entries: readonly { readonly order: IdentifiedOrder; readonly standing: boolean }[],
+  entries: readonly { readonly order: IdentifiedOrder; readonly standing: boolean; readonly flag?: number }[],
 ): Hex {
-  const body = entries.map((e) => (e.standing ? "01" : "00") + encodeOrder(e.order.order)).join("");
+  const body = entries
+    .map((e) => be(BigInt(e.flag ?? (e.standing ? 3 : 2)), 1) + encodeOrder(e.order.order))
+    .join("");
   return `0x${encodeHeader(standing)}${encodeHeader(union)}${body}`;
 }
 

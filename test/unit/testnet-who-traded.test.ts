@@ -175,6 +175,7 @@ function settledNodes() {
                   asset: "QUOTE",
                   needed: "1",
                   available: "0",
+                  cause: "collateral",
                   reason: "not covered: needed 1 QUOTE, had 0",
                 },
               ],

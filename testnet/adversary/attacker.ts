@@ -105,6 +105,8 @@ export class AttackContext {
   readonly mode: AdversaryMode;
   readonly market: Hex;
   readonly schedule: EpochSchedule;
+  /** The market's smallest order, base units: the attacker's orders are never smaller (nodes and the contract refuse them). */
+  readonly minQuantity: bigint;
   readonly keys: readonly Hex[];
   readonly addresses: readonly Hex[];
   /** One settlement client per wallet; clients[0] sends the proposals, copies and finalisations. */
@@ -122,6 +124,7 @@ export class AttackContext {
     mode: AdversaryMode;
     market: Hex;
     schedule: EpochSchedule;
+    minQuantity: bigint;
     keys: readonly Hex[];
     clients: readonly SettlementClient[];
     api: ApiClient;
@@ -135,6 +138,7 @@ export class AttackContext {
     this.mode = init.mode;
     this.market = init.market;
     this.schedule = init.schedule;
+    this.minQuantity = init.minQuantity;
     this.keys = init.keys;
     this.addresses = init.keys.map((k) => addressOfPrivateKey(k));
     this.clients = init.clients;
@@ -287,10 +291,11 @@ async function submit(
   }
 }
 
-/** censor: a 1-unit self-trade between the attacker's two wallets, never gossiped. */
+/** censor: the smallest self-trade the market admits (minQuantity units) between the attacker's two wallets, never gossiped. */
 async function censorEpoch(ctx: AttackContext, epoch: bigint): Promise<void> {
-  const buy = ctx.sign(0, { epoch, side: "buy", quantity: 1n, limitPrice: CENSOR_PRICE, nonce: epoch });
-  const sell = ctx.sign(1, { epoch, side: "sell", quantity: 1n, limitPrice: CENSOR_PRICE, nonce: epoch });
+  const quantity = ctx.minQuantity;
+  const buy = ctx.sign(0, { epoch, side: "buy", quantity, limitPrice: CENSOR_PRICE, nonce: epoch });
+  const sell = ctx.sign(1, { epoch, side: "sell", quantity, limitPrice: CENSOR_PRICE, nonce: epoch });
   const collateral = await ctx.collateral(epoch, [buy.trader, sell.trader]);
   const selection = selectBatch({
     market: ctx.market,
@@ -657,8 +662,9 @@ async function closeLoop(ctx: AttackContext): Promise<void> {
  */
 async function warmUp(ctx: AttackContext): Promise<void> {
   const c = ctx.clients[0]!;
-  const buy = ctx.sign(0, { epoch: 0n, side: "buy", quantity: 1n, limitPrice: CENSOR_PRICE, nonce: 0n });
-  const sell = ctx.sign(1, { epoch: 0n, side: "sell", quantity: 1n, limitPrice: CENSOR_PRICE, nonce: 0n });
+  const quantity = ctx.minQuantity;
+  const buy = ctx.sign(0, { epoch: 0n, side: "buy", quantity, limitPrice: CENSOR_PRICE, nonce: 0n });
+  const sell = ctx.sign(1, { epoch: 0n, side: "sell", quantity, limitPrice: CENSOR_PRICE, nonce: 0n });
   selectBatch({
     market: ctx.market,
     epoch: 0n,
@@ -710,14 +716,16 @@ export async function runAttacker(opts: AttackerOptions): Promise<void> {
   );
   try {
     const first = clients[0]!;
+    const marketId = marketState.id.toLowerCase() as Hex;
     const ctx = new AttackContext({
       dir: opts.dir,
       mode,
-      market: marketState.id.toLowerCase() as Hex,
+      market: marketId,
       schedule: {
         genesisTimeS: BigInt(marketState.genesisTimeS),
         epochLengthS: BigInt(marketState.epochLengthS),
       },
+      minQuantity: (await first.getMarket(marketId)).minQuantity,
       keys: config.keys,
       clients,
       api: new ApiClient(node.apiUrl, token, { timeoutMs: 5000 }),

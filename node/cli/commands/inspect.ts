@@ -9,6 +9,7 @@ import type {
   PeerView,
 } from "../../api/types.ts";
 import { type AmountFormat, amountFormat } from "../../api/units.ts";
+import { PEER_SKEW_WARN_MS } from "../../constants.ts";
 import {
   apiFromArgs,
   CLIENT_HELP,
@@ -36,7 +37,7 @@ function tokenText(meta: { symbol: string; decimals: number } | null | undefined
 function marketLines(m: MarketStatus, raw: boolean): string[] {
   return [
     `market         ${m.id}`,
-    `               base ${m.base}${tokenText(m.tokens?.base, raw)}  quote ${m.quote}${tokenText(m.tokens?.quote, raw)}  epoch ${m.epochLengthS} s  fee ${m.feeBps} bps`,
+    `               base ${m.base}${tokenText(m.tokens?.base, raw)}  quote ${m.quote}${tokenText(m.tokens?.quote, raw)}  epoch ${m.epochLengthS} s  fee ${m.feeBps} bps  min order ${amountFormat(m.tokens, raw).base(BigInt(m.minQuantity))}`,
     `               epoch ${m.epoch.current} (${m.epoch.phase}, ${m.epoch.orders} orders, ends in ${(m.epoch.endsInMs / 1000).toFixed(1)} s), ${m.peers} peer(s), last settled ${s(m.lastSettledEpoch)}`,
   ];
 }
@@ -44,9 +45,25 @@ function marketLines(m: MarketStatus, raw: boolean): string[] {
 /** The clock line: the skew against the chain's time, and a warning when it is off. */
 function clockLines(st: NodeStatus): string[] {
   const c = st.clock;
-  if (!c?.skewMs) return [];
-  const skew = `chain − host ${c.skewMs.low}..${c.skewMs.high} ms, corrected by ${c.correctionMs} ms`;
-  return [`clock          ${skew}`, ...(c.warning ? [`               WARNING ${c.warning}`] : [])];
+  const lines: string[] = [];
+  if (c?.skewMs) {
+    const skew = `chain − host ${c.skewMs.low}..${c.skewMs.high} ms, corrected by ${c.correctionMs} ms`;
+    lines.push(`clock          ${skew}`, ...(c.warning ? [`               WARNING ${c.warning}`] : []));
+  }
+  const p = st.peerClock;
+  if (p && p.aheadOfPeersMs !== null) {
+    const sign = p.aheadOfPeersMs >= 0 ? "+" : "";
+    lines.push(`peer clocks    ${sign}${p.aheadOfPeersMs} ms against the median of ${p.peers} peer(s)`);
+    if (p.peers >= 2 && Math.abs(p.aheadOfPeersMs) > PEER_SKEW_WARN_MS)
+      lines.push(
+        `               WARNING this node's clock is off from its peers' by ${sign}${p.aheadOfPeersMs} ms`,
+      );
+    for (const s of p.skewedPeers)
+      lines.push(
+        `               WARNING peer ${short(s.peer, 12)} is ${s.aheadMs >= 0 ? "+" : ""}${s.aheadMs} ms off the others`,
+      );
+  }
+  return lines;
 }
 
 export const statusCommand: CliCommand = {
@@ -245,7 +262,7 @@ export const epochCommand: CliCommand = {
       }
       if (excluded.size > 0) {
         lines.push(
-          `left out of clearing (${excluded.size}): the escrow did not cover them`,
+          `left out of clearing (${excluded.size}): not covered by escrow, over a trader's cap, or outranked by the side cap`,
           renderTable(
             ["ID", "TRADER", "SIDE", "REASON"],
             [...excluded.values()].map((x) => [

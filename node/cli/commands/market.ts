@@ -5,6 +5,7 @@ import { parseUint } from "../../../protocol/amount.ts";
 import { type Hex, isHex } from "../../../protocol/hex.ts";
 import {
   DEFAULT_BOND_WEI,
+  DEFAULT_MIN_QUANTITY,
   defaultChallengeWindowS,
   MAX_FEE_BPS,
   type MarketParams,
@@ -100,6 +101,7 @@ function marketJson(id: Hex, p: MarketParams, base: TokenInfo, quote: TokenInfo)
     feeBps: p.feeBps.toString(),
     bondWei: p.bondWei.toString(),
     challengeWindowS: p.challengeWindowS.toString(),
+    minQuantity: p.minQuantity.toString(),
   };
 }
 
@@ -121,6 +123,7 @@ function marketLines(
     `  fee              ${p.feeBps} bps`,
     `  bond             ${formatEther(p.bondWei)} ETH (${p.bondWei} wei) per proposal or challenge`,
     `  challenge window ${p.challengeWindowS} s`,
+    `  min quantity     ${p.minQuantity} base units per order`,
   ].join("\n");
 }
 
@@ -128,7 +131,7 @@ export const marketCreateCommand: CliCommand = {
   name: "market create",
   summary: "create a market on the settlement contract (anyone may); prints its id",
   usage:
-    "--base TOKEN --quote TOKEN --epoch-seconds S [--genesis UNIX_S] [--fee-bps N] [--bond-wei W] [--challenge-window-s S] [--json] [chain options]",
+    "--base TOKEN --quote TOKEN --epoch-seconds S [--genesis UNIX_S] [--fee-bps N] [--bond-wei W] [--challenge-window-s S] [--min-quantity Q] [--json] [chain options]",
   help: `  --base TOKEN              address of the ERC-20 traded (quantities are in its units)
   --quote TOKEN             address of the ERC-20 paid
   --epoch-seconds S         epoch length, seconds (> 0, at most ${MAX_EPOCH_LENGTH_S}: one day)
@@ -138,6 +141,8 @@ export const marketCreateCommand: CliCommand = {
   --bond-wei W              bond of every proposal and challenge, wei (default ${DEFAULT_BOND_WEI})
   --challenge-window-s S    seconds before the close of epoch e+1 in which results of e can only be
                             challenged (default ⌊S/2⌋, at least 1; must be < S)
+  --min-quantity Q          smallest order, base units (default ${DEFAULT_MIN_QUANTITY}, at least 1): smaller orders
+                            are refused by nodes and by the contract. It prices dust floods: see the README
   --json                    one JSON object
 ${CHAIN_HELP}`,
   options: {
@@ -149,6 +154,7 @@ ${CHAIN_HELP}`,
     "fee-bps": { type: "string" },
     "bond-wei": { type: "string" },
     "challenge-window-s": { type: "string" },
+    "min-quantity": { type: "string" },
     json: { type: "boolean" },
   },
   handler: async (args, io) => {
@@ -162,6 +168,8 @@ ${CHAIN_HELP}`,
     const feeBps = uintFlag(args, "fee-bps", MAX_FEE_BPS) ?? 0n;
     const bondWei = uintFlag(args, "bond-wei", 2n ** 96n - 1n);
     const window = uintFlag(args, "challenge-window-s", 2n ** 32n - 1n);
+    const minQuantity = uintFlag(args, "min-quantity", 2n ** 128n - 1n);
+    if (minQuantity === 0n) throw new CliError("--min-quantity must be at least 1 (base units)");
     const effectiveWindow = window ?? defaultChallengeWindowS(epochLengthS);
     if (effectiveWindow < 1n || effectiveWindow >= epochLengthS)
       throw new CliError(
@@ -184,6 +192,7 @@ ${CHAIN_HELP}`,
         feeBps,
         ...(bondWei === undefined ? {} : { bondWei }),
         ...(window === undefined ? {} : { challengeWindowS: window }),
+        ...(minQuantity === undefined ? {} : { minQuantity }),
       });
       const [b, q] = await Promise.all([tokenInfo(client.provider, base), tokenInfo(client.provider, quote)]);
       if (args.values.json)
@@ -209,8 +218,8 @@ async function createdMarkets(client: SettlementClient, fromBlock: number) {
   });
   return logs.map((log) => {
     const parsed = smartMarketInterface.parseLog(log)!;
-    const [id, base, quote, genesisTimeS, epochLengthS, feeBps, bondWei, challengeWindowS] =
-      parsed.args as unknown as [string, string, string, bigint, bigint, bigint, bigint, bigint];
+    const [id, base, quote, genesisTimeS, epochLengthS, feeBps, bondWei, challengeWindowS, minQuantity] =
+      parsed.args as unknown as [string, string, string, bigint, bigint, bigint, bigint, bigint, bigint];
     const params: MarketParams = {
       base: base.toLowerCase() as Hex,
       quote: quote.toLowerCase() as Hex,
@@ -219,6 +228,7 @@ async function createdMarkets(client: SettlementClient, fromBlock: number) {
       feeBps,
       bondWei,
       challengeWindowS,
+      minQuantity,
     };
     return { id: id.toLowerCase() as Hex, params, blockNumber: log.blockNumber };
   });
@@ -262,7 +272,7 @@ ${CHAIN_HELP}`,
       const sym = (t: Hex) => infos.get(t)?.symbol ?? t;
       io.stdout.write(
         renderTable(
-          ["MARKET", "BASE", "QUOTE", "EPOCH", "GENESIS", "FEE", "BLOCK"],
+          ["MARKET", "BASE", "QUOTE", "EPOCH", "GENESIS", "FEE", "MIN QTY", "BLOCK"],
           markets.map((m) => [
             m.id,
             sym(m.params.base),
@@ -270,6 +280,7 @@ ${CHAIN_HELP}`,
             `${m.params.epochLengthS} s`,
             new Date(Number(m.params.genesisTimeS) * 1000).toISOString(),
             `${m.params.feeBps} bps`,
+            String(m.params.minQuantity),
             String(m.blockNumber),
           ]),
         ),

@@ -37,8 +37,15 @@ export async function formatFor(client: ApiClient, market: Hex, args: ParsedArgs
   return amountFormat(await marketTokens(client, market));
 }
 
-/** "not covered: needed 1.05 USD, had 0.4 USD" (raw: "needed 1050000 QUOTE, had 400000"). */
-export function exclusionReason(x: Pick<ExclusionView, "asset" | "needed" | "available">, fmt: AmountFormat) {
+/**
+ * "not covered: needed 1.05 USD, had 0.4 USD" (raw: "needed 1050000 QUOTE, had 400000"); for the trader
+ * and side caps, the node's own words.
+ */
+export function exclusionReason(
+  x: Pick<ExclusionView, "asset" | "needed" | "available"> & Partial<Pick<ExclusionView, "cause" | "reason">>,
+  fmt: AmountFormat,
+) {
+  if (x.cause !== undefined && x.cause !== "collateral" && x.reason !== undefined) return x.reason;
   if (!fmt.display) return `not covered: needed ${x.needed} ${x.asset}, had ${x.available}`;
   const f = x.asset === "QUOTE" ? fmt.quote : fmt.base;
   return `not covered: needed ${f(x.needed)}, had ${f(x.available)}`;

@@ -116,7 +116,13 @@ describe("the store's coverage exclusions", () => {
     put(store, "01", {});
     put(store, "02", { trader: `0x${"33".repeat(20)}` as Hex });
     put(store, "03", { epoch: 7n });
-    const x = { trader: TRADER, side: "buy" as const, needed: "10", available: "3" };
+    const x = {
+      trader: TRADER,
+      side: "buy" as const,
+      needed: "10",
+      available: "3",
+      cause: "collateral" as const,
+    };
     store.putExclusions(MARKET, 5n, [
       { id: `0x${"01".repeat(32)}` as Hex, ...x },
       { id: `0x${"02".repeat(32)}` as Hex, ...x },
@@ -129,6 +135,36 @@ describe("the store's coverage exclusions", () => {
     store.close();
   });
 
+  it("migrates a schema-4 database: exclusions gain their cause, old rows read as 'collateral'", () => {
+    const { store, path } = tempStore();
+    store.close();
+    const db = new DatabaseSync(path);
+    db.exec(`DROP TABLE exclusions;
+      CREATE TABLE exclusions (market TEXT NOT NULL, epoch INTEGER NOT NULL, id TEXT NOT NULL, trader TEXT NOT NULL,
+        side TEXT NOT NULL, needed TEXT NOT NULL, available TEXT NOT NULL, PRIMARY KEY (market, epoch, id)) STRICT;
+      UPDATE meta SET value = '4' WHERE key = 'schema_version';`);
+    db.prepare("INSERT INTO exclusions VALUES (?, 3, ?, ?, 'buy', '10', '2')").run(
+      MARKET,
+      `0x${"0a".repeat(32)}`,
+      TRADER,
+    );
+    db.close();
+    const again = new NodeStore(path);
+    expect(again.exclusions(MARKET, 3n).map((x) => x.cause)).toEqual(["collateral"]);
+    again.putExclusions(MARKET, 4n, [
+      {
+        id: `0x${"0b".repeat(32)}` as Hex,
+        trader: TRADER,
+        side: "sell",
+        needed: "0",
+        available: "0",
+        cause: "side-cap",
+      },
+    ]);
+    expect(again.exclusions(MARKET, 4n)[0]!.cause).toBe("side-cap");
+    again.close();
+  });
+
   it("migrates a schema-3 database: the exclusions table appears, the data stays", () => {
     const { store, path } = tempStore();
     store.updateEpoch(MARKET, 2n, { phase: "cleared" }, 1);
@@ -139,7 +175,14 @@ describe("the store's coverage exclusions", () => {
     const again = new NodeStore(path);
     expect(again.getEpoch(MARKET, 2n)!.phase).toBe("cleared");
     again.putExclusions(MARKET, 2n, [
-      { id: `0x${"01".repeat(32)}` as Hex, trader: TRADER, side: "sell", needed: "4", available: "0" },
+      {
+        id: `0x${"01".repeat(32)}` as Hex,
+        trader: TRADER,
+        side: "sell",
+        needed: "4",
+        available: "0",
+        cause: "collateral",
+      },
     ]);
     expect(again.exclusions(MARKET, 2n)).toHaveLength(1);
     again.close();
@@ -148,7 +191,7 @@ describe("the store's coverage exclusions", () => {
       value: String(SCHEMA_VERSION),
     });
     check.close();
-    expect(SCHEMA_VERSION).toBe(4);
+    expect(SCHEMA_VERSION).toBe(5);
   });
 });
 

@@ -213,6 +213,7 @@ describe("after clearing: orders, epoch and fills", () => {
         asset: "QUOTE",
         needed: "3000",
         available: had,
+        cause: "collateral",
         reason: `not covered: needed 3000 QUOTE, had ${had}`,
       },
     ]);

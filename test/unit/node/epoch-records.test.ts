@@ -32,6 +32,7 @@ function recorderWorld() {
     feeBps: 5n,
     bondWei: 10n ** 16n,
     challengeWindowS: 1n,
+    minQuantity: 1n,
   };
   const chain = new FakeChain();
   chain.addMarket(MARKET, params);

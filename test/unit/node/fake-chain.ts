@@ -53,6 +53,16 @@ export class FakeChain {
     error?: string;
   }[] = [];
   readonly bonds = new Map<Hex, bigint>();
+  /** Traders that deposited, by market (the Deposited events; blocks are not modelled). */
+  readonly deposited = new Map<Hex, Set<Hex>>();
+
+  /** Records a deposit of `trader` into `market` (what intake's funded-trader rule reads). */
+  fund(market: Hex, trader: Hex): void {
+    const set = this.deposited.get(market) ?? new Set<Hex>();
+    set.add(trader.toLowerCase() as Hex);
+    this.deposited.set(market, set);
+    this.block++; // a deposit is a transaction: it makes a block
+  }
 
   addMarket(market: Hex, params: MarketParams): void {
     this.markets.set(market, params);
@@ -81,6 +91,7 @@ export class FakeChain {
       epoch,
       domainSeparator: FAKE_SEPARATOR,
       feeBps: params.feeBps,
+      minQuantity: params.minQuantity,
       collateral: (trader: Hex, asset: number) => {
         const c = this.collateralOf(market, trader);
         return asset === Asset.BASE ? c.base : c.quote;
@@ -180,6 +191,7 @@ export class FakeChain {
     } catch (err) {
       if (err instanceof CertificationError) {
         const stale = ["StandingMismatch", "ResultUnchanged", "NoNewOrders"].includes(err.code);
+        // NewBatchMismatch, BatchTooLarge of a new batch: a wrong union, REVERTED like any other.
         return fail(stale ? ChainErrorCode.STALE : ChainErrorCode.REVERTED, err.message, err.code);
       }
       throw err;
@@ -187,23 +199,23 @@ export class FakeChain {
     const bond = this.markets.get(market)!.bondWei;
     this.bonds.set(sender, (this.bonds.get(sender) ?? 0n) + bond);
     const batchBytes = encodeFromCert(cert);
-    this.batches.set(cert.union.batchHash, batchBytes);
+    this.batches.set(cert.newBatch.batchHash, batchBytes);
     const event = this.emit({
       kind: "Challenged",
       market,
       epoch,
       challenger: sender,
       replaced: standingSubmitter,
-      resultHash: cert.union.resultHash,
-      batchHash: cert.union.batchHash,
-      price: cert.union.price,
-      volume: cert.union.volume,
-      feeTotal: cert.union.feeTotal,
+      resultHash: cert.newBatch.resultHash,
+      batchHash: cert.newBatch.batchHash,
+      price: cert.newBatch.price,
+      volume: cert.newBatch.volume,
+      feeTotal: cert.newBatch.feeTotal,
     } as Omit<StandingEvent, "txHash" | "blockNumber" | "logIndex" | "gasUsed">);
     this.standing.set(key, {
       event,
       bytes: batchBytes,
-      record: settlementRecord(cert.union.batchHash, sender, cert.union.feeTotal),
+      record: settlementRecord(cert.newBatch.batchHash, sender, cert.newBatch.feeTotal),
     });
     this.submissions.push({ kind: "challenge", sender, epoch, ok: true });
     return event;
@@ -268,9 +280,9 @@ export class FakeChain {
   }
 }
 
-/** union header ‖ every union order: the batch a challenge makes standing. */
+/** The new batch (union header ‖ the orders with flag bit 1): the batch a challenge makes standing. */
 function encodeFromCert(cert: ReturnType<typeof certifyChallenge>): Uint8Array {
-  return encodeBatch(cert.unionBatch);
+  return encodeBatch(cert.nextBatch);
 }
 
 export interface PortFaults {
@@ -286,6 +298,8 @@ export interface PortFaults {
   challengeFails?: () => boolean;
   /** The sender's native balance (default: plenty). */
   gasBalance?: bigint;
+  /** The depositor reader fails while this returns true. */
+  depositorsFail?: () => boolean;
 }
 
 export class FakeChainPort implements ChainPort {
@@ -317,6 +331,19 @@ export class FakeChainPort implements ChainPort {
 
   async blockNumber(): Promise<number> {
     return this.chain.head;
+  }
+
+  async depositors(
+    markets: readonly Hex[],
+    _fromBlock: number,
+    _toBlock: number | "latest",
+  ): Promise<{ market: Hex; trader: Hex }[]> {
+    if (this.faults.depositorsFail?.()) {
+      throw new ChainError(ChainErrorCode.UNAVAILABLE, "depositors", "connection refused");
+    }
+    return markets.flatMap((market) =>
+      [...(this.chain.deposited.get(market) ?? [])].map((trader) => ({ market, trader })),
+    );
   }
 
   async collateralOf(market: Hex, trader: Hex, _epoch: bigint): Promise<Collateral> {

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from "../../../node/logger.ts";
 import { makeMarketContext } from "../../../node/market/context.ts";
 import { MarketSession } from "../../../node/market/session.ts";
 import { NodeMetrics } from "../../../node/metrics.ts";
+import type { PeerClock } from "../../../node/peer-clock.ts";
 import type { EpochRecord } from "../../../node/store.ts";
 import { NodeStore } from "../../../node/store.ts";
 import { domainSeparator, makeDomain, orderDigestBytes, orderId } from "../../../protocol/eip712.ts";
@@ -76,8 +77,12 @@ export class SessionWorld {
       feeBps: 5n,
       bondWei: 10n ** 16n,
       challengeWindowS: (opts.epochLengthS ?? 2n) / 2n,
+      minQuantity: 1n,
     };
     this.chain.addMarket(this.market, this.params);
+    // Every valid key(i) (i < 191: key(i) is one byte repeated, and 0xff… exceeds the curve order) has
+    // deposited: intake carries only depositors' orders.
+    for (let i = 0; i < 191; i++) this.chain.fund(this.market, addressOfPrivateKey(key(i)));
   }
 
   startMs(epoch: bigint): number {
@@ -91,7 +96,15 @@ export class SessionWorld {
 
   async addNode(
     name: string,
-    opts: { submit?: boolean; faults?: PortFaults; walletIndex?: number; pollMs?: number } = {},
+    opts: {
+      submit?: boolean;
+      faults?: PortFaults;
+      walletIndex?: number;
+      pollMs?: number;
+      /** Shifts this node's clock (ms; positive: ahead). */
+      clockOffsetMs?: number;
+      peerClock?: PeerClock;
+    } = {},
   ): Promise<TestNode> {
     const privateKey = key(100 + this.nodes.length + (opts.walletIndex ?? 0));
     const wallet = { address: addressOfPrivateKey(privateKey), privateKey };
@@ -115,7 +128,8 @@ export class SessionWorld {
         nonces: { next: () => nonce++ },
         metrics: new NodeMetrics().forMarket(this.market),
         logger,
-        clock: Date.now,
+        clock: opts.clockOffsetMs ? () => Date.now() + opts.clockOffsetMs! : Date.now,
+        ...(opts.peerClock ? { peerClock: opts.peerClock } : {}),
       },
     );
     const follower = new ChainFollower({

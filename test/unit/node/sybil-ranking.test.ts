@@ -38,6 +38,7 @@ const PARAMS: MarketParams = {
   feeBps: 0n,
   bondWei: 10n ** 16n,
   challengeWindowS: 1n,
+  minQuantity: 1n,
 };
 const EPOCH = 500n;
 const HONEST = 10;

@@ -108,6 +108,7 @@ describe("market id", () => {
       feeBps: 0n,
       bondWei: 10n ** 16n,
       challengeWindowS: 2n,
+      minQuantity: 1n,
     } as const;
     const ids = new Set([
       marketId(base),
@@ -117,7 +118,8 @@ describe("market id", () => {
       marketId({ ...base, feeBps: 1n }),
       marketId({ ...base, bondWei: 10n ** 16n + 1n }),
       marketId({ ...base, challengeWindowS: 3n }),
+      marketId({ ...base, minQuantity: 2n }),
     ]);
-    expect(ids.size).toBe(7);
+    expect(ids.size).toBe(8);
   });
 });

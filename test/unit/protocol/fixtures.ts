@@ -17,6 +17,8 @@ export const DOMAIN = makeDomain(31337n, "0x5FbDB2315678afecb367f032d93F642f6418
 export const SEPARATOR = domainSeparator(DOMAIN);
 export const MARKET: Hex = `0x${"ab".repeat(32)}`;
 export const SCHEDULE: EpochSchedule = { genesisTimeS: 1_700_000_000n, epochLengthS: 10n };
+/** The fixture market's smallest order, base units. */
+export const MIN_QUANTITY = 1n;
 
 export function makeOrder(overrides: Partial<Order> = {}, keyIndex = 0): Order {
   return {
@@ -40,7 +42,7 @@ export function ctxAt(nowMs: bigint = (SCHEDULE.genesisTimeS + 55n) * 1000n): Va
   return {
     domain: DOMAIN,
     domainSeparator: SEPARATOR,
-    market: (id) => (id === MARKET ? SCHEDULE : undefined),
+    market: (id) => (id === MARKET ? { ...SCHEDULE, minQuantity: MIN_QUANTITY } : undefined),
     time: { nowMs },
   };
 }

@@ -55,6 +55,23 @@ describe("validateOrder", () => {
     );
   });
 
+  it("[REJECT BELOW_MIN_QUANTITY] for a dust order, from every source (bytes, JSON, decoded)", () => {
+    // A market whose smallest order is 20 base units: the contract reverts OrderBelowMinimum on a batch
+    // holding a smaller one, so a node that stored it would gossip an order that can never settle.
+    const ctx: ValidationContext = {
+      ...ctxAt(),
+      market: (id) => (id === MARKET ? { ...SCHEDULE, minQuantity: 20n } : undefined),
+    };
+    const dust = sign(makeOrder({ quantity: 19n }));
+    expect(failure(() => validateOrder(dust, ctx))).toEqual({
+      code: "BELOW_MIN_QUANTITY",
+      action: GossipAction.REJECT,
+    });
+    expect(failure(() => validateOrderBytes(encodeOrder(dust), ctx)).code).toBe("BELOW_MIN_QUANTITY");
+    expect(failure(() => validateOrderJson(orderToJson(dust), ctx)).code).toBe("BELOW_MIN_QUANTITY");
+    expect(validateOrder(sign(makeOrder({ quantity: 20n })), ctx).order.quantity).toBe(20n);
+  });
+
   it("applies the acceptance window: on time ACCEPT, next epoch IGNORE, recent IGNORE, far REJECT", () => {
     const at = (e: bigint, nowMs: bigint) => () => validateOrder(sign(makeOrder({ epoch: e })), ctxAt(nowMs));
     const mid5 = epochStartMs(5n) + 5000n;

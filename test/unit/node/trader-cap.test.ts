@@ -1,0 +1,61 @@
+// Attack: one funded wallet signs thousands of orders per epoch and hands them to nodes through many
+// peers. Every node used to store, forward and reconcile all of them. Now a node keeps, per trader and
+// epoch, the MAX_STORED_ORDERS_PER_TRADER orders of smallest id: whatever order they arrive in, every
+// node keeps the same ones, so order sets still agree.
+import { afterEach, describe, expect, it } from "vitest";
+import { NodeInputError } from "../../../node/errors.ts";
+import { encodeOrder } from "../../../protocol/codec.ts";
+import { MAX_STORED_ORDERS_PER_TRADER } from "../../../protocol/constants.ts";
+import { compareHex, type Hex } from "../../../protocol/hex.ts";
+import { SessionWorld, waitFor } from "./session-harness.ts";
+
+let world: SessionWorld | null = null;
+afterEach(async () => {
+  await world?.close();
+  world = null;
+});
+
+describe("per-trader bound on stored orders", () => {
+  it("keeps the same smallest ids on every node whatever the arrival order, and says TRADER_CAP for the rest", async () => {
+    world = new SessionWorld();
+    const w = world;
+    const a = await w.addNode("a");
+    const b = await w.addNode("b");
+    await w.at(0n, 100);
+    const flood = Array.from({ length: 3 * MAX_STORED_ORDERS_PER_TRADER }, () =>
+      w.sign(7, "sell", 5n, 300n, 0n),
+    );
+    const ids = flood.map((o) => w.idOf(o));
+    const smallest = [...ids].sort(compareHex).slice(0, MAX_STORED_ORDERS_PER_TRADER);
+
+    // a gets them in signing order, b in reverse: different evictions, the same result.
+    const verdicts = flood.map((o) => a.session.intake.onGossip(encodeOrder(o), "p1").code);
+    for (const o of [...flood].reverse()) b.session.intake.onGossip(encodeOrder(o), "p2");
+    expect(verdicts).toContain("TRADER_CAP");
+    for (const n of [a, b]) {
+      const book = n.session.books.get(w.market, 0n)!;
+      expect([...book.ids()]).toEqual(smallest);
+      // The store holds what the book holds: a restart reloads the same set.
+      expect(n.store.ordersOfEpoch(w.market, 0n).map((s) => s.id)).toEqual(smallest);
+    }
+    expect(a.session.books.get(w.market, 0n)!.fingerprint()).toBe(
+      b.session.books.get(w.market, 0n)!.fingerprint(),
+    );
+
+    // The API refuses an order above the bound with the code and the reason.
+    let extra = w.sign(7, "sell", 5n, 300n, 0n);
+    while (compareHex(w.idOf(extra), smallest[smallest.length - 1]!) < 0)
+      extra = w.sign(7, "sell", 5n, 300n, 0n);
+    const err = await w.submit(a, extra).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NodeInputError);
+    expect((err as NodeInputError).code).toBe("TRADER_CAP");
+
+    // Other traders are untouched by the flood.
+    const honest = w.sign(1, "buy", 5n, 310n, 0n);
+    await w.submit(a, honest);
+    await waitFor(
+      "b has the honest order",
+      () => b.session.books.get(w.market, 0n)?.has(w.idOf(honest) as Hex) ?? false,
+    );
+  });
+});
