@@ -16,6 +16,8 @@ export class EpochBook {
   private readonly entries = new Map<Hex, BookEntry>();
   /** Each trader's order ids (a few per trader: intake bounds them). */
   private readonly byTrader = new Map<Hex, Set<Hex>>();
+  /** Evictions by trader (intake bounds how many gossip may cause). */
+  private readonly evicted = new Map<Hex, number>();
   private sortedIds: Hex[] | null = [];
   private cachedFingerprint: Hex | null = null;
   private frozenFlag = false;
@@ -64,12 +66,18 @@ export class EpochBook {
     if (this.frozenFlag || !e) return false;
     this.entries.delete(id);
     const trader = e.order.trader.toLowerCase() as Hex;
+    this.evicted.set(trader, (this.evicted.get(trader) ?? 0) + 1);
     const ids = this.byTrader.get(trader);
     ids?.delete(id);
     if (ids?.size === 0) this.byTrader.delete(trader);
     this.sortedIds = null;
     this.cachedFingerprint = null;
     return true;
+  }
+
+  /** How many of `trader`'s orders were removed from the book. */
+  evictionsOf(trader: Hex): number {
+    return this.evicted.get(trader.toLowerCase() as Hex) ?? 0;
   }
 
   /** How many orders of `trader` the book holds. */

@@ -16,6 +16,8 @@ import type { Logger } from "./logger.ts";
 
 /** Samples kept per peer: the median of these is the peer's figure. */
 const SAMPLES_PER_PEER = 5;
+/** (market, epoch) pairs remembered per peer, so that a repeat announcement is not a second reading. */
+const SEEN_PER_PEER = 16;
 /** Peers tracked at most. */
 const MAX_PEERS = 256;
 /** A sample further than this from the close (ms) is not a close announcement (a restart, a replay). */
@@ -40,7 +42,8 @@ function median(values: readonly number[]): number {
 }
 
 export class PeerClock {
-  private readonly samples = new Map<string, { epoch: bigint; late: number[] }>();
+  /** Per peer: its readings, and the (market, epoch) pairs they came from (one reading per pair). */
+  private readonly samples = new Map<string, { seen: string[]; late: number[] }>();
   private readonly logger: Logger;
   private readonly clock: () => number;
   private lastSelfWarnMs = 0;
@@ -69,23 +72,26 @@ export class PeerClock {
   }
 
   /**
-   * A connected peer's first fingerprint announcement of `epoch` arrived `lateMs` after the epoch's close
-   * on this node's clock. Later announcements of the same epoch are ignored.
+   * A connected peer's first fingerprint announcement of `epoch` of `market` arrived `lateMs` after the
+   * epoch's close on this node's clock. Later announcements of the same market and epoch are ignored
+   * (epoch numbers of different markets are unrelated, so the pair is the key).
    */
-  observe(peer: string, epoch: bigint, lateMs: number): void {
+  observe(peer: string, market: string, epoch: bigint, lateMs: number): void {
     if (!Number.isFinite(lateMs) || Math.abs(lateMs) > MAX_SAMPLE_MS) return;
+    const key = `${market}:${epoch}`;
     let s = this.samples.get(peer);
-    if (s && s.epoch >= epoch) return;
+    if (s?.seen.includes(key)) return;
     if (!s) {
       if (this.samples.size >= MAX_PEERS) {
         // Maps iterate in insertion order, and a peer is re-inserted on each sample: the first is the stalest.
         const stalest = this.samples.keys().next().value;
         if (stalest !== undefined) this.samples.delete(stalest);
       }
-      s = { epoch, late: [] };
+      s = { seen: [], late: [] };
     }
     this.samples.delete(peer);
-    s.epoch = epoch;
+    s.seen.push(key);
+    if (s.seen.length > SEEN_PER_PEER) s.seen.shift();
     s.late.push(lateMs);
     if (s.late.length > SAMPLES_PER_PEER) s.late.shift();
     this.samples.set(peer, s);

@@ -176,6 +176,9 @@ export function finalizeItemOf(event: StandingEvent): FinalizeItem {
   };
 }
 
+const DEPOSITED_TOPIC = smartMarketInterface.getEvent("Deposited")!.topicHash;
+const FINALIZED_TOPIC = smartMarketInterface.getEvent("Finalized")!.topicHash;
+
 export interface SettlementEventsQuery {
   /** First and last block to read (inclusive). */
   readonly fromBlock: number;
@@ -1040,8 +1043,9 @@ export class SettlementClient {
   }
 
   /**
-   * The traders that deposited into `query.markets` in the blocks asked (Deposited events), as (market,
-   * trader) pairs in chain order, repeats included. `toBlock` may be "latest".
+   * The accounts whose escrow in `query.markets` was credited from outside the market in the blocks asked:
+   * traders that deposited (Deposited) and submitters paid a fee (Finalized: a node wallet may hold escrow
+   * it never deposited). (market, account) pairs in chain order, repeats included; `toBlock` may be "latest".
    */
   async depositors(
     query: Omit<SettlementEventsQuery, "toBlock"> & { readonly toBlock: number | "latest" },
@@ -1052,7 +1056,7 @@ export class SettlementClient {
       logs = await this.#provider.getLogs({
         address: this.contract,
         topics: [
-          smartMarketInterface.getEvent("Deposited")!.topicHash,
+          [DEPOSITED_TOPIC, FINALIZED_TOPIC],
           list.length === 0 ? null : list.map((m) => m.toLowerCase()),
         ],
         fromBlock: query.fromBlock,
@@ -1061,12 +1065,16 @@ export class SettlementClient {
     } catch (err) {
       throw toSettlementError("depositors", err);
     }
-    // Topics 1 and 2 are the indexed market and trader (32-byte words; the address is the low 20 bytes).
-    return logs.map((log) => ({
-      market: (log.topics[1] ?? "0x").toLowerCase() as Hex,
-      trader: `0x${(log.topics[2] ?? "").slice(26).toLowerCase()}` as Hex,
-      blockNumber: log.blockNumber,
-    }));
+    // Indexed topics are 32-byte words (an address is the low 20 bytes): Deposited(market, trader, asset),
+    // Finalized(market, epoch, submitter).
+    return logs.map((log) => {
+      const word = log.topics[0] === DEPOSITED_TOPIC ? log.topics[2] : log.topics[3];
+      return {
+        market: (log.topics[1] ?? "0x").toLowerCase() as Hex,
+        trader: `0x${(word ?? "").slice(26).toLowerCase()}` as Hex,
+        blockNumber: log.blockNumber,
+      };
+    });
   }
 
   /**

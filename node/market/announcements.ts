@@ -80,7 +80,7 @@ export class AnnouncementBoard {
     // Sent by its own origin, at the origin's close of the epoch: a reading of its clock against ours.
     if (a.resultHash === null && from === origin) {
       const lateMs = this.c.clock() - Number(epochEndMs(this.ctx.schedule, a.epoch));
-      this.c.peerClock?.observe(origin, a.epoch, lateMs);
+      this.c.peerClock?.observe(origin, this.ctx.market, a.epoch, lateMs);
     }
     return { action: "ACCEPT", code: "OK" };
   }

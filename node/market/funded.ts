@@ -1,5 +1,5 @@
 // Which traders a market's intake admits: those that have deposited into the market (its Deposited
-// events). An order of any other trader can never be covered at the close, so it is IGNOREd before its
+// events) or were paid a fee in it (Finalized: a node wallet may hold escrow it never deposited). An order of any other trader can never be covered at the close, so it is IGNOREd before its
 // signature is recovered: not stored, not forwarded, not reconciled.
 //
 // Attack: an unfunded order flood. Fresh wallets are free, so before this rule every node verified, stored

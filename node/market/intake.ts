@@ -83,6 +83,12 @@ export class OrderIntake {
     if (book.countOf(valid.order.trader) >= MAX_STORED_ORDERS_PER_TRADER) {
       const largest = book.largestIdOf(valid.order.trader)!;
       if (compareHex(valid.id, largest) > 0) return { action: "IGNORE", code: "TRADER_CAP" };
+      // A wallet that publishes its orders in descending id would make every one an eviction: each
+      // verified, stored and forwarded by every node. Gossip may evict MAX_STORED_ORDERS_PER_TRADER times
+      // per trader and epoch; after that the smaller ids come in by the close's reconciliation (sync),
+      // which still evicts, so every node ends with the same smallest ids.
+      if (source === "gossip" && book.evictionsOf(valid.order.trader) >= MAX_STORED_ORDERS_PER_TRADER)
+        return { action: "IGNORE", code: "TRADER_CAP" };
       book.remove(largest);
       this.c.store.deleteOrder(largest);
     }
@@ -226,8 +232,8 @@ export class OrderIntake {
     for (let e = current - 1n; e <= current + 1n; e++) {
       if (e < 0n) continue;
       const book = this.c.books.getOrCreate(this.ctx.market, e);
-      // Ascending id, so the cap keeps each trader's smallest ids (a crash between storing an order and
-      // deleting the one it evicted leaves one too many on disk).
+      // Ascending id, so the cap keeps each trader's smallest ids (a crash between deleting an evicted
+      // order and storing the one that evicted it leaves one too few on disk, never too many).
       for (const s of this.c.store.ordersOfEpoch(this.ctx.market, e)) {
         if (book.countOf(s.order.trader) < MAX_STORED_ORDERS_PER_TRADER) book.add(s.id, s.order, s.wire);
       }

@@ -215,6 +215,12 @@ describe.skipIf(!isVersion2)("SettlementClient (version 2) on anvil", () => {
       { kind: "Finalized", epoch: 0n, submitter: challenger.address, feeTotal: last.feeTotal },
     ]);
     expect(await reader.recordOf(m, 0n)).toBe(FINALIZED_RECORD);
+    // Intake's funded-trader rule reads these accounts: the challenger never deposited, but its fee is
+    // escrow in the market now, so its orders must be carried.
+    const credited = await watcher.depositors({ fromBlock: 0, toBlock: "latest", markets: [m] });
+    expect(credited.filter((d) => d.trader === challenger.address)).toHaveLength(1);
+    expect(credited.every((d) => d.market === m)).toBe(true);
+    expect(credited.some((d) => d.trader === buyer.address)).toBe(true); // a Deposited event
     expect(await reader.bondsOf(challenger.address)).toBe(2n * DEFAULT_BOND_WEI);
     expect((await challenger.claimBonds()).amount).toBe(2n * DEFAULT_BOND_WEI);
     expect(await reader.bondsOf(challenger.address)).toBe(0n);

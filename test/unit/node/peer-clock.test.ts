@@ -23,11 +23,11 @@ describe("PeerClock", () => {
     const { clock, logs, registry } = clockWithLogs();
     // Peers p1..p3 on time (a few ms of latency), p4 2.2 s ahead (its announcements come 2.2 s early).
     for (let e = 1n; e <= 5n; e++) {
-      clock.observe("p1", e, 4);
-      clock.observe("p2", e, 6);
-      clock.observe("p3", e, 5);
-      clock.observe("p4", e, -2200);
-      clock.observe("p4", e, 9_000); // a later announcement of the same epoch is not a reading
+      clock.observe("p1", "m1", e, 4);
+      clock.observe("p2", "m1", e, 6);
+      clock.observe("p3", "m1", e, 5);
+      clock.observe("p4", "m1", e, -2200);
+      clock.observe("p4", "m1", e, 9_000); // a later announcement of the same epoch is not a reading
     }
     const st = clock.status();
     expect(st.peers).toBe(4);
@@ -45,17 +45,27 @@ describe("PeerClock", () => {
   it("says when this node is the one that is off", async () => {
     const { clock, logs, registry } = clockWithLogs();
     // Every peer's announcement arrives 2.5 s "late" on this node's clock: this node runs 2.5 s ahead.
-    for (const p of ["a", "b", "c"]) clock.observe(p, 3n, 2500 + (p.charCodeAt(0) % 5));
+    for (const p of ["a", "b", "c"]) clock.observe(p, "m1", 3n, 2500 + (p.charCodeAt(0) % 5));
     expect(clock.status().aheadOfPeersMs).toBeGreaterThan(2400);
     expect(logs.some((l) => / WARN .*this node's clock differs from its peers'/.test(l))).toBe(true);
     expect(await registry.metrics()).toMatch(/smartmarket_clock_peer_offset_ms 25\d\d/);
   });
 
+  it("takes readings from every market: their epoch numbers are unrelated", () => {
+    const { clock } = clockWithLogs();
+    for (const p of ["a", "b", "c"]) clock.observe(p, "energy", 100n, 5);
+    // d is heard once on the energy market (epoch 100), then on the data market, whose epochs are 1, 2, 3:
+    // those readings count too, and they say d runs 2.2 s ahead.
+    clock.observe("d", "energy", 100n, 5);
+    for (let e = 1n; e <= 3n; e++) clock.observe("d", "data", e, -2200);
+    expect(clock.status().skewedPeers.map((p) => p.peer)).toEqual(["d"]);
+  });
+
   it("ignores readings far from any close and keeps a bounded number of peers", () => {
     const { clock } = clockWithLogs();
-    clock.observe("x", 1n, 60_000);
+    clock.observe("x", "m1", 1n, 60_000);
     expect(clock.status().peers).toBe(0);
-    for (let i = 0; i < 300; i++) clock.observe(`peer-${i}`, 1n, 3);
+    for (let i = 0; i < 300; i++) clock.observe(`peer-${i}`, "m1", 1n, 3);
     expect(clock.status().peers).toBe(256);
   });
 });

@@ -28,10 +28,16 @@ describe("per-trader bound on stored orders", () => {
     const ids = flood.map((o) => w.idOf(o));
     const smallest = [...ids].sort(compareHex).slice(0, MAX_STORED_ORDERS_PER_TRADER);
 
-    // a gets them in signing order, b in reverse: different evictions, the same result.
+    // a gets them in signing order, b in reverse, then each reconciles with the other (at the close): the
+    // evictions differ, the result does not.
     const verdicts = flood.map((o) => a.session.intake.onGossip(encodeOrder(o), "p1").code);
     for (const o of [...flood].reverse()) b.session.intake.onGossip(encodeOrder(o), "p2");
     expect(verdicts).toContain("TRADER_CAP");
+    const wires = (n: typeof a) =>
+      n.session.books.get(w.market, 0n)!.wire([...n.session.books.get(w.market, 0n)!.ids()]);
+    const [fromA, fromB] = [wires(a), wires(b)];
+    await a.session.intake.acceptSynced(0n, fromB);
+    await b.session.intake.acceptSynced(0n, fromA);
     for (const n of [a, b]) {
       const book = n.session.books.get(w.market, 0n)!;
       expect([...book.ids()]).toEqual(smallest);
@@ -57,5 +63,27 @@ describe("per-trader bound on stored orders", () => {
       "b has the honest order",
       () => b.session.books.get(w.market, 0n)?.has(w.idOf(honest) as Hex) ?? false,
     );
+  });
+
+  it("bounds what descending ids cost on gossip; the close's reconciliation still converges", async () => {
+    world = new SessionWorld();
+    const w = world;
+    const a = await w.addNode("a");
+    await w.at(0n, 100);
+    const orders = Array.from({ length: 3 * MAX_STORED_ORDERS_PER_TRADER }, () =>
+      w.sign(8, "buy", 5n, 100n, 0n),
+    );
+    const desc = [...orders].sort((x, y) => compareHex(w.idOf(y), w.idOf(x)));
+    // Largest id first: every order past the sixteenth would evict one. Gossip takes 16 more, then stops.
+    const verdicts = desc.map((o) => a.session.intake.onGossip(encodeOrder(o), "p1"));
+    expect(verdicts.filter((v) => v.action === "ACCEPT")).toHaveLength(2 * MAX_STORED_ORDERS_PER_TRADER);
+    expect(verdicts.slice(2 * MAX_STORED_ORDERS_PER_TRADER).every((v) => v.code === "TRADER_CAP")).toBe(true);
+    // Reconciliation (sync) still evicts: the node ends with the 16 smallest ids, as every node does.
+    await a.session.intake.acceptSynced(0n, desc.map(encodeOrder));
+    const smallest = desc
+      .map((o) => w.idOf(o))
+      .sort(compareHex)
+      .slice(0, MAX_STORED_ORDERS_PER_TRADER);
+    expect([...a.session.books.get(w.market, 0n)!.ids()]).toEqual(smallest);
   });
 });
