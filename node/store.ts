@@ -123,6 +123,7 @@ export class NodeStore {
   private readonly insertOrder: StatementSync;
   private readonly insertOrderDurable: StatementSync;
   private readonly hasOrderStmt: StatementSync;
+  private readonly deleteOrderStmt: StatementSync;
 
   constructor(path: string) {
     this.path = path;
@@ -141,6 +142,7 @@ export class NodeStore {
     this.insertOrder = this.db.prepare(insertSql);
     this.insertOrderDurable = this.durable.prepare(insertSql);
     this.hasOrderStmt = this.db.prepare("SELECT 1 FROM orders WHERE id = ?");
+    this.deleteOrderStmt = this.durable.prepare("DELETE FROM orders WHERE id = ?");
   }
 
   close(): void {
@@ -173,7 +175,7 @@ export class NodeStore {
 
   /** Deletes an order (evicted by a smaller id of the same trader: MAX_STORED_ORDERS_PER_TRADER). */
   deleteOrder(id: Hex): void {
-    this.durable.prepare("DELETE FROM orders WHERE id = ?").run(id);
+    this.deleteOrderStmt.run(id);
   }
 
   /** The next nonce for orders this node signs (persisted, so nonces do not repeat after a restart). */

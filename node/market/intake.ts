@@ -66,9 +66,11 @@ export class OrderIntake {
 
   /** The validation context of intake: the market's rules, `time`, and the funded-trader rule. */
   private vctx(time: ValidationContext["time"]): ValidationContext {
-    const funded = this.c.funded;
-    return { ...validationContext(this.ctx, time), admits: (t) => funded.admits(t) };
+    return { ...validationContext(this.ctx, time), admits: this.admits };
   }
+
+  /** The funded-trader rule, made once (every order on the hot path passes it). */
+  private readonly admits = (trader: Hex): boolean => this.c.funded.admits(trader);
 
   /**
    * Adds a validated order to its epoch's book and the store. Per trader and epoch the book keeps the
