@@ -5,17 +5,22 @@
 // node clears the same input and an honest settlement never reverts for lack of funds:
 //   - a buy needs  quantity × limitPrice  of quote (it pays fill × price ≤ quantity × limitPrice);
 //   - a sell needs quantity               of base.
-// Per trader, orders are taken in ascending id order (a total order independent of arrival) and an
-// order is kept while the running total of what the kept orders need stays within the collateral;
-// an order that does not fit is excluded and the scan goes on, so smaller later orders may still fit.
-// A trader keeps at most MAX_KEPT_PER_TRADER orders (buys and sells together): an order is kept iff the
-// trader has fewer kept orders so far AND it is covered; an order that is not kept changes nothing
-// (neither the running total nor the count), so an unfunded order never uses up the count, and a
-// trader's kept orders with an id below its largest id in a batch are still exactly what a batch must
-// carry for its coverage to be the full set's (docs/clearing.md, "Coverage").
+// Per (trader, side), in ascending id (a total order independent of arrival), only the first
+// MAX_ORDERS_PER_TRADER_SIDE orders can be kept, funded or not (a later one is excluded, "trader-cap");
+// one of those is kept iff it needs at most ⌊collateral / MAX_ORDERS_PER_TRADER_SIDE⌋ of the asset it
+// spends (else "collateral"). No running total: the kept orders of a side need at most the whole
+// collateral by construction.
+//
+// Attack this shape defeats (issue 10): with a running total and a count over a trader's orders in id
+// order, whether an order was kept depended on every smaller kept order of its trader. A standing batch
+// could carry, for a hundred funded wallets, an order of large id and leave out the wallet's smaller
+// kept orders; the honest challenge then had to carry all of those too and no longer fitted a
+// transaction. Now an order's status depends only on whether two smaller orders of its own trader and
+// side exist: a certificate needs no other order, and a challenge adds at most two per standing order
+// (docs/clearing.md, "Coverage").
 import { compareHex, type Hex } from "../protocol/hex.ts";
 import type { Side } from "../protocol/order.ts";
-import { MAX_KEPT_PER_TRADER } from "./limits.ts";
+import { MAX_ORDERS_PER_TRADER_SIDE } from "./limits.ts";
 
 export interface CoverageOrder {
   readonly id: Hex;
@@ -33,8 +38,8 @@ export interface Collateral {
 }
 
 /**
- * Why an order is not kept: its trader already has MAX_KEPT_PER_TRADER kept orders of smaller id
- * ("trader-cap", checked first), or what it needs does not fit what is left of the collateral
+ * Why an order is not kept: its trader already has MAX_ORDERS_PER_TRADER_SIDE orders of smaller id on
+ * that side ("trader-cap", checked first), or it needs more than its share of the collateral
  * ("collateral").
  */
 export type ExclusionReason = "collateral" | "trader-cap";
@@ -43,50 +48,58 @@ export interface CoverageExclusion<T> {
   readonly order: T;
   /** What it needs: quantity × limitPrice quote (buy) or quantity base (sell). */
   readonly needed: bigint;
-  /** What was left of the trader's collateral of that asset when its turn came. */
+  /** The most one order of the trader may need of that asset: ⌊collateral / MAX_ORDERS_PER_TRADER_SIDE⌋. */
   readonly available: bigint;
   readonly reason: ExclusionReason;
 }
 
 export interface CoverageResult<T extends CoverageOrder> {
-  /** Orders that are kept (they used their trader's collateral and count), sorted by id. */
+  /** Orders that are kept, sorted by id. */
   readonly covered: T[];
-  /** Orders left out, sorted by id, with what they would have needed, what was left, and why. */
+  /** Orders left out, sorted by id, with what they would have needed, what one order may need, and why. */
   readonly excluded: CoverageExclusion<T>[];
 }
 
+/** What an order needs of the asset it spends: quantity × limitPrice quote (buy), quantity base (sell). */
+export function needOf(o: Pick<CoverageOrder, "side" | "quantity" | "limitPrice">): bigint {
+  return o.side === "buy" ? o.quantity * o.limitPrice : o.quantity;
+}
+
 /**
- * Applies the coverage rule with the per-trader cap. `collateral(trader)` must be defined for every
- * trader in `orders`; `maxKeptPerTrader` is the rule's MAX_KEPT_PER_TRADER (a parameter for tests only).
+ * The most one kept order of a trader may need of an asset it holds `collateral` of:
+ * ⌊collateral / MAX_ORDERS_PER_TRADER_SIDE⌋ (rounded down, so two such orders never need more than the
+ * collateral).
+ */
+export function orderShareOf(collateral: bigint, perSide: bigint = MAX_ORDERS_PER_TRADER_SIDE): bigint {
+  return collateral / perSide;
+}
+
+/**
+ * Applies the coverage rule. `collateral(trader)` must be defined for every trader in `orders`;
+ * `perSide` is the rule's MAX_ORDERS_PER_TRADER_SIDE (a parameter for tests only).
  */
 export function applyCoverage<T extends CoverageOrder>(
   orders: readonly T[],
   collateral: (trader: Hex) => Collateral,
-  maxKeptPerTrader: bigint = MAX_KEPT_PER_TRADER,
+  perSide: bigint = MAX_ORDERS_PER_TRADER_SIDE,
 ): CoverageResult<T> {
   const sorted = [...orders].sort((a, b) => compareHex(a.id, b.id));
-  const used = new Map<Hex, { base: bigint; quote: bigint; count: bigint }>();
+  // Orders met so far per trader and side (kept or not).
+  const seen = new Map<string, bigint>();
   const covered: T[] = [];
   const excluded: CoverageExclusion<T>[] = [];
   for (const o of sorted) {
+    const key = `${o.trader}/${o.side}`;
+    const before = seen.get(key) ?? 0n;
+    seen.set(key, before + 1n);
     const c = collateral(o.trader);
-    let u = used.get(o.trader);
-    if (!u) {
-      u = { base: 0n, quote: 0n, count: 0n };
-      used.set(o.trader, u);
-    }
-    const isBuy = o.side === "buy";
-    const need = isBuy ? o.quantity * o.limitPrice : o.quantity;
-    const running = isBuy ? u.quote : u.base;
-    const held = isBuy ? c.quote : c.base;
-    if (u.count >= maxKeptPerTrader) {
-      excluded.push({ order: o, needed: need, available: held - running, reason: "trader-cap" });
-    } else if (running + need > held) {
-      excluded.push({ order: o, needed: need, available: held - running, reason: "collateral" });
+    const need = needOf(o);
+    const share = orderShareOf(o.side === "buy" ? c.quote : c.base, perSide);
+    if (before >= perSide) {
+      excluded.push({ order: o, needed: need, available: share, reason: "trader-cap" });
+    } else if (need > share) {
+      excluded.push({ order: o, needed: need, available: share, reason: "collateral" });
     } else {
-      if (isBuy) u.quote += need;
-      else u.base += need;
-      u.count += 1n;
       covered.push(o);
     }
   }

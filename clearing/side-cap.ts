@@ -1,10 +1,11 @@
 // The side cap (docs/clearing.md, "Bounds", step 3): among the kept orders of a side, the first
 // MAX_KEPT_PER_SIDE by price priority are *in* (they enter the clearing), the rest are *cut* (fill 0, in
-// no sum or edge; they were kept, so they used their trader's collateral and count).
+// no sum or edge; they were kept: they still took one of their trader's places on that side).
 //
 // Price priority is the book's own: buys by limit descending, sells by limit ascending, then id
 // ascending. The cut therefore keeps the orders most likely to trade; to push an honest order out, an
-// attacker must post MAX_KEPT_PER_SIDE funded orders at a better limit, which trade if anything crosses
+// attacker must post MAX_KEPT_PER_SIDE funded orders at a better limit (from at least
+// MAX_KEPT_PER_SIDE / MAX_ORDERS_PER_TRADER_SIDE funded wallets), which trade if anything crosses
 // them. Pure, integers only, independent of input order.
 import { compareHex, type Hex } from "../protocol/hex.ts";
 import type { Side } from "../protocol/order.ts";

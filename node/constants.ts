@@ -50,3 +50,11 @@ export const CONFIG_FILE = "config.json";
 
 /** A node's clock this far from its peers' median (ms) is reported: status, /metrics, WARN (node/peer-clock.ts). */
 export const PEER_SKEW_WARN_MS = 1000;
+
+/**
+ * A market's deposit history (its Deposited and Finalized logs) is read in pages of this many blocks: RPC
+ * providers refuse eth_getLogs over wider ranges or too many results (node/market/funded.ts).
+ */
+export const DEPOSIT_LOG_PAGE_BLOCKS = 10_000;
+/** A page the provider refuses is halved, down to this many blocks. */
+export const DEPOSIT_LOG_PAGE_MIN_BLOCKS = 8;

@@ -2,11 +2,15 @@
 // step read from here; the store is the durable copy that a restart reloads.
 import { orderSetFingerprint } from "../protocol/fingerprint.ts";
 import { compareHex, type Hex } from "../protocol/hex.ts";
-import type { SignedOrder } from "../protocol/order.ts";
+import type { Side, SignedOrder } from "../protocol/order.ts";
 
 export interface BookEntry {
   readonly order: SignedOrder;
   readonly wire: Uint8Array;
+}
+
+function slotKey(trader: Hex, side: Side): string {
+  return `${trader.toLowerCase()}/${side}`;
 }
 
 /** The orders of one epoch of one market. Frozen once the epoch's set is final for clearing. */
@@ -14,8 +18,8 @@ export class EpochBook {
   readonly market: Hex;
   readonly epoch: bigint;
   private readonly entries = new Map<Hex, BookEntry>();
-  /** Each trader's order ids (a few per trader: intake bounds them). */
-  private readonly byTrader = new Map<Hex, Set<Hex>>();
+  /** Each (trader, side)'s order ids (at most a few: intake bounds them), keyed by slotKey. */
+  private readonly bySlot = new Map<string, Set<Hex>>();
   /** Evictions by trader (intake bounds how many gossip may cause). */
   private readonly evicted = new Map<Hex, number>();
   private sortedIds: Hex[] | null = [];
@@ -51,25 +55,26 @@ export class EpochBook {
   add(id: Hex, order: SignedOrder, wire: Uint8Array): boolean {
     if (this.frozenFlag || this.entries.has(id)) return false;
     this.entries.set(id, { order, wire });
-    const trader = order.trader.toLowerCase() as Hex;
-    const ids = this.byTrader.get(trader) ?? new Set<Hex>();
+    const key = slotKey(order.trader, order.side);
+    const ids = this.bySlot.get(key) ?? new Set<Hex>();
     ids.add(id);
-    this.byTrader.set(trader, ids);
+    this.bySlot.set(key, ids);
     this.sortedIds = null;
     this.cachedFingerprint = null;
     return true;
   }
 
-  /** Removes an order (an eviction by a smaller id of the same trader); false if absent or frozen. */
+  /** Removes an order (an eviction by a smaller id of the same trader and side); false if absent or frozen. */
   remove(id: Hex): boolean {
     const e = this.entries.get(id);
     if (this.frozenFlag || !e) return false;
     this.entries.delete(id);
     const trader = e.order.trader.toLowerCase() as Hex;
     this.evicted.set(trader, (this.evicted.get(trader) ?? 0) + 1);
-    const ids = this.byTrader.get(trader);
+    const key = slotKey(trader, e.order.side);
+    const ids = this.bySlot.get(key);
     ids?.delete(id);
-    if (ids?.size === 0) this.byTrader.delete(trader);
+    if (ids?.size === 0) this.bySlot.delete(key);
     this.sortedIds = null;
     this.cachedFingerprint = null;
     return true;
@@ -80,15 +85,15 @@ export class EpochBook {
     return this.evicted.get(trader.toLowerCase() as Hex) ?? 0;
   }
 
-  /** How many orders of `trader` the book holds. */
-  countOf(trader: Hex): number {
-    return this.byTrader.get(trader.toLowerCase() as Hex)?.size ?? 0;
+  /** How many orders of `trader` on `side` the book holds. */
+  countOf(trader: Hex, side: Side): number {
+    return this.bySlot.get(slotKey(trader, side))?.size ?? 0;
   }
 
-  /** The largest id among `trader`'s orders, or undefined. */
-  largestIdOf(trader: Hex): Hex | undefined {
+  /** The largest id among `trader`'s orders on `side`, or undefined. */
+  largestIdOf(trader: Hex, side: Side): Hex | undefined {
     let max: Hex | undefined;
-    for (const id of this.byTrader.get(trader.toLowerCase() as Hex) ?? []) {
+    for (const id of this.bySlot.get(slotKey(trader, side)) ?? []) {
       if (max === undefined || compareHex(id, max) > 0) max = id;
     }
     return max;

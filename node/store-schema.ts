@@ -2,7 +2,20 @@
 // migrated in place, one version at a time, each step in a transaction with its version bump.
 import type { DatabaseSync } from "node:sqlite";
 
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
+
+/** A market's depositors and the next block of its deposit history to read (node/market/funded.ts). */
+const DEPOSIT_TABLES = `
+CREATE TABLE IF NOT EXISTS depositors (
+  market TEXT NOT NULL,
+  trader TEXT NOT NULL,
+  PRIMARY KEY (market, trader)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deposit_cursors (
+  market TEXT PRIMARY KEY,
+  next_block INTEGER NOT NULL
+) STRICT;
+`;
 
 /**
  * Migrations from version n to n + 1, by n: SQL, or a function for a step that depends on what the
@@ -35,6 +48,9 @@ const MIGRATIONS: Readonly<Record<number, string | ((db: DatabaseSync) => void)>
     if (!columns.some((c) => c.name === "cause"))
       db.exec("ALTER TABLE exclusions ADD COLUMN cause TEXT NOT NULL DEFAULT 'collateral';");
   },
+  // A market's depositors and the next block of its deposit history to read (node/market/funded.ts): a
+  // restart reads on from there instead of from block 0. (SCHEMA has just created both tables.)
+  5: DEPOSIT_TABLES,
 };
 
 const SCHEMA = `
@@ -113,7 +129,7 @@ CREATE TABLE IF NOT EXISTS exclusions (
   cause TEXT NOT NULL DEFAULT 'collateral',
   PRIMARY KEY (market, epoch, id)
 ) STRICT;
-`;
+${DEPOSIT_TABLES}`;
 
 /** Creates the schema if the database is new, or migrates it to SCHEMA_VERSION. */
 export function migrate(db: DatabaseSync, path: string): void {

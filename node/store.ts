@@ -105,10 +105,10 @@ export interface ExclusionRecord {
   readonly side: "buy" | "sell";
   /** What it needed: quantity × limitPrice QUOTE for a buy, quantity BASE for a sell (decimal string). */
   readonly needed: string;
-  /** What was left of the trader's collateral of that asset when its turn came (decimal string). */
+  /** The most one order of the trader may need of that asset, ⌊collateral / 2⌋ (decimal string). */
   readonly available: string;
   /**
-   * Why: "collateral" (not covered), "trader-cap" (its trader already had MAX_KEPT_PER_TRADER kept orders
+   * Why: "collateral" (not covered), "trader-cap" (its trader already had MAX_ORDERS_PER_TRADER_SIDE orders
    * of smaller id), "side-cap" (kept, but MAX_KEPT_PER_SIDE better-ranked orders of its side were cleared).
    */
   readonly cause: ExclusionCause;
@@ -382,6 +382,52 @@ export class NodeStore {
         )
         .all(market, sinceEpoch, untilEpoch ?? 2n ** 63n - 1n) as Row[]
     ).map((r) => r.wallet as Hex);
+  }
+
+  /** The market's known depositors and the next block of its deposit history to read (0: none read). */
+  depositHistory(market: Hex): { traders: Hex[]; nextBlock: number } {
+    const rows = this.db
+      .prepare("SELECT trader FROM depositors WHERE market = ? ORDER BY trader")
+      .all(market) as Row[];
+    const cursor = this.db.prepare("SELECT next_block FROM deposit_cursors WHERE market = ?").get(market) as
+      | Row
+      | undefined;
+    return { traders: rows.map((r) => r.trader as Hex), nextBlock: cursor ? Number(cursor.next_block) : 0 };
+  }
+
+  /**
+   * Adds depositors of the market and moves its cursor to `nextBlock` (never back), in one transaction:
+   * the cursor never gets ahead of the depositors it covers (node/market/funded.ts).
+   */
+  addDepositors(market: Hex, traders: readonly Hex[], nextBlock: number): void {
+    this.db.exec("BEGIN");
+    try {
+      const insert = this.db.prepare("INSERT OR IGNORE INTO depositors (market, trader) VALUES (?, ?)");
+      for (const t of traders) insert.run(market, t);
+      this.db
+        .prepare(
+          `INSERT INTO deposit_cursors (market, next_block) VALUES (?, ?)
+           ON CONFLICT (market) DO UPDATE SET next_block = MAX(next_block, excluded.next_block)`,
+        )
+        .run(market, nextBlock);
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  /** Forgets the market's depositors and cursor (the chain is not the one they were read from). */
+  resetDepositors(market: Hex): void {
+    this.db.exec("BEGIN");
+    try {
+      this.db.prepare("DELETE FROM depositors WHERE market = ?").run(market);
+      this.db.prepare("DELETE FROM deposit_cursors WHERE market = ?").run(market);
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
   }
 
   /** Drops orders and announcements of epochs older than `beforeEpoch` (epoch summaries are kept). */

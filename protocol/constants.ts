@@ -27,13 +27,14 @@ export const MAX_ORDER_BYTES = 1 + 1 + 32 + (1 + 8) + (1 + 16) + (1 + 16) + (1 +
  */
 export const MAX_CLOCK_DISPARITY_MS = 500n;
 /**
- * Orders a node keeps per trader and epoch: the MAX_STORED_ORDERS_PER_TRADER of smallest id. A smaller id
- * evicts the trader's largest; a larger one is IGNOREd (TRADER_CAP). Every node keeps the same ones (the
- * smallest ids it has seen, and reconciliation shows each node the others'), so order sets still agree.
- * Four times the clearing's MAX_KEPT_PER_TRADER (clearing/limits.ts): room for orders that coverage
- * excludes, and a bound on what one funded wallet costs every node per epoch.
+ * How many times gossip may evict an order of one trader in one epoch. A node keeps, per trader, side and
+ * epoch, the clearing's MAX_ORDERS_PER_TRADER_SIDE orders of smallest id (the only ones that can ever be
+ * kept, clearing/limits.ts): a smaller id evicts the largest, a larger one is IGNOREd (TRADER_CAP). A
+ * wallet that publishes its orders in descending id would make every one an eviction, verified, stored
+ * and forwarded by every node; past this many, gossip IGNOREs them and they come in by the close's
+ * reconciliation, which still evicts, so every node ends with the same smallest ids. A count of evictions.
  */
-export const MAX_STORED_ORDERS_PER_TRADER = 16;
+export const MAX_GOSSIP_EVICTIONS_PER_TRADER = 16;
 
 /** Orders for up to this many epochs ahead of the current one are IGNOREd (not forwarded, not penalised). */
 export const EARLY_EPOCHS_IGNORED = 1n;

@@ -2,19 +2,21 @@
 // encoders and decoders (batch and challenge union, both ways), and the selection of the batch a node
 // proposes or challenges with, from its full order set of an epoch.
 //
-// Selection: apply the coverage rule (with the per-trader cap) to the full set, the side cap to the kept
-// orders, clear the in-orders, and take the orders the certificate needs — the orders that fill, every
-// in-order at the price, one in-order realising buy.worseEdge and one realising sell.worseEdge, every
-// in-order of a side that was cut (so that the contract counts MAX_KEPT_PER_SIDE), the must-include
-// orders, and the coverage closure over the kept orders (cut ones included: they used collateral and
-// count) — so that certifying the batch gives exactly the clearing of the full set's in-orders. A
-// challenge's union that clears to no trade is built the same way around a separating price (no fills).
+// Selection: apply the coverage rule (with the per-(trader, side) cap) to the full set, the side cap to
+// the kept orders, clear the in-orders, and take the orders the certificate needs — the orders that fill,
+// every in-order at the price, one in-order realising buy.worseEdge and one realising sell.worseEdge,
+// every in-order of a side that was cut (so that the contract counts MAX_KEPT_PER_SIDE), and the
+// must-include orders — so that certifying the batch gives exactly the clearing of the full set's
+// in-orders. No other order is needed: an order's kept status depends only on the smaller orders of its
+// own trader and side (clearing/coverage.ts). A challenge's union that clears to no trade is built the same
+// way around a separating price (no fills).
 // Pure: no I/O, no clock, nothing depends on input order (ties are broken by id).
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { type ClearingResult, clear } from "../clearing/clear.ts";
 import { applyCoverage, type Collateral, type ExclusionReason } from "../clearing/coverage.ts";
 import {
   MAX_BATCH_ORDERS,
+  MAX_ORDERS_PER_TRADER_SIDE,
   MAX_UNION_ORDERS,
   NO_CUT_BUY_ID,
   NO_CUT_BUY_LIMIT,
@@ -46,8 +48,9 @@ export const HEADER_BYTES = 432;
 export const ORDER_BYTES = 126;
 /**
  * A union's flag before each order, one byte: bit 0 (UNION_FLAG_STANDING) the order is in the standing
- * batch, bit 1 (UNION_FLAG_NEW) it is in the new batch. Valid flags: 1 (standing, dropped from the new
- * batch), 2 (added: in the new batch), 3 (standing, kept in the new batch); 0 and ≥ 4 are MalformedBatch.
+ * batch, bit 1 (UNION_FLAG_NEW) it is in the new batch. Valid flags: 0 (added, in the union only: it
+ * excludes a standing order of its trader and side, see selectChallenge), 1 (standing, dropped from the
+ * new batch), 2 (added: in the new batch), 3 (standing, kept in the new batch); ≥ 4 are MalformedBatch.
  */
 export const UNION_FLAG_BYTES = 1;
 export const UNION_FLAG_STANDING = 1;
@@ -158,7 +161,8 @@ export interface UnionEntry {
   readonly standing: boolean;
   /**
    * True (the default when absent) for an order of the new batch (flag bit 1): the batch that becomes the
-   * standing one. An added order is always in it (flag 2); a standing one is kept (3) or dropped (1).
+   * standing one. An added order is in it (2) or in the union only (0); a standing one is kept (3) or
+   * dropped (1).
    */
   readonly inNewBatch?: boolean;
   readonly order: BatchOrder;
@@ -361,7 +365,6 @@ export function encodeUnion(union: Union): Uint8Array {
   for (let i = 0; i < n; i++) {
     const at = UNION_HEADERS_BYTES + UNION_ENTRY_BYTES * i;
     const entry = union.entries[i]!;
-    // Written as given: an entry neither standing nor in the new batch gives flag 0, which the contract rejects.
     out[at] = unionFlagOf(entry);
     writeOrder(out, at + UNION_FLAG_BYTES, entry.order, i);
   }
@@ -370,7 +373,7 @@ export function encodeUnion(union: Union): Uint8Array {
 
 /**
  * Decodes union bytes; throws BatchError(MALFORMED_BATCH) unless the length is 864 + 127·n, n ≥ 1, and
- * every flag is 1, 2 or 3 (the first other flag is named by its entry index).
+ * every flag is 0, 1, 2 or 3 (the first other flag is named by its entry index).
  */
 export function decodeUnion(data: Bytes | string): Union {
   const bytes = toBytes(data);
@@ -385,10 +388,10 @@ export function decodeUnion(data: Bytes | string): Union {
   for (let i = 0; i < n; i++) {
     const at = UNION_HEADERS_BYTES + UNION_ENTRY_BYTES * i;
     const flag = bytes[at]!;
-    if (flag < 1 || flag > 3) {
+    if (flag > 3) {
       throw new BatchError(
         BatchErrorCode.MALFORMED_BATCH,
-        `union entry ${i}: flag ${flag} is not 1, 2 or 3`,
+        `union entry ${i}: flag ${flag} is not 0, 1, 2 or 3`,
         i,
       );
     }
@@ -507,11 +510,11 @@ export interface ExcludedOrder {
   readonly order: IdentifiedOrder;
   /** What it needs: quantity × limitPrice QUOTE for a buy, quantity BASE for a sell. */
   readonly needed: bigint;
-  /** What was left of the trader's collateral of that asset when its turn came. */
+  /** The most one order of the trader may need of that asset: ⌊collateral / MAX_ORDERS_PER_TRADER_SIDE⌋. */
   readonly available: bigint;
   /**
-   * "trader-cap": its trader already had MAX_KEPT_PER_TRADER kept orders of smaller id; "collateral": it
-   * did not fit what was left of the collateral.
+   * "trader-cap": its trader already had MAX_ORDERS_PER_TRADER_SIDE orders of smaller id on its side;
+   * "collateral": it needs more than `available`.
    */
   readonly reason: ExclusionReason;
 }
@@ -519,11 +522,11 @@ export interface ExcludedOrder {
 interface SelectionCommon {
   /** clear() of the in-orders (kept and not cut), with the market and epoch as context. */
   readonly clearing: ClearingResult;
-  /** The orders coverage keeps (with the per-trader cap), ascending id: the in-orders and the cut ones. */
+  /** The orders coverage keeps (with the per-(trader, side) cap), ascending id: the in-orders and the cut ones. */
   readonly kept: readonly IdentifiedOrder[];
   /**
    * The kept orders the side cap leaves out of the clearing (beyond MAX_KEPT_PER_SIDE of their side by
-   * price priority), ascending id: fill 0, but they used their trader's collateral and count.
+   * price priority), ascending id: fill 0 (they still took one of their trader's places on the side).
    */
   readonly cut: readonly IdentifiedOrder[];
   /** The orders coverage excludes, ascending id. */
@@ -563,10 +566,11 @@ interface Prepared {
   readonly mustIds: ReadonlySet<Hex>;
   /** The collateral lookup of the selection, read once per trader. */
   readonly collateralOf: (trader: Hex) => Collateral;
-  /** Ids of the kept orders. */
-  readonly keptIds: ReadonlySet<Hex>;
-  /** The kept orders (in and cut), ascending id: what the coverage closure is taken from. */
-  readonly kept: readonly Entry[];
+  /**
+   * For each order excluded as "trader-cap": the first MAX_ORDERS_PER_TRADER_SIDE orders of its trader
+   * and side (ascending id), which exclude it.
+   */
+  readonly firstOf: ReadonlyMap<Hex, readonly Hex[]>;
   /** The in-orders (kept, not cut), ascending id: what is cleared, and what the sums and edges are over. */
   readonly inOrders: readonly Entry[];
   /** Per side: its threshold, and whether it was cut. */
@@ -628,6 +632,15 @@ function prepare(input: SelectBatchInput): Prepared {
   };
   const coverage = applyCoverage([...byId.values()], collateralOf);
   const kept = coverage.covered.map(identified);
+  const firstOf = new Map<Hex, Hex[]>();
+  const bySide = new Map<string, Hex[]>();
+  for (const e of [...byId.values()].sort((a, b) => compareHex(a.id, b.id))) {
+    const key = `${e.trader}/${e.side}`;
+    const list = bySide.get(key) ?? [];
+    if (list.length < Number(MAX_ORDERS_PER_TRADER_SIDE)) list.push(e.id);
+    else firstOf.set(e.id, list);
+    bySide.set(key, list);
+  }
   const excluded = coverage.excluded.map((x) => ({
     order: identified(x.order),
     needed: x.needed,
@@ -644,8 +657,7 @@ function prepare(input: SelectBatchInput): Prepared {
     byId,
     mustIds,
     collateralOf,
-    keptIds: new Set(coverage.covered.map((e) => e.id)),
-    kept: coverage.covered,
+    firstOf,
     inOrders: capped.in,
     threshold: capped.threshold,
     wasCut: capped.wasCut,
@@ -661,60 +673,45 @@ function identified(e: Entry): IdentifiedOrder {
  * The orders a certificate at `price` needs, ascending id: `required` (the in-orders that fill and every
  * in-order at the price), every in-order of a side that was cut (so that the contract counts
  * MAX_KEPT_PER_SIDE in-orders: CapNotTight otherwise), one in-order realising each non-zero worse edge,
- * the must-include orders when `extra.must` (selectBatch; a challenge's new batch is the union set's own
- * certificate, without them), and the coverage closure (for each trader in the batch, its kept orders, cut
- * ones included, with an id below its largest batch id, so that the batch's running totals and counts are
- * the full set's). `extra.closeOver` (ids of standing orders, see selectChallenge) extends the closure:
- * each one's trader gets its kept orders below that id too, without the order itself.
+ * and, when `must` (selectBatch's must-include orders), those orders with the smaller orders of their
+ * trader and side that exclude them (firstOfSide). Nothing else: whether an order is kept depends on no
+ * other order of the set than the smaller ones of its own trader and side (clearing/coverage.ts), and an
+ * in-order of the set is among the first MAX_ORDERS_PER_TRADER_SIDE of its trader and side in any subset.
  */
 function certificateOrders(
   p: Prepared,
   required: Iterable<Hex>,
   worseEdges: { readonly buy: bigint; readonly sell: bigint },
-  extra: Extra,
+  must: boolean,
 ): Entry[] {
-  const { byId, kept, inOrders } = p;
-  const closeOver = extra.closeOver;
+  const { byId, inOrders } = p;
   const selected = new Set<Hex>(required);
   for (const e of inOrders) if (p.wasCut[e.side]) selected.add(e.id);
-  if (extra.must) for (const id of p.mustIds) selected.add(id);
-  const maxIdOf = new Map<Hex, Hex>();
-  const noteMax = (e: Entry) => {
-    const m = maxIdOf.get(e.trader);
-    if (m === undefined || compareHex(e.id, m) > 0) maxIdOf.set(e.trader, e.id);
-  };
-  for (const id of selected) noteMax(byId.get(id)!);
-  for (const id of closeOver) noteMax(byId.get(id)!);
+  if (must) {
+    for (const id of p.mustIds) selected.add(id);
+    for (const id of firstOfSide(p, p.mustIds)) selected.add(id);
+  }
   for (const side of ["buy", "sell"] as const) {
     const edge = worseEdges[side];
     if (edge === 0n) continue;
-    // Any kept order with that limit realises the edge: one already in, else one the closure takes
-    // anyway (below its trader's largest batch id), else the smallest id; candidates are in id order.
+    // Any in-order with that limit realises the edge: one already taken, else the smallest id.
     const candidates = inOrders.filter((e) => e.side === side && e.limitPrice === edge);
     if (candidates.some((e) => selected.has(e.id))) continue;
-    const free = candidates.find((e) => {
-      const m = maxIdOf.get(e.trader);
-      return m !== undefined && compareHex(e.id, m) < 0;
-    });
-    const chosen = free ?? candidates[0]!;
-    selected.add(chosen.id);
-    noteMax(chosen);
-  }
-  for (const e of kept) {
-    const m = maxIdOf.get(e.trader);
-    if (m !== undefined && compareHex(e.id, m) < 0) selected.add(e.id);
+    selected.add(candidates[0]!.id);
   }
   return [...selected].sort(compareHex).map((id) => byId.get(id)!);
 }
 
-/** What a certificate takes besides the rule's orders: the must-include orders, and a closure over standing ids. */
-interface Extra {
-  readonly must: boolean;
-  readonly closeOver: readonly Hex[];
+/**
+ * For each of `ids` that the set excludes because it is not among the first MAX_ORDERS_PER_TRADER_SIDE
+ * orders of its trader and side ("trader-cap"), those first orders (funded or not): with them in a batch,
+ * the batch excludes it too. Ascending id, each once.
+ */
+function firstOfSide(p: Prepared, ids: Iterable<Hex>): Hex[] {
+  const out = new Set<Hex>();
+  for (const id of ids) for (const first of p.firstOf.get(id) ?? []) out.add(first);
+  return [...out].sort(compareHex);
 }
-
-/** selectBatch's: the must-include orders, no extended closure. */
-const WITH_MUST: Extra = { must: true, closeOver: [] };
 
 /** A side's cap fields as the header carries them. */
 function capFields(p: Prepared, side: Side): { capLimit: bigint; capId: Hex } {
@@ -723,16 +720,12 @@ function capFields(p: Prepared, side: Side): { capLimit: bigint; capId: Hex } {
 }
 
 /**
- * The rule's own bound on a certificate. A certificate without `closeOver` (a proposal, and the new
- * batch of an honest challenge) holds at most MAX_BATCH_ORDERS = 512 orders, so this never throws for
- * one: every order it takes is an in-order (at most MAX_KEPT_PER_SIDE = 64 per side: the fills, the
- * orders at the price, the worse edges, a cut side's in-orders), or a kept order of the trader of one of
- * them (the closure); each of those at most 128 traders has at most MAX_KEPT_PER_TRADER = 4 kept orders,
- * its in-orders among them: 128 × 4 = 512. A union is then the standing batch (≤ 512: every standing
- * batch is a proposal or a new batch) plus at most 512 added orders: ≤ MAX_UNION_ORDERS, always. Only a
- * standing batch that leaves out smaller kept orders of its own traders (selectChallenge's closeOver) can
- * push a new batch past 512: then this throws BatchError(BATCH_TOO_LARGE) instead of building a challenge
- * the contract would reject (docs/certified-settlement.md, "What is left").
+ * The rule's own bound. A certificate (a proposal, and the new batch of an honest challenge) holds only
+ * in-orders, at most MAX_KEPT_PER_SIDE per side: MAX_BATCH_ORDERS. A union is a standing batch (≤
+ * MAX_BATCH_ORDERS: every standing batch is a proposal or a new batch), a certificate, and at most
+ * MAX_ORDERS_PER_TRADER_SIDE smaller orders per standing order: ≤ MAX_UNION_ORDERS. So this never throws
+ * for an honest selection against a contract with the same bounds; it is the guard that turns a bug into
+ * BatchError(BATCH_TOO_LARGE) instead of a transaction the contract would reject.
  */
 function checkBound(count: number, max: bigint, what: string): void {
   if (BigInt(count) > max) {
@@ -751,10 +744,10 @@ function checkBound(count: number, max: bigint, what: string): void {
  * clearing rejects.
  */
 export function selectBatch(input: SelectBatchInput): BatchSelection {
-  return selectPrepared(prepare(input), WITH_MUST);
+  return selectPrepared(prepare(input), true);
 }
 
-function selectPrepared(p: Prepared, extra: Extra): BatchSelection {
+function selectPrepared(p: Prepared, must: boolean): BatchSelection {
   const { clearing, kept, cut, excluded } = p.common;
   if (clearing.price === null) return { outcome: "no-trade", clearing, kept, cut, excluded };
   const price = clearing.price;
@@ -769,8 +762,8 @@ function selectPrepared(p: Prepared, extra: Extra): BatchSelection {
   const required = p.inOrders
     .filter((e) => (fillOf.get(e.id) ?? 0n) > 0n || e.limitPrice === price)
     .map((e) => e.id);
-  const batchEntries = certificateOrders(p, required, { buy: buy.worseEdge, sell: sell.worseEdge }, extra);
-  // A challenge's new batch is checked by selectChallenge (closeOver can make it larger than the rule's bound).
+  const batchEntries = certificateOrders(p, required, { buy: buy.worseEdge, sell: sell.worseEdge }, must);
+  // A batch with must-include orders (tests) may be larger; a challenge's new batch is checked by selectChallenge.
   if (p.mustIds.size === 0) checkBound(batchEntries.length, MAX_BATCH_ORDERS, "a proposal");
   const header: BatchHeader = {
     price,
@@ -805,10 +798,9 @@ function selectPrepared(p: Prepared, extra: Extra): BatchSelection {
  * or 1 without one; no sell in-order is below it and at most one side has in-orders at it (else the set
  * would trade). Both better sums are 0; the equal sums and the worse edges are the in-orders' at that
  * price; no bonus. The batch holds every in-order at the price (for the equal sums), one in-order
- * realising each worse edge, a cut side's in-orders, the must-include orders and the coverage closure.
- * Certifying it (as a union) gives clear()'s no-trade result: price 0, volume 0, no fills.
+ * realising each worse edge and a cut side's in-orders. Certifying it (as a union) gives clear()'s no-trade result: price 0, volume 0, no fills.
  */
-function noTradeBatch(p: Prepared, extra: Extra): { header: BatchHeader; orders: Entry[] } {
+function noTradeBatch(p: Prepared): { header: BatchHeader; orders: Entry[] } {
   let price = 0n;
   for (const e of p.inOrders) if (e.side === "buy" && e.limitPrice > price) price = e.limitPrice;
   if (price === 0n) price = 1n;
@@ -821,7 +813,7 @@ function noTradeBatch(p: Prepared, extra: Extra): { header: BatchHeader; orders:
     );
   }
   const required = p.inOrders.filter((e) => e.limitPrice === price).map((e) => e.id);
-  const orders = certificateOrders(p, required, { buy: buy.worseEdge, sell: sell.worseEdge }, extra);
+  const orders = certificateOrders(p, required, { buy: buy.worseEdge, sell: sell.worseEdge }, false);
   const none = { remainder: NO_BONUS_REMAINDER, id: NO_BONUS_ID };
   return {
     header: {
@@ -938,7 +930,7 @@ export type ChallengeSelection =
       readonly bytes: Uint8Array;
       /** keccak256 of the union bytes: the dataHash to commit to. */
       readonly unionHash: Hex;
-      /** Orders the union adds to the standing batch (flag 2). */
+      /** Orders the union adds to the standing batch (flags 0 and 2). */
       readonly added: number;
     }
   | {
@@ -950,31 +942,32 @@ export type ChallengeSelection =
 /**
  * The challenge of a standing batch S from the node's full set: U = the node's set ∪ S (the standing
  * orders carried byte for byte), N = U's own certificate (selected as a proposal would be, WITHOUT
- * force-including S: ≤ MAX_BATCH_ORDERS by the rule's bound), and the union S ∪ N ascending by id with
- * flag bit 0 for S, bit 1 for N. Header of the union and of N: N's. When U clears to no trade, N is the
- * no-trade certificate (a separating price; the contract accepts it from a challenge only), which undoes a
+ * force-including S), and the union S ∪ N ∪ F ascending by id, F being, for each standing order that U
+ * excludes as the 3rd or later of its trader and side, the first MAX_ORDERS_PER_TRADER_SIDE orders of
+ * that trader and side. Flags: bit 0 for S, bit 1 for N; F goes into N too when N stays within
+ * MAX_BATCH_ORDERS (flag 2; then a later challenge cannot re-add the excluded order), else it is in the
+ * union only (flag 0). Header of the union and of N: N's. When U clears to no trade, N is the no-trade
+ * certificate (a separating price; the contract accepts it from a challenge only), which undoes a
  * standing result that traded although U does not (a forced trade). A challenge is worth sending only when
  * it adds an order and its result hash differs from the standing one (the contract reverts NoNewOrders /
  * ResultUnchanged otherwise); the outcome says which.
  *
- * Why the union certifies with N's header to U's result (the contract requires it, and that N certifies to
- * the same). For each trader t of the union, call its orders consistent when each one's coverage status
- * (kept or excluded) in the union's pass equals its status in U. Then the union's kept orders are U's
- * kept orders that it carries, its in-orders U's in-orders that it carries (the header's cap thresholds
- * are U's), and every in-order the certificate needs is in N: the better ones (they fill) and those at
- * the price, one realising each worse edge, every in-order of a cut side (so the in-count is U's 64 there,
- * and a cut order exists only on a cut side). A standing order outside N that is an in-order of an uncut
- * side is worse and not closer than U's worse edge; any other one is cut or excluded. So every sum, edge,
- * in-count, cut flag and bonus is N's, and the fills are U's. Consistency: a trader of N alone is
- * consistent by N's closure (its kept orders below its largest N id are all in N). A trader with standing
- * orders may not be: if S leaves out a smaller kept order of t that N does not carry either, a standing
- * order of t can be kept in the union's pass and excluded in U (it then counts as an in-order: a mismatch
- * or a different result). The selection checks every trader of S by running the coverage rule over its
- * union orders; for a trader that is not consistent, N takes its kept orders below its largest standing
- * id too (closeOver), which makes it consistent (and N stays closed, so N still certifies to U's result),
- * and the check runs again (taking them can change which order realises a worse edge). Honest standing
- * batches never need it (their proposer's closure carries those orders); a standing batch that needs it
- * for many traders can push N past MAX_BATCH_ORDERS: BatchError(BATCH_TOO_LARGE).
+ * Why the union certifies with N's header to U's result, and N too. Coverage keeps an order iff it is among
+ * the first MAX_ORDERS_PER_TRADER_SIDE of its trader and side and its need fits its share of the
+ * collateral (clearing/coverage.ts): the share is a chain read, the same in every pass, so an order's
+ * status in a pass over a subset of U equals its status in U iff the subset holds the first orders of its
+ * trader and side in U whenever U excludes it as "trader-cap". N's orders are kept in U, so they are among
+ * the first in any subset; F's orders are the first of their side; a standing order is first in U (then in
+ * any subset) or excluded by its F orders, which the union carries. So every union order and every N order
+ * has its status in U. Then the union's kept orders are U's kept orders that it carries, its in-orders
+ * U's in-orders that it carries (the header's cap thresholds are U's), and every in-order the certificate
+ * needs is in N: the better ones (they fill) and those at the price, one realising each worse edge, every
+ * in-order of a cut side (so the in-count is U's 64 there, and a cut order exists only on a cut side). A
+ * union order outside N that is an in-order of an uncut side is worse and not closer than U's worse edge;
+ * any other one is cut or excluded. So every sum, edge, in-count, cut flag and bonus is N's, and the fills
+ * are U's. Bounds: S ≤ MAX_BATCH_ORDERS (every standing batch is a proposal or a new batch), N ≤
+ * MAX_BATCH_ORDERS (in-orders only), F ≤ MAX_ORDERS_PER_TRADER_SIDE × |S|: the union always fits
+ * MAX_UNION_ORDERS, whatever the standing batch leaves out.
  */
 export function selectChallenge(
   input: Omit<SelectBatchInput, "mustInclude">,
@@ -982,29 +975,22 @@ export function selectChallenge(
 ): ChallengeSelection {
   const prepared = prepare({ ...input, mustInclude: standing.orders.map((o) => o.order) });
   const standingIds = new Set(standing.orders.map((o) => o.id));
-  const closeOver: Hex[] = [];
-  const closed = new Set<Hex>();
-  let selection: BatchSelection;
+  const selection = selectPrepared(prepared, false);
   let header: BatchHeader;
-  let orders: readonly IdentifiedOrder[];
-  for (;;) {
-    const extra: Extra = { must: false, closeOver };
-    selection = selectPrepared(prepared, extra);
-    if (selection.outcome === "batch") ({ header, orders } = selection);
-    else {
-      const built = noTradeBatch(prepared, extra);
-      header = built.header;
-      orders = built.orders.map(identified);
-    }
-    const inconsistent = inconsistentTraders(prepared, standingIds, orders, closed);
-    if (inconsistent.size === 0) break;
-    for (const [trader, maxId] of inconsistent) {
-      closed.add(trader);
-      closeOver.push(maxId);
-    }
+  let certificate: readonly IdentifiedOrder[];
+  if (selection.outcome === "batch") ({ header, orders: certificate } = selection);
+  else {
+    const built = noTradeBatch(prepared);
+    header = built.header;
+    certificate = built.orders.map(identified);
   }
-  const newIds = new Set(orders.map((o) => o.id));
-  const unionIds = [...new Set([...standingIds, ...newIds])].sort(compareHex);
+  const certIds = new Set(certificate.map((o) => o.id));
+  const firsts = firstOfSide(prepared, standingIds).filter((id) => !standingIds.has(id) && !certIds.has(id));
+  const firstsInNew = certificate.length + firsts.length <= Number(MAX_BATCH_ORDERS);
+  const newIds = new Set(certIds);
+  if (firstsInNew) for (const id of firsts) newIds.add(id);
+  const orders = [...newIds].sort(compareHex).map((id) => identified(prepared.byId.get(id)!));
+  const unionIds = [...new Set([...standingIds, ...newIds, ...firsts])].sort(compareHex);
   const entries: UnionEntry[] = unionIds.map((id) => ({
     standing: standingIds.has(id),
     inNewBatch: newIds.has(id),
@@ -1016,7 +1002,6 @@ export function selectChallenge(
     return { outcome: "result-unchanged", selection };
   }
   checkBound(orders.length, MAX_BATCH_ORDERS, "a challenge's new batch");
-  // Invariants: the standing batch ≤ 512 and the new batch ≤ 512, so the union fits.
   checkBound(entries.length, MAX_UNION_ORDERS, "a union");
   const union: Union = { standingHeader: standing.header, unionHeader: header, entries };
   const bytes = encodeUnion(union);
@@ -1031,40 +1016,4 @@ export function selectChallenge(
     unionHash: hashBytes(bytes),
     added,
   };
-}
-
-/**
- * The traders of the standing batch (not in `closed` yet) whose union orders (standing ∪ the new batch)
- * are not consistent: the coverage rule over them alone (as the contract's pass over the union sees them)
- * keeps a different set than over the full set U. Each with its largest standing id.
- */
-function inconsistentTraders(
-  p: Prepared,
-  standingIds: ReadonlySet<Hex>,
-  newOrders: readonly IdentifiedOrder[],
-  closed: ReadonlySet<Hex>,
-): Map<Hex, Hex> {
-  const byTrader = new Map<Hex, Entry[]>();
-  const note = (id: Hex) => {
-    const e = p.byId.get(id)!;
-    const list = byTrader.get(e.trader);
-    if (list) list.push(e);
-    else byTrader.set(e.trader, [e]);
-  };
-  for (const id of standingIds) note(id);
-  const standingTraders = new Set(byTrader.keys());
-  for (const o of newOrders) {
-    if (!standingIds.has(o.id) && standingTraders.has(p.byId.get(o.id)!.trader)) note(o.id);
-  }
-  const out = new Map<Hex, Hex>();
-  for (const [trader, list] of byTrader) {
-    if (closed.has(trader)) continue;
-    const kept = new Set(applyCoverage(list, p.collateralOf).covered.map((e) => e.id));
-    if (list.every((e) => kept.has(e.id) === p.keptIds.has(e.id))) continue;
-    let maxId: Hex | undefined;
-    for (const e of list)
-      if (standingIds.has(e.id) && (maxId === undefined || compareHex(e.id, maxId) > 0)) maxId = e.id;
-    out.set(trader, maxId!);
-  }
-  return out;
 }

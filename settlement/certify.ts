@@ -6,13 +6,15 @@
 // An independent check of clearing: it never calls clearing/clear.ts (only clearing's result hash
 // encoding), so tests can compare the two to the last unit. Integers only; every division says how it
 // rounds.
+
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { encodeResult } from "../clearing/abi.ts";
 import type { Fill } from "../clearing/clear.ts";
+import { needOf, orderShareOf } from "../clearing/coverage.ts";
 import {
   MAX_BATCH_ORDERS,
   MAX_KEPT_PER_SIDE,
-  MAX_KEPT_PER_TRADER,
+  MAX_ORDERS_PER_TRADER_SIDE,
   MAX_UNION_ORDERS,
 } from "../clearing/limits.ts";
 import { isIn } from "../clearing/side-cap.ts";
@@ -36,8 +38,6 @@ import {
   readOrder,
   standingBatchOf,
   toBytes,
-  UNION_ENTRY_BYTES,
-  UNION_HEADERS_BYTES,
   type Union,
   unionBatchOf,
   unionEntryCount,
@@ -49,7 +49,7 @@ import { BatchError } from "./errors.ts";
 
 /** The contract's errors of certification and challenge, by name: a CertificationError's code. */
 export const CertificationErrorCode = {
-  /** (length) The batch is not 432 + 126·n bytes, n ≥ 1; a union not 864 + 127·n, or a flag not 1, 2 or 3. */
+  /** (length) The batch is not 432 + 126·n bytes, n ≥ 1; a union not 864 + 127·n, or a flag not 0, 1, 2 or 3. */
   MalformedBatch: "MalformedBatch",
   /**
    * (orders, max) A proposal's (or certify()'s) batch has more than MAX_BATCH_ORDERS orders, a union more
@@ -87,7 +87,7 @@ export const CertificationErrorCode = {
   WrongBonusCount: "WrongBonusCount",
   /** (record) The union's standing batch, submitter and fee do not hash to the stored record. */
   StandingMismatch: "StandingMismatch",
-  /** () A union adds no order to the standing batch (no entry with flag 2). */
+  /** () A union adds no order to the standing batch (no entry with flag 0 or 2). */
   NoNewOrders: "NoNewOrders",
   /**
    * (unionResultHash, newBatchResultHash) A challenge's new batch certifies to another result than its union
@@ -270,7 +270,7 @@ export interface Certificate {
   readonly price: bigint;
   readonly volume: bigint;
   /**
-   * Per batch order, in batch order: its id, whether coverage (with the per-trader cap) keeps it, whether
+   * Per batch order, in batch order: its id, whether coverage (with the per-(trader, side) cap) keeps it, whether
    * the side cap cuts it (a kept order its side's threshold leaves out), its fill (0 for excluded, cut and
    * worse orders).
    */
@@ -346,9 +346,10 @@ export function certify(input: CertifyInput): Certificate {
   });
   const buys = tally();
   const sells = tally();
-  const coverage = new Map<string, { collateral: bigint; running: bigint }>();
-  /** Kept orders so far per trader, both sides. */
-  const keptCount = new Map<Hex, bigint>();
+  /** Orders met so far per (trader, asset spent), i.e. per trader and side, kept or not. */
+  const seen = new Map<string, bigint>();
+  /** Each (trader, asset)'s share, read once. */
+  const shares = new Map<string, bigint>();
   let previousId: Hex = ZERO_ID;
   let feeTotal = 0n;
 
@@ -408,24 +409,24 @@ export function certify(input: CertifyInput): Certificate {
         });
       }
     }
-    // 4. Coverage: kept iff the trader has fewer than MAX_KEPT_PER_TRADER kept orders so far and the
-    // running need stays within its collateral of the asset; a kept order counts and adds its need.
+    // 4. Coverage: only the first MAX_ORDERS_PER_TRADER_SIDE orders of a (trader, side) in the batch can
+    // be kept (every order counts, kept or not); one of them is kept iff it needs at most
+    // ⌊collateral / MAX_ORDERS_PER_TRADER_SIDE⌋ of the asset it spends.
     const asset = isBuy ? Asset.QUOTE : Asset.BASE;
-    const need = isBuy ? o.quantity * o.limitPrice : o.quantity;
     const key = `${trader}/${asset}`;
-    let account = coverage.get(key);
-    if (!account) {
-      account = { collateral: input.collateral(trader, asset), running: 0n };
-      coverage.set(key, account);
+    const before = seen.get(key) ?? 0n;
+    seen.set(key, before + 1n);
+    let share = shares.get(key);
+    if (share === undefined && before < MAX_ORDERS_PER_TRADER_SIDE) {
+      share = orderShareOf(input.collateral(trader, asset));
+      shares.set(key, share);
     }
-    const count = keptCount.get(trader) ?? 0n;
-    if (count >= MAX_KEPT_PER_TRADER || account.running + need > account.collateral) {
+    const need = needOf({ side: isBuy ? "buy" : "sell", quantity: o.quantity, limitPrice: o.limitPrice });
+    if (before >= MAX_ORDERS_PER_TRADER_SIDE || need > share!) {
       kept[i] = false;
       orderFills[i] = 0n;
       continue;
     }
-    account.running += need;
-    keptCount.set(trader, count + 1n);
     kept[i] = true;
     // The side cap: a kept order its side's threshold leaves out is cut (fill 0, no sum, no edge).
     const side = isBuy ? buys : sells;
@@ -596,11 +597,11 @@ function checkSize(n: number, max: bigint): void {
 
 /**
  * The checks of challenge() after its timing, bond and commitment, in the contract's order: the union's
- * form (MalformedBatch of the length, BatchTooLarge, then MalformedBatch of a flag — not 1, 2 or 3 — and
+ * form (MalformedBatch of the length, BatchTooLarge, then MalformedBatch of a flag — not 0, 1, 2 or 3 — and
  * BatchTooLarge of a new batch over MAX_BATCH_ORDERS: the contract checks the commitment between the size
  * and the flags), the standing batch against the record (its certification without signature checks gives
  * the fee the record binds; any failure of it is StandingMismatch too), an added order (NoNewOrders: an
- * entry with flag 2), the union's certification (signatures of added orders only), a different result
+ * entry with flag 0 or 2), the union's certification (signatures of added orders only), a different result
  * (ResultUnchanged), then the new batch's certification (no signatures; its own errors) and its result
  * equal to the union's (NewBatchMismatch). Every certification accepts no trade (V = 0: price 0, volume 0,
  * no fills): a union whose clearing is no trade replaces a standing result that traded (a forced trade),
@@ -626,18 +627,13 @@ export function certifyChallenge(input: CertifyChallengeInput): ChallengeCertifi
   } else {
     union = input.union;
     checkSize(union.entries.length, MAX_UNION_ORDERS);
-    const bad = union.entries.some((e) => !e.standing && e.inNewBatch === false);
-    if (bad) {
-      const length = BigInt(UNION_HEADERS_BYTES + UNION_ENTRY_BYTES * union.entries.length);
-      throw new CertificationError(CertificationErrorCode.MalformedBatch, { length });
-    }
   }
   const next = newBatchOf(union);
   checkSize(next.orders.length, MAX_BATCH_ORDERS);
 
   const standingBatch = standingBatchOf(union);
   const record = input.record.toLowerCase() as Hex;
-  // An empty standing batch (every flag 2) is no batch, so it matches no record.
+  // An empty standing batch (every flag 0 or 2) is no batch, so it matches no record.
   if (standingBatch.orders.length === 0) {
     throw new CertificationError(CertificationErrorCode.StandingMismatch, { record });
   }

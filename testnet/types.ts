@@ -147,7 +147,7 @@ export interface EpochReport {
  * What became of one device order: "filled" (all of it), "rationed" (at the clearing price, partly or not
  * at all filled: the other side was short), "not crossing" (its limit is on the wrong side of the price, or
  * nothing traded), "not covered" (the device's escrow did not cover it: left out of clearing), "over
- * trader cap" (its wallet already had MAX_KEPT_PER_TRADER kept orders of smaller id), "outranked" (the
+ * trader cap" (its wallet already had MAX_ORDERS_PER_TRADER_SIDE orders of smaller id on that side), "outranked" (the
  * side cap: MAX_KEPT_PER_SIDE better-priced orders of its side were cleared), "not accepted" (its node
  * refused it), "unfinished" (the run stopped before the epoch was final).
  */

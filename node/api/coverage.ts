@@ -1,10 +1,12 @@
 // The coverage check of an order the node's wallet is about to sign (GET /markets/:id/coverage): does
-// the escrow, as the coverage rule counts it (clearing/coverage.ts), cover it? The rule takes a trader's
-// orders of the epoch in ascending id order against collateralOf(epoch), the free balance at the close.
-// The new order's id is not known before it is signed, so the check counts the trader's other orders of
-// the epoch first (the case where it comes last: what it can count on whatever its id). Before the close
-// the free balance now stands in for the balance at the close, and the answer says it is an estimate.
-import { applyCoverage, type Collateral } from "../../clearing/coverage.ts";
+// the escrow, as the coverage rule counts it (clearing/coverage.ts), cover it? One order may need at most
+// ⌊collateral / MAX_ORDERS_PER_TRADER_SIDE⌋ of the asset it spends (collateralOf(epoch), the free balance
+// at the close), and only the MAX_ORDERS_PER_TRADER_SIDE orders of smallest id of a side count. The new
+// order's id is not known before it is signed, so a side that already holds that many orders of the
+// wallet leaves it nothing (the node refuses such an order anyway). Before the close the free balance now
+// stands in for the balance at the close, and the answer says it is an estimate.
+import { type Collateral, needOf, orderShareOf } from "../../clearing/coverage.ts";
+import { MAX_ORDERS_PER_TRADER_SIDE } from "../../clearing/limits.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import type { ChainPort } from "../chain/port.ts";
 import type { NodeStore } from "../store.ts";
@@ -38,17 +40,18 @@ async function collateral(inp: CoverageInputs): Promise<{ c: Collateral; estimat
 
 export async function checkCoverage(inp: CoverageInputs, req: ParsedOrderRequest): Promise<CoverageCheck> {
   const { c, estimate, basis } = await collateral(inp);
-  const others = inp.store
+  const otherOrders = inp.store
     .ordersBetween(inp.market, inp.epoch, inp.epoch, inp.trader)
-    .map((s) => ({ ...s.order, id: s.id }));
-  const { covered } = applyCoverage(others, () => c);
+    .filter((s) => s.order.side === req.side).length;
   const isBuy = req.side === "buy";
-  const spends = covered.filter((o) => o.side === req.side);
-  const committed = spends.reduce((sum, o) => sum + (isBuy ? o.quantity * o.limitPrice : o.quantity), 0n);
   const total = isBuy ? c.quote : c.base;
-  const available = total > committed ? total - committed : 0n;
-  const needed = isBuy ? req.quantity * req.limitPrice : req.quantity;
-  const short = needed > available ? needed - available : 0n;
+  const perOrder = orderShareOf(total);
+  const sideFull = BigInt(otherOrders) >= MAX_ORDERS_PER_TRADER_SIDE;
+  const available = sideFull ? 0n : perOrder;
+  const needed = needOf(req);
+  // The deposit that would cover it: an escrow of MAX_ORDERS_PER_TRADER_SIDE × needed (none helps a full side).
+  const wanted = MAX_ORDERS_PER_TRADER_SIDE * needed;
+  const short = sideFull ? 0n : wanted > total ? wanted - total : 0n;
   return {
     market: inp.market,
     epoch: inp.epoch.toString(),
@@ -57,11 +60,12 @@ export async function checkCoverage(inp: CoverageInputs, req: ParsedOrderRequest
     asset: isBuy ? "QUOTE" : "BASE",
     needed: needed.toString(),
     collateral: total.toString(),
-    committed: committed.toString(),
-    otherOrders: spends.length,
+    perOrder: perOrder.toString(),
+    otherOrders,
+    sideFull,
     available: available.toString(),
     short: short.toString(),
-    covered: short === 0n,
+    covered: !sideFull && short === 0n,
     estimate,
     basis,
   };

@@ -212,11 +212,14 @@ export interface ExclusionView {
   /** The asset it spends: QUOTE for a buy (quantity × limitPrice), BASE for a sell (quantity). */
   readonly asset: "BASE" | "QUOTE";
   readonly needed: string;
-  /** What was left of the trader's collateral of that asset when its turn came. */
+  /** The most one order of the trader may need of that asset: ⌊collateral / MAX_ORDERS_PER_TRADER_SIDE⌋. */
   readonly available: string;
   /** Why it was left out: "collateral", "trader-cap" or "side-cap". */
   readonly cause: "collateral" | "trader-cap" | "side-cap";
-  /** In words: "not covered: needed X QUOTE, had Y" (raw units), "over the trader cap: …", "outranked: …". */
+  /**
+   * In words: "not covered: needed X QUOTE, one order may need at most Y …" (raw units), "over the trader
+   * cap: …", "outranked: …".
+   */
   readonly reason: string;
 }
 
@@ -269,12 +272,18 @@ export interface CoverageCheck {
   readonly needed: string;
   /** The collateral counted: collateralOf(epoch) once the epoch closed, else the free balance now. */
   readonly collateral: string;
-  /** What the trader's other orders of the epoch already need of it (they are counted first). */
-  readonly committed: string;
+  /** The most one order may need of it: ⌊collateral / MAX_ORDERS_PER_TRADER_SIDE⌋. */
+  readonly perOrder: string;
+  /** The wallet's other orders of this side in the epoch. */
   readonly otherOrders: number;
-  /** collateral − committed (never below 0). */
+  /** The side already holds MAX_ORDERS_PER_TRADER_SIDE orders of the wallet: a new one is never kept. */
+  readonly sideFull: boolean;
+  /** What this order may need: `perOrder`, or 0 when the side is full. */
   readonly available: string;
-  /** needed − available when positive, else "0". */
+  /**
+   * The deposit that would cover it: MAX_ORDERS_PER_TRADER_SIDE × needed − collateral when positive,
+   * else "0" (also "0" when the side is full: no deposit helps then).
+   */
   readonly short: string;
   readonly covered: boolean;
   /** True before the epoch's close: the rule counts the balance at the close, not now. */

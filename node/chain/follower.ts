@@ -24,8 +24,11 @@ const POLL_STALL_MS = RPC_TIMEOUT_MS + 1000;
 
 export interface SettlementListener {
   onSettlement(ev: SettlementEvent): Promise<void>;
-  /** Traders that deposited into the market in the blocks just read (repeats possible). */
-  onDepositors?(traders: readonly Hex[]): void;
+  /**
+   * Traders that deposited into the market in blocks [fromBlock, toBlock], just read (repeats possible;
+   * called at every poll that reads blocks, with no traders too, so the market's deposit cursor moves on).
+   */
+  onDepositors?(traders: readonly Hex[], fromBlock: number, toBlock: number): void;
   /** `chainReachable`: whether the poll just before reached the chain (close-out records why if not). */
   closeOut(chainReachable: boolean): void;
 }
@@ -165,14 +168,16 @@ export class ChainFollower implements Startable {
     const markets = [...listeners.keys()].sort();
     // Depositors first: if this read fails the poll fails before the cursor moves, so no block's
     // deposits are skipped.
-    const deposits = await this.c.chain.depositors(markets, this.cursor.block, head);
+    const fromBlock = this.cursor.block;
+    const deposits = await this.c.chain.depositors(markets, fromBlock, head);
     const byMarket = new Map<Hex, Hex[]>();
     for (const d of deposits) {
       const list = byMarket.get(d.market) ?? [];
       list.push(d.trader);
       byMarket.set(d.market, list);
     }
-    for (const [market, traders] of byMarket) listeners.get(market)?.onDepositors?.(traders);
+    for (const [market, listener] of listeners)
+      listener.onDepositors?.(byMarket.get(market) ?? [], fromBlock, head);
     const events = await this.c.chain.settlementEvents(markets, this.cursor.block, head);
     for (const ev of events) {
       if (!this.running) return;

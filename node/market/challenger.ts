@@ -136,8 +136,8 @@ export class Challenger {
       );
     } catch (err) {
       if (!(err instanceof BatchError) || err.code !== BatchErrorCode.BATCH_TOO_LARGE) throw err;
-      // docs/certified-settlement.md, "What is left": a standing batch built so that its challenge would
-      // need more than MAX_BATCH_ORDERS orders. Recorded and said at ERROR: it is an attack or a bug.
+      // The rule bounds every honest challenge (settlement/batch.ts, selectChallenge): this would be a
+      // bug, or a contract whose bounds differ from clearing/limits.ts. Recorded and said at ERROR.
       const reason = `unchallengeable: ${err.message}`;
       this.c.store.updateEpoch(this.ctx.market, ev.epoch, { reason }, this.c.clock());
       this.c.logger.error("the standing result cannot be challenged within the contract's bounds", {

@@ -1,8 +1,10 @@
 // Order intake of one market: every order enters here, whatever its source (gossip, sync, the control
 // API, the node's own wallet), is validated by the protocol's checklist, and lands in its epoch's book and
 // in the store. Orders this device signed are written durably before they are gossiped.
+
+import { MAX_ORDERS_PER_TRADER_SIDE } from "../../clearing/limits.ts";
 import { encodeOrder } from "../../protocol/codec.ts";
-import { MAX_STORED_ORDERS_PER_TRADER } from "../../protocol/constants.ts";
+import { MAX_GOSSIP_EVICTIONS_PER_TRADER } from "../../protocol/constants.ts";
 import { orderDigestBytes } from "../../protocol/eip712.ts";
 import { OrderError } from "../../protocol/errors.ts";
 import { compareHex, type Hex } from "../../protocol/hex.ts";
@@ -73,23 +75,26 @@ export class OrderIntake {
   private readonly admits = (trader: Hex): boolean => this.c.funded.admits(trader);
 
   /**
-   * Adds a validated order to its epoch's book and the store. Per trader and epoch the book keeps the
-   * MAX_STORED_ORDERS_PER_TRADER smallest ids: a larger id is IGNOREd (TRADER_CAP), a smaller one evicts
-   * the trader's largest. Attack: one funded wallet signing thousands of orders per epoch, through as
-   * many peers as it likes, made every node store and reconcile all of them.
+   * Adds a validated order to its epoch's book and the store. Per trader, side and epoch the book keeps
+   * the MAX_ORDERS_PER_TRADER_SIDE smallest ids, the only orders the clearing can keep (clearing/limits.ts):
+   * from gossip and sync a larger id is IGNOREd (TRADER_CAP) and a smaller one evicts the largest, so
+   * every node holds exactly the orders that count. Attack: one funded wallet signing thousands of orders
+   * per epoch, through as many peers as it likes, made every node store and reconcile all of them. From
+   * the API and the node's own wallet an order beyond the places of its side is refused instead (TRADER_CAP):
+   * it would push out an order this node already acknowledged.
    */
   private admit(valid: ValidOrder, wire: Uint8Array, source: OrderSource): Verdict {
     const book = this.c.books.getOrCreate(this.ctx.market, valid.order.epoch);
     if (book.frozen) return { action: "IGNORE", code: "EPOCH_FROZEN" };
     if (book.has(valid.id)) return { action: "IGNORE", code: "DUPLICATE" };
-    if (book.countOf(valid.order.trader) >= MAX_STORED_ORDERS_PER_TRADER) {
-      const largest = book.largestIdOf(valid.order.trader)!;
+    const { trader, side } = valid.order;
+    if (book.countOf(trader, side) >= Number(MAX_ORDERS_PER_TRADER_SIDE)) {
+      if (source === "api" || source === "local") return { action: "IGNORE", code: "TRADER_CAP" };
+      const largest = book.largestIdOf(trader, side)!;
       if (compareHex(valid.id, largest) > 0) return { action: "IGNORE", code: "TRADER_CAP" };
-      // A wallet that publishes its orders in descending id would make every one an eviction: each
-      // verified, stored and forwarded by every node. Gossip may evict MAX_STORED_ORDERS_PER_TRADER times
-      // per trader and epoch; after that the smaller ids come in by the close's reconciliation (sync),
-      // which still evicts, so every node ends with the same smallest ids.
-      if (source === "gossip" && book.evictionsOf(valid.order.trader) >= MAX_STORED_ORDERS_PER_TRADER)
+      // Gossip may evict MAX_GOSSIP_EVICTIONS_PER_TRADER times per trader and epoch; after that the
+      // smaller ids come in by the close's reconciliation (sync), which still evicts.
+      if (source === "gossip" && book.evictionsOf(trader) >= MAX_GOSSIP_EVICTIONS_PER_TRADER)
         return { action: "IGNORE", code: "TRADER_CAP" };
       book.remove(largest);
       this.c.store.deleteOrder(largest);
@@ -189,7 +194,7 @@ export class OrderIntake {
     if (verdict.action !== "ACCEPT") {
       const why =
         verdict.code === "TRADER_CAP"
-          ? `: trader ${order.trader} already has ${MAX_STORED_ORDERS_PER_TRADER} orders of smaller id in epoch ${order.epoch}`
+          ? `: trader ${order.trader} already has ${MAX_ORDERS_PER_TRADER_SIDE} ${order.side} orders in epoch ${order.epoch}, and only ${MAX_ORDERS_PER_TRADER_SIDE} per side and epoch can ever be kept`
           : "";
       throw new NodeInputError(verdict.code, `order not accepted: ${verdict.code}${why}`, 409);
     }
@@ -237,7 +242,8 @@ export class OrderIntake {
       // Ascending id, so the cap keeps each trader's smallest ids (a crash between deleting an evicted
       // order and storing the one that evicted it leaves one too few on disk, never too many).
       for (const s of this.c.store.ordersOfEpoch(this.ctx.market, e)) {
-        if (book.countOf(s.order.trader) < MAX_STORED_ORDERS_PER_TRADER) book.add(s.id, s.order, s.wire);
+        if (book.countOf(s.order.trader, s.order.side) < Number(MAX_ORDERS_PER_TRADER_SIDE))
+          book.add(s.id, s.order, s.wire);
       }
     }
   }

@@ -18,7 +18,7 @@ import type { NodeStore } from "../store.ts";
 import { AnnouncementBoard } from "./announcements.ts";
 import { Challenger } from "./challenger.ts";
 import { epochAt, type MarketContext } from "./context.ts";
-import { FundedTraders } from "./funded.ts";
+import { DepositHistory, FundedTraders } from "./funded.ts";
 import { type NodeWallet, type NonceSource, OrderIntake, type SubmittedOrder } from "./intake.ts";
 import type { MarketSyncStore, SessionNetwork } from "./network.ts";
 import { EpochPipeline } from "./pipeline.ts";
@@ -29,8 +29,13 @@ import { EpochWorks } from "./work.ts";
 
 /** A peer that connects is caught up on the current epoch after this delay (it subscribes first). */
 const CATCH_UP_DELAY_MS = 200;
-/** A failed read of the market's deposit history is tried again after this long. */
-const DEPOSIT_HISTORY_RETRY_MS = 2000;
+/**
+ * Before it reconciles a closed epoch, the session waits at most this long for its funded set to catch up
+ * with the chain head (one eth_getLogs normally); a slow chain must not eat the reconciliation window.
+ */
+const FUNDED_CATCH_UP_WAIT_MS = 500;
+/** Catch-ups of this many recent closed epochs are remembered (each epoch gets at most one). */
+const FUNDED_CATCH_UP_KEEP_EPOCHS = 4n;
 /** Sync serves epochs from 2 behind to 1 ahead of the current one. */
 const SYNC_BEHIND_EPOCHS = 2n;
 const SYNC_AHEAD_EPOCHS = 1n;
@@ -68,7 +73,9 @@ export class MarketSession implements Startable {
   readonly context: MarketContext;
   readonly books = new OrderBooks();
   /** The traders that deposited into the market: the only ones whose orders intake carries. */
-  readonly funded = new FundedTraders();
+  readonly funded: FundedTraders;
+  /** Reads the market's deposit history into `funded`, in pages, from its persisted cursor. */
+  readonly deposits: DepositHistory;
   readonly intake: OrderIntake;
   readonly board: AnnouncementBoard;
   readonly recorder: SettlementRecorder;
@@ -80,6 +87,8 @@ export class MarketSession implements Startable {
   private readonly c: MarketSessionComponents;
   private running = false;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** The funded set's catch-up before each closed epoch's reconciliation, by epoch. */
+  private readonly closeCatchUps = new Map<bigint, Promise<boolean>>();
 
   constructor(opts: MarketSessionOptions, components: MarketSessionComponents) {
     const ctx = opts.context;
@@ -88,6 +97,15 @@ export class MarketSession implements Startable {
     this.c = components;
     const { chain, store, network, wallet, metrics, logger, clock } = components;
     const running = () => this.running;
+    this.funded = new FundedTraders({ store, market: ctx.market });
+    this.deposits = new DepositHistory(ctx.market, this.funded, {
+      chain,
+      logger,
+      clock,
+      sleep: realSleep,
+      running,
+      ...(components.registry ? { registry: components.registry } : {}),
+    });
     this.intake = new OrderIntake(ctx, {
       books: this.books,
       store,
@@ -143,7 +161,9 @@ export class MarketSession implements Startable {
         books: this.books,
         store,
         chain,
-        network,
+        // A lagging follower must not make this node IGNORE, at the close's reconciliation too, the order
+        // of a trader that deposited a few blocks ago: the funded set first catches up with the head.
+        network: catchingUpBeforeReconcile(network, (epoch) => this.fundedAtClose(epoch)),
         board: this.board,
         recorder: this.recorder,
         submitter: this.submitter,
@@ -209,7 +229,11 @@ export class MarketSession implements Startable {
     return {
       ids: (epoch) => this.books.get(this.market, epoch)?.ids() ?? [],
       wire: (epoch, ids) => this.books.get(this.market, epoch)?.wire(ids) ?? [],
-      accept: (epoch, orders) => this.intake.acceptSynced(epoch, orders),
+      accept: async (epoch, orders) => {
+        // A peer pushing a closed epoch's orders (its reconciliation): the same catch-up as ours.
+        if (epoch < this.currentEpoch()) await this.fundedAtClose(epoch);
+        return this.intake.acceptSynced(epoch, orders);
+      },
       serves: (epoch) => {
         if (!this.running) return false;
         const current = this.currentEpoch();
@@ -234,42 +258,58 @@ export class MarketSession implements Startable {
   }
 
   /**
-   * Reads every Deposited event of the market once (the follower adds later ones). Until it succeeds
-   * intake admits every trader; a failure is logged at WARN and retried while the session runs.
+   * Reads the market's deposit history from the persisted cursor to the head, in pages (funded.ts). Until
+   * it has, intake admits every trader; failures are logged at WARN and retried while the session runs.
+   * Once read, the orders taken from traders that never deposited are dropped.
    */
   private async readDepositHistory(): Promise<void> {
-    let failures = 0;
-    while (this.running && !this.funded.ready) {
-      try {
-        const found = await this.c.chain.depositors([this.market], 0, "latest");
-        this.funded.add(
-          found.map((d) => d.trader),
-          true,
-        );
-        const purged = this.intake.dropUnfunded(this.currentEpoch());
-        this.c.logger.info("deposit history read", {
-          market: this.market,
-          depositors: this.funded.size,
-          purged,
-        });
-      } catch (err) {
-        if (failures++ === 0 || failures % 30 === 0)
-          this.c.logger.warn(
-            "reading the market's depositors failed; admitting every trader until it works",
-            {
-              market: this.market,
-              failures,
-              err: (err as Error).message,
-            },
-          );
-        await realSleep(DEPOSIT_HISTORY_RETRY_MS);
-      }
-    }
+    const fromBlock = this.funded.nextBlock;
+    if (!(await this.deposits.readUntilDone())) return;
+    const purged = this.intake.dropUnfunded(this.currentEpoch());
+    this.c.logger.info("deposit history read", {
+      market: this.market,
+      fromBlock,
+      toBlock: this.funded.nextBlock - 1,
+      depositors: this.funded.size,
+      pageBlocks: this.deposits.pageSize,
+      purged,
+    });
   }
 
-  /** Traders that deposited into this market in blocks the follower just read. */
-  onDepositors(traders: readonly Hex[]): void {
-    this.funded.add(traders);
+  /**
+   * The funded set caught up with the chain head before the closed epoch is reconciled: at most one read
+   * per epoch, waited for at most FUNDED_CATCH_UP_WAIT_MS (a failure is logged by the reader; the session
+   * goes on with what it knows).
+   */
+  private async fundedAtClose(epoch: bigint): Promise<void> {
+    let pass = this.closeCatchUps.get(epoch);
+    if (!pass) {
+      pass = this.deposits.catchUp();
+      this.closeCatchUps.set(epoch, pass);
+      for (const e of this.closeCatchUps.keys())
+        if (e + FUNDED_CATCH_UP_KEEP_EPOCHS < epoch) this.closeCatchUps.delete(e);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      pass,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, FUNDED_CATCH_UP_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Traders that deposited into this market in blocks [fromBlock, toBlock], which the follower just read. */
+  onDepositors(traders: readonly Hex[], fromBlock: number, toBlock: number): void {
+    try {
+      this.funded.record(traders, fromBlock, toBlock);
+    } catch (err) {
+      // Nothing changed (the write comes first): the next catch-up reads these blocks again from the cursor.
+      this.c.logger.error("storing the market's depositors failed", {
+        market: this.market,
+        err: (err as Error).message,
+      });
+    }
   }
 
   /** A settlement event of this market (from the node's chain follower). */
@@ -293,4 +333,27 @@ export class MarketSession implements Startable {
   submitJson(json: unknown): Promise<SubmittedOrder> {
     return this.intake.submitJson(json);
   }
+}
+
+/** `network`, whose reconcile of an epoch first awaits `before(epoch)` (the funded set's catch-up). */
+function catchingUpBeforeReconcile(
+  network: SessionNetwork,
+  before: (epoch: bigint) => Promise<void>,
+): SessionNetwork {
+  return {
+    get peerId() {
+      return network.peerId;
+    },
+    serveTopic: (topic, kind, handler) => network.serveTopic(topic, kind, handler),
+    unserveTopic: (topic) => network.unserveTopic(topic),
+    publish: (topic, data) => network.publish(topic, data),
+    topicPeers: (topic) => network.topicPeers(topic),
+    serveSync: (market, store) => network.serveSync(market, store),
+    unserveSync: (market) => network.unserveSync(market),
+    reconcile: async (peer, market, epoch, signal) => {
+      await before(epoch);
+      return network.reconcile(peer, market, epoch, signal);
+    },
+    signAsPeer: (data) => network.signAsPeer(data),
+  };
 }

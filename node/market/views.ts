@@ -1,5 +1,5 @@
 // One market's read-only views for the control API (api/types.ts): its status, orders and epochs.
-import { MAX_KEPT_PER_SIDE, MAX_KEPT_PER_TRADER } from "../../clearing/limits.ts";
+import { MAX_KEPT_PER_SIDE, MAX_ORDERS_PER_TRADER_SIDE } from "../../clearing/limits.ts";
 import { epochEndMs } from "../../protocol/epoch.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { orderToJson } from "../../protocol/order.ts";
@@ -59,10 +59,10 @@ export function exclusionView(x: ExclusionRecord): ExclusionView {
   const asset = x.side === "buy" ? "QUOTE" : "BASE";
   const reason =
     x.cause === "trader-cap"
-      ? `over the trader cap: its trader already had ${MAX_KEPT_PER_TRADER} kept orders of smaller id`
+      ? `over the trader cap: its trader already had ${MAX_ORDERS_PER_TRADER_SIDE} ${x.side}s of smaller id in the epoch`
       : x.cause === "side-cap"
         ? `outranked: ${MAX_KEPT_PER_SIDE} better-priced ${x.side}s entered the clearing (side cap)`
-        : `not covered: needed ${x.needed} ${asset}, had ${x.available}`;
+        : `not covered: needed ${x.needed} ${asset}, one order may need at most ${x.available} (1/${MAX_ORDERS_PER_TRADER_SIDE} of the escrow)`;
   return { ...x, asset, reason };
 }
 

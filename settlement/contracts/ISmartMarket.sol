@@ -23,13 +23,17 @@ pragma solidity ^0.8.28;
 ///   side (1) | quantity (16) | limitPrice (16) | nonce (8) | trader (20) | v (1) | r (32) | s (32).
 /// Union (the `union` argument of challenge): standing header (432) | union header (432)
 ///   | 1 <= n <= MAX_UNION_ORDERS entries of flag | order (126). Flag bit 0: in the standing batch; bit 1: in
-///   the new batch. 1: standing, dropped from the new batch; 2: added (in the new batch); 3: standing, kept.
+///   the new batch. 0: added, in the union only (not in the new batch); 1: standing, dropped from the new batch;
+///   2: added (in the new batch); 3: standing, kept. Any other flag is malformed. The union batch is the union
+///   header | every entry's order; the signatures of added orders (flags 0 and 2) are checked in it.
 /// The new batch (union header | the bit-1 orders, at most MAX_BATCH_ORDERS) must certify to the union's result;
 /// it becomes the standing batch.
 ///
-/// Bounds (docs/clearing.md, "Bounds"): every order has quantity >= the market's minQuantity; per trader, in
-/// ascending id, an order is kept iff the trader has fewer than MAX_KEPT_PER_TRADER kept orders so far and it
-/// is covered; per side, only the first MAX_KEPT_PER_SIDE kept orders by price priority (buys: limit
+/// Bounds (docs/clearing.md, "Bounds"): every order has quantity >= the market's minQuantity; per (trader,
+/// side), in ascending id, only the first MAX_ORDERS_PER_TRADER_SIDE orders can be kept (the later ones are
+/// excluded, funded or not), and one of them is kept iff it needs at most floor(collateral /
+/// MAX_ORDERS_PER_TRADER_SIDE) of the asset it spends (quantity * limitPrice QUOTE for a buy, quantity BASE for
+/// a sell); per side, only the first MAX_KEPT_PER_SIDE kept orders by price priority (buys: limit
 /// descending, sells: limit ascending, then id ascending) enter the clearing, the rest are cut (fill 0).
 interface ISmartMarket {
     /// @notice One epoch to finalize, as logged by the last Proposed or Challenged event of that epoch.
@@ -192,11 +196,11 @@ interface ISmartMarket {
     error ChallengeWindowClosed(uint256 epoch, uint256 deadline);
     /// @notice challenge() of an epoch for which no result stands.
     error NothingToChallenge(bytes32 market, uint256 epoch);
-    /// @notice The standing batch given by a challenge (standing header || its flag-1 orders), with the given
-    /// standing submitter and its certified fee, does not hash to the stored `record`: it is not the standing
-    /// batch (replayed, truncated, reordered or altered), or not its submitter.
+    /// @notice The standing batch given by a challenge (standing header || its flag-1 and flag-3 orders), with
+    /// the given standing submitter and its certified fee, does not hash to the stored `record`: it is not the
+    /// standing batch (replayed, truncated, reordered or altered), or not its submitter.
     error StandingMismatch(bytes32 record);
-    /// @notice A challenge must add at least one order (an entry with flag 2) to the standing batch.
+    /// @notice A challenge must add at least one order (an entry with flag 0 or 2) to the standing batch.
     error NoNewOrders();
     /// @notice The new batch of a challenge (union header || its flag-2 and flag-3 orders) certifies to
     /// `newBatchResultHash`, not to the union's `unionResultHash`. (A new batch that fails its certification
@@ -217,7 +221,7 @@ interface ISmartMarket {
     // ---------------------------------------------------------------- errors: certification
 
     /// @notice The batch is not 432 + 126*n bytes with n >= 1, or the union not 864 + 127*n bytes with n >= 1
-    /// and every flag 1, 2 or 3.
+    /// and every flag 0, 1, 2 or 3.
     error MalformedBatch(uint256 length);
     /// @notice A batch of propose or certify has more than MAX_BATCH_ORDERS orders, or a union more than
     /// MAX_UNION_ORDERS entries (`orders` of them, `max` allowed): checked with the length, before the commitment;
@@ -382,16 +386,20 @@ interface ISmartMarket {
     /// @notice Latest genesis of a new market, seconds after the block that creates it (30 days).
     function MAX_GENESIS_DELAY() external view returns (uint256);
 
-    /// @notice Kept orders per trader per epoch, buys and sells together (4).
-    function MAX_KEPT_PER_TRADER() external view returns (uint256);
+    /// @notice Orders per trader, side and epoch that can be kept: the smallest ids (2); the later ones are
+    /// excluded, funded or not. Also the number of shares a collateral is split into: one of them is kept iff it
+    /// needs at most floor(collateral / 2) of the asset it spends.
+    function MAX_ORDERS_PER_TRADER_SIDE() external view returns (uint256);
 
     /// @notice Kept orders per side that enter the clearing, by price priority (64); the rest are cut.
     function MAX_KEPT_PER_SIDE() external view returns (uint256);
 
-    /// @notice Most orders of a proposal's (or certify's) batch: 2 * MAX_KEPT_PER_SIDE * MAX_KEPT_PER_TRADER (512).
+    /// @notice Most orders of a proposal's (or certify's) batch, and of a challenge's new batch: 2 *
+    /// MAX_KEPT_PER_SIDE (128), the in-orders of both sides (a certificate needs no other order).
     function MAX_BATCH_ORDERS() external view returns (uint256);
 
-    /// @notice Most entries of a challenge's union: 2 * MAX_BATCH_ORDERS (1024).
+    /// @notice Most entries of a challenge's union: 4 * MAX_BATCH_ORDERS (512): a standing batch, an honest
+    /// certificate, and the two smaller orders of each standing order that is a 3rd or later of its (trader, side).
     function MAX_UNION_ORDERS() external view returns (uint256);
 
     /// @notice recordOf() of a finalized epoch.

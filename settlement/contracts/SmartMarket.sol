@@ -21,8 +21,8 @@ interface IERC20Transfers {
 ///
 /// Bounds used by the unchecked arithmetic below (each proof refers to these):
 ///   (B1) a collateral (_collateral) is a 112-bit balance: < 2^112;
-///   (B2) a kept order needs at most its trader's collateral, so a kept order's quantity is < 2^112 (a buy
-///        needs quantity * limitPrice >= quantity, a sell needs quantity);
+///   (B2) a kept order needs at most half its trader's collateral, so a kept order's quantity is < 2^112 (a
+///        buy needs quantity * limitPrice >= quantity, a sell needs quantity);
 ///   (B3) a batch has n <= MAX_UNION_ORDERS < 2^32 orders (checked with its length), so a sum of kept
 ///        quantities is < 2^144;
 ///   (B4) price and limits are 16-byte fields: < 2^128.
@@ -36,15 +36,17 @@ contract SmartMarket is ISmartMarket {
     uint256 public constant override MAX_GENESIS_DELAY = 30 days;
     /// @dev One epoch of delay is necessary (see requestWithdrawal in docs/settlement.md); the second is margin.
     uint256 public constant override WITHDRAWAL_DELAY_EPOCHS = 2;
-    /// @dev The bounds of docs/clearing.md ("Bounds"), the same as clearing/limits.ts: per trader at most 4 kept
-    /// orders (buys and sells together); per side at most 64 in-orders (by price priority); a proposal carries at
-    /// most 2 * 64 * 4 = 512 orders (the largest certificate the rule needs: the in-orders and, for each of their
-    /// at most 128 traders, its at most 4 kept orders), a union at most 1024 (a standing batch and as many added;
-    /// 1024 * 127 + 2 * 432 bytes < 128 KiB, the public-mempool limit).
-    uint256 public constant override MAX_KEPT_PER_TRADER = 4;
+    /// @dev The bounds of docs/clearing.md ("Bounds"), the same as clearing/limits.ts: per (trader, side) only the
+    /// first 2 orders by id can be kept, each with at most half its trader's collateral (so whether an order is
+    /// kept depends on no other order than a smaller one of its own trader and side); per side at most 64
+    /// in-orders (by price priority). A proposal carries at most 2 * 64 = 128 orders (a certificate is its
+    /// in-orders: an in-order stays among the first 2 of its trader and side in any subset); a union at most
+    /// 4 * 128 = 512 (a standing batch, an honest certificate, and for each standing order that is a 3rd or later
+    /// of its trader and side, its 2 smaller siblings; 512 * 127 + 2 * 432 = 65,888 bytes).
+    uint256 public constant override MAX_ORDERS_PER_TRADER_SIDE = 2;
     uint256 public constant override MAX_KEPT_PER_SIDE = 64;
-    uint256 public constant override MAX_BATCH_ORDERS = 2 * MAX_KEPT_PER_SIDE * MAX_KEPT_PER_TRADER;
-    uint256 public constant override MAX_UNION_ORDERS = 2 * MAX_BATCH_ORDERS;
+    uint256 public constant override MAX_BATCH_ORDERS = 2 * MAX_KEPT_PER_SIDE;
+    uint256 public constant override MAX_UNION_ORDERS = 4 * MAX_BATCH_ORDERS;
     bytes32 public constant override FINALIZED = bytes32(uint256(1));
     uint256 private constant BPS = 10_000;
 
@@ -60,8 +62,6 @@ contract SmartMarket is ISmartMarket {
     /// @dev 2^112 - 1, as a literal so that assembly can use it.
     uint256 private constant MASK112 = 0xffffffffffffffffffffffffffff;
     uint256 private constant MASK80 = 0xffffffffffffffffffff;
-    /// @dev 2^113 - 1: a coverage field (collateral + 1 <= 2^112, B1).
-    uint256 private constant MASK113 = 0x1ffffffffffffffffffffffffffff;
     uint256 private constant BIG_BOND = 1 << 250;
 
     // ---------------------------------------------------------------- batch encoding
@@ -155,14 +155,21 @@ contract SmartMarket is ISmartMarket {
     uint256 internal constant SIGS_ALL = 0;
     uint256 private constant SIGS_NONE = 1;
 
+    /// @dev The flags of a challenge's union entries each batch takes (bit f: flag f; flag bit 0 = in the standing
+    /// batch, bit 1 = in the new batch): the standing batch flags 1 and 3, the union every entry (flags 0 to 3),
+    /// the new batch flags 2 and 3.
+    uint256 private constant STANDING_FLAGS = 0xa;
+    uint256 private constant UNION_FLAGS = 0xf;
+    uint256 private constant NEW_BATCH_FLAGS = 0xc;
+
     // ---------------------------------------------------------------- transient storage (EIP-1153)
 
     /// @dev Slot 0: the number of certifications so far in this transaction, their namespace. The coverage
-    /// state of a trader in certification ns lives at (ns << 161) | trader, ns >= 1, one word: what is left of
-    /// its BASE collateral + 1 (bits 0..112; 0 = not read yet), of its QUOTE collateral + 1 (bits 113..225),
-    /// and its count of kept orders (bits 226..228, at most MAX_KEPT_PER_TRADER): one TLOAD and one TSTORE
-    /// per order. The three certifications of one challenge (standing, union, new batch), or two calls in one
-    /// transaction, never share a slot. Slot 1: the standing record while a challenge re-certifies the standing batch (any
+    /// state of a trader in certification ns lives at (ns << 161) | trader, ns >= 1, one word: per side (buys:
+    /// bits 0..1, sells: 2..3), the count of the trader's orders of that side met so far, saturating at
+    /// MAX_ORDERS_PER_TRADER_SIDE: one TLOAD per order and one TSTORE per order that counts. The three
+    /// certifications of one challenge (standing, union, new batch), or two calls in one transaction, never
+    /// share a slot. Slot 1: the standing record while a challenge re-certifies the standing batch (any
     /// failure then means the batch given is not the standing one: StandingMismatch). Slot 2: below. Slots
     /// below 2^161 other than these, and slots with bit 255 set, are never used here (the test harness injects
     /// collateral there).
@@ -479,12 +486,14 @@ contract SmartMarket is ISmartMarket {
             dataHash := keccak256(raw, len)
         }
         _checkCommitment(market, epoch, dataHash);
-        // Three batches out of one union: the standing one (standing header || the orders with flag bit 0), the
-        // union (union header || every order) and the new one (union header || the orders with flag bit 1). The
-        // first extraction checks every flag (1, 2 or 3).
-        (uint256 standing, uint256 m, bytes32 standingHash) = _extract(raw, n, 0, 1);
-        (uint256 joined,,) = _extract(raw, n, HEADER, 3);
-        (uint256 next, uint256 k, bytes32 nextHash) = _extract(raw, n, HEADER, 2);
+        // Three batches out of one union: the standing one (standing header || the orders with flag bit 0: flags 1
+        // and 3), the union (union header || every order: flags 0 to 3) and the new one (union header || the
+        // orders with flag bit 1: flags 2 and 3). A flag 0 is an order of the union only: an honest challenger
+        // adds with it the two smaller orders of a standing order's (trader, side) that exclude it (trader-cap)
+        // when they need not be in its new batch. The first extraction checks every flag (0 to 3).
+        (uint256 standing, uint256 m, bytes32 standingHash) = _extract(raw, n, 0, STANDING_FLAGS);
+        (uint256 joined,,) = _extract(raw, n, HEADER, UNION_FLAGS);
+        (uint256 next, uint256 k, bytes32 nextHash) = _extract(raw, n, HEADER, NEW_BATCH_FLAGS);
         if (k > MAX_BATCH_ORDERS) revert BatchTooLarge(k, MAX_BATCH_ORDERS);
 
         uint256 feeBps = _feeBps(schedule);
@@ -498,7 +507,7 @@ contract SmartMarket is ISmartMarket {
         // Three certifications from one call site (each call site inlines the whole certification: contract size),
         // in this order. 0: the standing batch, without signatures; it was certified when it was submitted, from
         // the same collateral (collateralOf(e) does not change during e + 1), so any failure now proves it is not
-        // the standing batch (StandingMismatch). 1: the union, signatures of the added orders (flag 2). 2: the
+        // the standing batch (StandingMismatch). 1: the union, signatures of the added orders (flags 0 and 2). 2: the
         // new batch, without signatures (its orders are standing ones or added ones just checked), from the same
         // collateral; it fails with its own errors, and must certify to the union's result.
         uint256[3] memory batches = [standing, joined, next];
@@ -513,7 +522,7 @@ contract SmartMarket is ISmartMarket {
             _noTradeResult(x);
             if (i == 0) {
                 if (_record(standingHash, standingSubmitter, x.feeTotal) != record) revert StandingMismatch(record);
-                // No entry with flag 2 (an added order): every entry is a standing one.
+                // No entry with flag 0 or 2 (an added order): every entry is a standing one.
                 if (m == n) revert NoNewOrders();
                 old = x;
             } else if (i == 1) {
@@ -707,8 +716,8 @@ contract SmartMarket is ISmartMarket {
     /// @dev The certification of docs/certified-settlement.md: header checks, one pass over the n orders of the
     /// batch at memory `batch` (each order's checks, signature, coverage, class and fill), then the claimed
     /// sums and the bonus count. Reverts with the first wrong value. Writes the result hash's encoding and, per
-    /// non-zero fill, (escrow slot, trader, side, index) to memory; persistent state is not touched (coverage
-    /// running totals live in transient storage).
+    /// non-zero fill, (escrow slot, trader, side, index) to memory; persistent state is not touched (the coverage
+    /// counts live in transient storage).
     ///
     /// Arithmetic: everything after the header checks is unchecked. When the header's sums and edges equal the
     /// batch's (which the checks after the pass establish, before anything computed here is used), R <= L (as
@@ -827,8 +836,8 @@ contract SmartMarket is ISmartMarket {
                             }
                         }
                     }
-                    // Coverage (2.4): the running state of (trader, asset spent) in this certification's
-                    // namespace, and the trader's escrow slot _escrow[market][trader].
+                    // Coverage (2.4): the trader's coverage word in this certification's namespace, and its
+                    // escrow slot _escrow[market][trader].
                     slot := or(mload(add(SCRATCH_AT, NAMESPACE_AT)), trader)
                     word := tload(slot)
                     mstore(0x00, trader)
@@ -838,36 +847,42 @@ contract SmartMarket is ISmartMarket {
             }
             if (failure != 0) _orderFailure(failure, (order - first) / ORDER, id, previous);
             previous = id;
+            // Coverage (2.4), the rule of docs/clearing.md ("Bounds"): per (trader, side), in ascending id (batch
+            // order), only the first MAX_ORDERS_PER_TRADER_SIDE orders can be kept, funded or not (the 3rd and later
+            // are excluded, trader-cap, checked first: no collateral is read for them); one of those is kept iff
+            // need <= floor(collateral / MAX_ORDERS_PER_TRADER_SIDE) of the asset it spends. No running total: the
+            // two kept orders of a side need at most the whole collateral by construction, and an order's kept
+            // status depends on no other order but a smaller one of its trader and side (the attack it defeats: a
+            // standing batch that carries a trader's large-id order while leaving out its smaller ones can always
+            // be challenged with those two, so a challenge never needs more than MAX_UNION_ORDERS entries).
+            // The trader's coverage word holds, per side, the count of its orders of that side met so far (2 bits
+            // at 2 * side, saturating at 2: every order counts, kept or not). An order that counts reads its
+            // collateral (its trader's escrow word: cold once, then warm; at most twice per trader and side).
+            // Collateral is not cached: measured, re-reading it is cheaper than keeping it in the word.
+            uint256 kept;
             unchecked {
-                // The field of the asset spent: BASE for a sell (bits 0..112), QUOTE for a buy (113..225).
-                uint256 shift = 113 * (1 - side);
-                if ((word >> shift) & MASK113 == 0) {
-                    // First order of this (trader, asset): left = collateral + 1 (<= 2^112, B1), 0 = not read.
+                uint256 shift = side << 1;
+                if ((word >> shift) & 3 < MAX_ORDERS_PER_TRADER_SIDE) {
                     uint256[4] storage held;
                     assembly ("memory-safe") {
                         held.slot := account
+                        tstore(slot, add(word, shl(shift, 1)))
                     }
                     address trader = address(uint160(_word(SCRATCH_AT, TRADER_AT)));
-                    word |= (_collateral(held, trader, 1 - side, epoch) + 1) << shift;
+                    uint256 half = _collateral(held, trader, 1 - side, epoch) / MAX_ORDERS_PER_TRADER_SIDE;
+                    // A buy needs quantity * limit QUOTE (both < 2^128: the product fits), a sell quantity BASE.
+                    assembly ("memory-safe") {
+                        let need := quantity
+                        if iszero(side) { need := mul(quantity, limit) }
+                        kept := iszero(gt(need, half))
+                    }
                 }
             }
-            // Kept iff the trader has fewer than MAX_KEPT_PER_TRADER kept orders so far (its count, bits 226..
-            // of its coverage word) and need <= left - 1, left being the field of the asset spent (2.4): a buy
-            // needs quantity * limit QUOTE (both < 2^128: the product fits), a sell quantity BASE; a kept order
-            // counts and adds its need. A kept order that its side's cap threshold leaves out is cut (2.5): fill
-            // 0, no sum, no edge. Then the class and fill (2.6) of an in-order, the running sums, and the
-            // outputs. Better is limit > price for buys, < price for sells; the edges are kept as distances from
-            // the price (of the closest better and the closest worse limit), 0 for none. Unchecked: see _certify
-            // (a count is at most 4).
+            // A kept order that its side's cap threshold leaves out is cut (2.5): fill 0, no sum, no edge. Then
+            // the class and fill (2.6) of an in-order, the running sums, and the outputs. Better is limit > price
+            // for buys, < price for sells; the edges are kept as distances from the price (of the closest better
+            // and the closest worse limit), 0 for none. Unchecked: see _certify.
             assembly ("memory-safe") {
-                let need := quantity
-                if iszero(side) { need := mul(quantity, limit) }
-                let shift := mul(113, xor(side, 1))
-                // left >= 1 (collateral + 1 minus the needs kept so far), so left - need >= 1 when kept: the
-                // field never borrows from the next; the count is at most 4, bits 226..228.
-                let kept := and(lt(need, and(shr(shift, word), MASK113)), lt(shr(226, word), MAX_KEPT_PER_TRADER))
-                if kept { word := add(sub(word, shl(shift, need)), shl(226, 1)) }
-                tstore(slot, word)
                 let st := add(add(SCRATCH_AT, SIDES), mul(side, SIDE))
                 if kept {
                     // in: buys limit > capLimit, sells limit < capLimit, or the same limit and id <= capId
@@ -1376,9 +1391,9 @@ contract SmartMarket is ISmartMarket {
     }
 
     /// @dev From a union copied to memory (`raw`, n entries): the batch `header` (0: the standing one, HEADER: the
-    /// union's) || the orders whose flag has a bit of `mask`, in union order, contiguous; m orders; its keccak.
-    /// MalformedBatch(length) for a flag other than 1, 2 and 3.
-    function _extract(uint256 raw, uint256 n, uint256 header, uint256 mask)
+    /// union's) || the orders whose flag f is in `flags` (bit f set: STANDING_FLAGS, UNION_FLAGS, NEW_BATCH_FLAGS),
+    /// in union order, contiguous; m orders; its keccak. MalformedBatch(length) for a flag above 3.
+    function _extract(uint256 raw, uint256 n, uint256 header, uint256 flags)
         private
         pure
         returns (uint256 batch, uint256 m, bytes32 hash)
@@ -1395,8 +1410,8 @@ contract SmartMarket is ISmartMarket {
                 assembly ("memory-safe") {
                     flag := shr(248, mload(entry))
                 }
-                if (flag - 1 > 2) revert MalformedBatch(2 * HEADER + n * ENTRY); // 0 wraps
-                if (flag & mask != 0) {
+                if (flag > 3) revert MalformedBatch(2 * HEADER + n * ENTRY);
+                if ((flags >> flag) & 1 != 0) {
                     assembly ("memory-safe") {
                         mcopy(add(batch, add(HEADER, mul(m, ORDER))), add(entry, 1), ORDER)
                     }

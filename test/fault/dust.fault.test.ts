@@ -7,7 +7,8 @@
 // epochs of the run. The bounds must hold on chain and in every node:
 //   - every epoch ends settled and agreed on every node, the dust epochs included;
 //   - each proposal carries at most MAX_BATCH_ORDERS orders and costs < 15 M gas (one transaction);
-//   - a wallet's orders past MAX_STORED_ORDERS_PER_TRADER are refused (TRADER_CAP), so no node stores more;
+//   - a wallet's orders past MAX_ORDERS_PER_TRADER_SIDE on a side are refused (TRADER_CAP), so no node
+//     stores more;
 //   - every honest order a node accepted is in every node's order set of its epoch.
 // The honest orders of a dust epoch do not trade: the attacker's 64 better-priced orders per side fill
 // the side cap. That is the price of the attack, paid in collateral (README, "What pushing an honest
@@ -15,8 +16,7 @@
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_BATCH_ORDERS, MAX_KEPT_PER_SIDE } from "../../clearing/limits.ts";
-import { MAX_STORED_ORDERS_PER_TRADER } from "../../protocol/constants.ts";
+import { MAX_BATCH_ORDERS, MAX_KEPT_PER_SIDE, MAX_ORDERS_PER_TRADER_SIDE } from "../../clearing/limits.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { addressOfPrivateKey } from "../../protocol/signature.ts";
 import { deriveSecretKey } from "../../testnet/rng.ts";
@@ -26,7 +26,10 @@ import { FaultNet } from "./harness.ts";
 const NODES = 3;
 const EPOCHS = 5;
 const EPOCH_SECONDS = 10;
-/** Funded dust wallets per side, 4 orders each: 320 buys and 320 sells, 5 × the side cap. */
+/**
+ * Funded dust wallets per side, 4 orders each: 2 of each wallet's are taken (160 buys and 160 sells,
+ * 2.5 × the side cap), the other 2 refused (TRADER_CAP).
+ */
 const DUSTERS_PER_SIDE = 80;
 const DUST_ORDERS_PER_WALLET = 4;
 /** Two wallets that each sign this many orders in a dust epoch (the per-trader bound refuses most). */
@@ -165,7 +168,7 @@ describe("fault: a crossing dust flood", () => {
       const standing = await f.net.chain.standingBatch(f.market, e);
       expect(standing, `epoch ${e} settled on chain`).not.toBeNull();
       expect(BigInt(standing!.orders.length)).toBeLessThanOrEqual(MAX_BATCH_ORDERS);
-      // The side cap binds: the attacker's 320 orders per side leave exactly 64 in the clearing.
+      // The side cap binds: the attacker's 160 orders per side leave exactly 64 in the clearing.
       const proposals = events.filter(
         (ev) => ev.epoch === e && (ev.kind === "Proposed" || ev.kind === "Challenged"),
       );
@@ -184,28 +187,39 @@ describe("fault: a crossing dust flood", () => {
       const detail = await f.api(0).epoch(f.market, e);
       const causes = new Map<string, number>();
       for (const x of detail.excluded) causes.set(x.cause, (causes.get(x.cause) ?? 0) + 1);
-      // 320 dust orders a side plus the honest ones: all but 64 a side are cut by the side cap.
-      expect(causes.get("side-cap") ?? 0).toBeGreaterThanOrEqual(
-        2 * (DUSTERS_PER_SIDE * DUST_ORDERS_PER_WALLET - Number(MAX_KEPT_PER_SIDE)),
-      );
-      // The spammers' stored orders beyond their first 4 kept ones are over the trader cap.
-      expect(causes.get("trader-cap") ?? 0).toBeGreaterThanOrEqual(
-        SPAMMERS * (MAX_STORED_ORDERS_PER_TRADER - 4),
-      );
+      // 160 dust orders a side plus the honest ones: all but 64 a side are cut by the side cap.
+      const taken = DUSTERS_PER_SIDE * Number(MAX_ORDERS_PER_TRADER_SIDE);
+      expect(causes.get("side-cap") ?? 0).toBeGreaterThanOrEqual(2 * (taken - Number(MAX_KEPT_PER_SIDE)));
+      // The nodes hold only orders the rule can keep: nothing is over the trader cap.
+      expect(causes.get("trader-cap") ?? 0).toBe(0);
       const cut = detail.excluded.find((x) => x.cause === "side-cap")!;
       expect(cut.reason).toMatch(/^outranked: 64 better-priced (buy|sell)s entered the clearing/);
     }
   });
 
-  it("no node stores more than MAX_STORED_ORDERS_PER_TRADER orders of a wallet in an epoch", () => {
+  it("refuses each wallet's orders past MAX_ORDERS_PER_TRADER_SIDE a side; no node stores more", () => {
+    const perSide = Number(MAX_ORDERS_PER_TRADER_SIDE);
+    let refusedDust = 0;
+    let refusedSpam = 0;
+    for (const row of report.markets[0]!.epochs) {
+      for (const o of row.deviceOrders ?? []) {
+        if (o.fate !== "not accepted") continue;
+        if (o.device.startsWith("dust-")) refusedDust++;
+        if (o.device.startsWith("spam-")) refusedSpam++;
+      }
+    }
+    expect(refusedDust).toBe(DUST_OFFSETS.size * 2 * DUSTERS_PER_SIDE * (DUST_ORDERS_PER_WALLET - perSide));
+    expect(refusedSpam).toBe(DUST_OFFSETS.size * SPAMMERS * (SPAM_ORDERS - 2 * perSide));
     for (let i = 0; i < NODES; i++) {
       const db = new DatabaseSync(join(f.net.nodes[i]!.dataDir, "node.db"), { readOnly: true });
       try {
         const rows = db
-          .prepare("SELECT trader, epoch, COUNT(*) AS n FROM orders WHERE market = ? GROUP BY trader, epoch")
-          .all(f.market) as { trader: string; epoch: number | bigint; n: number | bigint }[];
+          .prepare(
+            "SELECT trader, epoch, side, COUNT(*) AS n FROM orders WHERE market = ? GROUP BY trader, epoch, side",
+          )
+          .all(f.market) as { n: number | bigint }[];
         const worst = rows.reduce((m, r) => Math.max(m, Number(r.n)), 0);
-        expect(worst, `node ${i}`).toBe(MAX_STORED_ORDERS_PER_TRADER);
+        expect(worst, `node ${i}`).toBe(perSide);
       } finally {
         db.close();
       }

@@ -29,7 +29,7 @@ import {
 } from "../unit/batch-fixture.ts";
 
 /** The traders of every book: small books use the first SMALL_BOOK_TRADERS, big books (past the caps) all. */
-export const TRADERS = makeTraders(48, "certify-property");
+export const TRADERS = makeTraders(96, "certify-property");
 const SMALL_BOOK_TRADERS = 6;
 const MAX_112 = (1n << 112n) - 1n;
 
@@ -106,13 +106,14 @@ export const bookArb: fc.Arbitrary<Book> = fc
   );
 
 /**
- * Books past the caps: 130 to 220 orders of 33 to 48 traders, most on one side or both past
- * MAX_KEPT_PER_SIDE = 64, traders past MAX_KEPT_PER_TRADER = 4, ties at the threshold, partial coverage.
+ * Books past the caps: 160 to 260 orders of 70 to 96 traders, most on one side or both past
+ * MAX_KEPT_PER_SIDE = 64, traders past MAX_ORDERS_PER_TRADER_SIDE = 2, ties at the threshold, partial
+ * coverage.
  */
 export const bigBookArb: fc.Arbitrary<Book> = fc
   .record({
     price: fc.constantFrom("ties" as const, "spread" as const),
-    traders: fc.integer({ min: 33, max: TRADERS.length }),
+    traders: fc.integer({ min: 70, max: TRADERS.length }),
     buyShare: fc.integer({ min: 30, max: 70 }),
   })
   .chain((regime) =>
@@ -127,7 +128,7 @@ export const bigBookArb: fc.Arbitrary<Book> = fc
           quantity: QUANTITY_REGIMES.small,
           nonce: fc.bigInt({ min: 0n, max: 7n }),
         }),
-        { minLength: 130, maxLength: 220 },
+        { minLength: 160, maxLength: 260 },
       ),
       coverage: fc.array(
         fc.oneof(

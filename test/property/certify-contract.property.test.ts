@@ -219,7 +219,7 @@ describe.skipIf(harnessArtifact === null)("certify.ts = the contract's certifica
   );
 
   it(
-    "books past the caps (> 64 kept a side, > 4 orders a trader): the contract, certify.ts and clear() of the rule agree",
+    "books past the caps (> 64 kept a side, > 2 orders a trader and side): the contract, certify.ts and clear() of the rule agree",
     async () => {
       const seen = new Map<string, number>();
       await fc.assert(

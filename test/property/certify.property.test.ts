@@ -280,7 +280,7 @@ describe("certify(selectBatch(book)) = clear(kept orders)", () => {
   );
 
   it(
-    "books past the caps (more than 64 kept orders a side, more than 4 orders a trader): the same",
+    "books past the caps (more than 64 kept orders a side, more than 2 orders a trader and side): the same",
     () => {
       let cut = 0;
       fc.assert(
@@ -408,11 +408,13 @@ describe("mutations of an honest batch are rejected", () => {
   );
 
   it(
-    "on books past the caps too: a threshold moved by one order is SideOverCap or CapNotTight",
+    "on books past the caps too: a threshold moved by one order is CapNotTight",
     () => {
       const seen = new Map<string, number>();
       fc.assert(fc.property(bigBookArb, mutationArb, mutationCase(seen)), { numRuns: runs(150) });
-      for (const code of ["SideOverCap", "CapNotTight"]) expect(seen.get(code) ?? 0, code).toBeGreaterThan(0);
+      // An honest certificate carries in-orders only (no cut order), so no threshold lets more than 64 of
+      // its orders in: SideOverCap needs a batch with more kept orders (settlement-dust.test.ts has it).
+      expect(seen.get("CapNotTight") ?? 0).toBeGreaterThan(0);
     },
     TIMEOUT_MS,
   );

@@ -89,15 +89,15 @@ export function signedOrders(orders: readonly IdentifiedOrder[]): SignedOrder[] 
 }
 
 /** The rule's caps, written out from docs/clearing.md ("Bounds"), not imported from clearing/limits.ts. */
-export const SPEC_MAX_KEPT_PER_TRADER = 4;
+export const SPEC_MAX_ORDERS_PER_TRADER_SIDE = 2;
 export const SPEC_MAX_KEPT_PER_SIDE = 64;
 
 /**
- * The coverage rule, written out (ascending id, running total per trader and asset, at most 4 kept
- * orders per trader; an order that is not kept changes nothing).
+ * The coverage rule, written out: per trader and side in ascending id, only the first 2 orders (funded or
+ * not) can be kept; one of them is kept iff its need is at most half (rounded down) of its trader's
+ * collateral of the asset it spends.
  */
 export function keptIds(orders: readonly IdentifiedOrder[], collateral: CollateralLookup): Set<Hex> {
-  const running = new Map<string, bigint>();
   const count = new Map<string, number>();
   const kept = new Set<Hex>();
   for (const o of byId(orders)) {
@@ -105,15 +105,31 @@ export function keptIds(orders: readonly IdentifiedOrder[], collateral: Collater
     const asset = isBuy ? Asset.QUOTE : Asset.BASE;
     const need = isBuy ? o.order.quantity * o.order.limitPrice : o.order.quantity;
     const key = `${o.order.trader}/${asset}`;
-    const used = running.get(key) ?? 0n;
-    const n = count.get(o.order.trader) ?? 0;
-    if (n < SPEC_MAX_KEPT_PER_TRADER && used + need <= collateral(o.order.trader, asset)) {
-      running.set(key, used + need);
-      count.set(o.order.trader, n + 1);
-      kept.add(o.id);
-    }
+    const n = count.get(key) ?? 0;
+    count.set(key, n + 1);
+    const share = collateral(o.order.trader, asset) / BigInt(SPEC_MAX_ORDERS_PER_TRADER_SIDE);
+    if (n < SPEC_MAX_ORDERS_PER_TRADER_SIDE && need <= share) kept.add(o.id);
   }
   return kept;
+}
+
+/**
+ * The orders that exclude `ids` as the 3rd or later of their trader and side: for each such one, the
+ * first 2 orders of its trader and side in `orders` (ascending id).
+ */
+export function firstsOfSide(orders: readonly IdentifiedOrder[], ids: Iterable<Hex>): Set<Hex> {
+  const bySide = new Map<string, Hex[]>();
+  const firsts = new Map<Hex, Hex[]>();
+  for (const o of byId(orders)) {
+    const key = `${o.order.trader}/${o.order.side}`;
+    const list = bySide.get(key) ?? [];
+    if (list.length < SPEC_MAX_ORDERS_PER_TRADER_SIDE) list.push(o.id);
+    else firsts.set(o.id, list);
+    bySide.set(key, list);
+  }
+  const out = new Set<Hex>();
+  for (const id of ids) for (const f of firsts.get(id) ?? []) out.add(f);
+  return out;
 }
 
 /**
@@ -137,10 +153,10 @@ export function inIds(orders: readonly IdentifiedOrder[], kept: ReadonlySet<Hex>
 
 /**
  * Checks that `batch` is exactly what the spec requires of a batch of the full set `orders` at `price`
- * with `fills`: the closure under coverage (over the kept orders) of R0 ∪ E, where R0 = the filled
- * in-orders, the in-orders at the price, every in-order of a side that was cut, and the must-include
- * orders, and E holds at most one in-order per side realising that side's worse edge (some batch order
- * must realise each edge that exists). Nothing else. `inSet` is the in-orders (default: every kept order,
+ * with `fills`: R0 ∪ E, where R0 = the filled in-orders, the in-orders at the price, every in-order of a
+ * side that was cut, the must-include orders and the first 2 orders of the trader and side of each
+ * must-include order that is a 3rd or later, and E holds at most one in-order per side realising that
+ * side's worse edge (some batch order must realise each edge that exists). Nothing else. `inSet` is the in-orders (default: every kept order,
  * no cut). Returns a description of the first difference, or null.
  */
 export function batchDifference(
@@ -156,7 +172,7 @@ export function batchDifference(
   const inBatch = new Set(batch);
   if (inBatch.size !== batch.length) return "an order twice";
   for (let i = 1; i < batch.length; i++) if (!(batch[i - 1]! < batch[i]!)) return `not ascending at ${i}`;
-  const r0 = new Set<Hex>(mustInclude);
+  const r0 = new Set<Hex>([...mustInclude, ...firstsOfSide(orders, mustInclude)]);
   for (const id of inSet) if ((fills.get(id) ?? 0n) > 0n || all.get(id)!.limitPrice === price) r0.add(id);
   const cutSides = new Set<Side>();
   for (const id of kept) if (!inSet.has(id)) cutSides.add(all.get(id)!.side);
@@ -169,21 +185,7 @@ export function batchDifference(
     if (o.side === "sell" && o.limitPrice > price && (edge.sell === 0n || o.limitPrice < edge.sell))
       edge.sell = o.limitPrice;
   }
-  const closure = (set: Set<Hex>): Set<Hex> => {
-    const maxOf = new Map<Hex, Hex>();
-    for (const id of set) {
-      const t = all.get(id)!.trader;
-      const m = maxOf.get(t);
-      if (m === undefined || id > m) maxOf.set(t, id);
-    }
-    const out = new Set(set);
-    for (const id of kept) {
-      const m = maxOf.get(all.get(id)!.trader);
-      if (m !== undefined && id < m) out.add(id);
-    }
-    return out;
-  };
-  const base = closure(r0);
+  const base = r0;
   for (const id of base) if (!inBatch.has(id)) return `missing required order ${id}`;
   for (const side of ["buy", "sell"] as const) {
     if (edge[side] === 0n) continue;
@@ -208,12 +210,12 @@ export function batchDifference(
   for (const b of realisers("buy")) {
     for (const s of realisers("sell")) {
       const chosen = [b, s].filter((x): x is Hex => x !== null);
-      const full = closure(new Set([...r0, ...chosen]));
+      const full = new Set([...r0, ...chosen]);
       if (full.size === inBatch.size && [...full].every((id) => inBatch.has(id))) return null;
     }
   }
   const extra = batch.find((id) => !base.has(id));
   return extra === undefined
-    ? "not closed under coverage"
+    ? "not the required orders"
     : `extra order ${extra} is neither required nor an edge's`;
 }

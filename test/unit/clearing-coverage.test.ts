@@ -8,42 +8,44 @@ const B = `0x${"bb".repeat(20)}` as Hex;
 const id = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as Hex;
 
 describe("coverage rule", () => {
-  it("keeps a trader's orders in id order while the worst case fits, skipping those that do not", () => {
+  it("keeps an order of a trader's first two of its side iff it needs at most half the collateral", () => {
     const orders: CoverageOrder[] = [
-      { id: id(3), trader: A, side: "buy", quantity: 10n, limitPrice: 5n }, // needs 50 quote
-      { id: id(1), trader: A, side: "buy", quantity: 10n, limitPrice: 8n }, // needs 80 quote
-      { id: id(2), trader: A, side: "buy", quantity: 1n, limitPrice: 100n }, // needs 100 quote
-      { id: id(4), trader: A, side: "sell", quantity: 7n, limitPrice: 1n }, // needs 7 base
-      { id: id(5), trader: B, side: "sell", quantity: 7n, limitPrice: 1n },
+      { id: id(3), trader: A, side: "buy", quantity: 10n, limitPrice: 5n }, // needs 50 quote: 2nd buy, fits 67
+      { id: id(1), trader: A, side: "buy", quantity: 10n, limitPrice: 8n }, // needs 80 quote: 1st buy, > 67
+      { id: id(2), trader: A, side: "sell", quantity: 3n, limitPrice: 100n }, // needs 3 base: fits 3
+      { id: id(4), trader: A, side: "sell", quantity: 4n, limitPrice: 1n }, // needs 4 base: > 3
+      { id: id(5), trader: B, side: "sell", quantity: 3n, limitPrice: 1n }, // needs 3 base: fits 6 / 2
     ];
     const res = applyCoverage(orders, (t) => (t === A ? { base: 7n, quote: 135n } : { base: 6n, quote: 0n }));
-    // id 1 (80) fits; id 2 (100) would make 180 > 135: out; id 3 (50) makes 130: in; id 4 sells 7 of 7: in.
-    expect(res.covered.map((o) => o.id)).toEqual([id(1), id(3), id(4)]);
+    // A's share: ⌊135 / 2⌋ = 67 quote, ⌊7 / 2⌋ = 3 base (rounded down). No running total: id 3 fits
+    // although id 1 came first, and two kept orders never need more than the collateral.
+    expect(res.covered.map((o) => o.id)).toEqual([id(2), id(3), id(5)]);
     expect(res.excluded.map((e) => [e.order.id, e.needed, e.available, e.reason])).toEqual([
-      [id(2), 100n, 55n, "collateral"],
-      [id(5), 7n, 6n, "collateral"],
+      [id(1), 80n, 67n, "collateral"],
+      [id(4), 4n, 3n, "collateral"],
     ]);
   });
 
-  it("keeps at most 4 orders per trader (buys and sells together); an order that is not kept does not count", () => {
+  it("only a trader's first two orders of a side can be kept, funded or not; sides and traders count apart", () => {
     const orders: CoverageOrder[] = [
-      { id: id(1), trader: A, side: "buy", quantity: 1n, limitPrice: 10n },
+      { id: id(1), trader: A, side: "buy", quantity: 1n, limitPrice: 1000n }, // unfunded, but takes a place
       { id: id(2), trader: A, side: "sell", quantity: 1n, limitPrice: 10n },
-      { id: id(3), trader: A, side: "buy", quantity: 1n, limitPrice: 1000n }, // unfunded: not kept, not counted
-      { id: id(4), trader: A, side: "buy", quantity: 1n, limitPrice: 10n },
-      { id: id(5), trader: A, side: "sell", quantity: 1n, limitPrice: 10n },
-      { id: id(6), trader: A, side: "buy", quantity: 1n, limitPrice: 10n }, // the 5th funded one: trader-cap
-      { id: id(7), trader: B, side: "buy", quantity: 1n, limitPrice: 10n }, // another trader: its own count
+      { id: id(3), trader: A, side: "buy", quantity: 1n, limitPrice: 10n },
+      { id: id(4), trader: A, side: "sell", quantity: 1n, limitPrice: 10n },
+      { id: id(5), trader: A, side: "buy", quantity: 1n, limitPrice: 10n }, // the third buy: trader-cap
+      { id: id(6), trader: A, side: "sell", quantity: 1n, limitPrice: 10n }, // the third sell: trader-cap
+      { id: id(7), trader: B, side: "buy", quantity: 1n, limitPrice: 10n }, // another trader: its own places
     ];
     const res = applyCoverage(orders, () => ({ base: 100n, quote: 100n }));
-    expect(res.covered.map((o) => o.id)).toEqual([id(1), id(2), id(4), id(5), id(7)]);
+    expect(res.covered.map((o) => o.id)).toEqual([id(2), id(3), id(4), id(7)]);
     expect(res.excluded.map((e) => [e.order.id, e.needed, e.available, e.reason])).toEqual([
-      [id(3), 1000n, 90n, "collateral"],
-      [id(6), 10n, 80n, "trader-cap"],
+      [id(1), 1000n, 50n, "collateral"],
+      [id(5), 10n, 50n, "trader-cap"],
+      [id(6), 1n, 50n, "trader-cap"],
     ]);
-    // The cap is checked first: a 5th order that is also unfunded is "trader-cap".
+    // The cap is checked first: a third order that is also unfunded is "trader-cap".
     const capped = applyCoverage(
-      [...orders.slice(0, 5), { id: id(8), trader: A, side: "buy", quantity: 1n, limitPrice: 10_000n }],
+      [...orders.slice(0, 4), { id: id(8), trader: A, side: "buy", quantity: 1n, limitPrice: 10_000n }],
       () => ({ base: 100n, quote: 100n }),
     );
     expect(capped.excluded.at(-1)!.reason).toBe("trader-cap");
@@ -81,7 +83,8 @@ describe("coverage rule", () => {
               .reduce((s, o) => s + o.quantity * o.limitPrice, 0n);
             const base = mine.filter((o) => o.side === "sell").reduce((s, o) => s + o.quantity, 0n);
             expect(quote <= col(t).quote && base <= col(t).base).toBe(true);
-            expect(mine.length).toBeLessThanOrEqual(4);
+            expect(mine.filter((o) => o.side === "buy").length).toBeLessThanOrEqual(2);
+            expect(mine.filter((o) => o.side === "sell").length).toBeLessThanOrEqual(2);
           }
           expect(res.covered.length + res.excluded.length).toBe(orders.length);
           const reversed = applyCoverage([...orders].reverse(), col);

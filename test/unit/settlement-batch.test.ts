@@ -293,17 +293,19 @@ describe("batch and union encoding", () => {
     for (const length of [0, 432, 863, 864, 865, 864 + 126, 864 + 128, 864 + 126 * 2]) {
       expect(batchErrorCode(() => decodeUnion(new Uint8Array(length)))).toBe(BatchErrorCode.MALFORMED_BATCH);
     }
-    // Flags: bit 0 standing, bit 1 in the new batch; 1, 2 and 3 are valid, 0 and >= 4 are not.
-    const union = new Uint8Array(864 + 127 * 3);
+    // Flags: bit 0 standing, bit 1 in the new batch; 0 (added, union only), 1, 2 and 3 are valid, >= 4 not.
+    const union = new Uint8Array(864 + 127 * 4);
     union[864] = 2;
     union[864 + 127] = 1;
     union[864 + 2 * 127] = 3;
+    union[864 + 3 * 127] = 0;
     expect(decodeUnion(union).entries.map((e) => [e.standing, e.inNewBatch])).toEqual([
       [false, true],
       [true, false],
       [true, true],
+      [false, false],
     ]);
-    for (const bad of [0, 4, 255]) {
+    for (const bad of [4, 8, 255]) {
       union[864 + 2 * 127] = bad;
       let caught: unknown;
       try {
@@ -447,7 +449,7 @@ describe("selectBatch", () => {
     expect(c.fills).toEqual(s.clearing.fills);
   });
 
-  it("takes the coverage closure, one order per worse edge, and nothing else", () => {
+  it("takes the in-orders it needs, one order per worse edge, and nothing else (no other order of their traders)", () => {
     const [seller, tee, buyerU, sellerV, other] = traders.slice(0, 5) as [
       typeof t0,
       typeof t0,
@@ -455,15 +457,11 @@ describe("selectBatch", () => {
       typeof t0,
       typeof t0,
     ];
-    // tee's orders, in this id order: small (kept, worse) < excl (excluded) < fill (fills) < after (kept, worse).
+    // tee's buys, in this id order: small (kept, worse) < fill (fills) < excl (its third buy: trader-cap).
     const fill = sign({ trader: tee, side: "buy", quantity: 5n, limitPrice: 12n });
     const small = signWhere({ trader: tee, side: "buy", quantity: 1n, limitPrice: 3n }, (id) => id < fill.id);
     const excl = signWhere(
       { trader: tee, side: "buy", quantity: 100n, limitPrice: 9n },
-      (id) => id > small.id && id < fill.id,
-    );
-    const after = signWhere(
-      { trader: tee, side: "buy", quantity: 1n, limitPrice: 3n },
       (id) => id > fill.id,
       1000n,
     );
@@ -475,20 +473,22 @@ describe("selectBatch", () => {
       sign({ trader: other, side: "buy", quantity: 2n, limitPrice: 2n }),
       sign({ trader: other, side: "sell", quantity: 2n, limitPrice: 30n }),
     ];
-    const orders = [fill, small, excl, after, s1, u, v, ...far];
+    const orders = [fill, small, excl, s1, u, v, ...far];
     const table = new Map([
-      [tee.address, { base: 0n, quote: 5n * 12n + 3n + 3n }],
-      [seller.address, { base: 5n, quote: 0n }],
-      [buyerU.address, { base: 0n, quote: 4n }],
-      [sellerV.address, { base: 1n, quote: 0n }],
+      // One order may need half: 60 = fill's need.
+      [tee.address, { base: 0n, quote: 120n }],
+      [seller.address, { base: 10n, quote: 0n }],
+      [buyerU.address, { base: 0n, quote: 8n }],
+      [sellerV.address, { base: 2n, quote: 0n }],
       [other.address, { base: PLENTY, quote: PLENTY }],
     ]);
     const collateral = collateralTable(table);
     const s = select(orders, collateral);
-    expect(s.excluded.map((x) => x.order.id)).toEqual([excl.id]);
-    expect(s.excluded[0]).toMatchObject({ needed: 900n, available: 63n });
+    expect(s.excluded.map((x) => [x.order.id, x.reason])).toEqual([[excl.id, "trader-cap"]]);
+    expect(s.excluded[0]).toMatchObject({ needed: 900n, available: 60n });
     expect(s.clearing.price).toBe(10n);
-    expect(s.orders.map((o) => o.id)).toEqual(byId([fill, small, s1, u, v]).map((o) => o.id));
+    // small is kept but needed by nothing: tee's fill is among its first two buys in any batch.
+    expect(s.orders.map((o) => o.id)).toEqual(byId([fill, s1, u, v]).map((o) => o.id));
     expect(s.header).toEqual({
       price: 10n,
       buy: {
@@ -511,55 +511,51 @@ describe("selectBatch", () => {
       },
     });
     const fills = new Map(s.clearing.fills.map((f) => [f.id, f.quantity]));
-    expect(
-      batchDifference(
-        s.orders.map((o) => o.id),
-        orders,
-        keptIds(orders, collateral),
-        10n,
-        fills,
-      ),
-    ).toBeNull();
+    const ids = s.orders.map((o) => o.id);
+    expect(batchDifference(ids, orders, keptIds(orders, collateral), 10n, fills)).toBeNull();
     const c = certifySelection(s, collateral);
     expect(c.resultHash).toBe(s.clearing.resultHash);
-    // The reference check notices a batch without the closure order.
+    // The reference check notices a missing edge order and an order nobody needs.
+    const kept = keptIds(orders, collateral);
     expect(
       batchDifference(
-        s.orders.map((o) => o.id).filter((id) => id !== small.id),
+        ids.filter((id) => id !== u.id),
         orders,
-        keptIds(orders, collateral),
+        kept,
         10n,
         fills,
       ),
-    ).toMatch(/missing/);
+    ).toMatch(/worse edge/);
+    expect(batchDifference([...ids, small.id].sort(), orders, kept, 10n, fills)).toMatch(/extra order/);
   });
 
-  it("with must-include orders: the closure keeps an excluded one excluded", () => {
+  it("with must-include orders: the first two of its side keep a third one excluded", () => {
     const [tee, seller, buyer] = traders.slice(0, 3) as [typeof t0, typeof t0, typeof t0];
-    // tee can pay for one buy only. small (id below, worse) takes its collateral in the full set, so
-    // must (a buy that would fill) is excluded; a batch with must but without small would keep must.
-    const must = sign({ trader: tee, side: "buy", quantity: 2n, limitPrice: 15n });
-    const small = signWhere(
-      { trader: tee, side: "buy", quantity: 10n, limitPrice: 3n },
-      (id) => id < must.id,
+    // must (a buy that would fill) is tee's third buy in the full set; a batch with must but without
+    // tee's two smaller buys would keep it.
+    const small1 = sign({ trader: tee, side: "buy", quantity: 10n, limitPrice: 3n });
+    const small2 = sign({ trader: tee, side: "buy", quantity: 11n, limitPrice: 3n });
+    const must = signWhere(
+      { trader: tee, side: "buy", quantity: 2n, limitPrice: 15n },
+      (id) => id > small1.id && id > small2.id,
     );
     const sell = sign({ trader: seller, side: "sell", quantity: 4n, limitPrice: 9n });
     const buy = sign({ trader: buyer, side: "buy", quantity: 4n, limitPrice: 11n });
     const collateral = collateralTable(
       new Map([
-        [tee.address, { base: 0n, quote: 30n }],
-        [seller.address, { base: 4n, quote: 0n }],
-        [buyer.address, { base: 0n, quote: 44n }],
+        [tee.address, { base: 0n, quote: 100n }],
+        [seller.address, { base: 8n, quote: 0n }],
+        [buyer.address, { base: 0n, quote: 88n }],
       ]),
     );
-    const s = select([small, sell, buy], collateral, [must]);
-    expect(s.excluded.map((x) => x.order.id)).toEqual([must.id]);
-    expect(s.orders.map((o) => o.id)).toEqual(byId([must, small, sell, buy]).map((o) => o.id));
+    const s = select([small1, small2, sell, buy], collateral, [must]);
+    expect(s.excluded.map((x) => [x.order.id, x.reason])).toEqual([[must.id, "trader-cap"]]);
+    expect(s.orders.map((o) => o.id)).toEqual(byId([must, small1, small2, sell, buy]).map((o) => o.id));
     const c = certifySelection(s, collateral);
     expect(c.resultHash).toBe(s.clearing.resultHash);
     expect(c.kept[s.orders.findIndex((o) => o.id === must.id)]).toBe(false);
     const fills = new Map(s.clearing.fills.map((f) => [f.id, f.quantity]));
-    const all = [small, sell, buy, must];
+    const all = [small1, small2, sell, buy, must];
     expect(
       batchDifference(
         s.orders.map((o) => o.id),
@@ -570,17 +566,14 @@ describe("selectBatch", () => {
         new Set([must.id]),
       ),
     ).toBeNull();
-    // Without small, the certificate keeps must and clears another result.
-    const without = s.orders.filter((o) => o.id !== small.id);
+    // Without small1, the certificate keeps must (it is then the second buy) and clears another result.
     const other = clear(
-      without
-        .filter((o) => o.id !== small.id)
-        .map((o) => ({
-          id: o.id,
-          side: o.order.side,
-          limitPrice: o.order.limitPrice,
-          quantity: o.order.quantity,
-        })),
+      [must, small2, sell, buy].map((o) => ({
+        id: o.id,
+        side: o.order.side,
+        limitPrice: o.order.limitPrice,
+        quantity: o.order.quantity,
+      })),
       { market: MARKET, epoch: EPOCH },
     );
     expect(other.resultHash).not.toBe(s.clearing.resultHash);
@@ -707,24 +700,28 @@ describe("selectChallenge", () => {
     );
   });
 
-  // The forced trade: tee's first order (a buy at 1, below every sell) takes all its quote, so its buy at 20
-  // is excluded and the whole set does not trade. A proposal that leaves the buy at 1 out trades the buy
-  // at 20 (coverage keeps it there).
+  // The forced trade: tee's first two buys (at 1, below every sell) take its two places on the buy side,
+  // so its buy at 20 is excluded and the whole set does not trade. A proposal that leaves the buys at 1
+  // out trades the buy at 20 (coverage keeps it there).
   const tee = traders[11]!;
-  const high = sign({ trader: tee, side: "buy", quantity: 1n, limitPrice: 20n });
-  const low = signWhere({ trader: tee, side: "buy", quantity: 20n, limitPrice: 1n }, (id) => id < high.id);
+  const low1 = sign({ trader: tee, side: "buy", quantity: 20n, limitPrice: 1n });
+  const low2 = sign({ trader: tee, side: "buy", quantity: 21n, limitPrice: 1n });
+  const high = signWhere(
+    { trader: tee, side: "buy", quantity: 1n, limitPrice: 20n },
+    (id) => id > low1.id && id > low2.id,
+  );
   const forcedSell = sign({ trader: seller, side: "sell", quantity: 1n, limitPrice: 5n });
   const forcedCollateral = collateralTable(
     new Map([
-      [tee.address, { base: 0n, quote: 20n }],
-      [seller.address, { base: 1n, quote: 0n }],
+      [tee.address, { base: 0n, quote: 60n }],
+      [seller.address, { base: 2n, quote: 0n }],
     ]),
   );
   const forcedInput = {
     market: MARKET,
     epoch: EPOCH,
     domainSeparator: SEPARATOR,
-    orders: signedOrders([low, high, forcedSell]),
+    orders: signedOrders([low1, low2, high, forcedSell]),
     collateral: forcedCollateral,
   };
   const noTradeHash = clear([], { market: MARKET, epoch: EPOCH }).resultHash;
@@ -742,13 +739,13 @@ describe("selectChallenge", () => {
     if (ch.outcome !== "challenge") throw new Error(ch.outcome);
     expect(ch.selection.outcome).toBe("no-trade");
     expect(ch.selection.clearing.resultHash).toBe(noTradeHash);
-    expect(ch.added).toBe(1);
-    // The separating price: the largest kept buy limit (tee's buy at 1); the sell at 5 is the sell worse edge.
+    expect(ch.added).toBe(2);
+    // The separating price: the largest kept buy limit (tee's buys at 1); the sell at 5 is the sell worse edge.
     expect(ch.header).toEqual({
       price: 1n,
       buy: {
         better: 0n,
-        equal: 20n,
+        equal: 41n,
         betterEdge: 0n,
         worseEdge: 0n,
         remainder: NO_BONUS_REMAINDER,
@@ -766,12 +763,12 @@ describe("selectChallenge", () => {
       },
     });
     // The new batch is the union set's certificate: tee's buy at 20 (standing) is in the union (flag 1) but
-    // not in the new batch; the buy at 1 is added (flag 2), the sell kept (flag 3).
-    expect(ch.orders.map((o) => o.id)).toEqual(byId([low, forcedSell]).map((o) => o.id));
+    // not in the new batch; the buys at 1 are added (flag 2), the sell kept (flag 3).
+    expect(ch.orders.map((o) => o.id)).toEqual(byId([low1, low2, forcedSell]).map((o) => o.id));
     const flags = new Map(ch.union.entries.map((e, k) => [k, (e.standing ? 1 : 0) | (e.inNewBatch ? 2 : 0)]));
-    const unionIds = byId([low, high, forcedSell]).map((o) => o.id);
+    const unionIds = byId([low1, low2, high, forcedSell]).map((o) => o.id);
     expect(unionIds.map((id, k) => [id, flags.get(k)])).toEqual(
-      unionIds.map((id) => [id, id === high.id ? 1 : id === low.id ? 2 : 3]),
+      unionIds.map((id) => [id, id === high.id ? 1 : id === forcedSell.id ? 3 : 2]),
     );
     expect(ch.union.unionHeader).toEqual(ch.header);
     expect(ch.batchHash).toBe(hashBytes(encodeBatch(newBatchOf(ch.union))));
@@ -791,7 +788,7 @@ describe("selectChallenge", () => {
       feeTotal: 0n,
       resultHash: noTradeHash,
     });
-    expect(r.union.orderFills).toEqual([0n, 0n, 0n]);
+    expect(r.union.orderFills).toEqual([0n, 0n, 0n, 0n]);
     expect(r.union.kept).toEqual(unionIds.map((id) => id !== high.id));
     expect(r.newBatch.resultHash).toBe(noTradeHash);
     expect(r.newBatch.batchHash).toBe(ch.batchHash);
@@ -820,20 +817,20 @@ describe("selectChallenge", () => {
     const other = traders[10]!;
     const far = sign({ trader: other, side: "sell", quantity: 2n, limitPrice: 3n });
     const table = new Map([
-      [tee.address, { base: 0n, quote: 20n }],
-      [seller.address, { base: 1n, quote: 0n }],
-      [other.address, { base: 5n, quote: 100n }],
+      [tee.address, { base: 0n, quote: 60n }],
+      [seller.address, { base: 2n, quote: 0n }],
+      [other.address, { base: 10n, quote: 100n }],
     ]);
     const input = {
       ...forcedInput,
-      orders: signedOrders([low, high, forcedSell, far]),
+      orders: signedOrders([low1, low2, high, forcedSell, far]),
       collateral: collateralTable(table),
     };
     expect(selectChallenge(input, standing).outcome).toBe("result-unchanged");
     expect(selectChallenge(forcedInput, standing).outcome).toBe("no-new-orders");
     // A buy at 6 by that trader trades: the no-trade standing result is re-certified and replaced.
     const buy = sign({ trader: other, side: "buy", quantity: 1n, limitPrice: 6n });
-    const trading = { ...input, orders: signedOrders([low, high, forcedSell, far, buy]) };
+    const trading = { ...input, orders: signedOrders([low1, low2, high, forcedSell, far, buy]) };
     const ch = selectChallenge(trading, standing);
     if (ch.outcome !== "challenge" || ch.selection.outcome !== "batch") throw new Error(ch.outcome);
     const submitter = `0x${"98".repeat(20)}` as Hex;

@@ -136,7 +136,8 @@ describe("certify: an honest batch", () => {
   });
 
   it("applies coverage in batch order, reading each trader's collateral once per asset", () => {
-    // One trader with three buys: the middle one does not fit; the last, smaller one does.
+    // One trader with three buys: the first fits half its quote, the second does not, the third is
+    // funded but the third of its side (trader-cap).
     const buyer = t(6);
     const seller = t(7);
     const first = sign({ trader: buyer, side: "buy", quantity: 2n, limitPrice: 10n });
@@ -155,17 +156,17 @@ describe("certify: an honest batch", () => {
       sign({ trader: seller, side: "sell", quantity: 9n, limitPrice: 10n }),
     ];
     const sorted = byId(orders);
-    const buys = [first, middle, last];
-    // Collateral for the first and the last buy in id order only.
-    const quote = 10n * (buys[0]!.order.quantity + buys[2]!.order.quantity);
+    // A share of 25 quote: the first buy (20) fits, the middle one (50) does not.
+    const quote = 50n;
     const calls = { count: 0 };
     const table = new Map([
       [buyer.address, { base: 0n, quote }],
       [seller.address, { base: PLENTY, quote: 0n }],
     ]);
     const s = selected(orders, collateralTable(table));
-    // The selection leaves the excluded buy out; the whole set with the same header certifies the same.
-    expect(s.orders.map((o) => o.id)).not.toContain(buys[1]!.id);
+    // The selection leaves the excluded buys out; the whole set with the same header certifies the same.
+    expect(s.orders.map((o) => o.id)).not.toContain(middle.id);
+    expect(s.orders.map((o) => o.id)).not.toContain(last.id);
     const c = certify({
       ...context,
       collateral: collateralTable(table, calls),
@@ -173,9 +174,9 @@ describe("certify: an honest batch", () => {
       orders: sorted.map((o) => toBatchOrder(o.order)),
     });
     expect(calls.count).toBe(2);
-    expect(c.kept).toEqual(sorted.map((o) => o.id !== buys[1]!.id));
-    expect(c.orderFills[sorted.findIndex((o) => o.id === buys[1]!.id)]).toBe(0n);
-    const kept = orders.filter((o) => o.id !== buys[1]!.id);
+    expect(c.kept).toEqual(sorted.map((o) => o.id !== middle.id && o.id !== last.id));
+    expect(c.orderFills[sorted.findIndex((o) => o.id === last.id)]).toBe(0n);
+    const kept = orders.filter((o) => o.id !== middle.id && o.id !== last.id);
     const expected = clear(
       kept.map((o) => ({
         id: o.id,
@@ -478,7 +479,7 @@ describe("certifyChallenge", () => {
     expectCertError(() => certifyChallenge({ ...base, union: unionBytes.subarray(1) }), "MalformedBatch", {
       length: BigInt(unionBytes.length - 1),
     });
-    for (const flag of [0, 4]) {
+    for (const flag of [4, 8]) {
       const badFlag = new Uint8Array(unionBytes);
       badFlag[864] = flag;
       expectCertError(() => certifyChallenge({ ...base, union: badFlag }), "MalformedBatch", {
@@ -697,20 +698,21 @@ describe("certify with allowNoTrade: a union that clears to no trade", () => {
   });
 
   it("certifyChallenge: a no-trade union replaces a trade, and a no-trade standing result is re-certified", () => {
-    // The standing batch trades the buy at 10 with a sell at 9 left out of the book below (coverage takes
-    // its trader's base first for an order with a smaller id that the standing batch did not carry).
+    // The standing batch trades the buy at 10 with a sell at 9 that the full set excludes: its trader has
+    // two sells of smaller id that the standing batch did not carry (cheap is its third).
     const seller = t(4);
-    const cheap = sign({ trader: seller, side: "sell", limitPrice: 9n, quantity: 1n });
-    const first = signWhere(
-      { trader: seller, side: "sell", limitPrice: 20n, quantity: 1n },
-      (id) => id < cheap.id,
+    const first1 = sign({ trader: seller, side: "sell", limitPrice: 20n, quantity: 1n });
+    const first2 = sign({ trader: seller, side: "sell", limitPrice: 21n, quantity: 1n });
+    const cheap = signWhere(
+      { trader: seller, side: "sell", limitPrice: 9n, quantity: 1n },
+      (id) => id > first1.id && id > first2.id,
     );
     const table = new Map([
       [t(0).address, { base: 0n, quote: PLENTY }],
       [t(1).address, { base: 0n, quote: PLENTY }],
       [t(2).address, { base: PLENTY, quote: 0n }],
       [t(3).address, { base: PLENTY, quote: 0n }],
-      [seller.address, { base: 1n, quote: 0n }],
+      [seller.address, { base: 2n, quote: 0n }],
     ]);
     const collateral = collateralTable(table);
     // t(5) joins later, with plenty of both.
@@ -725,9 +727,9 @@ describe("certify with allowNoTrade: a union that clears to no trade", () => {
       orders: standing.orders.map((o) => toBatchOrder(o.order)),
     });
     const record = settlementRecord(standing.batchHash, submitter, standingCert.feeTotal);
-    // The union: the whole book and both of the seller's orders; the sell at 20 keeps its base, the sell at
-    // 9 is excluded, and nothing trades at the separating price 10.
-    const all = byId([...book, cheap, first]);
+    // The union: the whole book and the seller's three sells; the sells at 20 and 21 take its two places,
+    // the sell at 9 is excluded, and nothing trades at the separating price 10.
+    const all = byId([...book, cheap, first1, first2]);
     const standingIds = new Set(standing.orders.map((o) => o.id));
     const unionHeader = tweak("sell", { worseEdge: 12n });
     const unionBytes = encodeUnion({

@@ -179,11 +179,12 @@ describe("proposals and challenges never run short of funds", () => {
     m = await newMarket(env, { feeBps: FEE, bondWei: 10n ** 15n });
     traders = makeTraders(6, "safety");
     const fundings = [
-      { trader: traders[0]!, asset: Asset.QUOTE, amount: 10_000n },
-      { trader: traders[1]!, asset: Asset.QUOTE, amount: 6_000n },
+      // One order may need half of its trader's escrow of the asset it spends.
+      { trader: traders[0]!, asset: Asset.QUOTE, amount: 12_000n },
+      { trader: traders[1]!, asset: Asset.QUOTE, amount: 10_000n },
       { trader: traders[2]!, asset: Asset.QUOTE, amount: 20_000n },
-      { trader: traders[3]!, asset: Asset.BASE, amount: 120n },
-      { trader: traders[4]!, asset: Asset.BASE, amount: 70n },
+      { trader: traders[3]!, asset: Asset.BASE, amount: 200n },
+      { trader: traders[4]!, asset: Asset.BASE, amount: 140n },
       { trader: traders[5]!, asset: Asset.BASE, amount: 300n },
     ];
     await fund(env, m.id, fundings);
@@ -193,11 +194,11 @@ describe("proposals and challenges never run short of funds", () => {
       makeOrder(m.id, 0n, { trader: traders[i]!, side, quantity, limitPrice, nonce }, env.separator);
     orders = [
       o(0, "buy", 60n, 110n),
-      o(0, "buy", 50n, 105n, 2n), // with the one above: 6600 + 5250 > 10000, one of them is not covered
+      o(0, "buy", 50n, 105n, 2n), // 5250 fits half of 12000; the one above (6600) is not covered
       o(1, "buy", 40n, 120n),
       o(2, "buy", 100n, 98n),
       o(3, "sell", 100n, 95n),
-      o(3, "sell", 30n, 99n, 2n), // 100 + 30 > 120: one of them is not covered
+      o(3, "sell", 30n, 99n, 2n), // 100 and 30 each fit half of 200: both covered, 130 in all
       o(4, "sell", 70n, 101n),
       o(5, "sell", 90n, 104n),
     ];
@@ -322,8 +323,8 @@ describe("proposals and challenges never run short of funds", () => {
     const [buyer, seller, other] = makeTraders(3, "stale-lock");
     await fund(env, m.id, [
       { trader: buyer!, asset: Asset.QUOTE, amount: 1000n },
-      { trader: seller!, asset: Asset.BASE, amount: 10n },
-      { trader: other!, asset: Asset.QUOTE, amount: 500n },
+      { trader: seller!, asset: Asset.BASE, amount: 20n },
+      { trader: other!, asset: Asset.QUOTE, amount: 1000n },
     ]);
     const book = [
       makeOrder(m.id, 3n, { trader: buyer!, side: "buy", quantity: 10n, limitPrice: 100n }, env.separator),

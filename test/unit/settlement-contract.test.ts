@@ -12,7 +12,7 @@ import { applyCoverage, type Collateral } from "../../clearing/coverage.ts";
 import {
   MAX_BATCH_ORDERS,
   MAX_KEPT_PER_SIDE,
-  MAX_KEPT_PER_TRADER,
+  MAX_ORDERS_PER_TRADER_SIDE,
   MAX_UNION_ORDERS,
 } from "../../clearing/limits.ts";
 import { ORDER_TYPE_STRING, SECP256K1_N } from "../../protocol/constants.ts";
@@ -440,7 +440,7 @@ describe("escrow errors", () => {
     const max = (1n << 112n) - 1n;
     await fund(env, m.id, [
       { trader: t!, asset: Asset.QUOTE, amount: max },
-      { trader: t!, asset: Asset.BASE, amount: 10n },
+      { trader: t!, asset: Asset.BASE, amount: 20n }, // twice the sell: an order may need half the collateral
       { trader: buyer!, asset: Asset.QUOTE, amount: 1000n },
     ]);
     const c = clientFor(env, t!.privateKey);
@@ -658,7 +658,8 @@ describe("certification: clear()'s result, or the first wrong value", () => {
     traders = makeTraders(6, "certify");
     await fund(env, m.id, [
       ...traders.flatMap((t, i) => (i === 3 ? [] : [{ trader: t, asset: Asset.QUOTE, amount: 1_000_000n }])),
-      { trader: traders[3]!, asset: Asset.QUOTE, amount: 300n },
+      // b4 needs 300: exactly half (an order may need at most half its trader's collateral); b7 needs more.
+      { trader: traders[3]!, asset: Asset.QUOTE, amount: 600n },
       ...traders.map((t) => ({ trader: t, asset: Asset.BASE, amount: 1_000n })),
     ]);
     const o = (t: number, side: "buy" | "sell", q: bigint, l: bigint, nonce = 1n) =>
@@ -1115,17 +1116,22 @@ describe("the three attacks that succeeded on version 1, and a forced trade", ()
     const m = await newMarket(env, { bondWei: 10n ** 16n });
     const [tee, seller] = makeTraders(2, "forced");
     await fund(env, m.id, [
-      { trader: tee!, asset: Asset.QUOTE, amount: 20n },
-      { trader: seller!, asset: Asset.BASE, amount: 1n },
+      { trader: tee!, asset: Asset.QUOTE, amount: 40n },
+      { trader: seller!, asset: Asset.BASE, amount: 2n },
     ]);
     const o = (t: Trader, side: "buy" | "sell", q: bigint, l: bigint, nonce = 1n) =>
       makeOrder(m.id, 0n, { trader: t, side, quantity: q, limitPrice: l, nonce }, env.separator);
+    // Tee's buy at 20 is its third by id: in the whole set its two buys at 1 exclude it (trader-cap), and
+    // nothing trades; without them it is kept and trades.
     const high = o(tee!, "buy", 1n, 20n);
     let nonce = 1n;
-    let low = o(tee!, "buy", 20n, 1n, nonce);
-    while (BigInt(low.id) > BigInt(high.id)) low = o(tee!, "buy", 20n, 1n, ++nonce);
+    const lows: IdentifiedOrder[] = [];
+    while (lows.length < 2) {
+      const low = o(tee!, "buy", 1n, 1n, nonce++);
+      if (BigInt(low.id) < BigInt(high.id)) lows.push(low);
+    }
     const sell = o(seller!, "sell", 1n, 5n);
-    const book = [low, high, sell];
+    const book = [...lows, high, sell];
     await moveToEpoch(env, m, 1n);
     const collateral = await readCollateral(env, m.id, 0n, book);
     const input = {
@@ -1157,8 +1163,8 @@ describe("the three attacks that succeeded on version 1, and a forced trade", ()
     expect(c.resultHash).toBe(clear([], { market: m.id, epoch: 0n }).resultHash);
     // Every balance is back where it was; the attacker's bond went to the challenger.
     expect((await escrowOf(env, m.id, seller!.address, Asset.QUOTE)).free).toBe(0n);
-    expect((await escrowOf(env, m.id, seller!.address, Asset.BASE)).free).toBe(1n);
-    expect((await escrowOf(env, m.id, tee!.address, Asset.QUOTE)).free).toBe(20n);
+    expect((await escrowOf(env, m.id, seller!.address, Asset.BASE)).free).toBe(2n);
+    expect((await escrowOf(env, m.id, tee!.address, Asset.QUOTE)).free).toBe(40n);
     expect((await escrowOf(env, m.id, tee!.address, Asset.BASE)).free).toBe(0n);
     expect(await bondsOf(env, dev(2))).toBeGreaterThanOrEqual(m.bond);
     // A second challenge of the no-trade result with the same orders changes nothing.
@@ -1253,7 +1259,7 @@ describe("challenges", () => {
     await mismatch(encodeUnion(other.header, union2.header, entriesOf(union2, otherIds)));
   });
 
-  it("NoNewOrders (identical), ResultUnchanged (an order that changes nothing), MalformedBatch (length, flag)", async () => {
+  it("NoNewOrders (identical), ResultUnchanged (an order that changes nothing, in the new batch or the union only), MalformedBatch (length, flag)", async () => {
     const ids = new Set(standingSel.orders.map((x) => x.id));
     const identical = encodeUnion(standingSel.header, standingSel.header, entriesOf(standingSel, ids));
     await expectRevert(challengeCall(challenger(), m, 0n, proposer(), identical), "NoNewOrders", {});
@@ -1286,14 +1292,22 @@ describe("challenges", () => {
       "MalformedBatch",
       { length: 864n },
     );
-    // Flags are 1, 2 or 3 (bit 0 standing, bit 1 in the new batch): 0 and 4 are malformed.
+    // Flags are 0 to 3 (bit 0 standing, bit 1 in the new batch): 4 to 255 are malformed.
     const flagAt = 2 + 2 * 864;
-    for (const flag of ["00", "04"]) {
+    for (const flag of ["04", "80", "ff"]) {
       const bad = `${good.slice(0, flagAt)}${flag}${good.slice(flagAt + 2)}` as Hex;
       await expectRevert(challengeCall(challenger(), m, 0n, proposer(), bad), "MalformedBatch", {
         length: BigInt((good.length - 2) / 2),
       });
     }
+    // Flag 0 is valid: the added order in the union only (not in the new batch). It is an added order (no
+    // NoNewOrders), and here it changes nothing either.
+    const unionOnly = entries.map((e) => (e.standing ? e : { ...e, flag: 0 }));
+    await expectRevert(
+      challengeCall(challenger(), m, 0n, proposer(), encodeUnion(standingSel.header, same.header, unionOnly)),
+      "ResultUnchanged",
+      { resultHash: standing.resultHash },
+    );
     // An added order with a bad signature is checked (standing ones are not checked again).
     const forged = {
       ...extra,
@@ -1563,10 +1577,11 @@ describe("the effects' defensive checks (reachable only with injected collateral
       makeOrder(id, 0n, { trader: buyer!, side: "buy", quantity: 10n, limitPrice: 100n }, separator),
       makeOrder(id, 0n, { trader: seller!, side: "sell", quantity: 10n, limitPrice: 100n }, separator),
     ];
-    // The buyer's collateral injected as 1000 (it holds 999): certified, and the debit finds 999.
+    // The buyer's collateral injected as 2000 (an order may need half of it, 1000; it holds 999): certified,
+    // and the debit finds 999. The seller's as 20 (it holds 10, all its order needs).
     const injected = new Map<Hex, Collateral>([
-      [buyer!.address, { base: 0n, quote: 1000n }],
-      [seller!.address, { base: 10n, quote: 0n }],
+      [buyer!.address, { base: 0n, quote: 2000n }],
+      [seller!.address, { base: 20n, quote: 0n }],
     ]);
     const sel = selectBatch({
       market: id,
@@ -1582,8 +1597,8 @@ describe("the effects' defensive checks (reachable only with injected collateral
     await txFrom(env, me, harness, iface.encodeFunctionData("commit", [id, commitmentOf(id, 0n, batch, me)]));
     const data = harnessIface.encodeFunctionData("injectAndCall", [
       [buyer!.address, seller!.address],
-      [0n, 10n],
-      [1000n, 0n],
+      [0n, 20n],
+      [2000n, 0n],
       proposeData(id, 0n, batch),
     ]);
     await expectRevert(callFrom(env, me, harness, data), "InsufficientCollateral", {
@@ -1600,14 +1615,15 @@ describe("the effects' defensive checks (reachable only with injected collateral
 /**
  * Thousands of random books certified by the contract's own code (CertifyHarness: SmartMarket with the
  * coverage reads injected, one eth_call per book) against clearing/coverage.ts + clearing/clear.ts: ties,
- * amounts up to 2^112, traders with several orders, partial coverage. The whole book is the batch (with
- * batch.ts's header), and every fourth book also batch.ts's minimal selection; a neighbouring price must
- * revert. SMARTMARKET_LONG_PROPERTIES=1 runs twenty times as many books.
+ * amounts up to 2^111 (half a 112-bit collateral), traders with several orders of a side (trader-cap),
+ * partial coverage. The whole book is the batch (with batch.ts's header), and every fourth book also
+ * batch.ts's minimal selection; a neighbouring price must revert. SMARTMARKET_LONG_PROPERTIES=1 runs twenty times as many books.
  */
 describe("certification equals clear() on random books (CertifyHarness, injected collateral)", () => {
   const LONG = process.env.SMARTMARKET_LONG_PROPERTIES === "1";
   const BOOKS = LONG ? 40_000 : 2_000;
   const MAX = (1n << 112n) - 1n;
+  const HALF = MAX / 2n;
   const FEES = [0n, 7n, 1000n] as const;
   const TRADERS = makeTraders(6, "certify-clear");
   let harness: Hex;
@@ -1648,7 +1664,8 @@ describe("certification equals clear() on random books (CertifyHarness, injected
 
   type Amounts = "ties" | "spread" | "huge";
   // An order's (quantity, limit). Buys' limits lean higher than sells' so that most books trade; huge
-  // amounts reach 2^112: a sell's quantity (it needs that much BASE), a buy's quantity x limit (QUOTE).
+  // amounts reach 2^111, the most one order may need of a 112-bit collateral (half of it): a sell's quantity
+  // (it needs that much BASE), a buy's quantity x limit (QUOTE).
   const orderArb = (kind: Amounts, buy: boolean): fc.Arbitrary<{ quantity: bigint; limit: bigint }> => {
     if (kind === "ties")
       return fc.record({
@@ -1667,10 +1684,10 @@ describe("certification equals clear() on random books (CertifyHarness, injected
       fc.bigInt({ min: 1n, max: 3n }),
     );
     if (!buy)
-      return fc.record({ quantity: fc.oneof(fc.bigInt({ min: 1n, max: MAX }), fc.constant(MAX)), limit });
+      return fc.record({ quantity: fc.oneof(fc.bigInt({ min: 1n, max: HALF }), fc.constant(HALF)), limit });
     return limit.chain((l) =>
       fc.record({
-        quantity: fc.oneof(fc.bigInt({ min: 1n, max: MAX / l }), fc.constant(MAX / l)),
+        quantity: fc.oneof(fc.bigInt({ min: 1n, max: HALF / l }), fc.constant(HALF / l)),
         limit: fc.constant(l),
       }),
     );
@@ -1697,7 +1714,8 @@ describe("certification equals clear() on random books (CertifyHarness, injected
           ),
           { minLength: 2, maxLength: 16, size: "medium" },
         ),
-        // Per trader and asset: plenty, none, or a per-mille fraction of what its orders need.
+        // Per trader and asset: plenty, none, or a per-mille fraction of twice what its largest order needs
+        // (an order is covered by at most half the collateral).
         coverage: fc.array(fc.tuple(coverageArb, coverageArb), {
           minLength: TRADERS.length,
           maxLength: TRADERS.length,
@@ -1730,8 +1748,9 @@ describe("certification equals clear() on random books (CertifyHarness, injected
         const need = new Map<Hex, { base: bigint; quote: bigint }>();
         for (const { order } of signed) {
           const n = need.get(order.trader) ?? { base: 0n, quote: 0n };
-          if (order.side === "buy") n.quote += order.quantity * order.limitPrice;
-          else n.base += order.quantity;
+          const x = 2n * (order.side === "buy" ? order.quantity * order.limitPrice : order.quantity);
+          if (order.side === "buy" && x > n.quote) n.quote = x;
+          if (order.side === "sell" && x > n.base) n.base = x;
           need.set(order.trader, n);
         }
         const table = new Map<Hex, Collateral>();
@@ -1900,18 +1919,21 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
         fn,
         await callFrom(env, dev(0), env.settlement, iface.encodeFunctionData(fn, [])),
       )[0];
-    expect(await read("MAX_KEPT_PER_TRADER")).toBe(MAX_KEPT_PER_TRADER);
+    expect(await read("MAX_ORDERS_PER_TRADER_SIDE")).toBe(MAX_ORDERS_PER_TRADER_SIDE);
     expect(await read("MAX_KEPT_PER_SIDE")).toBe(MAX_KEPT_PER_SIDE);
     expect(await read("MAX_BATCH_ORDERS")).toBe(MAX_BATCH_ORDERS);
     expect(await read("MAX_UNION_ORDERS")).toBe(MAX_UNION_ORDERS);
-    expect([MAX_KEPT_PER_TRADER, MAX_KEPT_PER_SIDE, MAX_BATCH_ORDERS, MAX_UNION_ORDERS]).toEqual([
-      4n,
+    expect([MAX_ORDERS_PER_TRADER_SIDE, MAX_KEPT_PER_SIDE, MAX_BATCH_ORDERS, MAX_UNION_ORDERS]).toEqual([
+      2n,
       64n,
+      128n,
       512n,
-      1024n,
     ]);
-    // 1024 entries and two headers fit the 128 KiB a public mempool accepts.
-    expect(1024 * 127 + 2 * 432).toBeLessThan(128 * 1024);
+    // The old per-trader constant is gone from the ABI.
+    expect(iface.getFunction("MAX_KEPT_PER_TRADER")).toBeNull();
+    // 512 entries and two headers: 65,888 bytes, half the 128 KiB a public mempool accepts.
+    expect(512 * 127 + 2 * 432).toBe(65_888);
+    expect(512 * 127 + 2 * 432).toBeLessThan(128 * 1024);
   });
 
   it("OrderBelowMinimum: an order below the market's minQuantity, in a proposal, certify() and a union", async () => {
@@ -1951,65 +1973,174 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
     });
   });
 
-  it("a trader's 5th kept order is excluded (fill 0 though it crosses); a proposer that drops one of its first 4 is replaced by a challenge adding it", async () => {
-    const m = await newMarket(env, { bondWei: 10n ** 16n });
-    const [x, seller] = makeTraders(2, "fifth-order");
-    await fundAll(m.id, [x!, seller!]);
-    const buys = sortById([0n, 1n, 2n, 3n, 4n].map((n) => o(m, x!, "buy", 1n, 20n, n)));
-    const sell = o(m, seller!, "sell", 10n, 5n);
+  // The per-(trader, side) rule (docs/clearing.md, "Bounds"; issue 10, "a standing batch that cannot be
+  // challenged"). Attack it defeats: with a running total and a count of kept orders per trader, an order's
+  // kept status depended on every smaller kept order of its trader, so a standing batch that carried, for
+  // ~100 funded wallets, a large-id order without the wallet's smaller ones could only be challenged by a
+  // union carrying all of those (> 512 orders): unchallengeable. Now only the first two orders of a (trader,
+  // side) can be kept, funded or not, each with at most half the collateral.
+  it("a trader's 3rd buy is excluded (trader-cap) even when its first two are unfunded: fill 0 though it crosses and is covered", async () => {
+    const m = await newMarket(env);
+    const [x, y, seller] = makeTraders(3, "third-buy");
+    await fund(env, m.id, [
+      { trader: x!, asset: Asset.QUOTE, amount: 200n },
+      { trader: y!, asset: Asset.QUOTE, amount: 200n },
+      { trader: seller!, asset: Asset.BASE, amount: 40n },
+    ]);
+    // X's first two buys (by id) need 1,000 QUOTE each, more than half its 200: excluded (collateral). Its
+    // third needs 5 × 20 = 100, exactly half, and crosses: on the old contract (count of kept orders,
+    // running total) it was kept and filled.
+    const firsts = sortById([o(m, x!, "buy", 100n, 10n, 1n), o(m, x!, "buy", 100n, 10n, 2n)]);
+    let third = o(m, x!, "buy", 5n, 20n, 3n);
+    for (let n = 4n; third.id < firsts[1]!.id; n++) third = o(m, x!, "buy", 5n, 20n, n);
+    const buy = o(m, y!, "buy", 5n, 15n);
+    const sell = o(m, seller!, "sell", 10n, 10n);
+    const all = [...firsts, third, buy, sell];
     await moveToEpoch(env, m, 1n);
-    const collateral = await readCollateral(env, m.id, 0n, [...buys, sell]);
-    const honest = selectTrading(env, m.id, 0n, [...buys, sell], collateral);
-    expect(honest.excluded.map((e) => [e.order.id, e.reason])).toEqual([[buys[4]!.id, "trader-cap"]]);
-    expect(honest.clearing.volume).toBe(4n);
-    // Every order of the set in one batch: the contract counts X's kept orders and leaves the 5th out.
-    const all = encodeBatch(honest.header, sortById([...buys, sell]));
-    const c = await certify(env, m.id, 0n, all);
-    const fifth = sortById([...buys, sell]).findIndex((q) => q.id === buys[4]!.id);
-    expect(c.fills[fifth]).toBe(0n);
+    const collateral = await readCollateral(env, m.id, 0n, all);
+    const honest = selectTrading(env, m.id, 0n, all, collateral);
+    expect(honest.excluded.map((e) => [e.order.id, e.reason])).toEqual([
+      [firsts[0]!.id, "collateral"],
+      [firsts[1]!.id, "collateral"],
+      [third.id, "trader-cap"],
+    ]);
+    expect(honest.clearing.volume).toBe(5n);
+    expect(honest.clearing.fills.map((f) => f.id)).not.toContain(third.id);
+    // Every order in one batch: the contract counts X's buys and leaves the third out.
+    const batch = encodeBatch(honest.header, sortById(all));
+    const c = await certify(env, m.id, 0n, batch);
+    expect(c.fills[sortById(all).findIndex((q) => q.id === third.id)]).toBe(0n);
     expect(c.resultHash).toBe(honest.clearing.resultHash);
-    expect(tsCertify(m, collateral, all).resultHash).toBe(c.resultHash);
-    // The proposer leaves out X's smallest id: the 5th is then one of X's first four kept orders.
-    const dropped = buys[0]!;
-    const partial = selectTrading(env, m.id, 0n, [...buys.slice(1), sell], collateral);
-    const standing = await propose(env, dev(1), m, 0n, bytesToHex(partial.bytes));
-    expect(standing.resultHash).not.toBe(honest.clearing.resultHash);
-    const ch = selectChallenge(
-      {
-        market: m.id,
-        epoch: 0n,
-        domainSeparator: env.separator,
-        orders: [...buys, sell].map((q) => q.order),
-        collateral: lookupOf(collateral),
-      },
-      { header: partial.header, orders: partial.orders, resultHash: standing.resultHash },
+    expect(tsCertify(m, collateral, batch).resultHash).toBe(c.resultHash);
+    // Without its two smaller siblings it is X's first buy: kept, and it fills.
+    const alone = selectTrading(env, m.id, 0n, [third, buy, sell], collateral);
+    const c2 = await certify(env, m.id, 0n, bytesToHex(alone.bytes));
+    expect(c2.fills[alone.orders.findIndex((q) => q.id === third.id)]).toBe(5n);
+    expect(c2.resultHash).toBe(alone.clearing.resultHash);
+  });
+
+  it("an order needing more than half its trader's collateral is excluded (collateral); two buys needing exactly half each are both kept", async () => {
+    const m = await newMarket(env);
+    const [z, w, s1, s2] = makeTraders(4, "half-collateral");
+    // Odd collateral: the share is rounded down, 41 / 2 = 20 QUOTE and 9 / 2 = 4 BASE.
+    await fund(env, m.id, [
+      { trader: z!, asset: Asset.QUOTE, amount: 41n },
+      { trader: w!, asset: Asset.QUOTE, amount: 41n },
+      { trader: s1!, asset: Asset.BASE, amount: 9n },
+      { trader: s2!, asset: Asset.BASE, amount: 20n },
+    ]);
+    const z1 = o(m, z!, "buy", 1n, 20n, 1n); // needs 20: kept
+    const z2 = o(m, z!, "buy", 1n, 20n, 2n); // needs 20: kept too (40 <= 41 by construction)
+    const w1 = o(m, w!, "buy", 1n, 21n); // needs 21 > 20: excluded (the old running total kept it)
+    const big = o(m, s1!, "sell", 5n, 10n); // needs 5 BASE > 4: excluded
+    const small = o(m, s2!, "sell", 4n, 10n); // needs 4 of 10: kept
+    const all = [z1, z2, w1, big, small];
+    await moveToEpoch(env, m, 1n);
+    const collateral = await readCollateral(env, m.id, 0n, all);
+    const honest = selectTrading(env, m.id, 0n, all, collateral);
+    expect(honest.excluded.map((e) => [e.order.id, e.reason, e.needed])).toEqual(
+      sortById([w1, big]).map((q) => [q.id, "collateral", q.id === w1.id ? 21n : 5n]),
     );
-    if (ch.outcome !== "challenge") throw new Error(`expected a challenge, got ${ch.outcome}`);
-    expect(ch.union.entries.filter((e) => !e.standing).length).toBe(1);
-    expect(ch.orders.some((q) => q.id === dropped.id)).toBe(true);
-    const replaced = await challenge(env, dev(2), m, 0n, standing.submitter, bytesToHex(ch.bytes));
+    expect(honest.kept.map((q) => q.id)).toEqual(sortById([z1, z2, small]).map((q) => q.id));
+    expect(honest.clearing.volume).toBe(2n);
+    const orders = sortById(all);
+    const batch = encodeBatch(honest.header, orders);
+    const c = await certify(env, m.id, 0n, batch);
+    const fillOf = (q: IdentifiedOrder) => c.fills[orders.findIndex((x) => x.id === q.id)];
+    expect([fillOf(z1), fillOf(z2), fillOf(w1), fillOf(big), fillOf(small)]).toEqual([1n, 1n, 0n, 0n, 2n]);
+    expect(c.resultHash).toBe(honest.clearing.resultHash);
+    expect(tsCertify(m, collateral, batch).resultHash).toBe(c.resultHash);
+    // A proposal of the whole set applies the rule too, and its effects fit Z's collateral.
+    const p = await propose(env, dev(1), m, 0n, batch);
+    expect(p.resultHash).toBe(honest.clearing.resultHash);
+    expect((await escrowOf(env, m.id, z!.address, Asset.QUOTE)).free).toBe(41n - 2n * p.price);
+  });
+
+  it("a challenge with flag-0 entries: a standing batch carrying a trader's 3rd buy without its two smaller ones is replaced; the 3rd buy no longer fills", async () => {
+    const m = await newMarket(env, { bondWei: 10n ** 16n });
+    const [t, b, w, seller] = makeTraders(4, "flag-zero");
+    await fund(env, m.id, [
+      { trader: t!, asset: Asset.QUOTE, amount: 200n },
+      { trader: b!, asset: Asset.QUOTE, amount: 150n },
+      { trader: w!, asset: Asset.QUOTE, amount: 100n },
+      { trader: seller!, asset: Asset.BASE, amount: 20n },
+    ]);
+    // T's two smaller buys are kept (1 at 1 each: worse, far below the price; W's buy at 9 realises the
+    // worse edge, so the honest certificate does not carry them). T's 3rd buy (largest id) crosses.
+    const firsts = sortById([o(m, t!, "buy", 1n, 1n, 1n), o(m, t!, "buy", 1n, 1n, 2n)]);
+    let third = o(m, t!, "buy", 5n, 20n, 3n);
+    for (let n = 4n; third.id < firsts[1]!.id; n++) third = o(m, t!, "buy", 5n, 20n, n);
+    const buy = o(m, b!, "buy", 5n, 15n);
+    const edge = o(m, w!, "buy", 1n, 9n);
+    const sell = o(m, seller!, "sell", 10n, 10n);
+    await moveToEpoch(env, m, 1n);
+    const collateral = await readCollateral(env, m.id, 0n, [...firsts, third, buy, edge, sell]);
+    // The attacker's proposal: T's 3rd buy without its siblings is T's first: kept, it fills.
+    const attack = selectTrading(env, m.id, 0n, [third, buy, edge, sell], collateral);
+    expect(attack.clearing.fills.map((f) => f.id)).toContain(third.id);
+    const standing = await propose(env, dev(1), m, 0n, bytesToHex(attack.bytes));
+    const quoteAfterAttack = (await escrowOf(env, m.id, t!.address, Asset.QUOTE)).free;
+    expect(quoteAfterAttack).toBe(200n - 5n * standing.price);
+    // The honest clearing of every order: T's 3rd buy is excluded (trader-cap); its certificate is the
+    // standing batch without it.
+    const honest = selectTrading(env, m.id, 0n, [...firsts, third, buy, edge, sell], collateral);
+    expect(honest.excluded.map((e) => [e.order.id, e.reason])).toEqual([[third.id, "trader-cap"]]);
+    expect(honest.orders.map((q) => q.id)).toEqual(
+      attack.orders.filter((q) => q.id !== third.id).map((q) => q.id),
+    );
+    // The union: the standing batch (T's 3rd buy dropped from the new batch: flag 1; the others flag 3) and
+    // T's two smaller buys in the union only (flag 0), which exclude the 3rd. The new batch is the honest
+    // certificate. (The old contract reverted MalformedBatch on the first flag 0.)
+    const standingIds = new Set(attack.orders.map((q) => q.id));
+    const entries = sortById([...attack.orders, ...firsts]).map((q) => ({
+      order: q,
+      standing: standingIds.has(q.id),
+      flag: q.id === third.id ? 1 : standingIds.has(q.id) ? 3 : 0,
+    }));
+    expect(entries.filter((e) => e.flag === 0).length).toBe(2);
+    const union = encodeUnion(attack.header, honest.header, entries);
+    // A flag-0 entry's signature is checked in the union's pass, like an added order's (flag 2).
+    const forged = { ...firsts[0]!, order: signWith(firsts[0]!.order, b!.privateKey, env.separator).order };
+    const withForged = entries.map((e) => (e.order.id === forged.id ? { ...e, order: forged } : e));
+    await expectRevert(
+      challengeCall(dev(2), m, 0n, dev(1), encodeUnion(attack.header, honest.header, withForged)),
+      "InvalidSigner",
+      {
+        index: BigInt(entries.findIndex((e) => e.order.id === forged.id)),
+        orderId: forged.id,
+        recovered: b!.address,
+        trader: t!.address,
+      },
+    );
+    const replaced = await challenge(env, dev(2), m, 0n, dev(1), union);
     expect(replaced.resultHash).toBe(honest.clearing.resultHash);
+    expect(replaced.resultHash).not.toBe(standing.resultHash);
     expect(replaced.replaced).toBe(dev(1));
+    // The new standing batch is the honest certificate (flags 2 and 3 under the union header).
+    expect(replaced.batchHash).toBe(honest.batchHash);
+    expect(await recordOnChain(env, m.id, 0n)).toBe(recordOf(honest.batchHash, dev(2), replaced.feeTotal));
+    // T's 3rd buy no longer fills: its payment was undone, nothing else of T's fills.
+    expect((await escrowOf(env, m.id, t!.address, Asset.QUOTE)).free).toBe(200n);
+    expect((await escrowOf(env, m.id, t!.address, Asset.BASE)).free).toBe(0n);
+    expect((await escrowOf(env, m.id, b!.address, Asset.BASE)).free).toBe(5n);
   });
 
   it("SideOverCap and CapNotTight: only the rule's threshold (exactly the top 64 of a cut side) certifies", async () => {
     const m = await newMarket(env);
-    const buyers = makeTraders(17, "side-cap-buyers");
+    const buyers = makeTraders(33, "side-cap-buyers");
     const [seller] = makeTraders(1, "side-cap-seller");
     await fundAll(m.id, [...buyers, seller!]);
-    // 65 kept buys (4 per trader at limits 101..116, and one at 100), one sell of 30 at 90: the buy side
+    // 65 kept buys (2 per trader at limits 101..132, and one at 100), one sell of 30 at 90: the buy side
     // is cut to 64, the buy at 100 is out.
     const buys = buyers.flatMap((t, i) =>
-      i < 16
-        ? [0n, 1n, 2n, 3n].map((n) => o(m, t, "buy", 1n, 101n + BigInt(i), n))
-        : [o(m, t, "buy", 1n, 100n)],
+      i < 32 ? [0n, 1n].map((n) => o(m, t, "buy", 1n, 101n + BigInt(i), n)) : [o(m, t, "buy", 1n, 100n)],
     );
     const sell = o(m, seller!, "sell", 30n, 90n);
     await moveToEpoch(env, m, 1n);
     const collateral = await readCollateral(env, m.id, 0n, [...buys, sell]);
     const honest = selectTrading(env, m.id, 0n, [...buys, sell], collateral);
     expect(honest.cut.map((x) => x.order.limitPrice)).toEqual([100n]);
-    expect(honest.header.buy.capLimit).toBe(101n); // the last in: the largest id of the four at 101
+    expect(honest.header.buy.capLimit).toBe(101n); // the last in: the larger id of the two at 101
     expect(honest.header.sell).toMatchObject(NO_CUT.sell);
     const c = await certify(env, m.id, 0n, bytesToHex(honest.bytes));
     expect(c.resultHash).toBe(honest.clearing.resultHash);
@@ -2072,7 +2203,7 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
     );
   });
 
-  it("the dust flood: 900 + 900 crossing 1-unit orders certify to 64 a side; the node's proposal fits; BatchTooLarge past 512 and 1024; challenges by priority", async () => {
+  it("the dust flood: 900 + 900 crossing 1-unit orders certify to 64 a side; the node's proposal fits; BatchTooLarge past 128 and 512; challenges by priority", async () => {
     const m = await newMarket(env, { bondWei: 10n ** 16n });
     const buyers = makeTraders(225, "flood-buyers");
     const sellers = makeTraders(225, "flood-sellers");
@@ -2082,29 +2213,15 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
       ...[...buyers, lowTrader!, highTrader!].map((t) => ({ trader: t, asset: Asset.QUOTE, amount: 1000n })),
       ...sellers.map((t) => ({ trader: t, asset: Asset.BASE, amount: 10n })),
     ]);
-    // Each trader posts 4 orders. The first 64 of each side post 3 at a poor limit and 1 at the best limit
-    // with the largest id of the four (nonce ground), so that the certificate needs all four of each: the
-    // largest certificate the rule can need, 2 × 64 × 4 = 512 orders.
+    // Each trader posts 4 orders of one side: only its 2 smallest ids can be kept (the other 2: trader-cap).
+    // The first 32 of each side post all four at the best limit (2 kept each: 64 a side at the best limit),
+    // the others at poorer limits: every kept order is covered, the side cap cuts all but the 64 best.
     const flood: IdentifiedOrder[] = [];
-    const byTrader = new Map<Hex, IdentifiedOrder[]>();
     const post = (t: Trader, side: "buy" | "sell", i: number) => {
       const best = side === "buy" ? 200n : 50n;
       const poor = (j: number) =>
         side === "buy" ? 150n + BigInt((i * 7 + j) % 50) : 51n + BigInt((i * 7 + j) % 50);
-      const mine: IdentifiedOrder[] = [];
-      if (i < 64) {
-        const fillers = [0, 1, 2].map((j) => o(m, t, side, 1n, side === "buy" ? 150n : 100n, BigInt(j)));
-        const top = fillers
-          .map((f) => f.id)
-          .sort()
-          .at(-1)!;
-        let nonce = 3n;
-        let topOrder = o(m, t, side, 1n, best, nonce);
-        while (topOrder.id < top) topOrder = o(m, t, side, 1n, best, ++nonce);
-        mine.push(...fillers, topOrder);
-      } else for (const j of [0, 1, 2, 3]) mine.push(o(m, t, side, 1n, poor(j), BigInt(j)));
-      flood.push(...mine);
-      byTrader.set(t.address, mine);
+      for (const j of [0, 1, 2, 3]) flood.push(o(m, t, side, 1n, i < 32 ? best : poor(j), BigInt(j)));
     };
     for (const [i, t] of buyers.entries()) post(t, "buy", i);
     for (const [i, t] of sellers.entries()) post(t, "sell", i);
@@ -2114,11 +2231,14 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
     await moveToEpoch(env, m, 1n);
     const collateral = await readMany(m, [...buyers, ...sellers, lowTrader!, highTrader!]);
     const sel = selectTrading(env, m.id, 0n, flood, collateral);
-    expect(sel.kept.length).toBe(1800);
-    expect(sel.cut.length).toBe(1800 - 128);
+    expect(sel.kept.length).toBe(900);
+    expect(sel.excluded.length).toBe(900);
+    expect(sel.excluded.every((e) => e.reason === "trader-cap")).toBe(true);
+    expect(sel.cut.length).toBe(900 - 128);
     expect(sel.clearing.fills.length).toBe(128);
     expect(sel.clearing.volume).toBe(64n);
-    expect(sel.orders.length).toBe(512);
+    // The certificate is the in-orders: 64 + 64 = 128 orders, MAX_BATCH_ORDERS.
+    expect(sel.orders.length).toBe(128);
     const c = await certify(env, m.id, 0n, bytesToHex(sel.bytes));
     expect(c.resultHash).toBe(sel.clearing.resultHash);
     expect(c.fills.filter((f) => f > 0n).length).toBe(128);
@@ -2126,22 +2246,22 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
     // Past the bounds: checked with the length, before the commitment (no commit made for these).
     const zeros = (n: number) => `0x${"00".repeat(432 + 126 * n)}` as Hex;
     await expectRevert(
-      callFrom(env, dev(3), env.settlement, proposeData(m.id, 0n, zeros(513)), m.bond),
+      callFrom(env, dev(3), env.settlement, proposeData(m.id, 0n, zeros(129)), m.bond),
       "BatchTooLarge",
-      { orders: 513n, max: 512n },
+      { orders: 129n, max: 128n },
     );
-    await expectRevert(certify(env, m.id, 0n, zeros(513)), "BatchTooLarge", { orders: 513n, max: 512n });
-    // 512 orders pass the length check (the zero header then fails its first check).
-    await expectRevert(certify(env, m.id, 0n, zeros(512)), "PriceOutOfRange", { price: 0n });
-    // The node's proposal: the whole 64 + 64 certificate, 512 orders.
+    await expectRevert(certify(env, m.id, 0n, zeros(129)), "BatchTooLarge", { orders: 129n, max: 128n });
+    // 128 orders pass the length check (the zero header then fails its first check).
+    await expectRevert(certify(env, m.id, 0n, zeros(128)), "PriceOutOfRange", { price: 0n });
+    // The node's proposal: the whole 64 + 64 certificate, 128 orders.
     const proposal = await propose(env, dev(1), m, 0n, bytesToHex(sel.bytes));
     expect(proposal.resultHash).toBe(sel.clearing.resultHash);
-    expect(proposal.gasUsed).toBeLessThan(15_000_000n);
+    expect(proposal.gasUsed).toBeLessThan(5_000_000n);
     const unionOf = (n: number) => `0x${"00".repeat(2 * 432 + 127 * n)}` as Hex;
     const challengeRaw = (union: Hex) =>
       callFrom(env, dev(3), env.settlement, challengeData(m.id, 0n, dev(1), union), m.bond);
-    await expectRevert(challengeRaw(unionOf(1025)), "BatchTooLarge", { orders: 1025n, max: 1024n });
-    expect((await revertOf(challengeRaw(unionOf(1024)))).errorName).toBe("NotCommitted");
+    await expectRevert(challengeRaw(unionOf(513)), "BatchTooLarge", { orders: 513n, max: 512n });
+    expect((await revertOf(challengeRaw(unionOf(512)))).errorName).toBe("NotCommitted");
 
     // A lower-priority order added to the full standing batch: cut by the standing threshold, same result.
     const standing = { header: sel.header, orders: sel.orders, resultHash: proposal.resultHash };
@@ -2154,27 +2274,27 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
     });
     // The node does not even try: the cut order is no part of the union's certificate.
     expect(selectChallenge(nodeInput([lowOrder]), standing).outcome).toBe("no-new-orders");
-    // (512 standing orders and the added one: the first standing order is dropped from the new batch (flag 1),
-    // which keeps it at 512; ResultUnchanged comes before the new batch is certified.)
+    // (128 standing orders, and the added one in the union only, flag 0, so that the new batch stays at 128;
+    // ResultUnchanged comes before the new batch is certified.)
     const low = encodeUnion(
       sel.header,
       sel.header,
       sortById([...sel.orders, lowOrder]).map((x) => ({
         order: x,
         standing: x.id !== lowOrder.id,
-        flag: x.id === sel.orders[0]!.id ? 1 : undefined,
+        flag: x.id === lowOrder.id ? 0 : 3,
       })),
     );
     await expectRevert(challengeCall(dev(2), m, 0n, dev(1), low), "ResultUnchanged", {
       resultHash: proposal.resultHash,
     });
     // A higher-priority one replaces it: it enters, the worst of the 64 buys at 200 is cut. The new batch is the
-    // union set's own certificate (<= 512); the union is the standing batch and it.
+    // union set's own certificate (<= 128); the union is the standing batch and it.
     const ch = selectChallenge(nodeInput([lowOrder, highOrder]), standing);
     if (ch.outcome !== "challenge") throw new Error(`expected a challenge, got ${ch.outcome}`);
     expect(ch.added).toBe(1);
     expect(ch.header.buy.capLimit).toBe(200n);
-    expect(ch.orders.length).toBeLessThanOrEqual(512);
+    expect(ch.orders.length).toBeLessThanOrEqual(128);
     const union = bytesToHex(ch.bytes);
     const replaced = await challenge(env, dev(2), m, 0n, dev(1), union);
     expect(replaced.resultHash).toBe(ch.selection.clearing.resultHash);
@@ -2182,7 +2302,7 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
     expect(replaced.batchHash).toBe(ch.batchHash);
     expect(replaced.gasUsed).toBeLessThan(30_000_000n);
     console.log(
-      `dust flood: proposal of 512 orders (64 + 64 in) ${proposal.gasUsed} gas, ${sel.bytes.length} bytes; ` +
+      `dust flood: proposal of 128 orders (64 + 64 in) ${proposal.gasUsed} gas, ${sel.bytes.length} bytes; ` +
         `challenge with a union of ${ch.union.entries.length} entries (new batch ${ch.orders.length}) ` +
         `${replaced.gasUsed} gas, ${ch.bytes.length} bytes`,
     );
@@ -2191,10 +2311,10 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
   // The padded union (docs/certified-settlement.md, "Attacks this defeats"): an attacker proposes a batch
   // that leaves out an honest order, then challenges its own proposal with a union padded with valid orders
   // of fresh unfunded wallets (excluded by coverage) and one order that changes the result. Before the fix
-  // the whole union (up to 1024 entries) became the standing batch, and no honest union could carry it and
-  // add an order. Now the new standing batch is the union's entries flagged for it (bit 1), at most 512.
+  // the whole union (up to MAX_UNION_ORDERS entries) became the standing batch, and no honest union could carry
+  // it and add an order. Now the new standing batch is the union's entries flagged for it (bit 1), at most 128.
   // Everything below is built from the documented byte layout (settlement-fixture's encoder) and the ABI.
-  it("the padded union: a new batch over 512 reverts BatchTooLarge; one of 512 stands and an honest challenge still fits and replaces it", async () => {
+  it("the padded union: a new batch over 128 reverts BatchTooLarge; one of 128 stands and an honest challenge still fits and replaces it", async () => {
     const m = await newMarket(env, { bondWei: 10n ** 16n });
     const [a, b, h, z] = makeTraders(4, "padded-union");
     await fundAll(m.id, [a!, b!, h!, z!]);
@@ -2205,7 +2325,7 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
     const honest = o(h!, "buy", 10n, 15n); // the order the attacker leaves out
     const extra = o(z!, "buy", 1n, 13n); // the attacker's own order that changes the result
     // Padding: one valid order per fresh wallet, none funded: coverage excludes them all.
-    const padding = makeTraders(1024, "padded-union-padding").map((t) => o(t, "buy", 1n, 1n));
+    const padding = makeTraders(512, "padded-union-padding").map((t) => o(t, "buy", 1n, 1n));
     await moveToEpoch(env, m, 1n);
     // The padding's wallets have no collateral (a lookup gives 0 for a trader it does not know).
     const collateral = await readCollateral(env, m.id, 0n, [sell, buy, honest, extra]);
@@ -2217,17 +2337,17 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
     const standingIds = new Set(s0.orders.map((x) => x.id));
     const entriesWith = (pad: readonly IdentifiedOrder[]) =>
       sortById([...withExtra.orders, ...pad]).map((x) => ({ order: x, standing: standingIds.has(x.id) }));
-    const full = entriesWith(padding.slice(0, 1024 - withExtra.orders.length));
-    expect(full.length).toBe(1024);
+    const full = entriesWith(padding.slice(0, 512 - withExtra.orders.length));
+    expect(full.length).toBe(512);
     // Every entry flagged for the new batch, as the old contract would have stored them: refused.
     await expectRevert(
       challengeCall(attacker, m, 0n, attacker, encodeUnion(s0.header, withExtra.header, full)),
       "BatchTooLarge",
-      { orders: 1024n, max: 512n },
+      { orders: 512n, max: 128n },
     );
-    // A new batch of 512 (the most a standing batch can be now): it stands.
-    const kept = entriesWith(padding.slice(0, 512 - withExtra.orders.length));
-    expect(kept.length).toBe(512);
+    // A new batch of 128 (the most a standing batch can be now): it stands.
+    const kept = entriesWith(padding.slice(0, 128 - withExtra.orders.length));
+    expect(kept.length).toBe(128);
     const padded = encodeUnion(s0.header, withExtra.header, kept);
     const self = await challenge(env, attacker, m, 0n, attacker, padded);
     expect(self.resultHash).toBe(withExtra.clearing.resultHash);
@@ -2243,7 +2363,7 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
     expect(rebuilt?.batchHash).toBe(self.batchHash);
     expect(bytesToHex(rebuilt!.bytes)).toBe(newBatch);
 
-    // The honest challenge: the standing batch is the new batch (512 orders), and the union adds the left-out
+    // The honest challenge: the standing batch is the new batch (128 orders), and the union adds the left-out
     // order; the padding is dropped from the next new batch (flag 1). It fits, it passes StandingMismatch.
     const nodeInput = {
       market: m.id,
@@ -2260,10 +2380,10 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
     const ch = selectChallenge(nodeInput, standing);
     if (ch.outcome !== "challenge") throw new Error(`expected a challenge, got ${ch.outcome}`);
     expect(ch.added).toBe(1);
-    expect(ch.union.entries.length).toBe(513);
+    expect(ch.union.entries.length).toBe(129);
     expect(ch.orders.length).toBeLessThanOrEqual(4);
     const dropped = ch.union.entries.filter((e) => e.inNewBatch === false).length;
-    expect(dropped).toBeGreaterThanOrEqual(508);
+    expect(dropped).toBeGreaterThanOrEqual(124);
     const flagOf = (id: Hex) => {
       const e = ch.union.entries[sortById([...standing.orders, honest]).findIndex((x) => x.id === id)]!;
       return (e.standing ? 1 : 0) | (e.inNewBatch === false ? 0 : 2);
@@ -2272,16 +2392,21 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
     expect(flagOf(sell.id)).toBe(3);
     expect(flagOf(padding[0]!.id)).toBe(1);
     const honestUnion = bytesToHex(ch.bytes);
-    // The largest challenge the bounds allow, measured (eth_estimateGas, not sent): the 512 standing orders
-    // (the padding dropped, flag 1), the left-out order and 508 more fresh-wallet orders added (flag 2): 1021
-    // entries, 509 signatures, a new batch of 512.
+    // The largest challenge the bounds allow, measured (eth_estimateGas, not sent): the 128 standing orders
+    // (the padding dropped, flag 1), the left-out order and 383 more fresh-wallet orders added, as many into the
+    // new batch as fit (flag 2), the rest into the union only (flag 0): 512 entries, 384 signatures, a new
+    // batch of 128.
     const keptIds = new Set(withExtra.orders.map((x) => x.id));
-    const worst = sortById([...standing.orders, honest, ...padding.slice(512, 1020)]).map((x) => {
+    const room = 128 - withExtra.orders.length - 1;
+    const intoNew = new Set(padding.slice(128, 128 + room).map((x) => x.id));
+    const worst = sortById([...standing.orders, honest, ...padding.slice(128, 511)]).map((x) => {
       const isStanding = standing.orders.some((y) => y.id === x.id);
-      return { order: x, standing: isStanding, flag: isStanding ? (keptIds.has(x.id) ? 3 : 1) : 2 };
+      const flag = isStanding ? (keptIds.has(x.id) ? 3 : 1) : x.id === honest.id || intoNew.has(x.id) ? 2 : 0;
+      return { order: x, standing: isStanding, flag };
     });
-    expect(worst.length).toBe(1021);
-    expect(worst.filter((e) => e.flag !== 1).length).toBe(512);
+    expect(worst.length).toBe(512);
+    expect(worst.filter((e) => e.flag >= 2).length).toBe(128);
+    expect(worst.filter((e) => e.flag === 0).length).toBe(383 - room);
     const worstUnion = encodeUnion(withExtra.header, ch.header, worst);
     await commit(env, dev(2), m.id, 0n, worstUnion);
     const worstGas = await env.provider.estimateGas({
@@ -2295,16 +2420,16 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
     // third certification, which checks none).
     const worstNewBatch = encodeBatch(
       ch.header,
-      worst.filter((e) => e.flag !== 1).map((e) => e.order),
+      worst.filter((e) => e.flag >= 2).map((e) => e.order),
     );
     const newBatchGas = await env.provider.estimateGas({
       from: dev(2),
       to: env.settlement,
       data: iface.encodeFunctionData("certify", [m.id, 0n, worstNewBatch]),
     });
-    // The same union with a flag 0 or 4: MalformedBatch.
+    // The same union with a flag 4 or 255: MalformedBatch.
     const flagAt = 2 + 2 * 864;
-    for (const flag of ["00", "04"]) {
+    for (const flag of ["04", "ff"]) {
       const bad = `${honestUnion.slice(0, flagAt)}${flag}${honestUnion.slice(flagAt + 2)}` as Hex;
       await expectRevert(challengeCall(dev(2), m, 0n, attacker, bad), "MalformedBatch", {
         length: BigInt(ch.bytes.length),
@@ -2331,51 +2456,55 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
     expect(replaced.batchHash).toBe(keccak256(encodeBatch(ch.header, ch.orders)).toLowerCase());
     expect(await bondsOf(env, dev(2))).toBeGreaterThanOrEqual(m.bond);
     console.log(
-      `padded union: attacker's self-challenge (512 new-batch orders) ${self.gasUsed} gas; honest challenge ` +
-        `(union of 513, 512 standing of which ${dropped} dropped, new batch ${ch.orders.length}) ${replaced.gasUsed} gas; ` +
-        `proposal ${proposal.gasUsed}; the largest challenge (union of 1021, new batch 512) ${worstGas} gas (estimate), ` +
-        `${(worstUnion.length - 2) / 2} bytes; its new batch (512) through certify() ${newBatchGas} gas (estimate)`,
+      `padded union: attacker's self-challenge (128 new-batch orders) ${self.gasUsed} gas; honest challenge ` +
+        `(union of 129, 128 standing of which ${dropped} dropped, new batch ${ch.orders.length}) ${replaced.gasUsed} gas; ` +
+        `proposal ${proposal.gasUsed}; the largest challenge (union of 512, new batch 128) ${worstGas} gas (estimate), ` +
+        `${(worstUnion.length - 2) / 2} bytes; its new batch (128) through certify() ${newBatchGas} gas (estimate)`,
     );
   }, 240_000);
 
   it("NewBatchMismatch: a new batch that certifies under the union's header to another result", async () => {
-    // tee's buy at 5 (smaller id) takes 5 of its 30 quote, so its buy of 2 at 15 (30 quote) is excluded in the
-    // union. A new batch without the buy at 5 (and without another buyer's 2 at 15) keeps tee's 2 at 15
-    // instead: the same sums and edges (a buy at 5 by a fourth trader realises the worse edge), other fills.
+    // Tee has three buys; in the union its 2 at 15 (largest id) is its third and excluded (trader-cap). A new
+    // batch without tee's first buy (and without another buyer's 2 at 15) makes it tee's second: kept, it fills
+    // instead, with the same sums and edges (tee's other buy at 5 and a fifth trader's realise the worse edge),
+    // so other fills under the same header.
     const m = await newMarket(env, { bondWei: 10n ** 16n });
     const [a, u, tee, w, v] = makeTraders(5, "new-batch-mismatch");
     await fund(env, m.id, [
-      { trader: a!, asset: Asset.BASE, amount: 4n },
-      { trader: u!, asset: Asset.QUOTE, amount: 30n },
-      { trader: tee!, asset: Asset.QUOTE, amount: 30n },
-      { trader: w!, asset: Asset.QUOTE, amount: 24n },
-      { trader: v!, asset: Asset.QUOTE, amount: 5n },
+      { trader: a!, asset: Asset.BASE, amount: 8n },
+      { trader: u!, asset: Asset.QUOTE, amount: 60n },
+      { trader: tee!, asset: Asset.QUOTE, amount: 60n },
+      { trader: w!, asset: Asset.QUOTE, amount: 48n },
+      { trader: v!, asset: Asset.QUOTE, amount: 10n },
     ]);
     const o = (t: Trader, side: "buy" | "sell", q: bigint, l: bigint, nonce = 1n) =>
       makeOrder(m.id, 0n, { trader: t, side, quantity: q, limitPrice: l, nonce }, env.separator);
     const sellA = o(a!, "sell", 4n, 10n);
     const o1 = o(u!, "buy", 2n, 15n);
-    let o0 = o(tee!, "buy", 1n, 5n);
-    const o2 = o(tee!, "buy", 2n, 15n, 100n);
-    for (let n = 2n; o0.id > o2.id; n++) o0 = o(tee!, "buy", 1n, 5n, n);
+    const [t0, t1] = sortById([o(tee!, "buy", 1n, 5n, 1n), o(tee!, "buy", 1n, 5n, 2n)]);
+    let t2 = o(tee!, "buy", 2n, 15n, 100n);
+    for (let n = 101n; t2.id < t1!.id; n++) t2 = o(tee!, "buy", 2n, 15n, n);
     const bw = o(w!, "buy", 2n, 12n);
     const bv = o(v!, "buy", 1n, 5n);
     await moveToEpoch(env, m, 1n);
-    const collateral = await readCollateral(env, m.id, 0n, [sellA, o1, o0, bw, bv]);
-    const s = selectTrading(env, m.id, 0n, [sellA, o1, o0], collateral);
-    const standing = await propose(env, dev(1), m, 0n, bytesToHex(s.bytes));
-    const u1 = selectTrading(env, m.id, 0n, [sellA, o1, o0, o2, bw, bv], collateral);
-    const newIds = new Set([sellA.id, o2.id, bw.id, bv.id]);
-    const standingIds = new Set(s.orders.map((x) => x.id));
-    expect(standingIds).toEqual(new Set([sellA.id, o1.id, o0.id]));
-    const entries = sortById([sellA, o1, o0, o2, bw, bv]).map((x) => ({
+    const collateral = await readCollateral(env, m.id, 0n, [sellA, o1, t0!, t1!, t2, bw, bv]);
+    // The standing batch: the certificate of (sellA, o1, t0, t1) with both of tee's buys at 5 in it.
+    const s = selectTrading(env, m.id, 0n, [sellA, o1, t0!, t1!], collateral);
+    const standingOrders = sortById([sellA, o1, t0!, t1!]);
+    const standing = await propose(env, dev(1), m, 0n, encodeBatch(s.header, standingOrders));
+    expect(standing.resultHash).toBe(s.clearing.resultHash);
+    const u1 = selectTrading(env, m.id, 0n, [sellA, o1, t0!, t1!, t2, bw, bv], collateral);
+    expect(u1.excluded.map((e) => [e.order.id, e.reason])).toEqual([[t2.id, "trader-cap"]]);
+    const newIds = new Set([sellA.id, t1!.id, t2.id, bw.id, bv.id]);
+    const standingIds = new Set(standingOrders.map((x) => x.id));
+    const entries = sortById([sellA, o1, t0!, t1!, t2, bw, bv]).map((x) => ({
       order: x,
       standing: standingIds.has(x.id),
       flag: (standingIds.has(x.id) ? 1 : 0) | (newIds.has(x.id) ? 2 : 0),
     }));
     const union = encodeUnion(s.header, u1.header, entries);
     const other = clear(
-      [sellA, o2, bw, bv].map((x) => ({
+      [sellA, t1!, t2, bw, bv].map((x) => ({
         id: x.id,
         side: x.order.side,
         limitPrice: x.order.limitPrice,
@@ -2384,12 +2513,13 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
       { market: m.id, epoch: 0n },
     );
     expect(other.price).toBe(u1.clearing.price);
+    expect(other.resultHash).not.toBe(u1.clearing.resultHash);
     await expectRevert(challengeCall(dev(2), m, 0n, dev(1), union), "NewBatchMismatch", {
       unionResultHash: u1.clearing.resultHash,
       newBatchResultHash: other.resultHash,
     });
     // With every standing order kept in the new batch (flag 3; added orders are always in it), it passes.
-    const fixed = sortById([sellA, o1, o0, o2, bw, bv]).map((x) => ({
+    const fixed = sortById([sellA, o1, t0!, t1!, t2, bw, bv]).map((x) => ({
       order: x,
       standing: standingIds.has(x.id),
     }));

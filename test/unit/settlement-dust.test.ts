@@ -4,7 +4,12 @@
 // cases against the contract are in settlement-contract.test.ts ("issue 10").
 import { describe, expect, it } from "vitest";
 import { clear } from "../../clearing/clear.ts";
-import { MAX_BATCH_ORDERS, MAX_KEPT_PER_SIDE } from "../../clearing/limits.ts";
+import {
+  MAX_BATCH_ORDERS,
+  MAX_KEPT_PER_SIDE,
+  MAX_ORDERS_PER_TRADER_SIDE,
+  MAX_UNION_ORDERS,
+} from "../../clearing/limits.ts";
 import { applySideCap, comparePriority, noCutThreshold } from "../../clearing/side-cap.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import {
@@ -139,13 +144,15 @@ describe("the side cap (clearing/side-cap.ts)", () => {
 describe("a dust flood (900 + 900 crossing 1-unit orders)", () => {
   const s = selected(flood);
 
-  it("selects 64 in-orders a side, a certificate of at most 512 orders, and certifies to clear() of them", () => {
+  it("selects 64 in-orders a side, a certificate of those 128 orders only, and certifies to clear() of them", () => {
     const kept = keptIds(flood, unlimited);
     const inSet = inIds(flood, kept);
-    expect(s.kept.length).toBe(1800);
-    expect(s.cut.length).toBe(1800 - 128);
-    expect(s.orders.length).toBeLessThanOrEqual(Number(MAX_BATCH_ORDERS));
-    expect(s.orders.filter((o) => inSet.has(o.id)).length).toBe(128); // a cut side carries every in-order
+    // Each trader's first two orders of its side are kept, the other two excluded (trader-cap).
+    expect(s.kept.length).toBe(900);
+    expect(s.excluded.filter((x) => x.reason === "trader-cap").length).toBe(900);
+    expect(s.cut.length).toBe(900 - 128);
+    expect(s.orders.length).toBe(Number(MAX_BATCH_ORDERS));
+    expect(s.orders.every((o) => inSet.has(o.id))).toBe(true); // a cut side carries every in-order
     const expected = clear(
       flood
         .filter((o) => inSet.has(o.id))
@@ -160,11 +167,11 @@ describe("a dust flood (900 + 900 crossing 1-unit orders)", () => {
     expect(s.clearing).toEqual(expected);
     const c = certifyBatchBytes(context, s.bytes);
     expect(c.resultHash).toBe(expected.resultHash);
-    expect(c.cut.filter((x) => x).length).toBe(s.orders.length - 128);
+    expect(c.cut.filter((x) => x).length).toBe(0);
     // The header's thresholds are the 64th in-order of each side.
     for (const side of ["buy", "sell"] as const) {
       const ranked = flood
-        .filter((o) => o.order.side === side)
+        .filter((o) => o.order.side === side && kept.has(o.id))
         .map((o) => ({ id: o.id, side, limitPrice: o.order.limitPrice }))
         .sort((a, b) => comparePriority(side, a, b));
       expect(s.header[side].capLimit).toBe(ranked[63]!.limitPrice);
@@ -172,15 +179,15 @@ describe("a dust flood (900 + 900 crossing 1-unit orders)", () => {
     }
   });
 
-  it("BatchTooLarge: 513 orders in a batch, 1025 entries in a union (after MalformedBatch)", () => {
+  it("BatchTooLarge: 129 orders in a batch, 513 entries in a union (after MalformedBatch)", () => {
     const batch = (n: number) => new Uint8Array(432 + 126 * n);
-    expectCertError(() => certifyBatchBytes(context, batch(513)), "BatchTooLarge", {
-      orders: 513n,
-      max: 512n,
+    expectCertError(() => certifyBatchBytes(context, batch(129)), "BatchTooLarge", {
+      orders: 129n,
+      max: 128n,
     });
-    expectCertError(() => certifyBatchBytes(context, batch(512)), "PriceOutOfRange", { price: 0n });
-    expectCertError(() => certifyBatchBytes(context, new Uint8Array(432 + 126 * 513 + 1)), "MalformedBatch", {
-      length: BigInt(432 + 126 * 513 + 1),
+    expectCertError(() => certifyBatchBytes(context, batch(128)), "PriceOutOfRange", { price: 0n });
+    expectCertError(() => certifyBatchBytes(context, new Uint8Array(432 + 126 * 129 + 1)), "MalformedBatch", {
+      length: BigInt(432 + 126 * 129 + 1),
     });
     const union = (n: number) => new Uint8Array(864 + 127 * n);
     const challenge = {
@@ -188,36 +195,37 @@ describe("a dust flood (900 + 900 crossing 1-unit orders)", () => {
       standingSubmitter: `0x${"11".repeat(20)}` as Hex,
       record: `0x${"22".repeat(32)}` as Hex,
     };
-    expectCertError(() => certifyChallenge({ ...challenge, union: union(1025) }), "BatchTooLarge", {
-      orders: 1025n,
-      max: 1024n,
+    expectCertError(() => certifyChallenge({ ...challenge, union: union(513) }), "BatchTooLarge", {
+      orders: 513n,
+      max: 512n,
     });
-    // Every flag 0: MalformedBatch (flags are 1, 2 or 3), after the size.
-    expectCertError(() => certifyChallenge({ ...challenge, union: union(1024) }), "MalformedBatch", {
-      length: BigInt(864 + 127 * 1024),
+    // Every flag 0 (added, in the union only): no standing batch, so no record matches.
+    expectCertError(() => certifyChallenge({ ...challenge, union: union(512) }), "StandingMismatch", {
+      record: challenge.record,
     });
+    expectCertError(
+      () => certifyChallenge({ ...challenge, union: union(512).fill(4, 864, 865) }),
+      "MalformedBatch",
+      { length: BigInt(864 + 127 * 512) },
+    );
     const flagged = (n: number, flag: (k: number) => number) => {
       const u = union(n);
       for (let k = 0; k < n; k++) u[864 + 127 * k] = flag(k);
       return u;
     };
-    // The new batch (flag bit 1) is at most 512 orders: a union of 1024 entries all flagged for it is refused
+    // The new batch (flag bit 1) is at most 128 orders: a union of 512 entries all flagged for it is refused
     // (the padded union: it could never be replaced), before the standing batch is looked at.
+    expectCertError(() => certifyChallenge({ ...challenge, union: flagged(512, () => 3) }), "BatchTooLarge", {
+      orders: 512n,
+      max: 128n,
+    });
     expectCertError(
-      () => certifyChallenge({ ...challenge, union: flagged(1024, () => 3) }),
+      () => certifyChallenge({ ...challenge, union: flagged(512, (k) => (k < 129 ? 2 : 1)) }),
       "BatchTooLarge",
-      {
-        orders: 1024n,
-        max: 512n,
-      },
+      { orders: 129n, max: 128n },
     );
     expectCertError(
-      () => certifyChallenge({ ...challenge, union: flagged(1024, (k) => (k < 513 ? 2 : 1)) }),
-      "BatchTooLarge",
-      { orders: 513n, max: 512n },
-    );
-    expectCertError(
-      () => certifyChallenge({ ...challenge, union: flagged(1024, (k) => (k < 512 ? 2 : 1)) }),
+      () => certifyChallenge({ ...challenge, union: flagged(512, (k) => (k < 128 ? 2 : 1)) }),
       "StandingMismatch",
       { record: challenge.record },
     );
@@ -227,11 +235,15 @@ describe("a dust flood (900 + 900 crossing 1-unit orders)", () => {
     const orders = s.orders.map((o) => toBatchOrder(o.order));
     const inBuys = s.orders.filter((o) => o.order.side === "buy" && !s.cut.some((c) => c.id === o.id));
     expect(inBuys.length).toBe(64);
-    const count = s.orders.filter((o) => o.order.side === "buy").length;
+    // With one cut order of each side more, the honest thresholds still certify; without a cut, 65 are in.
+    const cutBuy = s.cut.find((o) => o.order.side === "buy")!;
+    const cutSell = s.cut.find((o) => o.order.side === "sell")!;
+    const wider = byId([...s.orders, cutBuy, cutSell]).map((o) => toBatchOrder(o.order));
+    expect(certify({ ...context, header: s.header, orders: wider }).resultHash).toBe(s.clearing.resultHash);
     expectCertError(
-      () => certify({ ...context, header: tweak(s.header, "buy", NO_CUT.buy), orders }),
+      () => certify({ ...context, header: tweak(s.header, "buy", NO_CUT.buy), orders: wider }),
       "SideOverCap",
-      { side: 0n, count: BigInt(count), max: 64n },
+      { side: 0n, count: 65n, max: 64n },
     );
     const ranked = inBuys
       .map((o) => ({ id: o.id, side: "buy" as const, limitPrice: o.order.limitPrice }))
@@ -249,9 +261,9 @@ describe("a dust flood (900 + 900 crossing 1-unit orders)", () => {
     );
     // Sells are checked after buys.
     expectCertError(
-      () => certify({ ...context, header: tweak(s.header, "sell", NO_CUT.sell), orders }),
+      () => certify({ ...context, header: tweak(s.header, "sell", NO_CUT.sell), orders: wider }),
       "SideOverCap",
-      { side: 1n, count: BigInt(s.orders.filter((o) => o.order.side === "sell").length), max: 64n },
+      { side: 1n, count: 65n, max: 64n },
     );
   });
 
@@ -272,12 +284,14 @@ describe("a dust flood (900 + 900 crossing 1-unit orders)", () => {
     });
     // A cut order is no part of any certificate: nothing to add.
     expect(selectChallenge(input([low]), standing).outcome).toBe("no-new-orders");
-    // Added by hand under the standing header: it is kept and cut, the result is the standing one.
+    // Added by hand under the standing header (in the union only: the new batch is full): it is kept and
+    // cut, the result is the standing one.
     const lowUnion = encodeUnion({
       standingHeader: s.header,
       unionHeader: s.header,
       entries: byId([...s.orders, low]).map((o) => ({
         standing: o.id !== low.id,
+        inNewBatch: o.id !== low.id,
         order: toBatchOrder(o.order),
       })),
     });
@@ -289,18 +303,18 @@ describe("a dust flood (900 + 900 crossing 1-unit orders)", () => {
     const ch = selectChallenge(input([low, high]), standing);
     if (ch.outcome !== "challenge") throw new Error(ch.outcome);
     expect(ch.added).toBe(1);
-    expect(ch.union.entries.length).toBeLessThanOrEqual(1024);
+    expect(ch.union.entries.length).toBeLessThanOrEqual(Number(MAX_UNION_ORDERS));
     const r = certifyChallenge({ ...context, union: ch.bytes, standingSubmitter: submitter, record });
     expect(r.union.resultHash).toBe(ch.selection.clearing.resultHash);
     expect(r.union.fills.some((f) => f.id === high.id)).toBe(true);
   });
 
-  it("selectChallenge throws BATCH_TOO_LARGE rather than build a union over 1024 entries (an invariant)", () => {
-    // A standing "batch" of 1000 orders: no standing batch is that large (every one is a proposal or a
-    // challenge's new batch, <= 512), so this only exercises the invariant check.
+  it("selectChallenge throws BATCH_TOO_LARGE rather than build a union over 512 entries (an invariant)", () => {
+    // A standing "batch" of 600 orders: no standing batch is that large (every one is a proposal or a
+    // challenge's new batch, <= 128), so this only exercises the invariant check.
     const standing = {
       header: s.header,
-      orders: byId(flood.slice(0, 1000)),
+      orders: byId(flood.slice(0, 600)),
       resultHash: `0x${"33".repeat(32)}` as Hex,
     };
     let caught: unknown;
@@ -323,7 +337,7 @@ describe("a dust flood (900 + 900 crossing 1-unit orders)", () => {
   });
 });
 
-describe("minimum quantity and the per-trader cap in certify.ts", () => {
+describe("minimum quantity and the per-trader-side cap in certify.ts", () => {
   const [x, y] = makeTraders(2, "dust-minimum");
 
   it("OrderBelowMinimum(index, quantity, minQuantity), after MalformedOrder", () => {
@@ -356,21 +370,19 @@ describe("minimum quantity and the per-trader cap in certify.ts", () => {
     );
   });
 
-  it("a trader's 5th kept order gets nothing; a batch without one of its first 4 is repaired by a challenge", () => {
+  it("a trader's third buy gets nothing; a batch without one of its first two is repaired by a challenge", () => {
     const buys = byId(
-      [0n, 1n, 2n, 3n, 4n].map((n) =>
-        sign({ trader: x!, side: "buy", quantity: 1n, limitPrice: 20n, nonce: n }),
-      ),
+      [0n, 1n, 2n].map((n) => sign({ trader: x!, side: "buy", quantity: 1n, limitPrice: 20n, nonce: n })),
     );
     const sell = sign({ trader: y!, side: "sell", quantity: 10n, limitPrice: 5n });
     const honest = selected([...buys, sell]);
-    expect(honest.excluded.map((e) => [e.order.id, e.reason])).toEqual([[buys[4]!.id, "trader-cap"]]);
+    expect(honest.excluded.map((e) => [e.order.id, e.reason])).toEqual([[buys[2]!.id, "trader-cap"]]);
     const all = byId([...buys, sell]);
     const c = certify({ ...context, header: honest.header, orders: all.map((o) => toBatchOrder(o.order)) });
-    expect(c.kept[all.findIndex((o) => o.id === buys[4]!.id)]).toBe(false);
+    expect(c.kept[all.findIndex((o) => o.id === buys[2]!.id)]).toBe(false);
     expect(c.resultHash).toBe(honest.clearing.resultHash);
     const partial = selected([...buys.slice(1), sell]);
-    expect(partial.clearing.fills.some((f) => f.id === buys[4]!.id)).toBe(true);
+    expect(partial.clearing.fills.some((f) => f.id === buys[2]!.id)).toBe(true);
     const partialCert = certifyBatchBytes(context, partial.bytes);
     const ch = selectChallenge(
       {
@@ -393,7 +405,9 @@ describe("minimum quantity and the per-trader cap in certify.ts", () => {
     expect(r.union.resultHash).toBe(honest.clearing.resultHash);
   });
 
-  it("the cap constants agree with the batch bound: 2 × 64 × 4", () => {
-    expect(MAX_BATCH_ORDERS).toBe(2n * MAX_KEPT_PER_SIDE * 4n);
+  it("the cap constants agree with the bounds: a batch 2 × 64, a union 4 × 128, 2 orders a trader and side", () => {
+    expect(MAX_BATCH_ORDERS).toBe(2n * MAX_KEPT_PER_SIDE);
+    expect(MAX_UNION_ORDERS).toBe(4n * MAX_BATCH_ORDERS);
+    expect(MAX_ORDERS_PER_TRADER_SIDE).toBe(2n);
   });
 });

@@ -116,7 +116,7 @@ const SPEC_FUNCTIONS = [
   "function createMarket(address base, address quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps, uint96 bond, uint32 challengeWindow, uint128 minQuantity) returns (bytes32 market)",
   "function getMarket(bytes32 market) view returns (address base, address quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps, uint96 bond, uint32 challengeWindow, uint128 minQuantity)",
   "function marketId(address base, address quote, uint64 genesisTime, uint64 epochLength, uint16 feeBps, uint96 bond, uint32 challengeWindow, uint128 minQuantity) pure returns (bytes32)",
-  "function MAX_KEPT_PER_TRADER() view returns (uint256)",
+  "function MAX_ORDERS_PER_TRADER_SIDE() view returns (uint256)",
   "function MAX_KEPT_PER_SIDE() view returns (uint256)",
   "function MAX_BATCH_ORDERS() view returns (uint256)",
   "function MAX_UNION_ORDERS() view returns (uint256)",

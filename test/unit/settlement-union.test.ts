@@ -1,11 +1,12 @@
 // A challenge's new standing batch is the union's certificate (docs/certified-settlement.md, "Proposing,
-// challenging, finalising" and "Attacks this defeats", the padded union), in TypeScript: certify.ts's
-// certifyChallenge (flags, BatchTooLarge of a new batch, NewBatchMismatch, the new batch's hash) and
-// selectChallenge (the new batch is the union set's own certificate; a standing trader whose smaller kept
-// orders the standing batch leaves out). The same attack against the contract is in
-// settlement-contract.test.ts ("issue 10", "the padded union").
+// challenging, finalising" and "Attacks this defeats", the padded union and the left-out first orders), in
+// TypeScript: certify.ts's certifyChallenge (flags, BatchTooLarge of a new batch, NewBatchMismatch, the new
+// batch's hash) and selectChallenge (the new batch is the union set's own certificate; a standing order that
+// the full set excludes as the third of its trader and side gets its first two into the union). The same
+// attacks against the contract are in settlement-contract.test.ts ("issue 10").
 import { describe, expect, it } from "vitest";
 import { clear } from "../../clearing/clear.ts";
+import { MAX_BATCH_ORDERS, MAX_UNION_ORDERS } from "../../clearing/limits.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import {
   encodeBatch,
@@ -94,6 +95,9 @@ function clearOf(orders: readonly IdentifiedOrder[]) {
   );
 }
 
+const BATCH = Number(MAX_BATCH_ORDERS);
+const UNION = Number(MAX_UNION_ORDERS);
+
 describe("the padded union", () => {
   const [a, b, h, z] = makeTraders(4, "union-padded");
   const sell = sign({ trader: a!, side: "sell", quantity: 10n, limitPrice: 10n });
@@ -101,7 +105,7 @@ describe("the padded union", () => {
   const honest = sign({ trader: h!, side: "buy", quantity: 10n, limitPrice: 15n });
   const extra = sign({ trader: z!, side: "buy", quantity: 1n, limitPrice: 13n });
   // Fresh wallets without collateral: their valid orders are excluded by coverage.
-  const padding = makeTraders(1024, "union-padding").map((t) =>
+  const padding = makeTraders(UNION, "union-padding").map((t) =>
     sign({ trader: t, side: "buy", quantity: 1n, limitPrice: 1n }),
   );
   const plenty = { base: 1_000_000n, quote: 1_000_000_000n };
@@ -109,39 +113,49 @@ describe("the padded union", () => {
   const context = contextOf(collateral);
   const attacker = `0x${"a1".repeat(20)}` as Hex;
 
-  it("a union whose new batch exceeds 512 reverts BatchTooLarge; one of 512 stands, and the honest challenge still fits", () => {
+  it("a union over 512 entries or with a new batch over 128 reverts BatchTooLarge; one of 128 stands, and the honest challenge still fits", () => {
     const s0 = selected([sell, buy], collateral); // leaves out the honest buy
     const s0Cert = certifyBatchBytes(context, s0.bytes);
     const record = settlementRecord(s0.batchHash, attacker, s0Cert.feeTotal);
     const withExtra = selected([sell, buy, extra], collateral);
     const standingIds = new Set(s0.orders.map((o) => o.id));
     const flag = (o: IdentifiedOrder) => (standingIds.has(o.id) ? 3 : 2);
-    const unionOf = (pad: readonly IdentifiedOrder[]) =>
+    const unionOf = (pad: readonly IdentifiedOrder[], padFlag = 2) =>
       encodeUnion({
         standingHeader: s0.header,
         unionHeader: withExtra.header,
-        entries: entries([...withExtra.orders, ...pad], flag),
+        entries: entries([...withExtra.orders, ...pad], (o) => (padding.includes(o) ? padFlag : flag(o))),
       });
     const input = { ...context, standingSubmitter: attacker, record };
-    // 1024 entries, all in the new batch (the union that would have stood whole): refused.
-    const full = unionOf(padding.slice(0, 1024 - withExtra.orders.length));
-    const e = certError(() => certifyChallenge({ ...input, union: full }));
-    expect(e.code).toBe("BatchTooLarge");
-    expect(e.args).toEqual({ orders: 1024n, max: 512n });
-    // A new batch of 512: it stands; its hash (the new record's) is the new batch's, not the union's.
-    const padded = unionOf(padding.slice(0, 512 - withExtra.orders.length));
+    const n = withExtra.orders.length;
+    // 513 entries: refused with the length.
+    const over = certError(() =>
+      certifyChallenge({ ...input, union: unionOf(padding.slice(0, UNION + 1 - n)) }),
+    );
+    expect([over.code, over.args]).toEqual([
+      "BatchTooLarge",
+      { orders: BigInt(UNION + 1), max: BigInt(UNION) },
+    ]);
+    // 512 entries, all in the new batch (the union that would have stood whole): refused by the flags.
+    const full = certError(() => certifyChallenge({ ...input, union: unionOf(padding.slice(0, UNION - n)) }));
+    expect([full.code, full.args]).toEqual(["BatchTooLarge", { orders: BigInt(UNION), max: BigInt(BATCH) }]);
+    // 512 entries with the padding in the union only (flag 0): accepted, the new batch is the certificate.
+    const lean = certifyChallenge({ ...input, union: unionOf(padding.slice(0, UNION - n), 0) });
+    expect(lean.nextBatch.orders.length).toBe(n);
+    // A new batch of 128: it stands; its hash (the new record's) is the new batch's, not the union's.
+    const padded = unionOf(padding.slice(0, BATCH - n));
     const self = certifyChallenge({ ...input, union: padded });
-    expect(self.nextBatch.orders.length).toBe(512);
+    expect(self.nextBatch.orders.length).toBe(BATCH);
     expect(self.newBatch.resultHash).toBe(self.union.resultHash);
     expect(self.union.resultHash).toBe(withExtra.clearing.resultHash);
     const newBytes = encodeBatch(self.nextBatch);
     expect(self.newBatch.batchHash).toBe(hashBytes(newBytes));
 
-    // The honest node challenges that standing batch: its union is the 512 standing orders and the left-out
-    // one; the padding is dropped from the new batch (flag 1). 513 entries.
+    // The honest node challenges that standing batch: its union is the 128 standing orders and the left-out
+    // one; the padding is dropped from the new batch (flag 1). 129 entries.
     const standing = {
       header: self.nextBatch.header,
-      orders: byId([...withExtra.orders, ...padding.slice(0, 512 - withExtra.orders.length)]),
+      orders: byId([...withExtra.orders, ...padding.slice(0, BATCH - n)]),
       resultHash: self.newBatch.resultHash,
     };
     const ch = selectChallenge(
@@ -155,9 +169,9 @@ describe("the padded union", () => {
       standing,
     );
     if (ch.outcome !== "challenge") throw new Error(ch.outcome);
-    expect(ch.union.entries.length).toBe(513);
+    expect(ch.union.entries.length).toBe(BATCH + 1);
     expect(ch.added).toBe(1);
-    expect(ch.union.entries.filter((x) => x.inNewBatch === false).length).toBe(512 - ch.orders.length + 1);
+    expect(ch.union.entries.filter((x) => x.inNewBatch === false).length).toBe(BATCH - ch.orders.length + 1);
     const r = certifyChallenge({
       ...context,
       union: ch.bytes,
@@ -169,7 +183,7 @@ describe("the padded union", () => {
     expect(hashBytes(encodeBatch(newBatchOf(ch.union)))).toBe(ch.batchHash);
   });
 
-  it("flags 0 and 4 are MalformedBatch (bytes and a decoded union); dropping an order that matters fails the new batch", () => {
+  it("flags 4 and more are MalformedBatch; a flag-0 order is in the union only; dropping an order that matters fails the new batch", () => {
     const s0 = selected([sell, buy], collateral);
     const s0Cert = certifyBatchBytes(context, s0.bytes);
     const record = settlementRecord(s0.batchHash, attacker, s0Cert.feeTotal);
@@ -183,18 +197,28 @@ describe("the padded union", () => {
     const input = { ...context, standingSubmitter: attacker, record };
     expect(certifyChallenge({ ...input, union }).union.resultHash).toBe(all.clearing.resultHash);
     const bytes = encodeUnion(union);
-    for (const flag of [0, 4]) {
+    for (const flag of [4, 5, 255]) {
       const bad = new Uint8Array(bytes);
       bad[864] = flag;
       const e = certError(() => certifyChallenge({ ...input, union: bad }));
       expect(e.code).toBe("MalformedBatch");
       expect(e.args).toEqual({ length: BigInt(bytes.length) });
     }
+    // Every entry flag 0: no standing batch, so no record matches.
     const zero = {
       ...union,
       entries: union.entries.map((x) => ({ ...x, standing: false, inNewBatch: false })),
     };
-    expect(certError(() => certifyChallenge({ ...input, union: zero })).code).toBe("MalformedBatch");
+    expect(certError(() => certifyChallenge({ ...input, union: zero })).code).toBe("StandingMismatch");
+    // The honest buy in the union only (flag 0): it fills in the union, so the new batch without it does
+    // not certify under the union's header (its sums are not the header's).
+    const unionOnly = {
+      ...union,
+      entries: union.entries.map((x, k) =>
+        all.orders[k]!.id === honest.id ? { ...x, inNewBatch: false } : x,
+      ),
+    };
+    expect(certError(() => certifyChallenge({ ...input, union: unionOnly })).code).toBe("AggregateMismatch");
     // The sell fills: without it the new batch's sums are not the header's (its own error).
     const dropSell = {
       ...union,
@@ -204,42 +228,45 @@ describe("the padded union", () => {
   });
 });
 
-describe("NewBatchMismatch and the standing traders' closure", () => {
-  // tee's buy at 5 (smaller id) takes 5 of its 30 quote, so its buy of 2 at 15 (30 quote) is excluded when
-  // both are present.
+describe("NewBatchMismatch and the first orders of a standing order's side", () => {
+  // tee's two buys at 5 (smaller ids) take its two places on the buy side, so its buy of 2 at 15 is
+  // excluded when all three are present.
   const [a, u, tee, w, v] = makeTraders(5, "union-mismatch");
   const sellA = sign({ trader: a!, side: "sell", quantity: 4n, limitPrice: 10n });
   const o1 = sign({ trader: u!, side: "buy", quantity: 2n, limitPrice: 15n });
-  const o2 = sign({ trader: tee!, side: "buy", quantity: 2n, limitPrice: 15n, nonce: 100n });
-  const o0 = signWhere({ trader: tee!, side: "buy", quantity: 1n, limitPrice: 5n }, (id) => id < o2.id);
+  const o0a = sign({ trader: tee!, side: "buy", quantity: 1n, limitPrice: 5n });
+  const o0b = sign({ trader: tee!, side: "buy", quantity: 2n, limitPrice: 5n });
+  const o2 = signWhere(
+    { trader: tee!, side: "buy", quantity: 2n, limitPrice: 15n },
+    (id) => id > o0a.id && id > o0b.id,
+    100n,
+  );
   const bw = sign({ trader: w!, side: "buy", quantity: 2n, limitPrice: 12n });
   const bv = sign({ trader: v!, side: "buy", quantity: 1n, limitPrice: 5n });
   const collateral = collateralTable(
     new Map([
-      [a!.address, { base: 4n, quote: 0n }],
-      [u!.address, { base: 0n, quote: 30n }],
-      [tee!.address, { base: 0n, quote: 30n }],
-      [w!.address, { base: 0n, quote: 24n }],
-      [v!.address, { base: 0n, quote: 5n }],
+      [a!.address, { base: 8n, quote: 0n }],
+      [u!.address, { base: 0n, quote: 60n }],
+      [tee!.address, { base: 0n, quote: 60n }],
+      [w!.address, { base: 0n, quote: 48n }],
+      [v!.address, { base: 0n, quote: 10n }],
     ]),
   );
   const context = contextOf(collateral);
   const submitter = `0x${"5b".repeat(20)}` as Hex;
 
   it("a new batch that certifies under the union's header to another result: NewBatchMismatch", () => {
-    const s = selected([sellA, o1, o0], collateral);
-    expect(new Set(s.orders.map((o) => o.id))).toEqual(new Set([sellA.id, o1.id, o0.id]));
+    const s = selected([sellA, o1, o0a, o0b], collateral);
     const sCert = certifyBatchBytes(context, s.bytes);
-    const u1 = selected([sellA, o1, o0, o2, bw, bv], collateral);
+    const all = [sellA, o1, o0a, o0b, o2, bw, bv];
+    const u1 = selected(all, collateral);
     const standingIds = new Set(s.orders.map((o) => o.id));
+    // The new batch leaves out tee's buys at 5: in it, the buy at 15 is tee's first and is kept.
     const newIds = new Set([sellA.id, o2.id, bw.id, bv.id]);
     const union = {
       standingHeader: s.header,
       unionHeader: u1.header,
-      entries: entries(
-        [sellA, o1, o0, o2, bw, bv],
-        (o) => (standingIds.has(o.id) ? 1 : 0) | (newIds.has(o.id) ? 2 : 0),
-      ),
+      entries: entries(all, (o) => (standingIds.has(o.id) ? 1 : 0) | (newIds.has(o.id) ? 2 : 0)),
     };
     const e = certError(() =>
       certifyChallenge({
@@ -256,18 +283,18 @@ describe("NewBatchMismatch and the standing traders' closure", () => {
     });
   });
 
-  it("selectChallenge takes a standing trader's smaller kept orders into the new batch when the standing batch leaves them out", () => {
-    // The standing batch trades tee's buy at 15 without its smaller buy at 5, which the node holds: over the
-    // full set that buy at 15 is excluded. The buy at 7 realises the worse edge, so the set's own certificate
-    // does not need the buy at 5; without it, the union's pass would keep the buy at 15 (not the set's result).
+  it("selectChallenge adds the first two buys of a standing third buy's trader (into the new batch when they fit)", () => {
+    // The standing batch trades tee's buy at 15 without its two buys at 5, which the node holds: over the
+    // full set the buy at 15 is excluded. The buy at 7 realises the worse edge, so the set's own certificate
+    // does not need the buys at 5; without them, the union's pass would keep the buy at 15.
     const b7 = sign({ trader: u!, side: "buy", quantity: 1n, limitPrice: 7n });
     const s = selected([sellA, o2], collateral);
     const sCert = certifyBatchBytes(context, s.bytes);
     expect(sCert.fills.some((f) => f.id === o2.id)).toBe(true);
     const record = settlementRecord(s.batchHash, submitter, sCert.feeTotal);
-    const set = [sellA, o0, o2, bw, b7];
+    const set = [sellA, o0a, o0b, o2, bw, b7];
     const own = selected(set, collateral);
-    expect(own.orders.some((o) => o.id === o0.id)).toBe(false);
+    expect(own.orders.some((o) => o.id === o0a.id || o.id === o0b.id)).toBe(false);
     // The union of the standing batch and the set's certificate alone does not certify to the set's result.
     const standingIds = new Set(s.orders.map((o) => o.id));
     const ownIds = new Set(own.orders.map((o) => o.id));
@@ -280,15 +307,93 @@ describe("NewBatchMismatch and the standing traders' closure", () => {
       ),
     };
     certError(() => certifyChallenge({ ...context, union: naive, standingSubmitter: submitter, record }));
-    // selectChallenge closes over tee: its buy at 5 joins the new batch, and the challenge certifies.
     const ch = selectChallenge(
       { market: MARKET, epoch: EPOCH, domainSeparator: SEPARATOR, orders: signedOrders(set), collateral },
       { header: s.header, orders: s.orders, resultHash: sCert.resultHash },
     );
     if (ch.outcome !== "challenge") throw new Error(ch.outcome);
-    expect(ch.orders.some((o) => o.id === o0.id)).toBe(true);
+    // They fit the new batch (flag 2): a later challenge cannot re-add the buy at 15 to change the result.
+    expect(ch.orders.filter((o) => o.id === o0a.id || o.id === o0b.id)).toHaveLength(2);
     const r = certifyChallenge({ ...context, union: ch.bytes, standingSubmitter: submitter, record });
     expect(r.union.resultHash).toBe(own.clearing.resultHash);
     expect(r.newBatch.batchHash).toBe(ch.batchHash);
+  });
+});
+
+describe("a standing batch of third orders (the attack that made a standing result unchallengeable)", () => {
+  // Attack (issue 10, found in review): a standing batch carries, for many funded wallets, an order that
+  // the full set excludes because the wallet's smaller orders of that side come first, and leaves those
+  // smaller orders out. Under the old rule (4 kept orders per trader, a running total) the honest new
+  // batch had to carry each such wallet's smaller kept orders: about 100 wallets pushed it past the
+  // contract's bound, and the standing result could not be challenged. Now an order is excluded by at
+  // most two orders of its own trader and side, the challenge carries them in the union (flag 0 when the
+  // new batch is full), and the whole union fits MAX_UNION_ORDERS whatever the standing batch leaves out.
+  const half = BATCH / 2;
+  const buyers = makeTraders(half, "third-buyers");
+  const sellers = makeTraders(half, "third-sellers");
+  const [hb, hs] = makeTraders(2, "third-honest");
+  const lows: IdentifiedOrder[] = [];
+  const thirds: IdentifiedOrder[] = [];
+  for (const t of buyers) {
+    // Two buys at 1 (they never trade), then a crossing buy of larger id: the third of its side.
+    const l1 = sign({ trader: t, side: "buy", quantity: 1n, limitPrice: 1n });
+    const l2 = sign({ trader: t, side: "buy", quantity: 1n, limitPrice: 1n, nonce: 1n });
+    lows.push(l1, l2);
+    thirds.push(
+      signWhere(
+        { trader: t, side: "buy", quantity: 1n, limitPrice: 100n },
+        (id) => id > l1.id && id > l2.id,
+        2n,
+      ),
+    );
+  }
+  for (const t of sellers) {
+    const l1 = sign({ trader: t, side: "sell", quantity: 1n, limitPrice: 1000n });
+    const l2 = sign({ trader: t, side: "sell", quantity: 1n, limitPrice: 1000n, nonce: 1n });
+    lows.push(l1, l2);
+    thirds.push(
+      signWhere(
+        { trader: t, side: "sell", quantity: 1n, limitPrice: 1n },
+        (id) => id > l1.id && id > l2.id,
+        2n,
+      ),
+    );
+  }
+  const honestBuy = sign({ trader: hb!, side: "buy", quantity: 10n, limitPrice: 20n });
+  const honestSell = sign({ trader: hs!, side: "sell", quantity: 10n, limitPrice: 10n });
+  const plenty = { base: 1_000_000n, quote: 1_000_000_000n };
+  const collateral = collateralTable(
+    new Map([...buyers, ...sellers, hb!, hs!].map((t) => [t.address, plenty])),
+  );
+  const context = contextOf(collateral);
+  const attacker = `0x${"a7".repeat(20)}` as Hex;
+
+  it("the honest challenge carries their first orders, fits 512 entries and restores the full set's result", () => {
+    // The attacker's standing batch: its 128 third orders cross each other and fill (128 = MAX_BATCH_ORDERS).
+    const s = selected(thirds, collateral);
+    expect(s.orders).toHaveLength(BATCH);
+    const sCert = certifyBatchBytes(context, s.bytes);
+    expect(sCert.volume).toBe(BigInt(half));
+    const record = settlementRecord(s.batchHash, attacker, sCert.feeTotal);
+    // Every node holds everything that was gossiped: the lows, the thirds and the honest orders.
+    const set = [...lows, ...thirds, honestBuy, honestSell];
+    const own = selected(set, collateral);
+    expect(own.excluded.filter((x) => x.reason === "trader-cap")).toHaveLength(BATCH);
+    const ch = selectChallenge(
+      { market: MARKET, epoch: EPOCH, domainSeparator: SEPARATOR, orders: signedOrders(set), collateral },
+      { header: s.header, orders: s.orders, resultHash: sCert.resultHash },
+    );
+    if (ch.outcome !== "challenge") throw new Error(ch.outcome);
+    expect(ch.union.entries.length).toBeLessThanOrEqual(UNION);
+    expect(ch.orders.length).toBeLessThanOrEqual(BATCH);
+    // The new batch is full with the set's certificate (both sides are cut at 64), so the first orders it
+    // does not carry are in the union only.
+    expect(ch.union.entries.some((x) => !x.standing && x.inNewBatch === false)).toBe(true);
+    const r = certifyChallenge({ ...context, union: ch.bytes, standingSubmitter: attacker, record });
+    expect(r.union.resultHash).toBe(own.clearing.resultHash);
+    expect(r.newBatch.resultHash).toBe(own.clearing.resultHash);
+    const filled = new Set(r.union.fills.map((f) => f.id));
+    expect(thirds.some((o) => filled.has(o.id))).toBe(false);
+    expect(filled.has(honestBuy.id) && filled.has(honestSell.id)).toBe(true);
   });
 });

@@ -2,6 +2,8 @@
 // it. Before sending, the node checks that its wallet's escrow covers the order as the coverage rule
 // counts it (clearing/coverage.ts): an order that would be left out of clearing is not sent (exit 1)
 // unless --force, and the message says what it needs, what there is and by how much it falls short.
+
+import { MAX_ORDERS_PER_TRADER_SIDE } from "../../../clearing/limits.ts";
 import { formatUnits } from "../../../protocol/amount.ts";
 import { OrderError } from "../../../protocol/errors.ts";
 import { parseOrderRequest } from "../../api/order-request.ts";
@@ -19,7 +21,7 @@ import {
 import { type CliCommand, CliError, type CliIo, ExitCode } from "../command.ts";
 import { marketTokens } from "./orders.ts";
 
-/** What the coverage check found, in words: "needed X, have Y, short Z" and where Y comes from. */
+/** What the coverage check found, in words: what it needs, what one order may need, what to deposit. */
 export function shortfallText(
   c: CoverageCheck,
   fmt: AmountFormat,
@@ -28,20 +30,21 @@ export function shortfallText(
 ): string {
   const f = c.asset === "QUOTE" ? fmt.quote : fmt.base;
   const unit = fmt.display ? "" : ` ${c.asset}`;
+  if (c.sideFull) {
+    return [
+      `this wallet already has ${c.otherOrders} ${c.side} orders in epoch ${c.epoch}: only ${MAX_ORDERS_PER_TRADER_SIDE} per side and epoch can ever be kept, so a third is never cleared`,
+      `  (wait for the next epoch${forced ? "" : ", or send it anyway with --force"})`,
+    ].join("\n");
+  }
   const lines = [
-    `the escrow does not cover this order: needed ${f(c.needed)}${unit}, have ${f(c.available)}${unit}, short ${f(c.short)}${unit}`,
+    `the escrow does not cover this order: needed ${f(c.needed)}${unit}, one order may need at most ${f(c.available)}${unit} (1/${MAX_ORDERS_PER_TRADER_SIDE} of the ${f(c.collateral)}${unit} in escrow)`,
     `  (${c.basis})`,
   ];
-  if (c.otherOrders > 0) {
-    lines.push(
-      `  (${c.otherOrders} other ${c.side} order(s) of this wallet in epoch ${c.epoch} already need ${f(c.committed)}${unit} of the ${f(c.collateral)}${unit} in escrow)`,
-    );
-  }
   const meta = c.asset === "QUOTE" ? tokens?.quote : tokens?.base;
   const asset = c.asset === "QUOTE" ? "quote" : "base";
   const amount = meta ? formatUnits(BigInt(c.short), meta.decimals) : "AMOUNT";
   lines.push(
-    `  an uncovered order is left out of clearing: deposit the rest (smartmarket deposit ${asset} ${amount})${forced ? "" : ", or send it anyway with --force"}`,
+    `  an uncovered order is left out of clearing: deposit ${f(c.short)}${unit} more (smartmarket deposit ${asset} ${amount})${forced ? "" : ", or send it anyway with --force"}`,
   );
   return lines.join("\n");
 }
@@ -74,10 +77,11 @@ ${MARKET_HELP}
   --epoch E        the epoch (default: the current one)
   --force          send it even if the escrow does not cover it (it would be left out of clearing)
 
-Before sending, the node checks its wallet's escrow as the coverage rule counts it (a buy needs
-quantity x price QUOTE, a sell quantity BASE, after the wallet's other orders of the epoch). Before the
-epoch's close the free escrow now is an estimate of the escrow at the close. If it falls short, the
-order is not sent and the command exits 1 (--force sends it anyway).
+Before sending, the node checks its wallet's escrow as the coverage rule counts it: a buy needs
+quantity x price QUOTE, a sell quantity BASE, and one order may need at most half the escrow of that
+asset; only 2 orders per side and epoch count. Before the epoch's close the free escrow now is an
+estimate of the escrow at the close. If it falls short, the order is not sent and the command exits 1
+(--force sends it anyway; the node still refuses a third order of a side).
 ${CLIENT_HELP}`,
   options: {
     ...CLIENT_OPTIONS,

@@ -1,6 +1,7 @@
 // `smartmarket orders [--epoch N | --last K] [--mine] [--market ID]`: orders with their fate (pending,
 // kept, excluded by the coverage rule and why, filled). Also the display helpers the other client
 // commands about a market share: its tokens' units and the exclusion reason in those units.
+import { MAX_ORDERS_PER_TRADER_SIDE } from "../../../clearing/limits.ts";
 import { parseUint } from "../../../protocol/amount.ts";
 import type { Hex } from "../../../protocol/hex.ts";
 import type { ApiClient } from "../../api/client.ts";
@@ -38,17 +39,19 @@ export async function formatFor(client: ApiClient, market: Hex, args: ParsedArgs
 }
 
 /**
- * "not covered: needed 1.05 USD, had 0.4 USD" (raw: "needed 1050000 QUOTE, had 400000"); for the trader
- * and side caps, the node's own words.
+ * "not covered: needed 1.05 USD, one order may need at most 0.4 USD (1/2 of the escrow)" (raw: "needed
+ * 1050000 QUOTE, one order may need at most 400000 ..."); for the trader and side caps, the node's own words.
  */
 export function exclusionReason(
   x: Pick<ExclusionView, "asset" | "needed" | "available"> & Partial<Pick<ExclusionView, "cause" | "reason">>,
   fmt: AmountFormat,
 ) {
   if (x.cause !== undefined && x.cause !== "collateral" && x.reason !== undefined) return x.reason;
-  if (!fmt.display) return `not covered: needed ${x.needed} ${x.asset}, had ${x.available}`;
+  const share = `(1/${MAX_ORDERS_PER_TRADER_SIDE} of the escrow)`;
+  if (!fmt.display)
+    return `not covered: needed ${x.needed} ${x.asset}, one order may need at most ${x.available} ${share}`;
   const f = x.asset === "QUOTE" ? fmt.quote : fmt.base;
-  return `not covered: needed ${f(x.needed)}, had ${f(x.available)}`;
+  return `not covered: needed ${f(x.needed)}, one order may need at most ${f(x.available)} ${share}`;
 }
 
 /** An order's fate in words. */

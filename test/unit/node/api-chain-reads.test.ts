@@ -63,10 +63,12 @@ describe("RpcChain reads for the control API", () => {
         { market, trader: chain.sender, epoch: 0n, current: 0n, chain, store },
         { side: "buy", quantity: 1000n, limitPrice: 2000n },
       );
+      // One order may need half the escrow: an escrow of 2 × 2,000,000 covers it, 2,750,000 more.
       expect(check).toMatchObject({
         needed: "2000000",
         collateral: "1250000",
-        short: "750000",
+        perOrder: "625000",
+        short: "2750000",
         covered: false,
         estimate: true,
       });

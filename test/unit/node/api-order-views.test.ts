@@ -60,50 +60,72 @@ function inputs(store: NodeStore, epoch: bigint, current: bigint, free: Collater
 }
 
 describe("the coverage check before signing", () => {
-  it("counts the wallet's other orders of the epoch first, as the rule would if the new one came last", async () => {
+  it("one order may need half the escrow; a deposit of 2 × needed covers it; a full side covers nothing", async () => {
     const { store } = tempStore();
-    put(store, "01", { side: "buy", quantity: 2n, limitPrice: 100n }); // 200 QUOTE, covered
-    put(store, "02", { side: "buy", quantity: 10n, limitPrice: 100n }); // 1000 QUOTE: excluded, takes nothing
-    put(store, "03", { side: "sell", quantity: 4n }); // BASE: does not touch QUOTE
+    put(store, "03", { side: "sell", quantity: 4n }); // BASE: another side
     put(store, "04", { side: "buy", quantity: 1n, limitPrice: 100n, epoch: 6n }); // another epoch
     const check = await checkCoverage(inputs(store, 5n, 5n, { base: 5n, quote: 500n }), {
       side: "buy",
-      quantity: 4n,
+      quantity: 3n,
       limitPrice: 100n,
     });
+    // 300 QUOTE against a share of ⌊500 / 2⌋ = 250: a deposit of 2 × 300 − 500 = 100 covers it.
     expect(check).toMatchObject({
       asset: "QUOTE",
-      needed: "400",
+      needed: "300",
       collateral: "500",
-      committed: "200",
-      otherOrders: 1,
-      available: "300",
+      perOrder: "250",
+      otherOrders: 0,
+      sideFull: false,
+      available: "250",
       short: "100",
       covered: false,
       estimate: true,
     });
     expect(check.basis).toContain("estimate");
-    const sell = await checkCoverage(inputs(store, 5n, 5n, { base: 5n, quote: 500n }), {
-      side: "sell",
+    // No running total: another buy of the wallet does not take from this one's share.
+    put(store, "01", { side: "buy", quantity: 2n, limitPrice: 100n });
+    const second = await checkCoverage(inputs(store, 5n, 5n, { base: 5n, quote: 500n }), {
+      side: "buy",
+      quantity: 2n,
+      limitPrice: 100n,
+    });
+    expect(second).toMatchObject({ otherOrders: 1, available: "250", short: "0", covered: true });
+    // Two buys already: a third is never kept, whatever the escrow.
+    put(store, "02", { side: "buy", quantity: 1n, limitPrice: 100n });
+    const third = await checkCoverage(inputs(store, 5n, 5n, { base: 5n, quote: 500n }), {
+      side: "buy",
       quantity: 1n,
       limitPrice: 1n,
     });
-    expect(sell).toMatchObject({ asset: "BASE", needed: "1", committed: "4", available: "1", covered: true });
+    expect(third).toMatchObject({
+      otherOrders: 2,
+      sideFull: true,
+      available: "0",
+      short: "0",
+      covered: false,
+    });
+    const sell = await checkCoverage(inputs(store, 5n, 5n, { base: 5n, quote: 500n }), {
+      side: "sell",
+      quantity: 2n,
+      limitPrice: 1n,
+    });
+    expect(sell).toMatchObject({ asset: "BASE", needed: "2", otherOrders: 1, available: "2", covered: true });
   });
 
-  it("reads collateralOf once the epoch has closed (no estimate), and never goes below zero", async () => {
+  it("reads collateralOf once the epoch has closed (no estimate); the share rounds down", async () => {
     const { store } = tempStore();
     put(store, "01", { side: "sell", quantity: 7n });
-    const check = await checkCoverage(inputs(store, 5n, 6n, { base: 99n, quote: 99n }), {
+    const check = await checkCoverage(inputs(store, 5n, 6n, { base: 7n, quote: 99n }), {
       side: "sell",
-      quantity: 3n,
+      quantity: 4n,
       limitPrice: 1n,
     });
     expect(check).toMatchObject({
       collateral: "7",
-      committed: "7",
-      available: "0",
-      short: "3",
+      perOrder: "3",
+      available: "3",
+      short: "1",
       estimate: false,
     });
     expect(check.basis).toContain("collateralOf(epoch 5)");
@@ -191,7 +213,7 @@ describe("the store's coverage exclusions", () => {
       value: String(SCHEMA_VERSION),
     });
     check.close();
-    expect(SCHEMA_VERSION).toBe(5);
+    expect(SCHEMA_VERSION).toBe(6);
   });
 });
 

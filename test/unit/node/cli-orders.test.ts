@@ -104,13 +104,16 @@ afterAll(async () => {
 });
 
 describe("smartmarket order: the coverage check before sending", () => {
-  it("an uncovered buy is not sent: exit 1 with needed, have and short, in display units and raw", async () => {
+  it("an uncovered buy is not sent: exit 1 with needed, what one order may need and the deposit, in display units and raw", async () => {
     const r = await cli("order", "buy", "--quantity", "10", "--price", "300");
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("needed 0.003 USD, have 0.001 USD, short 0.002 USD");
+    expect(r.stderr).toContain(
+      "needed 0.003 USD, one order may need at most 0.0005 USD (1/2 of the 0.001 USD in escrow)",
+    );
     expect(r.stderr).toContain("estimate");
     expect(r.stderr).toContain("--force");
-    expect(r.stderr).toContain("smartmarket deposit quote 0.002");
+    // An escrow of 2 × 0.003 covers it: 0.005 more.
+    expect(r.stderr).toContain("deposit 0.005 USD more (smartmarket deposit quote 0.005)");
     expect(node.store.ordersBetween(world.market, 0n, 0n, wallet)).toHaveLength(0);
 
     const j = await cli("order", "buy", "--quantity", "10", "--price", "300", "--json");
@@ -119,8 +122,9 @@ describe("smartmarket order: the coverage check before sending", () => {
     expect(out.sent).toBe(false);
     expect(out.coverage).toMatchObject({
       needed: "3000",
-      available: "1000",
-      short: "2000",
+      perOrder: "500",
+      available: "500",
+      short: "5000",
       asset: "QUOTE",
       covered: false,
       estimate: true,
@@ -132,20 +136,20 @@ describe("smartmarket order: the coverage check before sending", () => {
   it("--force sends it anyway, with the warning; a covered order is sent without one", async () => {
     const forced = await cli("order", "buy", "--quantity", "10", "--price", "300", "--force");
     expect(forced.code).toBe(0);
-    expect(forced.stderr).toContain("short 0.002 USD");
+    expect(forced.stderr).toContain("deposit 0.005 USD more");
     expect(forced.stderr).toContain("sending anyway (--force)");
     expect(forced.stdout).toMatch(/^order 0x[0-9a-f]{64}/);
-    // 3 × 300 = 900 ≤ 1000: the forced order does not fit anyway, so it takes nothing from this one.
-    const ok = await cli("order", "buy", "--quantity", "3", "--price", "300", "--json");
+    // 1 × 300 = 300 ≤ 500, half the escrow: covered whatever the other buy needs (no running total).
+    const ok = await cli("order", "buy", "--quantity", "1", "--price", "300", "--json");
     expect(ok.code).toBe(0);
     expect(ok.stderr).toBe("");
     const sent = JSON.parse(ok.stdout) as { sent: boolean; coverage: CoverageCheck };
     expect(sent.sent).toBe(true);
     expect(sent.coverage).toMatchObject({
       covered: true,
-      needed: "900",
-      committed: "0",
-      otherOrders: 0,
+      needed: "300",
+      otherOrders: 1,
+      sideFull: false,
       short: "0",
     });
     // Someone sells 5 Wh at 200: the covered buy fills.
@@ -190,20 +194,19 @@ describe("after clearing: orders, epoch and fills", () => {
     await waitFor("epoch 0 final", () => node.record(0n)?.phase === "settled", 20_000);
     const mine = node.store.ordersBetween(world.market, 0n, 0n, wallet);
     big = mine.find((o) => o.order.quantity === 10n)!.id;
-    small = mine.find((o) => o.order.quantity === 3n)!.id;
+    small = mine.find((o) => o.order.quantity === 1n)!.id;
   }, 25_000);
 
   it("epoch N lists the order left out of clearing with the reason", async () => {
-    // Coverage takes the wallet's orders in id order: the big one had 1000 if it came first, else 100.
-    const had = big < small ? "1000" : "100";
+    // One order may need half the wallet's 1000, whatever the order of their ids.
     const raw = await cli("epoch", "0", "--raw");
     expect(raw.code).toBe(0);
     expect(raw.stdout).toContain("left out of clearing (1)");
-    expect(raw.stdout).toContain(`not covered: needed 3000 QUOTE, had ${had}`);
-    const shown = await cli("epoch", "0");
-    expect(shown.stdout).toContain(
-      `not covered: needed 0.003 USD, had ${big < small ? "0.001" : "0.0001"} USD`,
+    expect(raw.stdout).toContain(
+      "not covered: needed 3000 QUOTE, one order may need at most 500 (1/2 of the escrow)",
     );
+    const shown = await cli("epoch", "0");
+    expect(shown.stdout).toContain("not covered: needed 0.003 USD, one order may need at most 0.0005 USD");
     const j = JSON.parse((await cli("epoch", "0", "--json")).stdout);
     expect(j.excluded).toEqual([
       {
@@ -212,9 +215,9 @@ describe("after clearing: orders, epoch and fills", () => {
         side: "buy",
         asset: "QUOTE",
         needed: "3000",
-        available: had,
+        available: "500",
         cause: "collateral",
-        reason: `not covered: needed 3000 QUOTE, had ${had}`,
+        reason: "not covered: needed 3000 QUOTE, one order may need at most 500 (1/2 of the escrow)",
       },
     ]);
   });
@@ -224,13 +227,13 @@ describe("after clearing: orders, epoch and fills", () => {
     const rows = JSON.parse(r.stdout) as OrderStatusView[];
     const byId = new Map(rows.map((o) => [o.id, o]));
     expect(byId.get(big)).toMatchObject({ status: "excluded", filled: "0", final: true });
-    expect(byId.get(big)!.reason).toMatch(/^not covered: needed 3000 QUOTE, had/);
-    expect(byId.get(small)).toMatchObject({ status: "filled", filled: "3", final: true, reason: null });
+    expect(byId.get(big)!.reason).toMatch(/^not covered: needed 3000 QUOTE, one order may need at most 500/);
+    expect(byId.get(small)).toMatchObject({ status: "filled", filled: "1", final: true, reason: null });
     const table = await cli("orders", "--epoch", "0");
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/ID\s+TRADER\s+SIDE\s+QUANTITY\s+PRICE\s+EPOCH\s+STATUS/);
     expect(table.stdout).toContain("excluded: not covered: needed 0.003 USD");
-    expect(table.stdout).toContain("filled 0.003 kWh (final)");
+    expect(table.stdout).toContain("filled 0.001 kWh (final)");
     // The seller's order is in the list without --mine, not with it.
     expect(rows).toHaveLength(2);
     expect(JSON.parse((await cli("orders", "--epoch", "0", "--json")).stdout)).toHaveLength(3);
@@ -246,9 +249,9 @@ describe("after clearing: orders, epoch and fills", () => {
       epoch: "0",
       id: small,
       side: "buy",
-      quantity: "3",
+      quantity: "1",
       price: rec.price,
-      amount: (3n * BigInt(rec.price!)).toString(),
+      amount: (1n * BigInt(rec.price!)).toString(),
       settlement: "final",
       final: true,
       tx: rec.settleTx,
@@ -267,7 +270,7 @@ describe("after clearing: orders, epoch and fills", () => {
     const price = BigInt(node.record(0n)!.price!);
     const e = await cli("epochs", "--last", "3");
     expect(e.stdout).toMatch(/USD\/kWh/);
-    expect(e.stdout).toContain("0.003 kWh");
+    expect(e.stdout).toContain("0.001 kWh");
     const raw = await cli("epochs", "--last", "3", "--raw");
     expect(raw.stdout).not.toContain("USD");
     expect(raw.stdout).toMatch(new RegExp(`\\b${price}\\b`));

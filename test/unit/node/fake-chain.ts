@@ -53,15 +53,22 @@ export class FakeChain {
     error?: string;
   }[] = [];
   readonly bonds = new Map<Hex, bigint>();
-  /** Traders that deposited, by market (the Deposited events; blocks are not modelled). */
-  readonly deposited = new Map<Hex, Set<Hex>>();
+  /** The Deposited events, in block order: one block per deposit. */
+  readonly deposits: { readonly market: Hex; readonly trader: Hex; readonly block: number }[] = [];
 
-  /** Records a deposit of `trader` into `market` (what intake's funded-trader rule reads). */
-  fund(market: Hex, trader: Hex): void {
-    const set = this.deposited.get(market) ?? new Set<Hex>();
-    set.add(trader.toLowerCase() as Hex);
-    this.deposited.set(market, set);
-    this.block++; // a deposit is a transaction: it makes a block
+  /** Records a deposit of `trader` into `market` (what intake's funded-trader rule reads); returns its block. */
+  fund(market: Hex, trader: Hex): number {
+    const block = this.mine(); // a deposit is a transaction: it makes a block
+    this.deposits.push({ market, trader: trader.toLowerCase() as Hex, block });
+    return block;
+  }
+
+  /** The depositors of `markets` in blocks [from, to], in block order (repeats kept, as logs are). */
+  depositsIn(markets: readonly Hex[], from: number, to: number): { market: Hex; trader: Hex }[] {
+    const wanted = new Set(markets);
+    return this.deposits
+      .filter((d) => wanted.has(d.market) && d.block >= from && d.block <= to)
+      .map(({ market, trader }) => ({ market, trader }));
   }
 
   addMarket(market: Hex, params: MarketParams): void {
@@ -300,6 +307,11 @@ export interface PortFaults {
   gasBalance?: bigint;
   /** The depositor reader fails while this returns true. */
   depositorsFail?: () => boolean;
+  /**
+   * The depositor reader refuses ranges wider than this many blocks, as RPC providers limit eth_getLogs
+   * (the chain still answers everything else).
+   */
+  maxLogRangeBlocks?: number;
 }
 
 export class FakeChainPort implements ChainPort {
@@ -310,6 +322,8 @@ export class FakeChainPort implements ChainPort {
   collateralReads = 0;
   /** collateralOfMany calls (round trips). */
   collateralCalls = 0;
+  /** Every depositors() call, refused ones too: the block range it asked for. */
+  readonly depositorReads: { from: number; to: number; refused: boolean }[] = [];
   private readonly chain: FakeChain;
 
   constructor(chain: FakeChain, sender: Hex) {
@@ -335,15 +349,21 @@ export class FakeChainPort implements ChainPort {
 
   async depositors(
     markets: readonly Hex[],
-    _fromBlock: number,
-    _toBlock: number | "latest",
+    fromBlock: number,
+    toBlock: number | "latest",
   ): Promise<{ market: Hex; trader: Hex }[]> {
+    const to = toBlock === "latest" ? this.chain.head : toBlock;
+    const max = this.faults.maxLogRangeBlocks;
+    const refused = max !== undefined && to - fromBlock + 1 > max;
+    this.depositorReads.push({ from: fromBlock, to, refused });
     if (this.faults.depositorsFail?.()) {
       throw new ChainError(ChainErrorCode.UNAVAILABLE, "depositors", "connection refused");
     }
-    return markets.flatMap((market) =>
-      [...(this.chain.deposited.get(market) ?? [])].map((trader) => ({ market, trader })),
-    );
+    if (refused) {
+      // What a provider answers, e.g. "query exceeds max block range 2000" (a JSON-RPC error, not a revert).
+      throw new ChainError(ChainErrorCode.UNAVAILABLE, "depositors", `query exceeds max block range ${max}`);
+    }
+    return this.chain.depositsIn(markets, fromBlock, to);
   }
 
   async collateralOf(market: Hex, trader: Hex, _epoch: bigint): Promise<Collateral> {

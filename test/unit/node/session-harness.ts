@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Registry } from "prom-client";
 import type { Collateral } from "../../../clearing/coverage.ts";
 import { ChainFollower } from "../../../node/chain/follower.ts";
 import { createLogger, type Logger } from "../../../node/logger.ts";
@@ -104,6 +105,8 @@ export class SessionWorld {
       /** Shifts this node's clock (ms; positive: ahead). */
       clockOffsetMs?: number;
       peerClock?: PeerClock;
+      /** The node's metrics registry, for the parts that register their own metrics (none by default). */
+      registry?: Registry;
     } = {},
   ): Promise<TestNode> {
     const privateKey = key(100 + this.nodes.length + (opts.walletIndex ?? 0));
@@ -130,13 +133,14 @@ export class SessionWorld {
         logger,
         clock: opts.clockOffsetMs ? () => Date.now() + opts.clockOffsetMs! : Date.now,
         ...(opts.peerClock ? { peerClock: opts.peerClock } : {}),
+        ...(opts.registry ? { registry: opts.registry } : {}),
       },
     );
     const follower = new ChainFollower({
       chain: port,
       logger: logger.child("chain"),
       listeners: () => new Map([[this.market, session]]),
-      pollMs: 50,
+      pollMs: opts.pollMs ?? 50,
     });
     await session.start();
     await follower.start();
@@ -156,6 +160,16 @@ export class SessionWorld {
     };
     this.nodes.push(node);
     return node;
+  }
+
+  /**
+   * Stops a node and closes its store, as a process exit would: addNode with the same name then starts it
+   * again on the same store file.
+   */
+  async shutdown(node: TestNode): Promise<void> {
+    await node.stop();
+    node.store.close();
+    this.nodes.splice(this.nodes.indexOf(node), 1);
   }
 
   /** A device (key index i) signs an order for the epoch and sends it to `node` as the control API would. */

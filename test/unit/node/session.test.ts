@@ -261,15 +261,20 @@ describe("market session: challenges (docs/certified-settlement.md)", () => {
     world = new SessionWorld();
     const nodes = [await world.addNode("a"), await world.addNode("b")];
     await world.at(0n, 100);
-    // Device 30 holds 20 quote: its buy of 20 at 1 (the lower id) takes all of it, so coverage excludes its
-    // buy of 1 at 20, and nothing crosses the sell at 5. Without the buy at 1, the buy at 20 trades.
-    world.setCollateral(30, { base: 0n, quote: 20n });
-    world.setCollateral(31, { base: 1n, quote: 0n });
-    const high = world.sign(30, "buy", 1n, 20n, 0n);
-    let low = world.sign(30, "buy", 20n, 1n, 0n);
-    while (BigInt(world.idOf(low)) > BigInt(world.idOf(high))) low = world.sign(30, "buy", 20n, 1n, 0n);
+    // Device 30's two buys at 1 take its two places on the buy side, so its buy of 1 at 20 (a larger id,
+    // signed too) is excluded, and nothing crosses the sell at 5. Without the buys at 1, the buy at 20
+    // trades. The nodes never store the buy at 20 (a third buy of the wallet): only the attacker carries it.
+    world.setCollateral(30, { base: 0n, quote: 40n });
+    world.setCollateral(31, { base: 2n, quote: 0n });
+    const low1 = world.sign(30, "buy", 20n, 1n, 0n);
+    const low2 = world.sign(30, "buy", 19n, 1n, 0n);
+    let high = world.sign(30, "buy", 1n, 20n, 0n);
+    const w = world;
+    const above = (o: typeof high) =>
+      BigInt(w.idOf(o)) > BigInt(w.idOf(low1)) && BigInt(w.idOf(o)) > BigInt(w.idOf(low2));
+    while (!above(high)) high = world.sign(30, "buy", 1n, 20n, 0n);
     const sell = world.sign(31, "sell", 1n, 5n, 0n);
-    for (const o of [low, high, sell]) await world.submit(nodes[0]!, o);
+    for (const o of [low1, low2, sell]) await world.submit(nodes[0]!, o);
     await waitFor("the book everywhere", () => nodes.every((n) => n.session.views.orders(0n).length === 3));
     await world.at(1n, 20);
     const attack = world.propose(ATTACKER, 0n, [high, sell]);
