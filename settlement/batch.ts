@@ -11,6 +11,7 @@
 // own trader and side (clearing/coverage.ts). A challenge's union that clears to no trade is built the same
 // way around a separating price (no fills).
 // Pure: no I/O, no clock, nothing depends on input order (ties are broken by id).
+
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { type ClearingResult, clear } from "../clearing/clear.ts";
 import { applyCoverage, type Collateral, type ExclusionReason } from "../clearing/coverage.ts";
@@ -944,9 +945,11 @@ export type ChallengeSelection =
  * orders carried byte for byte), N = U's own certificate (selected as a proposal would be, WITHOUT
  * force-including S), and the union S ∪ N ∪ F ascending by id, F being, for each standing order that U
  * excludes as the 3rd or later of its trader and side, the first MAX_ORDERS_PER_TRADER_SIDE orders of
- * that trader and side. Flags: bit 0 for S, bit 1 for N; F goes into N too when N stays within
- * MAX_BATCH_ORDERS (flag 2; then a later challenge cannot re-add the excluded order), else it is in the
- * union only (flag 0). Header of the union and of N: N's. When U clears to no trade, N is the no-trade
+ * that trader and side (standing ones included). Flags: bit 0 for S, bit 1 for N; F goes into N too, pair
+ * by pair while N stays within MAX_BATCH_ORDERS (then a later challenge cannot re-add the excluded order:
+ * its pair is in the standing batch), the rest is in the union only (flag 0, or 1 for a standing order).
+ * N is never empty: the contract refuses a challenge whose new batch is (no later challenge could present
+ * it as the standing batch). Header of the union and of N: N's. When U clears to no trade, N is the no-trade
  * certificate (a separating price; the contract accepts it from a challenge only), which undoes a
  * standing result that traded although U does not (a forced trade). A challenge is worth sending only when
  * it adds an order and its result hash differs from the standing one (the contract reverts NoNewOrders /
@@ -956,8 +959,8 @@ export type ChallengeSelection =
  * the first MAX_ORDERS_PER_TRADER_SIDE of its trader and side and its need fits its share of the
  * collateral (clearing/coverage.ts): the share is a chain read, the same in every pass, so an order's
  * status in a pass over a subset of U equals its status in U iff the subset holds the first orders of its
- * trader and side in U whenever U excludes it as "trader-cap". N's orders are kept in U, so they are among
- * the first in any subset; F's orders are the first of their side; a standing order is first in U (then in
+ * trader and side in U whenever U excludes it as "trader-cap". The certificate's orders are kept in U, so they
+ * are among the first in any subset; F's orders are the first of their side; a standing order is first in U (then in
  * any subset) or excluded by its F orders, which the union carries. So every union order and every N order
  * has its status in U. Then the union's kept orders are U's kept orders that it carries, its in-orders
  * U's in-orders that it carries (the header's cap thresholds are U's), and every in-order the certificate
@@ -966,7 +969,7 @@ export type ChallengeSelection =
  * union order outside N that is an in-order of an uncut side is worse and not closer than U's worse edge;
  * any other one is cut or excluded. So every sum, edge, in-count, cut flag and bonus is N's, and the fills
  * are U's. Bounds: S ≤ MAX_BATCH_ORDERS (every standing batch is a proposal or a new batch), N ≤
- * MAX_BATCH_ORDERS (in-orders only), F ≤ MAX_ORDERS_PER_TRADER_SIDE × |S|: the union always fits
+ * MAX_BATCH_ORDERS (the certificate is in-orders only; pairs join while they fit), F ≤ MAX_ORDERS_PER_TRADER_SIDE × |S|: the union always fits
  * MAX_UNION_ORDERS, whatever the standing batch leaves out.
  */
 export function selectChallenge(
@@ -984,11 +987,22 @@ export function selectChallenge(
     header = built.header;
     certificate = built.orders.map(identified);
   }
-  const certIds = new Set(certificate.map((o) => o.id));
-  const firsts = firstOfSide(prepared, standingIds).filter((id) => !standingIds.has(id) && !certIds.has(id));
-  const firstsInNew = certificate.length + firsts.length <= Number(MAX_BATCH_ORDERS);
-  const newIds = new Set(certIds);
-  if (firstsInNew) for (const id of firsts) newIds.add(id);
+  // The first two orders of each (trader, side) of which S holds an excluded third: in the union, and in
+  // N as whole pairs while N stays within MAX_BATCH_ORDERS (ascending by their smaller id). A pair in N
+  // keeps the third excluded in every later union; and N is never empty (the contract refuses that)
+  // when the certificate is: a standing result that trades has an in-order of U, or a pair.
+  const pairs = new Map<Hex, Hex[]>();
+  for (const id of standingIds) {
+    const pair = prepared.firstOf.get(id);
+    if (pair) pairs.set(pair[0]!, [...pair]);
+  }
+  const firsts = [...pairs.values()].flat();
+  const newIds = new Set(certificate.map((o) => o.id));
+  for (const key of [...pairs.keys()].sort(compareHex)) {
+    const missing = pairs.get(key)!.filter((id) => !newIds.has(id));
+    if (newIds.size + missing.length > Number(MAX_BATCH_ORDERS)) continue;
+    for (const id of missing) newIds.add(id);
+  }
   const orders = [...newIds].sort(compareHex).map((id) => identified(prepared.byId.get(id)!));
   const unionIds = [...new Set([...standingIds, ...newIds, ...firsts])].sort(compareHex);
   const entries: UnionEntry[] = unionIds.map((id) => ({

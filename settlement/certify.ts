@@ -38,6 +38,8 @@ import {
   readOrder,
   standingBatchOf,
   toBytes,
+  UNION_ENTRY_BYTES,
+  UNION_HEADERS_BYTES,
   type Union,
   unionBatchOf,
   unionEntryCount,
@@ -49,7 +51,10 @@ import { BatchError } from "./errors.ts";
 
 /** The contract's errors of certification and challenge, by name: a CertificationError's code. */
 export const CertificationErrorCode = {
-  /** (length) The batch is not 432 + 126·n bytes, n ≥ 1; a union not 864 + 127·n, or a flag not 0, 1, 2 or 3. */
+  /**
+   * (length) The batch is not 432 + 126·n bytes, n ≥ 1; a union not 864 + 127·n, a flag not 0, 1, 2 or 3,
+   * or no entry in the new batch (flag 2 or 3).
+   */
   MalformedBatch: "MalformedBatch",
   /**
    * (orders, max) A proposal's (or certify()'s) batch has more than MAX_BATCH_ORDERS orders, a union more
@@ -629,6 +634,11 @@ export function certifyChallenge(input: CertifyChallengeInput): ChallengeCertifi
     checkSize(union.entries.length, MAX_UNION_ORDERS);
   }
   const next = newBatchOf(union);
+  // A new batch of no order: no later challenge could present it (MalformedBatch, with the flags).
+  if (next.orders.length === 0) {
+    const length = BigInt(UNION_HEADERS_BYTES + UNION_ENTRY_BYTES * union.entries.length);
+    throw new CertificationError(CertificationErrorCode.MalformedBatch, { length });
+  }
   checkSize(next.orders.length, MAX_BATCH_ORDERS);
 
   const standingBatch = standingBatchOf(union);

@@ -80,8 +80,10 @@ export class OrderIntake {
    * from gossip and sync a larger id is IGNOREd (TRADER_CAP) and a smaller one evicts the largest, so
    * every node holds exactly the orders that count. Attack: one funded wallet signing thousands of orders
    * per epoch, through as many peers as it likes, made every node store and reconcile all of them. From
-   * the API and the node's own wallet an order beyond the places of its side is refused instead (TRADER_CAP):
-   * it would push out an order this node already acknowledged.
+   * the API and the node's own wallet an order beyond the places of its side is refused instead (TRADER_CAP),
+   * whatever its id: the device learns at once that only two count, and this node does not push out an
+   * order it acknowledged (the trader's own smaller-id order arriving by gossip still may: the rule is the
+   * rule, and it is the trader's doing).
    */
   private admit(valid: ValidOrder, wire: Uint8Array, source: OrderSource): Verdict {
     const book = this.c.books.getOrCreate(this.ctx.market, valid.order.epoch);

@@ -220,8 +220,8 @@ interface ISmartMarket {
 
     // ---------------------------------------------------------------- errors: certification
 
-    /// @notice The batch is not 432 + 126*n bytes with n >= 1, or the union not 864 + 127*n bytes with n >= 1
-    /// and every flag 0, 1, 2 or 3.
+    /// @notice The batch is not 432 + 126*n bytes with n >= 1, or the union not 864 + 127*n bytes with n >= 1,
+    /// every flag 0, 1, 2 or 3 and at least one entry in the new batch (flag 2 or 3).
     error MalformedBatch(uint256 length);
     /// @notice A batch of propose or certify has more than MAX_BATCH_ORDERS orders, or a union more than
     /// MAX_UNION_ORDERS entries (`orders` of them, `max` allowed): checked with the length, before the commitment;

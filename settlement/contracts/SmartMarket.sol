@@ -494,6 +494,9 @@ contract SmartMarket is ISmartMarket {
         (uint256 standing, uint256 m, bytes32 standingHash) = _extract(raw, n, 0, STANDING_FLAGS);
         (uint256 joined,,) = _extract(raw, n, HEADER, UNION_FLAGS);
         (uint256 next, uint256 k, bytes32 nextHash) = _extract(raw, n, HEADER, NEW_BATCH_FLAGS);
+        // A new batch of no order would stand as a record no later challenge can present (a batch has at least
+        // one order): the attack, with flags 0 and 1 only, that froze a result until the deadline.
+        if (k == 0) revert MalformedBatch(len);
         if (k > MAX_BATCH_ORDERS) revert BatchTooLarge(k, MAX_BATCH_ORDERS);
 
         uint256 feeBps = _feeBps(schedule);

@@ -2112,6 +2112,19 @@ describe("issue 10: minimum size, per-trader cap, side cap, batch bounds", () =>
         trader: t!.address,
       },
     );
+    // Found in review: with flags 0 and 1 only (every standing order dropped, the added ones in the union
+    // only) the new batch has no order; it would stand as a record that no later challenge can present,
+    // so an attacker who proposes and challenges in one block at the close froze the epoch's result. The
+    // contract refuses it with the flags (MalformedBatch); it accepted it before.
+    // (Checked with the flags, before any certification: the union header does not matter.)
+    const emptyNew = encodeUnion(
+      attack.header,
+      honest.header,
+      entries.map((e) => ({ ...e, flag: e.flag === 3 ? 1 : e.flag })),
+    );
+    await expectRevert(challengeCall(dev(2), m, 0n, dev(1), emptyNew), "MalformedBatch", {
+      length: BigInt((emptyNew.length - 2) / 2),
+    });
     const replaced = await challenge(env, dev(2), m, 0n, dev(1), union);
     expect(replaced.resultHash).toBe(honest.clearing.resultHash);
     expect(replaced.resultHash).not.toBe(standing.resultHash);

@@ -199,9 +199,9 @@ describe("a dust flood (900 + 900 crossing 1-unit orders)", () => {
       orders: 513n,
       max: 512n,
     });
-    // Every flag 0 (added, in the union only): no standing batch, so no record matches.
-    expectCertError(() => certifyChallenge({ ...challenge, union: union(512) }), "StandingMismatch", {
-      record: challenge.record,
+    // Every flag 0 (added, in the union only): no new batch, MalformedBatch with the flags.
+    expectCertError(() => certifyChallenge({ ...challenge, union: union(512) }), "MalformedBatch", {
+      length: BigInt(864 + 127 * 512),
     });
     expectCertError(
       () => certifyChallenge({ ...challenge, union: union(512).fill(4, 864, 865) }),

@@ -204,12 +204,20 @@ describe("the padded union", () => {
       expect(e.code).toBe("MalformedBatch");
       expect(e.args).toEqual({ length: BigInt(bytes.length) });
     }
-    // Every entry flag 0: no standing batch, so no record matches.
+    // Every entry flag 0: no new batch (MalformedBatch, with the flags).
     const zero = {
       ...union,
       entries: union.entries.map((x) => ({ ...x, standing: false, inNewBatch: false })),
     };
-    expect(certError(() => certifyChallenge({ ...input, union: zero })).code).toBe("StandingMismatch");
+    expect(certError(() => certifyChallenge({ ...input, union: zero })).code).toBe("MalformedBatch");
+    // Flags 0 and 1 only (the standing batch dropped whole, an order added to the union only): a new batch
+    // of no order would stand as a record nobody can present in a later challenge. Refused.
+    const empty = {
+      ...union,
+      entries: union.entries.map((x) => ({ ...x, inNewBatch: false })),
+    };
+    const e = certError(() => certifyChallenge({ ...input, union: empty }));
+    expect([e.code, e.args]).toEqual(["MalformedBatch", { length: BigInt(bytes.length) }]);
     // The honest buy in the union only (flag 0): it fills in the union, so the new batch without it does
     // not certify under the union's header (its sums are not the header's).
     const unionOnly = {
@@ -317,7 +325,63 @@ describe("NewBatchMismatch and the first orders of a standing order's side", () 
     const r = certifyChallenge({ ...context, union: ch.bytes, standingSubmitter: submitter, record });
     expect(r.union.resultHash).toBe(own.clearing.resultHash);
     expect(r.newBatch.batchHash).toBe(ch.batchHash);
+    expectReAddRefused(ch, r.newBatch.feeTotal, o2);
   });
+
+  it("a standing first order that the certificate does not need stays in the new batch (flag 3), so the third cannot come back", () => {
+    // Found in review: the standing batch carries tee's buy at 5 (a first order, kept, worse: the
+    // certificate does not need it) and its third buy at 15. Dropping the buy at 5 (flag 1) and adding
+    // only the other first order would let a later union of the new batch and the buy at 15 keep it
+    // again (it is then tee's second buy): the result would change back and forth until the deadline.
+    const b7 = sign({ trader: u!, side: "buy", quantity: 1n, limitPrice: 7n });
+    const s = selectBatch({
+      market: MARKET,
+      epoch: EPOCH,
+      domainSeparator: SEPARATOR,
+      orders: signedOrders([sellA, o2]),
+      collateral,
+      mustInclude: signedOrders([o0a]),
+    });
+    if (s.outcome !== "batch") throw new Error("no trade");
+    expect(s.orders.map((o) => o.id)).toContain(o0a.id);
+    const sCert = certifyBatchBytes(context, s.bytes);
+    expect(sCert.fills.some((f) => f.id === o2.id)).toBe(true);
+    const record = settlementRecord(s.batchHash, submitter, sCert.feeTotal);
+    const set = [sellA, o0a, o0b, o2, bw, b7];
+    const ch = selectChallenge(
+      { market: MARKET, epoch: EPOCH, domainSeparator: SEPARATOR, orders: signedOrders(set), collateral },
+      { header: s.header, orders: s.orders, resultHash: sCert.resultHash },
+    );
+    if (ch.outcome !== "challenge") throw new Error(ch.outcome);
+    // The standing buy at 5 stays in the new batch (flag 3), with tee's other first buy (flag 2).
+    expect(ch.orders.map((o) => o.id)).toEqual(expect.arrayContaining([o0a.id, o0b.id]));
+    const r = certifyChallenge({ ...context, union: ch.bytes, standingSubmitter: submitter, record });
+    expect(r.union.resultHash).toBe(selected(set, collateral).clearing.resultHash);
+    expectReAddRefused(ch, r.newBatch.feeTotal, o2);
+  });
+
+  /** A later challenge of `ch`'s new batch that re-adds `third`: its pair is standing, so nothing changes. */
+  function expectReAddRefused(
+    ch: Extract<ReturnType<typeof selectChallenge>, { outcome: "challenge" }>,
+    fee: bigint,
+    third: IdentifiedOrder,
+  ): void {
+    const standingIds = new Set(ch.orders.map((o) => o.id));
+    const again = {
+      standingHeader: ch.header,
+      unionHeader: ch.header,
+      entries: entries([...ch.orders, third], (o) => (standingIds.has(o.id) ? 3 : 2)),
+    };
+    const e = certError(() =>
+      certifyChallenge({
+        ...context,
+        union: again,
+        standingSubmitter: submitter,
+        record: settlementRecord(ch.batchHash, submitter, fee),
+      }),
+    );
+    expect(e.code).toBe("ResultUnchanged");
+  }
 });
 
 describe("a standing batch of third orders (the attack that made a standing result unchallengeable)", () => {
@@ -367,6 +431,82 @@ describe("a standing batch of third orders (the attack that made a standing resu
   );
   const context = contextOf(collateral);
   const attacker = `0x${"a7".repeat(20)}` as Hex;
+
+  it("when the full set keeps nothing, the new batch is made of first-order pairs and undoes the trade", () => {
+    // Found in review: every third order's two smaller siblings need more than half their wallet's
+    // escrow, so the full set keeps no order and clears to nothing, and the certificate is empty. With the
+    // siblings in the union only, the new batch had no order (the contract now refuses that, and a node
+    // could not build the challenge at all); now as many pairs as fit form it.
+    const need = (o: IdentifiedOrder) =>
+      o.order.side === "buy" ? o.order.quantity * o.order.limitPrice : o.order.quantity;
+    const bigLows = [...buyers, ...sellers].flatMap((t, i) => {
+      const side = i < half ? ("buy" as const) : ("sell" as const);
+      return [
+        sign({ trader: t, side, quantity: 1000n, limitPrice: 1000n, nonce: 10n }),
+        sign({ trader: t, side, quantity: 1001n, limitPrice: 1000n, nonce: 11n }),
+      ];
+    });
+    const smallThirds = [...buyers, ...sellers].map((t, i) => {
+      const side = i < half ? ("buy" as const) : ("sell" as const);
+      const mine = bigLows.filter((o) => o.order.trader === t.address);
+      return signWhere(
+        { trader: t, side, quantity: 1n, limitPrice: side === "buy" ? 100n : 1n },
+        (id) => mine.every((o) => id > o.id),
+        20n,
+      );
+    });
+    // Half of 200 quote covers a third buy (100), never a low one; half of 10 base a third sell (1).
+    const tight = collateralTable(
+      new Map(
+        [...buyers, ...sellers].map((t, i) => [
+          t.address,
+          i < half ? { base: 0n, quote: 200n } : { base: 10n, quote: 0n },
+        ]),
+      ),
+    );
+    expect(smallThirds.every((o) => need(o) <= (o.order.side === "buy" ? 100n : 5n))).toBe(true);
+    const tightContext = contextOf(tight);
+    const s = selectBatch({
+      market: MARKET,
+      epoch: EPOCH,
+      domainSeparator: SEPARATOR,
+      orders: signedOrders(smallThirds),
+      collateral: tight,
+    });
+    if (s.outcome !== "batch") throw new Error("no trade");
+    const sCert = certifyBatchBytes(tightContext, s.bytes);
+    expect(sCert.volume).toBe(BigInt(half));
+    const set = [...bigLows, ...smallThirds];
+    expect(
+      selectBatch({
+        market: MARKET,
+        epoch: EPOCH,
+        domainSeparator: SEPARATOR,
+        orders: signedOrders(set),
+        collateral: tight,
+      }).outcome,
+    ).toBe("no-trade");
+    const ch = selectChallenge(
+      {
+        market: MARKET,
+        epoch: EPOCH,
+        domainSeparator: SEPARATOR,
+        orders: signedOrders(set),
+        collateral: tight,
+      },
+      { header: s.header, orders: s.orders, resultHash: sCert.resultHash },
+    );
+    if (ch.outcome !== "challenge") throw new Error(ch.outcome);
+    expect(ch.orders.length).toBe(BATCH);
+    expect(ch.union.entries.length).toBe(BATCH + 2 * BATCH);
+    const r = certifyChallenge({
+      ...tightContext,
+      union: ch.bytes,
+      standingSubmitter: attacker,
+      record: settlementRecord(s.batchHash, attacker, sCert.feeTotal),
+    });
+    expect([r.union.price, r.union.volume, r.newBatch.volume]).toEqual([0n, 0n, 0n]);
+  });
 
   it("the honest challenge carries their first orders, fits 512 entries and restores the full set's result", () => {
     // The attacker's standing batch: its 128 third orders cross each other and fill (128 = MAX_BATCH_ORDERS).
