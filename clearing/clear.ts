@@ -2,9 +2,10 @@
 // result depends on the set of orders, never on their order in the input, and every node computes it
 // to the last unit. The rule is docs/clearing.md; rule.ts implements its steps 1–3, and the result hash
 // is that page's "Result hash".
-import { keccak_256 } from "@noble/hashes/sha3.js";
+
 import { MAX_UINT64 } from "../protocol/constants.ts";
 import { bytesToHex, type Hex } from "../protocol/hex.ts";
+import { keccak256 } from "../protocol/keccak.ts";
 import { beginResultEncoding, encodeResult, writeDecodedFill } from "./abi.ts";
 import { type Book, buildBook, ID_BYTES } from "./book.ts";
 import { ClearingError, ClearingErrorCode } from "./errors.ts";
@@ -79,7 +80,7 @@ export function analyzeClearing(
   const crossing = findCrossing(book);
   const { volume } = crossing;
   if (volume === 0n) {
-    const resultHash = bytesToHex(keccak_256(beginResultEncoding(ctx.market, ctx.epoch, null, 0n, 0).bytes));
+    const resultHash = bytesToHex(keccak256(beginResultEncoding(ctx.market, ctx.epoch, null, 0n, 0).bytes));
     const result: ClearingResult = {
       market: ctx.market,
       epoch: ctx.epoch,
@@ -124,7 +125,7 @@ export function analyzeClearing(
     welfare: buys.value - sells.value,
     buyerSurplus: buys.value - payment,
     sellerSurplus: payment - sells.value,
-    resultHash: bytesToHex(keccak_256(encoding.bytes)),
+    resultHash: bytesToHex(keccak256(encoding.bytes)),
   };
   return { result, book, crossing, interval, buys, sells };
 }
@@ -161,5 +162,5 @@ export function computeResultHash(
   volume: bigint,
   fills: readonly Fill[],
 ): Hex {
-  return bytesToHex(keccak_256(encodeResult(market, epoch, price, volume, fills)));
+  return bytesToHex(keccak256(encodeResult(market, epoch, price, volume, fills)));
 }

@@ -1,8 +1,9 @@
 // EIP-712 hashing of orders, computed by hand (fast path) and with ethers (reference, signing).
-import { keccak_256 } from "@noble/hashes/sha3.js";
+
 import { type Signer, TypedDataEncoder, type TypedDataField } from "ethers";
 import { EIP712_DOMAIN_NAME, EIP712_DOMAIN_VERSION, ORDER_TYPE_STRING } from "./constants.ts";
 import { bytesToHex, type Hex, hexToBytes, uintToBytes } from "./hex.ts";
+import { keccak256 } from "./keccak.ts";
 import { type Order, SIDE_CODE, type SignedOrder } from "./order.ts";
 
 export interface Eip712Domain {
@@ -39,18 +40,18 @@ const EIP712_DOMAIN_TYPE_STRING =
   "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)";
 const textEncoder = new TextEncoder();
 
-export const ORDER_TYPEHASH: Uint8Array = keccak_256(textEncoder.encode(ORDER_TYPE_STRING));
-export const DOMAIN_TYPEHASH: Uint8Array = keccak_256(textEncoder.encode(EIP712_DOMAIN_TYPE_STRING));
+export const ORDER_TYPEHASH: Uint8Array = keccak256(textEncoder.encode(ORDER_TYPE_STRING));
+export const DOMAIN_TYPEHASH: Uint8Array = keccak256(textEncoder.encode(EIP712_DOMAIN_TYPE_STRING));
 
 /** keccak256(abi.encode(DOMAIN_TYPEHASH, keccak(name), keccak(version), chainId, verifyingContract)). */
 export function domainSeparator(domain: Eip712Domain): Uint8Array {
   const buf = new Uint8Array(32 * 5);
   buf.set(DOMAIN_TYPEHASH, 0);
-  buf.set(keccak_256(textEncoder.encode(domain.name)), 32);
-  buf.set(keccak_256(textEncoder.encode(domain.version)), 64);
+  buf.set(keccak256(textEncoder.encode(domain.name)), 32);
+  buf.set(keccak256(textEncoder.encode(domain.version)), 64);
   buf.set(uintToBytes(domain.chainId, 32), 96);
   buf.set(hexToBytes(domain.verifyingContract), 128 + 12);
-  return keccak_256(buf);
+  return keccak256(buf);
 }
 
 function writeUint(buf: Uint8Array, offset: number, value: bigint, width: number): void {
@@ -78,7 +79,7 @@ export function orderStructHash(order: Order): Uint8Array {
   writeUint(buf, 160, order.limitPrice, 16);
   writeUint(buf, 192, order.nonce, 8);
   writeHex(buf, 224 + 12, order.trader);
-  return keccak_256(buf);
+  return keccak256(buf);
 }
 
 /** The EIP-712 digest of any struct: keccak256(0x19 0x01 || domainSeparator || structHash). */
@@ -88,7 +89,7 @@ export function typedDataDigest(separator: Uint8Array, structHash: Uint8Array): 
   buf[1] = 0x01;
   buf.set(separator, 2);
   buf.set(structHash, 34);
-  return keccak_256(buf);
+  return keccak256(buf);
 }
 
 /** The EIP-712 digest of an order, as bytes. */

@@ -1,7 +1,8 @@
 // Commitments over sets of order ids. Independent of arrival order: ids are sorted first.
-import { keccak_256 } from "@noble/hashes/sha3.js";
+
 import { EncodingError } from "./errors.ts";
 import { bytesToHex, compareHex, type Hex, hexToBytes, uintToBytes } from "./hex.ts";
+import { keccak256 } from "./keccak.ts";
 
 /** Sorts ids ascending as 256-bit numbers (canonical lowercase hex sorts the same way as strings). */
 export function sortIds(ids: readonly Hex[]): Hex[] {
@@ -23,5 +24,5 @@ export function orderSetFingerprint(ids: readonly Hex[]): Hex {
     }
     buf.set(hexToBytes(sorted[i]!), 32 * (i + 1));
   }
-  return bytesToHex(keccak_256(buf));
+  return bytesToHex(keccak256(buf));
 }

@@ -2,10 +2,10 @@
 // Both paths apply the same checks before recovering: v in {27, 28}, 0 < r < n, 0 < s <= n/2.
 import { createRequire } from "node:module";
 import { secp256k1 as noble } from "@noble/curves/secp256k1.js";
-import { keccak_256 } from "@noble/hashes/sha3.js";
 import { SECP256K1_HALF_N, SECP256K1_N } from "./constants.ts";
 import { OrderError, OrderErrorCode } from "./errors.ts";
 import { bytesToHex, bytesToUint, type Hex, hexToBytes } from "./hex.ts";
+import { keccak256 } from "./keccak.ts";
 
 interface NativeSecp256k1 {
   ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: boolean): Uint8Array;
@@ -32,7 +32,7 @@ const ZERO_ADDRESS = `0x${"00".repeat(20)}`;
 
 /** Address of an uncompressed public key (65 bytes, 0x04 prefix): the last 20 bytes of keccak256(x || y). */
 function addressOfPublicKey(uncompressed: Uint8Array): Hex {
-  return bytesToHex(keccak_256(uncompressed.subarray(1)).subarray(12));
+  return bytesToHex(keccak256(uncompressed.subarray(1)).subarray(12));
 }
 
 /** Checks r, s and v of a 65-byte signature r || s || v; returns the recovery id (0 or 1). */

@@ -12,7 +12,6 @@
 // way around a separating price (no fills).
 // Pure: no I/O, no clock, nothing depends on input order (ties are broken by id).
 
-import { keccak_256 } from "@noble/hashes/sha3.js";
 import { type ClearingResult, clear } from "../clearing/clear.ts";
 import { applyCoverage, type Collateral, type ExclusionReason } from "../clearing/coverage.ts";
 import {
@@ -28,6 +27,7 @@ import { applySideCap, type SideThreshold } from "../clearing/side-cap.ts";
 import { MAX_UINT256 } from "../protocol/constants.ts";
 import { orderDigestBytes } from "../protocol/eip712.ts";
 import { bytesToHex, compareHex, type Hex } from "../protocol/hex.ts";
+import { keccak256 } from "../protocol/keccak.ts";
 import { SIDE_CODE, type Side, type SignedOrder } from "../protocol/order.ts";
 import { Asset, joinSignature, splitSignature } from "./encoding.ts";
 import { BatchError, BatchErrorCode } from "./errors.ts";
@@ -435,7 +435,7 @@ export function newBatchOf(union: Union): Batch {
 
 /** keccak256 of batch (or union) bytes. */
 export function hashBytes(bytes: Bytes): Hex {
-  return bytesToHex(keccak_256(bytes));
+  return bytesToHex(keccak256(bytes));
 }
 
 // ================================================================ orders

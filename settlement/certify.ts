@@ -7,7 +7,6 @@
 // encoding), so tests can compare the two to the last unit. Integers only; every division says how it
 // rounds.
 
-import { keccak_256 } from "@noble/hashes/sha3.js";
 import { encodeResult } from "../clearing/abi.ts";
 import type { Fill } from "../clearing/clear.ts";
 import { needOf, orderShareOf } from "../clearing/coverage.ts";
@@ -21,6 +20,7 @@ import { isIn } from "../clearing/side-cap.ts";
 import { MAX_UINT256, SECP256K1_HALF_N } from "../protocol/constants.ts";
 import { orderDigestBytes } from "../protocol/eip712.ts";
 import { bytesToHex, type Hex } from "../protocol/hex.ts";
+import { keccak256 } from "../protocol/keccak.ts";
 import { recoverSigner } from "../protocol/signature.ts";
 import {
   type Batch,
@@ -550,7 +550,7 @@ export function certify(input: CertifyInput): Certificate {
   // No trade: price 0 in the result, as clearing.md's result of a book that does not trade.
   const volume = facts.volume;
   const price = volume === 0n ? 0n : p;
-  const resultHash = bytesToHex(keccak_256(encodeResult(market, epoch, price, volume, fills)));
+  const resultHash = bytesToHex(keccak256(encodeResult(market, epoch, price, volume, fills)));
   const batchHash = input.bytes ? hashBytes(input.bytes) : hashBytes(encodeBatch({ header, orders }));
   return { price, volume, ids, kept, cut, orderFills, fills, resultHash, feeTotal, batchHash };
 }

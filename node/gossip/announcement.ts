@@ -20,8 +20,8 @@
 // protobuf-encoded public key 08 01 12 20 ‖ key (docs/protocol.md, "Epoch announcement").
 import { peerIdFromString } from "@libp2p/peer-id";
 import { ed25519 } from "@noble/curves/ed25519.js";
-import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, bytesToUint, type Hex, hexToBytes, uintToBytes } from "../../protocol/hex.ts";
+import { keccak256 } from "../../protocol/keccak.ts";
 import { recoverSigner, signDigest } from "../../protocol/signature.ts";
 
 export const ANNOUNCEMENT_VERSION = 0x01;
@@ -75,7 +75,7 @@ function digestOf(bodyBytes: Uint8Array): Uint8Array {
   const buf = new Uint8Array(DOMAIN_TAG.length + bodyBytes.length);
   buf.set(DOMAIN_TAG, 0);
   buf.set(bodyBytes, DOMAIN_TAG.length);
-  return keccak_256(buf);
+  return keccak256(buf);
 }
 
 export async function encodeAnnouncement(
