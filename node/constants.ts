@@ -58,3 +58,9 @@ export const PEER_SKEW_WARN_MS = 1000;
 export const DEPOSIT_LOG_PAGE_BLOCKS = 10_000;
 /** A page the provider refuses is halved, down to this many blocks. */
 export const DEPOSIT_LOG_PAGE_MIN_BLOCKS = 8;
+/**
+ * At start, a chain head this many blocks or fewer below the stored deposit cursor is a provider that
+ * lags (a load-balanced RPC answering from a node a few blocks behind): nothing new to read yet. Further
+ * below, it is another chain (a development chain started afresh), and the history is read again.
+ */
+export const DEPOSIT_CURSOR_LAG_TOLERANCE_BLOCKS = 64;

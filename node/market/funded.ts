@@ -28,7 +28,11 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Hex } from "../../protocol/hex.ts";
 import type { ChainPort } from "../chain/port.ts";
-import { DEPOSIT_LOG_PAGE_BLOCKS, DEPOSIT_LOG_PAGE_MIN_BLOCKS } from "../constants.ts";
+import {
+  DEPOSIT_CURSOR_LAG_TOLERANCE_BLOCKS,
+  DEPOSIT_LOG_PAGE_BLOCKS,
+  DEPOSIT_LOG_PAGE_MIN_BLOCKS,
+} from "../constants.ts";
 import type { Logger } from "../logger.ts";
 
 /** A failed page is tried again after this long, doubled for each further failure up to the max. */
@@ -224,7 +228,8 @@ export class DepositHistory {
     while (this.c.running()) {
       try {
         const head = await this.c.chain.blockNumber();
-        if (retry && this.funded.nextBlock > head + 1) this.chainReset(head);
+        if (retry && this.funded.nextBlock > head + 1 + DEPOSIT_CURSOR_LAG_TOLERANCE_BLOCKS)
+          this.chainReset(head);
         while (this.funded.nextBlock <= head && this.c.running()) await this.readPage(head);
         return this.funded.nextBlock > head;
       } catch (err) {
@@ -271,10 +276,10 @@ export class DepositHistory {
   }
 
   /**
-   * At start, the chain's head is below the stored cursor: this is another chain than the one the set was
-   * read from (a development chain started afresh, same contract address). Its depositors are not this
-   * chain's, so the set is read again from block 0. (A provider that answers a head older than the one the
-   * cursor came from costs the same full read: slower, never wrong.)
+   * At start, the chain's head is far below the stored cursor (more than DEPOSIT_CURSOR_LAG_TOLERANCE_BLOCKS):
+   * this is another chain than the one the set was read from (a development chain started afresh, same
+   * contract address). Its depositors are not this chain's, so the set is read again from block 0. A head
+   * a few blocks behind is a lagging provider: nothing to read until it passes the cursor.
    */
   private chainReset(head: number): void {
     this.c.logger.warn(

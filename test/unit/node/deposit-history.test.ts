@@ -214,6 +214,29 @@ describe("the deposit history against a provider, a restart and a lagging follow
     expect(again.logs.some((l) => / WARN .*behind this node's deposit cursor/.test(l))).toBe(true);
   });
 
+  it("a provider whose head lags a few blocks behind the stored cursor does not make the node read it all again", async () => {
+    world = new SessionWorld();
+    const w = world;
+    // Enough blocks that the follower's start look-back (256 blocks) does not reach block 0.
+    for (let i = 0; i < 400; i++) w.chain.mine();
+    const first = await w.addNode("z");
+    await waitFor("deposit history read", () => first.session.funded.ready);
+    const path = first.store.path;
+    await w.shutdown(first);
+    // The cursor 10 blocks past this chain's head, as a load-balanced RPC answering from a node 10 blocks
+    // behind would show it; the set keeps a trader read from those blocks.
+    const known = addressOfPrivateKey(freshKey(7));
+    const other = new NodeStore(path);
+    other.addDepositors(w.market, [known], w.chain.head + 11);
+    other.close();
+
+    const again = await w.addNode("z");
+    await waitFor("deposit history ready", () => again.session.funded.ready);
+    expect(again.port.depositorReads.some((r) => r.from === 0)).toBe(false);
+    expect(again.session.funded.admits(known)).toBe(true);
+    expect(again.logs.some((l) => /behind this node's deposit cursor/.test(l))).toBe(false);
+  });
+
   it("a node whose follower lags at the close takes a new depositor's order at reconciliation", async () => {
     world = new SessionWorld();
     const w = world;
