@@ -171,14 +171,30 @@ async function rpcCall(url: string, method: string, params: unknown[]): Promise<
   return body.result;
 }
 
+/**
+ * Node P2P ports are taken below Linux's ephemeral range (32768-60999). A port the kernel handed out with
+ * listen(0) comes from that range, and between this probe and the node's own listen the kernel may give it
+ * to any outgoing connection as its source port (seen in CI: "port 41595 is in use"); below the range only
+ * a listener can take it.
+ */
+const NODE_PORT_MIN = 20_000;
+const NODE_PORT_SPAN = 12_000;
+let nextNodePort = NODE_PORT_MIN + (process.pid % NODE_PORT_SPAN);
+
 async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = nextNodePort;
+    nextNodePort = NODE_PORT_MIN + ((nextNodePort - NODE_PORT_MIN + 7) % NODE_PORT_SPAN);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found in ${NODE_PORT_MIN}-${NODE_PORT_MIN + NODE_PORT_SPAN - 1}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
     const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolvePort(port));
-    });
+    srv.once("error", () => resolveFree(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolveFree(true)));
   });
 }
 
