@@ -75,7 +75,7 @@ const SIGNATURE_CODES = new Set([
 /** The drop reason of a gossip/sync verdict code; null for ACCEPT. */
 export function dropReasonOf(action: "ACCEPT" | "IGNORE" | "REJECT", code: string): DropReason | null {
   if (action === "ACCEPT") return null;
-  if (code === "DUPLICATE") return DropReason.DUPLICATE;
+  if (code === "DUPLICATE" || code === "KNOWN") return DropReason.DUPLICATE;
   if (code === "OVERSIZE") return DropReason.OVERSIZE;
   if (code === "MALFORMED") return DropReason.MALFORMED;
   if (SIGNATURE_CODES.has(code)) return DropReason.BAD_SIGNATURE;

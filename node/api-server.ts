@@ -16,6 +16,7 @@ import type {
   MarketStatus,
   MarketTokens,
   NodeStatus,
+  SubmitBatchResponse,
   SubmitOrderResponse,
 } from "./api/types.ts";
 import { ChainError } from "./chain/port.ts";
@@ -25,6 +26,8 @@ import type { MarketSession } from "./market/session.ts";
 import type { SmartNode } from "./node.ts";
 
 const MAX_BODY_BYTES = 16 * 1024;
+/** A batch of MAX_ORDERS_PER_SUBMISSION signed orders in JSON is about 140 KB. */
+const MAX_BATCH_BODY_BYTES = 320 * 1024;
 const MAX_EPOCHS_LISTED = 1000;
 const DEFAULT_EPOCHS_LISTED = 20n;
 const DEFAULT_FILLS_LISTED = 20n;
@@ -55,13 +58,12 @@ function sendError(res: ServerResponse, status: number, error: ApiErrorBody): vo
   send(res, status, { error });
 }
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
+async function readBody(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES)
-      throw new HttpError(413, "BODY_TOO_LARGE", `request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > maxBytes) throw new HttpError(413, "BODY_TOO_LARGE", `request body over ${maxBytes} bytes`);
     chunks.push(chunk as Buffer);
   }
   try {
@@ -332,7 +334,15 @@ export class ApiServer {
       return send(res, 200, session.views.orders(epoch));
     }
     if (rest === "/orders" && method === "POST") {
-      const body = objectBody(await readBody(req));
+      const raw = await readBody(req, MAX_BATCH_BODY_BYTES);
+      if (Array.isArray(raw)) {
+        // A batch of orders signed elsewhere (a gateway, a fleet): each order has its own fate.
+        const results = await session.submitBatch(raw);
+        const accepted = results.filter((r) => r.status === "accepted").length;
+        const out: SubmitBatchResponse = { accepted, refused: results.length - accepted, results };
+        return send(res, 200, out);
+      }
+      const body = objectBody(raw);
       // A device signed it (it has a signature), or the node is to sign it.
       const submitted =
         "signature" in body

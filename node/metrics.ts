@@ -17,6 +17,8 @@ export interface MetricsSource {
   readonly gossip: { counters: { queueLength: number; queueHighWater: number } };
   /** The number of markets served now. */
   marketCount(): number;
+  /** Per market served: the peers in this node's gossipsub mesh of its order topic. */
+  meshPeers?(): { market: Hex; peers: number }[];
 }
 
 /** What a market session records: NodeMetrics with the market label bound. */
@@ -41,6 +43,7 @@ export class NodeMetrics {
   private readonly settlementGas: Histogram<"market">;
   private readonly agreement: Counter<"agreed" | "market">;
   private readonly announcements: Counter<"action" | "code" | "market">;
+  private readonly storeBatchFailures: Counter;
 
   constructor() {
     const registers = [this.registry];
@@ -49,6 +52,11 @@ export class NodeMetrics {
       name: "smartmarket_orders_total",
       help: "Orders received, by source (gossip, sync, api, local) and verdict (ACCEPT/IGNORE/REJECT + code)",
       labelNames: ["source", "action", "code", "market"],
+      registers,
+    });
+    this.storeBatchFailures = new Counter({
+      name: "smartmarket_store_batch_failures_total",
+      help: "Store writes of orders from the network that failed (gossip batches, write-behind flushes): those orders stay in memory, not on disk",
       registers,
     });
     this.phase = new Histogram({
@@ -103,6 +111,11 @@ export class NodeMetrics {
     });
   }
 
+  /** A gossip validation batch's store transaction failed. */
+  countStoreBatchFailure(): void {
+    this.storeBatchFailures.inc();
+  }
+
   /** Gauges read from the running node at scrape time: connections, streams, gossip queue. */
   attach(src: MetricsSource): void {
     const registers = [this.registry];
@@ -146,7 +159,7 @@ export class NodeMetrics {
     });
     new Gauge({
       name: "smartmarket_gossip_queue_length",
-      help: "Gossip messages waiting for validation",
+      help: "Orders waiting for validation in the gossip queue (a bundle counts its orders)",
       registers,
       collect() {
         this.set(src.gossip.counters.queueLength);
@@ -154,10 +167,20 @@ export class NodeMetrics {
     });
     new Gauge({
       name: "smartmarket_gossip_queue_high_water",
-      help: "Largest gossip validation queue length seen",
+      help: "Largest gossip validation queue length seen (orders)",
       registers,
       collect() {
         this.set(src.gossip.counters.queueHighWater);
+      },
+    });
+    new Gauge({
+      name: "smartmarket_gossip_mesh_peers",
+      help: "Peers in this node's gossipsub mesh of a market's order topic (its mesh degree)",
+      labelNames: ["market"],
+      registers,
+      collect() {
+        this.reset();
+        for (const m of src.meshPeers?.() ?? []) this.set({ market: m.market }, m.peers);
       },
     });
   }

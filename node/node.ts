@@ -154,7 +154,15 @@ export class SmartNode implements Startable {
       bans: new BanList(),
     });
     const abuse = this.abuseMonitor;
-    const store = new NodeStore(join(this.opts.dataDir, DB_FILE));
+    const store = new NodeStore(join(this.opts.dataDir, DB_FILE), {
+      onWriteBehindError: (err, orders) => {
+        this.metrics.countStoreBatchFailure();
+        this.log.error("orders from the network not written to the store (they stay in memory)", {
+          orders,
+          err,
+        });
+      },
+    });
     const peerKey = await loadOrCreatePeerKey(this.opts.dataDir);
     const host = await createHost({
       privateKey: peerKey,
@@ -172,10 +180,21 @@ export class SmartNode implements Startable {
         onVerdict: (kind, topic, verdict) => {
           const market = this.topicMarkets.get(topic);
           if (!market) this.metrics.countUnroutedOrder("gossip", verdict);
-          else if (kind === "order") this.metrics.forMarket(market).countOrder("gossip", verdict);
-          else this.metrics.forMarket(market).countAnnouncement(verdict);
+          else if (kind === "order") {
+            if (!verdict.perOrderCounted) this.metrics.forMarket(market).countOrder("gossip", verdict);
+          } else this.metrics.forMarket(market).countAnnouncement(verdict);
         },
         drops: abuse,
+        // One store transaction per validation batch (issue 13: a commit per gossiped order). If it fails
+        // the batch's orders stay in the books (they were validated and forwarded; peers hold them too).
+        inBatch: (work) => {
+          try {
+            store.inTransaction(false, work);
+          } catch (err) {
+            this.metrics.countStoreBatchFailure();
+            this.log.error("gossip batch not written to the store", { err });
+          }
+        },
       },
       { pubsub: host.services.pubsub },
     );
@@ -219,7 +238,19 @@ export class SmartNode implements Startable {
       },
     );
     this.parts = { store, host, peerKey, gossip, sync, follower, peers, apiToken };
-    this.metrics.attach({ host, gossip, marketCount: () => this.sessionsByMarket.size });
+    this.metrics.attach({
+      host,
+      gossip,
+      marketCount: () => this.sessionsByMarket.size,
+      meshPeers: () =>
+        [...this.sessionsByMarket].map(([market, session]) => ({
+          market,
+          // on the router, not on the package's exported interface
+          peers: (host.services.pubsub as unknown as { getMeshPeers(topic: string): string[] }).getMeshPeers(
+            session.context.topics.orders,
+          ).length,
+        })),
+    });
 
     await host.start();
     await gossip.start();

@@ -92,8 +92,21 @@ class Reader {
     if (len === 0) return 0n;
     const b = this.take(len, what);
     if (b[0] === 0) throw new OrderError(OrderErrorCode.MALFORMED, `${what} is not minimally encoded`);
-    return BigInt(bytesToHex(b));
+    return uintOf(b);
   }
+}
+
+/** A big-endian unsigned integer of 1..16 bytes: 6 bytes at a time in exact Number arithmetic (< 2^48). */
+function uintOf(b: Uint8Array): bigint {
+  let out = 0n;
+  let i = 0;
+  const head = b.length % 6;
+  for (let end = head === 0 ? 6 : head; i < b.length; end += 6) {
+    let n = 0;
+    for (; i < end; i++) n = n * 256 + b[i]!;
+    out = (out << 48n) | BigInt(n); // the first chunk shifts 0
+  }
+  return out;
 }
 
 /** Decodes wire bytes into a signed order; throws OrderError (MALFORMED or OVERSIZE) and nothing else. */

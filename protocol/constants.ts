@@ -22,6 +22,20 @@ export const WIRE_VERSION = 0x01;
 export const MAX_ORDER_BYTES = 1 + 1 + 32 + (1 + 8) + (1 + 16) + (1 + 16) + (1 + 8) + 20 + 65;
 
 /**
+ * First byte of a bundle: several wire-encoded orders in one gossip message (protocol/bundle.ts). It can
+ * never start an order (WIRE_VERSION), so a message is either one order or one bundle.
+ */
+export const BUNDLE_WIRE_VERSION = 0x81;
+/**
+ * Most orders in one bundle. libp2p's receive path costs about 120 µs a message whatever it carries
+ * (issue 13's profile), several times the cost of verifying an order: a publisher with many orders at once
+ * (a gateway, a device fleet) sends them as bundles of up to this many.
+ */
+export const MAX_ORDERS_PER_BUNDLE = 64;
+/** Size of the largest bundle: version, count, and per order a length byte and the order. */
+export const MAX_BUNDLE_BYTES = 2 + MAX_ORDERS_PER_BUNDLE * (1 + MAX_ORDER_BYTES);
+
+/**
  * Clock disparity tolerated between honest devices: an order for epoch e is on time from
  * `start(e) - MAX_CLOCK_DISPARITY_MS` until `end(e) + MAX_CLOCK_DISPARITY_MS`.
  */

@@ -40,6 +40,11 @@ export const OrderErrorCode = {
   EPOCH_NOT_YET_OPEN: "EPOCH_NOT_YET_OPEN",
   /** [IGNORE] The order is for an epoch that closed recently (at most LATE_EPOCHS_IGNORED behind). */
   EPOCH_CLOSED: "EPOCH_CLOSED",
+  /**
+   * [IGNORE] The receiver already holds the order (ValidationContext.known), found before its signature is
+   * checked: an order repeated in another bundle costs its digest, not a signature recovery.
+   */
+  KNOWN: "KNOWN",
   /** [REJECT] The order is for an epoch far from the current one, or before the market's genesis. */
   EPOCH_OUT_OF_WINDOW: "EPOCH_OUT_OF_WINDOW",
   /** [REJECT] v is neither 27 nor 28. */
@@ -59,6 +64,7 @@ const IGNORED_CODES: ReadonlySet<OrderErrorCode> = new Set([
   OrderErrorCode.EPOCH_NOT_YET_OPEN,
   OrderErrorCode.EPOCH_CLOSED,
   OrderErrorCode.UNFUNDED,
+  OrderErrorCode.KNOWN,
 ]);
 
 /** The gossip action a rule prescribes. */

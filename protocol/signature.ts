@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import { secp256k1 as noble } from "@noble/curves/secp256k1.js";
 import { SECP256K1_HALF_N, SECP256K1_N } from "./constants.ts";
 import { OrderError, OrderErrorCode } from "./errors.ts";
-import { bytesToHex, bytesToUint, type Hex, hexToBytes } from "./hex.ts";
+import { bytesToHex, compareBytes, type Hex, hexToBytes, uintToBytes } from "./hex.ts";
 import { keccak256 } from "./keccak.ts";
 
 interface NativeSecp256k1 {
@@ -35,6 +35,14 @@ function addressOfPublicKey(uncompressed: Uint8Array): Hex {
   return bytesToHex(keccak256(uncompressed.subarray(1)).subarray(12));
 }
 
+const N_BYTES = uintToBytes(SECP256K1_N, 32);
+const HALF_N_BYTES = uintToBytes(SECP256K1_HALF_N, 32);
+
+function isZero(word: Uint8Array): boolean {
+  for (let i = 0; i < word.length; i++) if (word[i] !== 0) return false;
+  return true;
+}
+
 /** Checks r, s and v of a 65-byte signature r || s || v; returns the recovery id (0 or 1). */
 export function checkSignatureShape(sig: Uint8Array): number {
   if (sig.length !== 65)
@@ -42,11 +50,13 @@ export function checkSignatureShape(sig: Uint8Array): number {
   const v = sig[64]!;
   if (v !== 27 && v !== 28)
     throw new OrderError(OrderErrorCode.BAD_SIGNATURE_V, `v = ${v}, must be 27 or 28`);
-  const r = bytesToUint(sig.subarray(0, 32));
-  const s = bytesToUint(sig.subarray(32, 64));
-  if (r === 0n || r >= SECP256K1_N) throw new OrderError(OrderErrorCode.BAD_SIGNATURE_RS, "r is 0 or >= n");
-  if (s === 0n) throw new OrderError(OrderErrorCode.BAD_SIGNATURE_RS, "s is 0");
-  if (s > SECP256K1_HALF_N)
+  // Compared as 32-byte big-endian strings (the order of the numbers), without converting to bigint.
+  const r = sig.subarray(0, 32);
+  const s = sig.subarray(32, 64);
+  if (isZero(r) || compareBytes(r, N_BYTES) >= 0)
+    throw new OrderError(OrderErrorCode.BAD_SIGNATURE_RS, "r is 0 or >= n");
+  if (isZero(s)) throw new OrderError(OrderErrorCode.BAD_SIGNATURE_RS, "s is 0");
+  if (compareBytes(s, HALF_N_BYTES) > 0)
     throw new OrderError(OrderErrorCode.HIGH_S, "s > n/2 (malleable twin of a low-s signature)");
   return v - 27;
 }

@@ -16,6 +16,7 @@ import type {
   OrderView,
   PeerDetail,
   PeerView,
+  SubmitBatchResponse,
   SubmitOrderResponse,
 } from "./types.ts";
 
@@ -137,6 +138,11 @@ export class ApiClient {
   /** An order for the node to sign (OrderRequest) or one a device signed (OrderJson with a signature). */
   submitOrder(market: Hex, order: OrderRequest | OrderJson): Promise<SubmitOrderResponse> {
     return this.request("POST", `/markets/${market}/orders`, order);
+  }
+
+  /** Submits up to 256 signed orders in one request; each has its own fate in the response. */
+  submitOrders(market: Hex, orders: readonly OrderJson[]): Promise<SubmitBatchResponse> {
+    return this.request("POST", `/markets/${market}/orders`, orders);
   }
 
   /** Whether the node's wallet's escrow covers this order (the coverage rule), before it is signed. */

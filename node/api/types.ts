@@ -19,7 +19,9 @@
 //                                           order it is about to sign (before sending it)
 //   GET    /markets/:id/fills?last=N        FillRow[]: the node's wallet's fills, newest first
 //   POST   /markets/:id/orders              OrderRequest (the node signs) or OrderJson with a signature
-//                                           (a device signed) → 201 SubmitOrderResponse
+//                                           (a device signed) → 201 SubmitOrderResponse; or a JSON
+//                                           array of 1..256 signed orders (a gateway, a fleet) → 200
+//                                           SubmitBatchResponse, each order with its own fate
 //   GET    /markets/:id/epochs?last=N       EpochSummary[], newest first
 //   GET    /markets/:id/epochs/:n           EpochDetail (?orders=false leaves out the order list)
 //   GET    /metrics                         Prometheus text format
@@ -135,6 +137,16 @@ export interface SubmitOrderResponse {
   /** Peers the order was first sent to (0 is fine: reconciliation spreads it at close). */
   readonly recipients: number;
   readonly order: OrderJson & { readonly id: Hex };
+}
+
+/** POST /markets/:id/orders with a JSON array of signed orders: each order's fate, in request order. */
+export interface SubmitBatchResponse {
+  readonly accepted: number;
+  readonly refused: number;
+  readonly results: readonly (
+    | { readonly status: "accepted"; readonly id: Hex; readonly recipients: number }
+    | { readonly status: "refused"; readonly id: Hex | null; readonly code: string; readonly detail: string }
+  )[];
 }
 
 export interface OrderView extends OrderJson {

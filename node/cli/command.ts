@@ -1,4 +1,5 @@
 // The shape of a CLI command (Lodestar-style: options + handler) and the error type for bad input.
+import { readFile } from "node:fs/promises";
 import type { ParseArgsOptionsConfig } from "node:util";
 
 /** Exit codes: 0 success, 1 failure at run time (node unreachable, chain error), 2 bad input or usage. */
@@ -39,6 +40,16 @@ export class CliError extends Error {
     super(message);
     this.name = "CliError";
     this.exitCode = exitCode;
+  }
+}
+
+/** Reads a file given on the command line as UTF-8, or stdin for "-"; a file that cannot be read is a CliError. */
+export async function readTextInput(file: string, stdin: NodeJS.ReadableStream): Promise<string> {
+  if (file === "-") return readAll(stdin);
+  try {
+    return await readFile(file, "utf8");
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
   }
 }
 

@@ -12,8 +12,8 @@ export class PeerRateLimiter {
     this.maxPeers = maxPeers;
   }
 
-  /** Takes one token for `peer` at time `nowMs`; false if the peer is over its rate. */
-  take(peer: string, nowMs: number): boolean {
+  /** Takes `cost` tokens for `peer` at time `nowMs`; false (and takes none) if the peer is over its rate. */
+  take(peer: string, nowMs: number, cost = 1): boolean {
     let b = this.buckets.get(peer);
     if (!b) {
       if (this.buckets.size >= this.maxPeers) this.evictOldest();
@@ -22,8 +22,8 @@ export class PeerRateLimiter {
     }
     b.tokens = Math.min(this.burst, b.tokens + (nowMs - b.atMs) * this.ratePerMs);
     b.atMs = nowMs;
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
+    if (b.tokens < cost) return false;
+    b.tokens -= cost;
     return true;
   }
 

@@ -1,21 +1,23 @@
 // Order and announcement gossip over gossipsub with asynchronous validation (Lodestar-style):
-//   1. the topic validator (synchronous, cheap): size cap [REJECT], per-peer rate limit [IGNORE],
-//      bounded queue full [IGNORE];
-//   2. a bounded FIFO of messages awaiting full validation (signature recovery), drained in batches;
+//   1. the topic validator (synchronous, cheap): size cap [REJECT], per-peer rate limit in orders (a
+//      bundle's header says how many it carries) [IGNORE], bounded queue full [IGNORE];
+//   2. a bounded FIFO of messages awaiting full validation (signature recovery), drained in batches of
+//      about GOSSIP_VALIDATION_BATCH_ORDERS orders, each batch in one store transaction (init.inBatch);
 //   3. the verdict goes back to gossipsub (ACCEPT forwards; REJECT lowers the sender's score).
 // Topics are added and removed at run time (one pair per market the node serves), each with its handler.
 
 import type { GossipsubMessage } from "@libp2p/gossipsub";
 import { TopicValidatorResult } from "@libp2p/gossipsub";
 import type { PeerId, Startable } from "@libp2p/interface";
+import { claimedOrderCount } from "../../protocol/bundle.ts";
 import { type DropReason, dropReasonOf } from "../abuse.ts";
 import {
-  GOSSIP_VALIDATION_BATCH,
+  GOSSIP_VALIDATION_BATCH_ORDERS,
   MAX_ANNOUNCE_QUEUE_LENGTH,
   MAX_GOSSIP_MESSAGE_BYTES,
-  MAX_GOSSIP_QUEUE_LENGTH,
-  PEER_GOSSIP_BURST,
-  PEER_GOSSIP_RATE_PER_S,
+  MAX_GOSSIP_QUEUE_ORDERS,
+  PEER_GOSSIP_BURST_ORDERS,
+  PEER_GOSSIP_RATE_ORDERS_PER_S,
 } from "../constants.ts";
 import { PeerRateLimiter } from "./rate-limit.ts";
 
@@ -25,16 +27,23 @@ export interface Verdict {
   readonly action: GossipAction;
   /** Why: a protocol OrderErrorCode, or a gossip-level code (RATE_LIMITED, QUEUE_FULL, DUPLICATE, ...). */
   readonly code: string;
+  /** The handler counted the message's orders one by one (a bundle): not to be counted again as one. */
+  readonly perOrderCounted?: boolean;
 }
 
 export type TopicKind = "order" | "announce";
 
-/** Full validation (and storage) of one message of a topic; returns the verdict for gossipsub. */
-export type TopicHandler = (data: Uint8Array, from: string) => Verdict;
+/**
+ * Full validation (and storage) of one message of a topic; returns the verdict for gossipsub. `receivedMs`
+ * is when the message arrived (this node's clock), which time rules are judged at: a message waiting in
+ * the validation queue does not become late by waiting.
+ */
+export type TopicHandler = (data: Uint8Array, from: string, receivedMs: number) => Verdict;
 
 export interface GossipCounters {
   /** Messages by topic kind, action and code. */
   readonly verdicts: Map<string, number>;
+  /** Orders queued for validation (a bundle counts its orders), and the most ever queued. */
   queueLength: number;
   queueHighWater: number;
 }
@@ -45,6 +54,10 @@ interface Pending {
   readonly msgId: string;
   readonly from: string;
   readonly data: Uint8Array;
+  /** The orders it claims to carry (1, or a bundle's count). */
+  readonly orders: number;
+  /** When it arrived (init.now). */
+  readonly receivedMs: number;
 }
 
 interface TopicEntry {
@@ -63,8 +76,14 @@ export interface OrderGossipInit {
    * and strikes). Attack defeated: drops that were visible in no counter and logged at debug only.
    */
   readonly drops?: { drop(reason: DropReason, source: "gossip", peer?: string): void };
-  readonly maxQueueLength?: number;
+  /** Most orders queued for validation (MAX_GOSSIP_QUEUE_ORDERS). */
+  readonly maxQueueOrders?: number;
   readonly now?: () => number;
+  /**
+   * Runs one drained batch of validations, e.g. inside one store transaction (issue 13: a SQLite commit
+   * per gossiped order was 12–14 % of a node's CPU). Must run `work` synchronously, exactly once.
+   */
+  readonly inBatch?: (work: () => void) => void;
 }
 
 /** The subset of the gossipsub router used here (the package's public interface omits some methods). */
@@ -95,9 +114,11 @@ export class OrderGossip implements Startable {
   readonly counters: GossipCounters = { verdicts: new Map(), queueLength: 0, queueHighWater: 0 };
   private readonly router: Router;
   private readonly init: OrderGossipInit;
-  private readonly limiter = new PeerRateLimiter(PEER_GOSSIP_RATE_PER_S, PEER_GOSSIP_BURST);
+  private readonly limiter = new PeerRateLimiter(PEER_GOSSIP_RATE_ORDERS_PER_S, PEER_GOSSIP_BURST_ORDERS);
   private readonly queue: Pending[] = [];
   private queueHead = 0;
+  /** Orders in queue[queueHead..]. */
+  private queuedOrders = 0;
   /** Announcements skip the order backlog: they are few, cheap, and reconciliation waits on them. */
   private readonly announceQueue: Pending[] = [];
   private announceHead = 0;
@@ -112,7 +133,7 @@ export class OrderGossip implements Startable {
   constructor(init: OrderGossipInit, components: { pubsub: unknown }) {
     this.init = init;
     this.router = components.pubsub as Router;
-    this.maxQueue = init.maxQueueLength ?? MAX_GOSSIP_QUEUE_LENGTH;
+    this.maxQueue = init.maxQueueOrders ?? MAX_GOSSIP_QUEUE_ORDERS;
     this.now = init.now ?? Date.now;
   }
 
@@ -127,6 +148,7 @@ export class OrderGossip implements Startable {
     for (const topic of [...this.topics.keys()]) this.removeTopic(topic);
     this.queue.length = 0;
     this.queueHead = 0;
+    this.queuedOrders = 0;
     this.announceQueue.length = 0;
     this.announceHead = 0;
   }
@@ -165,11 +187,11 @@ export class OrderGossip implements Startable {
   }
 
   /**
-   * Takes one token of `peer`'s gossip rate budget. Sync PUSH spends the same budget, so a peer cannot
-   * get around the gossip limit by pushing orders through sync (node/sync/service.ts).
+   * Takes one token (one order) of `peer`'s gossip rate budget. Sync PUSH spends the same budget, so a
+   * peer cannot get around the gossip limit by pushing orders through sync (node/sync/service.ts).
    */
   takeRate(peerId: string): boolean {
-    return this.limiter.take(peerId, this.now());
+    return this.limiter.take(peerId, this.now(), 1);
   }
 
   private count(kind: TopicKind, topic: string, verdict: Verdict, from?: string): void {
@@ -183,12 +205,14 @@ export class OrderGossip implements Startable {
   /** Cheap checks before a message is queued; runs inside gossipsub for every message. */
   private preValidate(topic: string, from: string, data: Uint8Array): TopicValidatorResult {
     const kind = this.topics.get(topic)?.kind ?? "order";
+    const orders = kind === "order" ? claimedOrderCount(data) : 1;
     let verdict: Verdict | null = null;
     if (data.length > MAX_GOSSIP_MESSAGE_BYTES) verdict = { action: "REJECT", code: "OVERSIZE" };
-    else if (!this.limiter.take(from, this.now())) verdict = { action: "IGNORE", code: "RATE_LIMITED" };
+    else if (!this.limiter.take(from, this.now(), orders))
+      verdict = { action: "IGNORE", code: "RATE_LIMITED" };
     else if (
       kind === "order"
-        ? this.queue.length - this.queueHead >= this.maxQueue
+        ? this.queuedOrders + orders > this.maxQueue
         : this.announceQueue.length - this.announceHead >= MAX_ANNOUNCE_QUEUE_LENGTH
     ) {
       verdict = { action: "IGNORE", code: "QUEUE_FULL" };
@@ -210,10 +234,15 @@ export class OrderGossip implements Startable {
       msgId: m.msgId,
       from: m.propagationSource.toString(),
       data: m.msg.data,
+      orders: entry.kind === "order" ? claimedOrderCount(m.msg.data) : 1,
+      receivedMs: this.now(),
     };
     if (entry.kind === "announce") this.announceQueue.push(item);
-    else this.queue.push(item);
-    const len = this.queue.length - this.queueHead;
+    else {
+      this.queue.push(item);
+      this.queuedOrders += item.orders;
+    }
+    const len = this.queuedOrders;
     this.counters.queueLength = len;
     if (len > this.counters.queueHighWater) this.counters.queueHighWater = len;
     if (!this.draining) {
@@ -222,33 +251,18 @@ export class OrderGossip implements Startable {
     }
   }
 
-  /** Validates up to GOSSIP_VALIDATION_BATCH messages, then yields to the event loop. */
+  /**
+   * Validates messages until about GOSSIP_VALIDATION_BATCH_ORDERS orders are done (in one init.inBatch),
+   * then yields to the event loop.
+   */
   private drain(): void {
-    let n = 0;
-    while (this.running && n < GOSSIP_VALIDATION_BATCH) {
-      let p: Pending;
-      if (this.announceHead < this.announceQueue.length) p = this.announceQueue[this.announceHead++]!;
-      else if (this.queueHead < this.queue.length) p = this.queue[this.queueHead++]!;
-      else break;
-      n++;
-      let verdict: Verdict;
-      const entry = this.topics.get(p.topic);
-      if (!entry) verdict = { action: "IGNORE", code: "NOT_SERVED" };
-      else {
-        try {
-          verdict = entry.handler(p.data, p.from);
-        } catch {
-          verdict = { action: "IGNORE", code: "INTERNAL_ERROR" };
-        }
-      }
-      this.count(p.kind, p.topic, verdict, p.from);
-      this.router.reportMessageValidationResult(p.msgId, p.from, RESULT[verdict.action]);
-    }
+    if (this.init.inBatch) this.init.inBatch(() => this.validateSome());
+    else this.validateSome();
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }
-    this.counters.queueLength = this.queue.length - this.queueHead;
+    this.counters.queueLength = this.queuedOrders;
     if (this.announceHead === this.announceQueue.length) {
       this.announceQueue.length = 0;
       this.announceHead = 0;
@@ -259,5 +273,30 @@ export class OrderGossip implements Startable {
     ) {
       setImmediate(() => this.drain());
     } else this.draining = false;
+  }
+
+  private validateSome(): void {
+    let n = 0;
+    while (this.running && n < GOSSIP_VALIDATION_BATCH_ORDERS) {
+      let p: Pending;
+      if (this.announceHead < this.announceQueue.length) p = this.announceQueue[this.announceHead++]!;
+      else if (this.queueHead < this.queue.length) {
+        p = this.queue[this.queueHead++]!;
+        this.queuedOrders -= p.orders;
+      } else break;
+      n += p.orders;
+      let verdict: Verdict;
+      const entry = this.topics.get(p.topic);
+      if (!entry) verdict = { action: "IGNORE", code: "NOT_SERVED" };
+      else {
+        try {
+          verdict = entry.handler(p.data, p.from, p.receivedMs);
+        } catch {
+          verdict = { action: "IGNORE", code: "INTERNAL_ERROR" };
+        }
+      }
+      this.count(p.kind, p.topic, verdict, p.from);
+      this.router.reportMessageValidationResult(p.msgId, p.from, RESULT[verdict.action]);
+    }
   }
 }

@@ -3,10 +3,11 @@
 // in the store. Orders this device signed are written durably before they are gossiped.
 
 import { MAX_ORDERS_PER_TRADER_SIDE } from "../../clearing/limits.ts";
+import { decodeBundle, isBundle } from "../../protocol/bundle.ts";
 import { encodeOrder } from "../../protocol/codec.ts";
 import { MAX_GOSSIP_EVICTIONS_PER_TRADER } from "../../protocol/constants.ts";
 import { orderDigestBytes } from "../../protocol/eip712.ts";
-import { OrderError } from "../../protocol/errors.ts";
+import { OrderError, OrderErrorCode } from "../../protocol/errors.ts";
 import { compareHex, type Hex } from "../../protocol/hex.ts";
 import type { Order, SignedOrder } from "../../protocol/order.ts";
 import { signDigest } from "../../protocol/signature.ts";
@@ -26,6 +27,7 @@ import type { NodeStore, OrderSource } from "../store.ts";
 import { epochAt, type MarketContext, validationContext } from "./context.ts";
 import type { FundedTraders } from "./funded.ts";
 import type { SessionNetwork } from "./network.ts";
+import { BundlePublisher } from "./publisher.ts";
 
 export interface NodeWallet {
   readonly address: Hex;
@@ -44,6 +46,14 @@ export interface SubmittedOrder {
   readonly recipients: number;
 }
 
+/** The fate of one order of a batch submission: accepted (stored durably, then published) or refused. */
+export type BatchItemResult =
+  | { readonly status: "accepted"; readonly id: Hex; readonly recipients: number }
+  | { readonly status: "refused"; readonly id: Hex | null; readonly code: string; readonly detail: string };
+
+/** Most orders in one batch submission (POST of a JSON array): 4 full gossip bundles. */
+export const MAX_ORDERS_PER_SUBMISSION = 256;
+
 export interface OrderIntakeComponents {
   readonly books: OrderBooks;
   readonly store: NodeStore;
@@ -60,10 +70,12 @@ export interface OrderIntakeComponents {
 export class OrderIntake {
   private readonly ctx: MarketContext;
   private readonly c: OrderIntakeComponents;
+  private readonly publisher: BundlePublisher;
 
   constructor(ctx: MarketContext, components: OrderIntakeComponents) {
     this.ctx = ctx;
     this.c = components;
+    this.publisher = new BundlePublisher((data) => this.c.network.publish(this.ctx.topics.orders, data));
   }
 
   /** The validation context of intake: the market's rules, `time`, and the funded-trader rule. */
@@ -109,15 +121,81 @@ export class OrderIntake {
     return { action: "ACCEPT", code: "OK" };
   }
 
-  /** Full validation of an order gossiped on the market's topic. */
-  onGossip(data: Uint8Array, _from: string): Verdict {
+  /**
+   * Full validation of a message gossiped on the market's topic: one order, or a bundle of them. Its time
+   * rules are judged at `receivedMs`, when it arrived (default: now): attack defeated, none, but a fault
+   * removed: under load the validation queue held orders for up to a second, and orders that arrived on
+   * time were IGNOREd as EPOCH_CLOSED once validated (1,600 to 3,000 of 10,000 per node at 2,000 orders/s),
+   * left for the close's reconciliation to carry.
+   */
+  onGossip(data: Uint8Array, _from: string, receivedMs: number = this.c.clock()): Verdict {
+    const time = { nowMs: BigInt(receivedMs) };
+    if (isBundle(data)) return this.onBundle(data, time);
     try {
-      const valid = validateOrderBytes(data, this.vctx({ nowMs: BigInt(this.c.clock()) }));
+      const valid = validateOrderBytes(data, this.vctx(time));
       return this.admit(valid, data, "gossip");
     } catch (err) {
       if (!(err instanceof OrderError)) throw err;
       return { action: err.action, code: err.code };
     }
+  }
+
+  /**
+   * A bundle: every order is validated before any is admitted.
+   * 1. [REJECT MALFORMED, OVERSIZE] the framing (protocol/bundle.ts);
+   * 2. [REJECT <its code>] any order breaking a REJECT rule: the publisher vouched for every order of it,
+   *    and an honest node forwards only bundles it accepted, so nothing of the bundle is taken;
+   * 3. [REJECT MALFORMED] an order twice in one bundle;
+   * 4. then the orders are admitted; ACCEPT (forward) if at least one was new here, else IGNORE with the
+   *    first order's code.
+   * Orders this node already holds, with the same signature, are IGNOREd (KNOWN) before their signatures: attack defeated, a peer
+   * re-bundling orders the network has, so that every node recovers their signatures again (each costs a
+   * digest and a lookup; the per-peer rate limit charges every order of a bundle).
+   * Each order's verdict is counted (smartmarket_orders_total, source "gossip"); the message's verdict is
+   * counted by the gossip layer as a message (`perOrderCounted`).
+   */
+  private onBundle(data: Uint8Array, time: { readonly nowMs: bigint }): Verdict {
+    let wires: Uint8Array[];
+    try {
+      wires = decodeBundle(data);
+    } catch (err) {
+      if (!(err instanceof OrderError)) throw err;
+      return { action: err.action, code: err.code };
+    }
+    const vctx: ValidationContext = {
+      ...this.vctx(time),
+      // The same id AND the same signature: an id does not cover the signature, so a copy of a held order
+      // with another signature is verified (attack defeated: a held order with a forged signature riding
+      // in a bundle with a new order, ACCEPTed and forwarded here, REJECTed at a node that lacks the
+      // order, which then scores this honest relay down).
+      known: (order, id) =>
+        this.c.books.get(this.ctx.market, order.epoch)?.get(id)?.order.signature === order.signature,
+    };
+    const outcomes: (ValidOrder | Verdict)[] = [];
+    const ids = new Set<Hex>();
+    for (const wire of wires) {
+      try {
+        const valid = validateOrderBytes(wire, vctx);
+        if (ids.has(valid.id)) return { action: "REJECT", code: OrderErrorCode.MALFORMED };
+        ids.add(valid.id);
+        outcomes.push(valid);
+      } catch (err) {
+        if (!(err instanceof OrderError)) throw err;
+        if (err.action === "REJECT") return { action: "REJECT", code: err.code };
+        outcomes.push({ action: err.action, code: err.code });
+      }
+    }
+    let first: Verdict | null = null;
+    let accepted = false;
+    for (let i = 0; i < outcomes.length; i++) {
+      const o = outcomes[i]!;
+      const verdict = "order" in o ? this.admit(o, wires[i]!, "gossip") : o;
+      this.c.metrics.countOrder("gossip", verdict);
+      if (verdict.action === "ACCEPT") accepted = true;
+      first ??= verdict;
+    }
+    if (accepted) return { action: "ACCEPT", code: "OK", perOrderCounted: true };
+    return { ...(first ?? { action: "IGNORE", code: "DUPLICATE" }), perOrderCounted: true };
   }
 
   /** Orders a peer sent during reconciliation of an epoch: only that epoch's orders are acceptable. */
@@ -210,13 +288,80 @@ export class OrderIntake {
           : "";
       throw new NodeInputError(verdict.code, `order not accepted: ${verdict.code}${why}`, 409);
     }
-    let recipients = 0;
+    return { id: valid.id, order: valid.order, recipients: await this.publish(valid.id, wire) };
+  }
+
+  /** Publishes an order stored durably (with others of this turn, as a bundle); the recipients, or 0. */
+  private async publish(id: Hex, wire: Uint8Array): Promise<number> {
     try {
-      recipients = await this.c.network.publish(this.ctx.topics.orders, wire);
+      return await this.publisher.send(wire);
     } catch (err) {
-      this.c.logger.warn("publish failed; the order will spread by reconciliation", { id: valid.id, err });
+      this.c.logger.warn("publish failed; the order will spread by reconciliation", { id, err });
+      return 0;
     }
-    return { id: valid.id, order: valid.order, recipients };
+  }
+
+  /**
+   * Accepts up to MAX_ORDERS_PER_SUBMISSION orders signed elsewhere (a gateway, a fleet of devices), each
+   * in the protocol's JSON form, each with its own fate: every order is validated on its own, the accepted
+   * ones are stored in ONE durable transaction (one fsync for the lot; durable before gossip, as a single
+   * order), then published as bundles. An order the request repeats is refused (DUPLICATE). Throws
+   * NodeInputError only for a request that is not a list of 1..MAX_ORDERS_PER_SUBMISSION items.
+   */
+  async submitBatch(items: readonly unknown[]): Promise<BatchItemResult[]> {
+    if (items.length === 0 || items.length > MAX_ORDERS_PER_SUBMISSION) {
+      throw new NodeInputError(
+        "BAD_BATCH",
+        `a batch carries 1 to ${MAX_ORDERS_PER_SUBMISSION} orders, not ${items.length}`,
+      );
+    }
+    const vctx = this.vctx({ nowMs: BigInt(this.c.clock()) });
+    // null: valid, its fate decided below
+    const results: (BatchItemResult | null)[] = [];
+    const valid: { index: number; valid: ValidOrder; wire: Uint8Array }[] = [];
+    const seen = new Set<Hex>();
+    for (let i = 0; i < items.length; i++) {
+      try {
+        const v = validateOrderJson(items[i], vctx);
+        if (seen.has(v.id)) {
+          results.push({ status: "refused", id: v.id, code: "DUPLICATE", detail: "repeated in this batch" });
+          continue;
+        }
+        seen.add(v.id);
+        valid.push({ index: i, valid: v, wire: encodeOrder(v.order) });
+        results.push(null);
+      } catch (err) {
+        if (!(err instanceof OrderError)) throw err;
+        results.push({ status: "refused", id: null, code: err.code, detail: err.detail });
+      }
+    }
+    const admitted: typeof valid = [];
+    try {
+      this.c.store.inTransaction(true, () => {
+        for (const v of valid) {
+          const verdict = this.admit(v.valid, v.wire, "api");
+          this.c.metrics.countOrder("api", verdict);
+          if (verdict.action === "ACCEPT") admitted.push(v);
+          else
+            results[v.index] = {
+              status: "refused",
+              id: v.valid.id,
+              code: verdict.code,
+              detail: `order not accepted: ${verdict.code}`,
+            };
+        }
+      });
+    } catch (err) {
+      // Not durable, so not taken: out of the books again, and the request fails as a whole.
+      for (const v of admitted) this.c.books.get(this.ctx.market, v.valid.order.epoch)?.remove(v.valid.id);
+      this.c.logger.error("batch of orders not written to the store", { orders: admitted.length, err });
+      throw err;
+    }
+    const sent = await Promise.all(admitted.map((v) => this.publish(v.valid.id, v.wire)));
+    admitted.forEach((v, k) => {
+      results[v.index] = { status: "accepted", id: v.valid.id, recipients: sent[k]! };
+    });
+    return results.map((r) => r ?? { status: "refused", id: null, code: "INTERNAL_ERROR", detail: "" });
   }
 
   /**

@@ -19,7 +19,13 @@ import { AnnouncementBoard } from "./announcements.ts";
 import { Challenger } from "./challenger.ts";
 import { epochAt, type MarketContext } from "./context.ts";
 import { DepositHistory, FundedTraders } from "./funded.ts";
-import { type NodeWallet, type NonceSource, OrderIntake, type SubmittedOrder } from "./intake.ts";
+import {
+  type BatchItemResult,
+  type NodeWallet,
+  type NonceSource,
+  OrderIntake,
+  type SubmittedOrder,
+} from "./intake.ts";
 import type { MarketSyncStore, SessionNetwork } from "./network.ts";
 import { EpochPipeline } from "./pipeline.ts";
 import { SettlementRecorder } from "./settlements.ts";
@@ -196,7 +202,9 @@ export class MarketSession implements Startable {
     const { network } = this.c;
     network.serveSync(this.market, this.syncStore());
     // Verdicts are counted where every one of them passes, pre-validation included (the node root).
-    network.serveTopic(this.context.topics.orders, "order", (data, from) => this.intake.onGossip(data, from));
+    network.serveTopic(this.context.topics.orders, "order", (data, from, receivedMs) =>
+      this.intake.onGossip(data, from, receivedMs),
+    );
     network.serveTopic(this.context.topics.announce, "announce", (data, from) =>
       this.board.onGossip(data, from),
     );
@@ -332,6 +340,10 @@ export class MarketSession implements Startable {
 
   submitJson(json: unknown): Promise<SubmittedOrder> {
     return this.intake.submitJson(json);
+  }
+
+  submitBatch(items: readonly unknown[]): Promise<BatchItemResult[]> {
+    return this.intake.submitBatch(items);
   }
 }
 

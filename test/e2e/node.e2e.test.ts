@@ -14,7 +14,7 @@ import { encodeOrder } from "../../protocol/codec.ts";
 import { domainSeparator, makeDomain, orderDigestBytes } from "../../protocol/eip712.ts";
 import { epochAtMs, epochEndMs } from "../../protocol/epoch.ts";
 import { bytesToHex, type Hex, hexToBytes } from "../../protocol/hex.ts";
-import type { Order } from "../../protocol/order.ts";
+import { type Order, orderToJson } from "../../protocol/order.ts";
 import { addressOfPrivateKey, signDigest } from "../../protocol/signature.ts";
 import type { StandingEvent } from "../../settlement/client.ts";
 import { Asset } from "../../settlement/encoding.ts";
@@ -416,6 +416,50 @@ describe("market node, end to end (4 node processes, anvil)", () => {
       }
     } finally {
       await attacker.stop();
+    }
+  });
+
+  it("a gateway's batch of signed orders is stored by one request and reaches every node in bundles over gossip, before the close", async () => {
+    const n0 = net.nodes[0]!;
+    const separator = domainSeparator(makeDomain(net.anvil.chainId, net.contract));
+    // a fresh epoch with at least 2 s left, so that what arrives before its end came by gossip
+    let epoch = epochAtMs(net.market, BigInt(Date.now()));
+    if (Number(epochEndMs(net.market, epoch)) - Date.now() < 2500) {
+      await sleep(Number(epochEndMs(net.market, epoch)) - Date.now() + 100);
+      epoch += 1n;
+    }
+    const endMs = Number(epochEndMs(net.market, epoch));
+    // each device's unused side: 2 orders (buyers sell, sellers buy), signed by the device's own key
+    const batch = net.scenario.devices.flatMap((d, i) =>
+      [0n, 1n].map((k) => {
+        const order: Order = {
+          market: net.market.id,
+          epoch,
+          side: d.kind === "ev-charger" ? "sell" : "buy",
+          quantity: 25n + k,
+          limitPrice: 1n + BigInt(i),
+          nonce: 5_000n + k,
+          trader: d.address,
+        };
+        return orderToJson({
+          ...order,
+          signature: signDigest(orderDigestBytes(order, separator), d.privateKey),
+        });
+      }),
+    );
+    const res = await api(n0).submitOrders(net.market.id, batch);
+    expect(res.refused).toBe(0);
+    expect(res.accepted).toBe(batch.length);
+    const ids = new Set(res.results.map((r) => (r.status === "accepted" ? r.id : "")));
+    for (const node of net.nodes.slice(1)) {
+      let held: { id: string; receivedMs: number }[] = [];
+      for (let i = 0; i < 40; i++) {
+        held = (await api(node).orders(net.market.id, epoch)).filter((o) => ids.has(o.id));
+        if (held.length === ids.size) break;
+        await sleep(50);
+      }
+      expect(held).toHaveLength(ids.size);
+      for (const o of held) expect(o.receivedMs).toBeLessThan(endMs);
     }
   });
 

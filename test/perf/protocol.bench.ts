@@ -1,5 +1,4 @@
 // Protocol benchmarks: order verification throughput on one core, three ways, in the same run.
-import { createRequire } from "node:module";
 import { verifyTypedData } from "ethers";
 import { encodeOrder } from "../../protocol/codec.ts";
 import {
@@ -14,6 +13,7 @@ import type { SignedOrder } from "../../protocol/order.ts";
 import { addressOfPrivateKey, signatureBackend, signDigest } from "../../protocol/signature.ts";
 import { type ValidationContext, validateOrderBytes } from "../../protocol/validation.ts";
 import { type BenchGroup, opsPerSecond, round } from "./harness.ts";
+import { nativeRecoverRate } from "./native-recover.ts";
 
 const N_ORDERS = 20_000;
 const N_ETHERS = 1_500;
@@ -63,16 +63,10 @@ export const bench: BenchGroup = async (log) => {
     }
   });
 
-  const require = createRequire(import.meta.url);
-  const native = require("secp256k1/bindings.js") as {
-    ecdsaRecover(sig: Uint8Array, recid: number, msg: Uint8Array, compressed: boolean): Uint8Array;
-  };
-  const digests = orders.map((o) => orderDigestBytes(o, separator));
-  const sigs = orders.map((o) => hexToBytes(o.signature));
-  const nativeRecover = opsPerSecond(N_ORDERS, (i) => {
-    const sig = sigs[i]!;
-    native.ecdsaRecover(sig.subarray(0, 64), sig[64]! - 27, digests[i]!, false);
-  });
+  const nativeRecover = nativeRecoverRate(
+    orders.map((o) => orderDigestBytes(o, separator)),
+    orders.map((o) => hexToBytes(o.signature)),
+  );
 
   const ethersDomain = { ...domain };
   const ethersVerify = opsPerSecond(N_ETHERS, (i) => {

@@ -3,7 +3,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import type { BenchFigure, BenchGroup } from "./harness.ts";
 
-const GROUPS = ["protocol", "clearing", "settlement", "node", "testnet"] as const;
+const GROUPS = ["protocol", "clearing", "settlement", "node", "testnet", "scale"] as const;
 
 async function main(): Promise<void> {
   const requested = process.argv.slice(2);

@@ -1,5 +1,4 @@
 // `smartmarket clear [FILE] [--explain]`: clears a book of orders offline and prints the result.
-import { readFile } from "node:fs/promises";
 import { analyzeClearing, type ClearingAnalysis, DEFAULT_CONTEXT } from "../../../clearing/clear.ts";
 import { isClearingError } from "../../../clearing/errors.ts";
 import { explainAnalysis } from "../../../clearing/explain.ts";
@@ -8,7 +7,7 @@ import { parseUint } from "../../../protocol/amount.ts";
 import { domainSeparator, makeDomain, orderId } from "../../../protocol/eip712.ts";
 import type { Hex } from "../../../protocol/hex.ts";
 import { orderFromJson } from "../../../protocol/order.ts";
-import { type CliCommand, CliError, ExitCode, readAll } from "../command.ts";
+import { type CliCommand, CliError, ExitCode, readTextInput } from "../command.ts";
 
 const PLAIN_ORDER_FIELDS = ["id", "side", "limitPrice", "quantity"] as const;
 /** Fields that only a signed order has: their presence without a "domain" gets a pointed message. */
@@ -56,7 +55,7 @@ and id) on stderr, nothing on stdout, exit code 2.`,
   maxPositionals: 1,
   handler: async (args, io) => {
     const file = args.positionals[0];
-    const text = file === undefined || file === "-" ? await readAll(io.stdin) : await readInput(file);
+    const text = await readTextInput(file ?? "-", io.stdin);
     const { orders, ctx } = parseBook(text);
     let analysis: ClearingAnalysis;
     try {
@@ -81,14 +80,6 @@ and id) on stderr, nothing on stdout, exit code 2.`,
     return ExitCode.OK;
   },
 };
-
-async function readInput(file: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (err) {
-    throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-}
 
 interface ParsedBook {
   readonly orders: ClearingOrder[];

@@ -19,6 +19,7 @@ import {
   resolveMarket,
 } from "../api-client.ts";
 import { type CliCommand, CliError, type CliIo, ExitCode } from "../command.ts";
+import { readOrderFile, sendOrders } from "./order-file.ts";
 import { marketTokens } from "./orders.ts";
 
 /** What the coverage check found, in words: what it needs, what one order may need, what to deposit. */
@@ -68,7 +69,8 @@ async function checkFirst(
 export const orderCommand: CliCommand = {
   name: "order",
   summary: "submit a buy or sell order, signed by the node's wallet, for the current epoch",
-  usage: "buy|sell --quantity Q --price P [--market ID] [--epoch E] [--force] [--json] [connection options]",
+  usage:
+    "buy|sell --quantity Q --price P [--market ID] [--epoch E] [--force] [--json] [connection options]\n   or: smartmarket order --file F [--market ID] [--json] [connection options]",
   help: `  --quantity Q     base units: the market's base token in its smallest unit (e.g. Wh on the testnet's
                    energy market, where a whole token is a kWh); a whole number > 0, at most 2^128 - 1
   --price P        limit price in quote units (the quote token's smallest unit, e.g. µ$) per base unit;
@@ -76,6 +78,9 @@ export const orderCommand: CliCommand = {
 ${MARKET_HELP}
   --epoch E        the epoch (default: the current one)
   --force          send it even if the escrow does not cover it (it would be left out of clearing)
+  --file F         send orders signed elsewhere instead (devices with their own keys, a gateway): F holds
+                   a JSON array of signed orders in the protocol's JSON form, or one per line ("-":
+                   stdin); sent 256 per request, one line per order's fate; exit 1 if any was refused
 
 Before sending, the node checks its wallet's escrow as the coverage rule counts it: a buy needs
 quantity x price QUOTE, a sell quantity BASE, and one order may need at most half the escrow of that
@@ -90,9 +95,23 @@ ${CLIENT_HELP}`,
     price: { type: "string" },
     epoch: { type: "string" },
     force: { type: "boolean" },
+    file: { type: "string" },
   },
   maxPositionals: 1,
   handler: async (args, io) => {
+    if (typeof args.values.file === "string") {
+      if (
+        args.positionals.length > 0 ||
+        ["quantity", "price", "epoch", "force"].some((f) => f in args.values)
+      )
+        throw new CliError(
+          "--file sends signed orders as they are: no buy|sell, --quantity, --price, --epoch or --force",
+        );
+      const orders = await readOrderFile(args.values.file, io);
+      const client = apiFromArgs(args, io.env);
+      const market = await resolveMarket(client, args);
+      return sendOrders(client, market, orders, io, args.values.json === true);
+    }
     const side = args.positionals[0];
     if (side !== "buy" && side !== "sell") throw new CliError('the first argument must be "buy" or "sell"');
     for (const flag of ["quantity", "price"]) {

@@ -12,12 +12,19 @@ import { AbuseMonitor, DropReason, dropReasonOf } from "../../../node/abuse.ts";
 import { isUsableToken, loadOrCreateToken } from "../../../node/api/token.ts";
 import { tokenMatches } from "../../../node/api-server.ts";
 import { BanList } from "../../../node/ban-list.ts";
-import { API_TOKEN_FILE } from "../../../node/constants.ts";
+import {
+  API_TOKEN_FILE,
+  GOSSIP_VALIDATION_BATCH_ORDERS,
+  MAX_GOSSIP_MESSAGE_BYTES,
+  PEER_GOSSIP_BURST_ORDERS,
+} from "../../../node/constants.ts";
 import { OrderGossip } from "../../../node/gossip/service.ts";
 import { GRAYLIST_THRESHOLD, type Host } from "../../../node/host.ts";
 import { instrumentGossipsub } from "../../../node/host-abuse.ts";
 import { createLogger } from "../../../node/logger.ts";
 import { PeerKeeper } from "../../../node/peers.ts";
+import { encodeBundle } from "../../../protocol/bundle.ts";
+import { MAX_ORDERS_PER_BUNDLE } from "../../../protocol/constants.ts";
 
 function harness(opts: { strikeLimit?: number } = {}) {
   let now = 1_000_000;
@@ -265,7 +272,7 @@ describe("gossip drops", () => {
       data[0] === 1 ? { action: "REJECT", code: "SIGNER_MISMATCH" } : { action: "ACCEPT", code: "OK" },
     );
     const validate = validators.get("t")!;
-    validate({ toString: () => "big" }, { data: new Uint8Array(5_000) });
+    validate({ toString: () => "big" }, { data: new Uint8Array(MAX_GOSSIP_MESSAGE_BYTES + 1) });
     const deliver = (data: Uint8Array, from: string) =>
       listener?.(
         new CustomEvent("gossipsub:message", {
@@ -280,8 +287,76 @@ describe("gossip drops", () => {
     while (gossip.takeRate("pusher")) taken++;
     validate({ toString: () => "pusher" }, { data: Uint8Array.of(2) });
     await gossip.stop();
-    expect(taken).toBe(2_000);
+    expect(taken).toBe(PEER_GOSSIP_BURST_ORDERS);
     expect(got).toEqual(["oversize:gossip:big", "bad_signature:gossip:forger", "rate_limited:gossip:pusher"]);
+  });
+});
+
+describe("bundles and the gossip budget", () => {
+  it("attack: a peer packing 64 orders per message is charged 64 orders of its rate budget, and the queue and a validation turn count orders", async () => {
+    let listener: ((evt: CustomEvent) => void) | undefined;
+    const validators = new Map<string, (peer: unknown, msg: { data: Uint8Array }) => unknown>();
+    const router = {
+      topicValidators: validators,
+      subscribe: () => {},
+      unsubscribe: () => {},
+      addEventListener: (_t: string, fn: (evt: CustomEvent) => void) => {
+        listener = fn;
+      },
+      removeEventListener: () => {},
+      reportMessageValidationResult: () => {},
+      getScore: () => 0,
+      getSubscribers: () => [],
+    };
+    const drops: string[] = [];
+    const batches: number[] = [];
+    let inBatch = 0;
+    const gossip = new OrderGossip(
+      {
+        drops: { drop: (reason, _source, peer) => drops.push(`${reason}:${peer}`) },
+        now: () => 0,
+        maxQueueOrders: 3 * MAX_ORDERS_PER_BUNDLE,
+        inBatch: (work) => {
+          inBatch = 0;
+          work();
+          batches.push(inBatch);
+        },
+      },
+      { pubsub: router },
+    );
+    await gossip.start();
+    gossip.addTopic("t", "order", () => {
+      inBatch++;
+      return { action: "ACCEPT", code: "OK" };
+    });
+    const validate = validators.get("t")!;
+    const bundle = encodeBundle(
+      Array.from({ length: MAX_ORDERS_PER_BUNDLE }, (_, i) => Uint8Array.of(i + 1)),
+    );
+    // The whole burst in bundles: PEER_GOSSIP_BURST_ORDERS / 64 pass the rate check, the next does not.
+    let passed = 0;
+    while (validate({ toString: () => "packer" }, { data: bundle }) === "accept") passed++;
+    expect(passed).toBe(Math.floor(PEER_GOSSIP_BURST_ORDERS / MAX_ORDERS_PER_BUNDLE));
+    expect(drops).toEqual(["rate_limited:packer"]);
+    // The queue holds 3 × 64 orders: three bundles queue, a fourth is QUEUE_FULL.
+    const deliver = (from: string) =>
+      listener?.(
+        new CustomEvent("gossipsub:message", {
+          detail: {
+            msgId: "m",
+            propagationSource: { toString: () => from },
+            msg: { topic: "t", data: bundle },
+          },
+        }),
+      );
+    for (let i = 0; i < 3; i++) deliver("relay");
+    expect(validate({ toString: () => "relay" }, { data: bundle })).toBe("ignore");
+    expect(drops.at(-1)).toBe("queue_full:relay");
+    await new Promise((r) => setTimeout(r, 20));
+    // one bundle per turn: a turn stops once GOSSIP_VALIDATION_BATCH_ORDERS orders are done
+    expect(MAX_ORDERS_PER_BUNDLE).toBeGreaterThanOrEqual(GOSSIP_VALIDATION_BATCH_ORDERS);
+    expect(batches).toEqual([1, 1, 1]);
+    await gossip.stop();
   });
 });
 

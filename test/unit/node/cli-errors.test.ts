@@ -120,6 +120,84 @@ describe("CLI argument errors", () => {
   });
 });
 
+describe("order --file", () => {
+  it("a file that cannot be read, is not JSON or holds no signed orders: one line, exit 2, before any network", async () => {
+    const missing = await cli([
+      "order",
+      "--file",
+      join(dir, "nope.json"),
+      "--market",
+      MARKET,
+      "--token",
+      "t",
+    ]);
+    expect(missing.code).toBe(2);
+    expect(lines(missing.stderr)).toHaveLength(1);
+    expect(missing.stderr).toMatch(/cannot read .*nope\.json/);
+    const { writeFileSync } = await import("node:fs");
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, '[{"side": "buy"}]');
+    const unsigned = await cli(["order", "--file", bad, "--market", MARKET, "--token", "t"]);
+    expect(unsigned.code).toBe(2);
+    expect(lines(unsigned.stderr)).toEqual([
+      `smartmarket order: ${bad}: order 1 is not a signed order (an object with a "signature")`,
+    ]);
+    const mixed = await cli(["order", "buy", "--file", bad, "--market", MARKET, "--token", "t"]);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toMatch(/--file sends signed orders as they are/);
+  });
+
+  it("sends the file's orders in requests of at most 256 and prints each order's fate; exit 1 if one was refused", async () => {
+    const { writeFileSync } = await import("node:fs");
+    const file = join(dir, "orders.ndjson");
+    // 300 lines: one JSON order per line (the node validates them; this server only counts them)
+    writeFileSync(
+      file,
+      Array.from({ length: 300 }, (_, i) => JSON.stringify({ signature: `0x${i}`, n: i })).join("\n"),
+    );
+    const sizes: number[] = [];
+    const http = createHttpServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => {
+        body += c;
+      });
+      req.on("end", () => {
+        const items = JSON.parse(body) as { n: number }[];
+        sizes.push(items.length);
+        const results = items.map((o) =>
+          o.n === 7
+            ? { status: "refused", id: null, code: "SIGNER_MISMATCH", detail: "signed by someone else" }
+            : { status: "accepted", id: `0x${o.n.toString(16).padStart(64, "0")}`, recipients: 3 },
+        );
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ accepted: results.length, refused: 0, results }));
+      });
+    });
+    const port = await listen(http as unknown as Server);
+    try {
+      const r = await cli([
+        "order",
+        "--file",
+        file,
+        "--market",
+        MARKET,
+        "--api",
+        `http://127.0.0.1:${port}`,
+        "--token",
+        "t",
+      ]);
+      expect(sizes).toEqual([256, 44]);
+      expect(r.code).toBe(1);
+      const out = lines(r.stdout);
+      expect(out).toHaveLength(301);
+      expect(out[7]).toBe("order 8: refused SIGNER_MISMATCH: signed by someone else");
+      expect(out.at(-1)).toBe("299 of 300 orders accepted");
+    } finally {
+      http.close();
+    }
+  });
+});
+
 describe("node start with a port in use", () => {
   it("the libp2p port: one line naming the port and the flag, exit 1", async () => {
     const other = createServer();

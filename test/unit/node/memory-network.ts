@@ -57,7 +57,7 @@ export class MemoryNetwork {
               to: m.peerId,
               topic,
               kind: kinds.get(topic) ?? "order",
-              verdict: handler(data, member.peerId),
+              verdict: handler(data, member.peerId, Date.now()),
             });
           });
         }

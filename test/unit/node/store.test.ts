@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
-import { NodeStore } from "../../../node/store.ts";
+import { NodeStore, ORDER_WRITE_BEHIND_MS } from "../../../node/store.ts";
 import { encodeOrder } from "../../../protocol/codec.ts";
 import { orderId } from "../../../protocol/eip712.ts";
 import type { Hex } from "../../../protocol/hex.ts";
@@ -30,7 +30,8 @@ describe("NodeStore (SQLite, WAL)", () => {
       ids.push(id);
       expect(store.putOrder(id, o, encodeOrder(o), "gossip", 1)).toBe(true);
     }
-    expect(store.putOrder(ids[0]!, orders[0]!, encodeOrder(orders[0]!), "sync", 2)).toBe(false);
+    // written behind: a network order's put cannot tell a repeat; the row is still written once
+    expect(store.putOrder(ids[0]!, orders[0]!, encodeOrder(orders[0]!), "sync", 2)).toBe(true);
     store.close();
     const reopened = new NodeStore(path);
     const back = reopened.ordersOfEpoch(MARKET, 5n);
@@ -186,5 +187,61 @@ describe("NodeStore (SQLite, WAL)", () => {
     const again = new NodeStore(path);
     expect(again.nextNonce()).toBe(42n);
     again.close();
+  });
+});
+
+describe("batched writes (issue 13: one commit per gossip batch, one fsync per API batch)", () => {
+  it("commits a batch as one transaction on either connection, joins nested calls, and rolls back a batch that throws", () => {
+    const path = tempDb();
+    const store = new NodeStore(path);
+    const orders = [11n, 12n, 13n, 14n].map((nonce) => sign(makeOrder({ nonce })));
+    const put = (i: number, source: "gossip" | "api") =>
+      store.putOrder(orderId(orders[i]!, SEPARATOR), orders[i]!, encodeOrder(orders[i]!), source, 1);
+    store.inTransaction(false, () => {
+      put(0, "gossip");
+      store.inTransaction(false, () => put(1, "gossip"));
+      // a delete inside the network connection's transaction does not wait for a lock
+      store.deleteOrder(orderId(orders[1]!, SEPARATOR));
+    });
+    store.inTransaction(true, () => put(2, "api"));
+    expect(() =>
+      store.inTransaction(false, () => {
+        put(3, "gossip");
+        throw new Error("boom");
+      }),
+    ).toThrow("boom");
+    store.close();
+    // what another process reads back: the committed batches, not the rolled-back one
+    const db = new DatabaseSync(path);
+    const ids = (db.prepare("SELECT id FROM orders ORDER BY id").all() as { id: string }[]).map((r) => r.id);
+    db.close();
+    expect(ids).toEqual([0, 2].map((i) => orderId(orders[i]!, SEPARATOR)).sort());
+  });
+});
+
+describe("write-behind of network orders", () => {
+  it("writes buffered orders within ORDER_WRITE_BEHIND_MS, and before this device's own order and any read", async () => {
+    const path = tempDb();
+    const store = new NodeStore(path);
+    const [g1, g2, own] = [21n, 22n, 23n].map((nonce) => sign(makeOrder({ nonce })));
+    const onDisk = () => {
+      const db = new DatabaseSync(path);
+      const n = (db.prepare("SELECT COUNT(*) AS n FROM orders").get() as { n: number }).n;
+      db.close();
+      return Number(n);
+    };
+    store.putOrder(orderId(g1!, SEPARATOR), g1!, encodeOrder(g1!), "gossip", 1);
+    expect(onDisk()).toBe(0);
+    await new Promise((r) => setTimeout(r, ORDER_WRITE_BEHIND_MS + 50));
+    expect(onDisk()).toBe(1);
+    store.putOrder(orderId(g2!, SEPARATOR), g2!, encodeOrder(g2!), "gossip", 1);
+    // this device's order is durable when the call returns, and the network order before it too
+    expect(store.putOrder(orderId(own!, SEPARATOR), own!, encodeOrder(own!), "api", 1)).toBe(true);
+    expect(onDisk()).toBe(3);
+    // an eviction is written in turn, and reads see it at once
+    store.deleteOrder(orderId(g2!, SEPARATOR));
+    expect(store.hasOrder(orderId(g2!, SEPARATOR))).toBe(false);
+    store.close();
+    expect(onDisk()).toBe(2);
   });
 });
