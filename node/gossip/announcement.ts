@@ -18,8 +18,8 @@
 // The wallet signature is over the raw 32-byte digest D (no EIP-191 prefix, no EIP-712 wrapping). The peer
 // id string is libp2p's Ed25519 id: base58btc (no multibase prefix) of the identity multihash 00 24 of the
 // protobuf-encoded public key 08 01 12 20 ‖ key (docs/protocol.md, "Epoch announcement").
+import { createPublicKey, verify as verifySignature } from "node:crypto";
 import { peerIdFromString } from "@libp2p/peer-id";
-import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToHex, bytesToUint, type Hex, hexToBytes, uintToBytes } from "../../protocol/hex.ts";
 import { keccak256 } from "../../protocol/keccak.ts";
 import { recoverSigner, signDigest } from "../../protocol/signature.ts";
@@ -146,10 +146,28 @@ export function decodeAnnouncement(bytes: Uint8Array): Announcement {
   }
   let ok: boolean;
   try {
-    ok = ed25519.verify(bytes.subarray(130 + p + 65), digest, peerKey);
+    ok = ed25519Verify(bytes.subarray(130 + p + 65), digest, peerKey);
   } catch {
     ok = false;
   }
   if (!ok) throw new AnnouncementError("BAD_SIGNATURE", `not signed by the key of peer ${a.peerId}`);
   return a;
+}
+
+/** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the raw 32-byte key follows it. */
+const ED25519_SPKI_PREFIX = Uint8Array.from([
+  0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+]);
+
+/**
+ * Ed25519 verification through node:crypto (OpenSSL, RFC 8032): about 40× faster than the pure-JS curve
+ * it replaces (issue 13's profile of a testnet node: 3 % of its CPU went to verifying announcements).
+ */
+function ed25519Verify(signature: Uint8Array, message: Uint8Array, rawKey: Uint8Array): boolean {
+  if (rawKey.length !== 32 || signature.length !== 64) return false;
+  const der = new Uint8Array(ED25519_SPKI_PREFIX.length + 32);
+  der.set(ED25519_SPKI_PREFIX);
+  der.set(rawKey, ED25519_SPKI_PREFIX.length);
+  const key = createPublicKey({ key: Buffer.from(der), format: "der", type: "spki" });
+  return verifySignature(null, message, key, signature);
 }

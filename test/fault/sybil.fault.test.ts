@@ -37,7 +37,7 @@ const EPOCHS = 6;
 /** 10 s epochs: the first-ranked node has 2.7 s to land commit and proposal on a loaded 2-core machine. */
 const EPOCH_SECONDS = 10;
 const SYBILS = 3000;
-/** Under the nodes' per-peer gossip limit (500/s sustained): the flood is accepted, not rate-limited. */
+/** Under the nodes' per-peer gossip limit (4,000 orders/s sustained): the flood is accepted, not rate-limited. */
 const FLOOD_PER_S = 100;
 const SEED = "sybil-seed";
 

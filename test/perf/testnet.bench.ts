@@ -55,7 +55,7 @@ async function firstSettlementSeconds(log: (l: string) => void): Promise<number>
 }
 
 /** Sustained order rates tried, orders per second over the whole network. */
-const RATE_LEVELS = (process.env.BENCH_RATE_LEVELS ?? "500,1000,2000,3000").split(",").map(Number);
+const RATE_LEVELS = (process.env.BENCH_RATE_LEVELS ?? "500,1000,1500,2000,3000").split(",").map(Number);
 const LOAD_EPOCH_S = 5;
 const LOAD_EPOCHS_PER_LEVEL = 2;
 /** Share of sent orders every node's agreed set must hold for a level to pass (issue 13). */
