@@ -1,7 +1,11 @@
 // Node benchmarks, on real node processes over loopback and one anvil:
 //   gossip_p50_ms / gossip_p99_ms   an order handed to one node → stored by every other node
-//                                   (5 processes, 100 orders/s for 10 s); per order, the slowest node
-//   agreement_ms                    epoch close → all 5 nodes hold the same result (10,000 orders)
+//                                   (5 processes, 100 orders/s for 10 s, 3 repeats); per order, the
+//                                   slowest node
+//   agreement_ms                    epoch close → all 5 nodes hold the same result (10,000 orders of
+//                                   2,500 traders, sent as batches of 256)
+//   node_ingest_orders_per_s        one node fed over gossip by one peer (ingest.ts), and its ratio to
+//   node_ingest_vs_native_ratio     native recovery on one core; node_ingest_cpu_ms_per_order
 //   reconcile_bytes_per_missing_order   sync protocol bytes / order moved (n = 10,000, d = 100)
 //   node_idle_rss_mb                a node process's resident memory after start, idle
 //   node_idle_rss_mb_two_markets    the same nodes after joining a second market (and
@@ -173,16 +177,19 @@ export const bench: BenchGroup = async (log) => {
     );
     await sleep(3000); // the nodes read the deposits
 
-    // Gossip latency: 100 orders/s into node 0 for 10 s, each timestamped when sent.
+    // Gossip latency: 100 orders/s into node 0 for 10 s, each timestamped when sent; 3 repeats in one
+    // epoch (45 s), p99 over all of them (issue 13), each repeat's printed.
     const wait =
       Number(epochStartMs(net.market, epochAtMs(net.market, BigInt(Date.now())) + 1n)) - Date.now() + 200;
     await sleep(wait); // a fresh epoch, so that the 10 s fit in it
     const sent = new Map<Hex, { atMs: number; epoch: bigint }>();
     const RATE_PER_S = 100;
     const DURATION_S = 10;
+    const REPEATS = 3;
     const t0 = Date.now();
     const jobs: Promise<void>[] = [];
-    for (let k = 0; k < RATE_PER_S * DURATION_S; k++) {
+    const repeatOf = new Map<Hex, number>();
+    for (let k = 0; k < REPEATS * RATE_PER_S * DURATION_S; k++) {
       await sleep(t0 + (k * 1000) / RATE_PER_S - Date.now());
       const epoch = epochAtMs(net.market, BigInt(Date.now()));
       const o = sign(
@@ -191,9 +198,10 @@ export const bench: BenchGroup = async (log) => {
         BigInt(1_000_000 + k),
         k % 2 === 0 ? "buy" : "sell",
         1000n + BigInt(k % 50),
-        10n,
+        20n, // the testnet market's minQuantity
       );
       sent.set(o.id, { atMs: Date.now(), epoch });
+      repeatOf.set(o.id, Math.floor(k / (RATE_PER_S * DURATION_S)));
       jobs.push(postOrder(net.nodes[0]!, net.market.id, o.json));
     }
     await Promise.all(jobs);
@@ -211,15 +219,20 @@ export const bench: BenchGroup = async (log) => {
       }
     }
     const perOrder: number[] = [];
+    const perRepeat: number[][] = Array.from({ length: REPEATS }, () => []);
     let missing = 0;
     for (const [id, s] of sent) {
       const r = received.get(id) ?? [];
       if (r.length < net.nodes.length - 1) missing++;
-      else perOrder.push(Math.max(...r) - s.atMs);
+      else {
+        perOrder.push(Math.max(...r) - s.atMs);
+        perRepeat[repeatOf.get(id)!]!.push(Math.max(...r) - s.atMs);
+      }
     }
     perOrder.sort((a, b) => a - b);
+    for (const r of perRepeat) r.sort((a, b) => a - b);
     log(
-      `gossip: ${sent.size} orders at ${RATE_PER_S}/s into node 0; delivered to all 4 others: ${perOrder.length}, missing somewhere: ${missing}`,
+      `gossip: ${sent.size} orders at ${RATE_PER_S}/s into node 0 in ${REPEATS} repeats of ${DURATION_S} s; delivered to all 4 others: ${perOrder.length}, missing somewhere: ${missing}; p50/p99 per repeat ${perRepeat.map((r) => `${percentile(r, 50)}/${percentile(r, 99)}`).join(", ")} ms`,
     );
     figures.push({ name: "gossip_p50_ms", value: percentile(perOrder, 50), unit: "ms" });
     figures.push({ name: "gossip_p99_ms", value: percentile(perOrder, 99), unit: "ms" });

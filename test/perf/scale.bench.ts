@@ -1,8 +1,9 @@
 // The scale curve (issue 13): how one node's cost grows with the network, on this 2-core machine. For 5,
-// 10 and 20 node processes (one anvil, one market, 10 s epochs), 50 single orders a second are handed to
+// 10 and 20 node processes (one anvil, one market, 15 s epochs), 20 single orders a second are handed to
 // node 0's control API for 10 s (a light load, so that 20 processes fit on 2 cores: the ratios are what
 // count), and per node are measured over that window:
-//   scale_<n>_cpu_ms_per_order        CPU time of a node process per order (median over the nodes)
+//   scale_<n>_idle_cpu_pct            CPU of an idle node (heartbeats, chain polls), % of a core (median)
+//   scale_<n>_cpu_ms_per_order        CPU time of a node process per order beyond its idle CPU (median)
 //   scale_<n>_bytes_per_order         libp2p bytes sent + received by a node per order (median)
 //   scale_<n>_mesh_degree             peers in a node's gossipsub mesh of the order topic (median)
 //   scale_<n>_p50_ms / _p99_ms        an order handed to node 0 → stored by every node
@@ -21,9 +22,10 @@ import { cpuMs } from "./ingest.ts";
 import { BULK_DEPOSIT, percentile, postOrder, signFor, sleep, tradersScenario } from "./traders.ts";
 
 const SIZES = (process.env.BENCH_SCALE_SIZES ?? "5,10,20").split(",").map(Number);
-const RATE_PER_S = 50;
+const RATE_PER_S = 20;
 const DURATION_S = 10;
-const TRADERS = 250; // 500 orders, 2 per trader: one buy, one sell
+const TRADERS = 100; // 200 orders, 2 per trader: one buy, one sell
+const IDLE_WINDOW_MS = 5000;
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -43,6 +45,7 @@ async function libp2pBytes(node: NodeProcess): Promise<{ bytes: number; mesh: nu
 
 interface ScaleRow {
   readonly nodes: number;
+  readonly idleCpuPct: number;
   readonly cpuMsPerOrder: number;
   readonly bytesPerOrder: number;
   readonly mesh: number;
@@ -56,7 +59,7 @@ async function measure(nodes: number, log: (l: string) => void): Promise<ScaleRo
   const net = await Testnet.up({
     nodes,
     epochs: null,
-    epochSeconds: 10,
+    epochSeconds: 15,
     scenario: tradersScenario(TRADERS, { bulk: true }),
     scenarioName: "bench",
     seed: `scale-${nodes}`,
@@ -72,9 +75,14 @@ async function measure(nodes: number, log: (l: string) => void): Promise<ScaleRo
     );
     await sleep(5000); // deposits read, meshes formed
     const separator = domainSeparator(makeDomain(net.anvil.chainId, net.contract));
+    const pids = net.nodes.map((n) => n.child!.pid!);
+    // idle CPU first, so that the load's figure is what the orders cost
+    const idle0 = pids.map(cpuMs);
+    const idleT0 = Date.now();
+    await sleep(IDLE_WINDOW_MS);
+    const idleRate = pids.map((pid, i) => (cpuMs(pid) - idle0[i]!) / (Date.now() - idleT0));
     const epoch = epochAtMs(net.market, BigInt(Date.now())) + 1n;
     await sleep(Number(epochStartMs(net.market, epoch)) - Date.now() + 200);
-    const pids = net.nodes.map((n) => n.child!.pid!);
     const before = await Promise.all(net.nodes.map(libp2pBytes));
     const cpu0 = pids.map(cpuMs);
     const sent = new Map<Hex, number>();
@@ -94,7 +102,8 @@ async function measure(nodes: number, log: (l: string) => void): Promise<ScaleRo
     }
     await Promise.all(jobs);
     await sleep(1500);
-    const cpu = pids.map((pid, i) => (cpuMs(pid) - cpu0[i]!) / n);
+    const elapsed = Date.now() - t0;
+    const cpu = pids.map((pid, i) => (cpuMs(pid) - cpu0[i]! - idleRate[i]! * elapsed) / n);
     const after = await Promise.all(net.nodes.map(libp2pBytes));
     const received = new Map<Hex, number[]>();
     for (const node of net.nodes.slice(1)) {
@@ -113,6 +122,7 @@ async function measure(nodes: number, log: (l: string) => void): Promise<ScaleRo
     lat.sort((a, b) => a - b);
     const row: ScaleRow = {
       nodes,
+      idleCpuPct: median(idleRate) * 100,
       cpuMsPerOrder: median(cpu),
       bytesPerOrder: median(after.map((a, i) => (a.bytes - before[i]!.bytes) / n)),
       mesh: median(after.map((a) => a.mesh)),
@@ -121,7 +131,7 @@ async function measure(nodes: number, log: (l: string) => void): Promise<ScaleRo
       missing,
     };
     log(
-      `${nodes} nodes: CPU ${row.cpuMsPerOrder.toFixed(3)} ms/order/node (min ${Math.min(...cpu).toFixed(3)}, max ${Math.max(...cpu).toFixed(3)}), ${row.bytesPerOrder.toFixed(0)} B/order/node, mesh degree ${row.mesh}, publish → all ${row.p50}/${row.p99} ms (p50/p99), ${missing} of ${n} not everywhere`,
+      `${nodes} nodes: idle ${row.idleCpuPct.toFixed(1)} % of a core; CPU ${row.cpuMsPerOrder.toFixed(3)} ms/order/node beyond idle (min ${Math.min(...cpu).toFixed(3)}, max ${Math.max(...cpu).toFixed(3)}), ${row.bytesPerOrder.toFixed(0)} B/order/node, mesh degree ${row.mesh}, publish → all ${row.p50}/${row.p99} ms (p50/p99), ${missing} of ${n} not everywhere`,
     );
     return row;
   } finally {
@@ -135,6 +145,7 @@ export const bench: BenchGroup = async (log) => {
   for (const nodes of SIZES) {
     const r = await measure(nodes, log);
     figures.push(
+      { name: `scale_${nodes}_idle_cpu_pct`, value: round(r.idleCpuPct, 1), unit: "% of a core" },
       { name: `scale_${nodes}_cpu_ms_per_order`, value: round(r.cpuMsPerOrder, 3), unit: "ms" },
       { name: `scale_${nodes}_bytes_per_order`, value: round(r.bytesPerOrder, 0), unit: "bytes" },
       { name: `scale_${nodes}_mesh_degree`, value: r.mesh, unit: "peers" },
