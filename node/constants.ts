@@ -29,6 +29,8 @@ export const GOSSIP_VALIDATION_BATCH_ORDERS = 64;
  */
 export const PEER_GOSSIP_RATE_ORDERS_PER_S = 4000;
 export const PEER_GOSSIP_BURST_ORDERS = 8000;
+/** Most orders in one batch submission to the control API (POST of a JSON array): 4 full gossip bundles. */
+export const MAX_ORDERS_PER_SUBMISSION = 256;
 /**
  * Orders a node publishes as one bundle at most, and how long an order of the control API may wait for
  * others to share its message: orders taken in within this window go out together (one message per

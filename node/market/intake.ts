@@ -18,6 +18,7 @@ import {
   validateOrderJson,
 } from "../../protocol/validation.ts";
 import type { ParsedOrderRequest } from "../api/order-request.ts";
+import { MAX_ORDERS_PER_SUBMISSION } from "../constants.ts";
 import { NodeInputError } from "../errors.ts";
 import type { Verdict } from "../gossip/service.ts";
 import type { Logger } from "../logger.ts";
@@ -50,9 +51,6 @@ export interface SubmittedOrder {
 export type BatchItemResult =
   | { readonly status: "accepted"; readonly id: Hex; readonly recipients: number }
   | { readonly status: "refused"; readonly id: Hex | null; readonly code: string; readonly detail: string };
-
-/** Most orders in one batch submission (POST of a JSON array): 4 full gossip bundles. */
-export const MAX_ORDERS_PER_SUBMISSION = 256;
 
 export interface OrderIntakeComponents {
   readonly books: OrderBooks;
@@ -148,9 +146,9 @@ export class OrderIntake {
    * 3. [REJECT MALFORMED] an order twice in one bundle;
    * 4. then the orders are admitted; ACCEPT (forward) if at least one was new here, else IGNORE with the
    *    first order's code.
-   * Orders this node already holds, with the same signature, are IGNOREd (KNOWN) before their signatures: attack defeated, a peer
-   * re-bundling orders the network has, so that every node recovers their signatures again (each costs a
-   * digest and a lookup; the per-peer rate limit charges every order of a bundle).
+   * Orders this node already holds, with the same signature, are IGNOREd (KNOWN) before their signatures:
+   * attack defeated, a peer re-bundling orders the network has, so that every node recovers their
+   * signatures again (each costs a digest and a lookup; the per-peer rate limit charges every order).
    * Each order's verdict is counted (smartmarket_orders_total, source "gossip"); the message's verdict is
    * counted by the gossip layer as a message (`perOrderCounted`).
    */

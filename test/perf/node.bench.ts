@@ -22,7 +22,7 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
-import { MAX_ORDERS_PER_SUBMISSION } from "../../node/market/intake.ts";
+import { MAX_ORDERS_PER_SUBMISSION } from "../../node/constants.ts";
 import { domainSeparator, makeDomain } from "../../protocol/eip712.ts";
 import { epochAtMs, epochEndMs, epochStartMs } from "../../protocol/epoch.ts";
 import type { Hex } from "../../protocol/hex.ts";

@@ -9,7 +9,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { MAX_ORDERS_PER_SUBMISSION } from "../../node/market/intake.ts";
+import { MAX_ORDERS_PER_SUBMISSION } from "../../node/constants.ts";
 import { domainSeparator, makeDomain } from "../../protocol/eip712.ts";
 import { epochAtMs, epochEndMs, epochStartMs } from "../../protocol/epoch.ts";
 import type { Hex } from "../../protocol/hex.ts";

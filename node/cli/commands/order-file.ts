@@ -6,7 +6,7 @@
 import type { OrderJson } from "../../../protocol/order.ts";
 import type { ApiClient } from "../../api/client.ts";
 import type { SubmitBatchResponse } from "../../api/types.ts";
-import { MAX_ORDERS_PER_SUBMISSION } from "../../market/intake.ts";
+import { MAX_ORDERS_PER_SUBMISSION } from "../../constants.ts";
 import { call } from "../api-client.ts";
 import { CliError, type CliIo, ExitCode, readTextInput } from "../command.ts";
 

@@ -2,8 +2,8 @@
 // them. Each test performs what a peer or a gateway could send, built from the documented formats
 // (protocol/bundle.ts, the JSON order form), and checks what every node then holds.
 import { afterEach, describe, expect, it } from "vitest";
+import { MAX_ORDERS_PER_SUBMISSION } from "../../../node/constants.ts";
 import { OrderGossip } from "../../../node/gossip/service.ts";
-import { MAX_ORDERS_PER_SUBMISSION } from "../../../node/market/intake.ts";
 import { encodeBundle } from "../../../protocol/bundle.ts";
 import { encodeOrder } from "../../../protocol/codec.ts";
 import { orderToJson, type SignedOrder } from "../../../protocol/order.ts";
