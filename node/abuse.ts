@@ -186,9 +186,12 @@ export class AbuseMonitor {
   }
 
   /**
-   * Counts `n` dropped messages; a reason only abusers produce is one strike against `peer` per call
-   * (a batch, e.g. one sync PUSH, is one strike: a single honest session that went wrong must not
-   * reach the limit at once).
+   * Counts `n` dropped orders or messages; a reason only abusers produce is one strike against `peer` per
+   * call (a batch, e.g. one sync PUSH, is one strike: a single honest session that went wrong must not
+   * reach the limit at once) — except on gossip, where a message of n orders (a bundle) weighs n strikes.
+   * Attack defeated: bundles of 64 orders, each ending in a forged one, made a node verify 64 signatures
+   * per strike (and per invalid delivery in gossipsub's score), so a throwaway identity cost 64 times more
+   * before it was expelled. An honest relay forwards only bundles it accepted: it never earns these.
    */
   drop(reason: DropReason, source: DropSource, peer?: string, n = 1, detail?: string): void {
     if (n <= 0) return;
@@ -201,7 +204,7 @@ export class AbuseMonitor {
       return;
     }
     if (LOGGED.has(reason)) this.warn(peer, reason, "peer abuse: messages dropped", { peer, ...fields });
-    if (STRIKES.has(reason)) this.strike(peer, reason, 1);
+    if (STRIKES.has(reason)) this.strike(peer, reason, source === "gossip" ? n : 1);
   }
 
   /** An inbound sync session turned away (or evicted for a better-scored peer). */

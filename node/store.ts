@@ -188,30 +188,32 @@ export class NodeStore {
     const mark = this.pending.length;
     conn.exec("BEGIN");
     this.txDepth.set(conn, 1);
+    let out: T;
     try {
-      const out = work();
+      out = work();
       conn.exec("COMMIT");
-      return out;
     } catch (err) {
       if (conn.isTransaction) conn.exec("ROLLBACK");
-      // buffered writes of the failed work are rolled back too
+      // buffered writes of the failed work are dropped too (never earlier ones: no flush runs inside)
       if (this.pending.length > mark) this.pending.length = mark;
       throw err;
     } finally {
       this.txDepth.delete(conn);
     }
+    if (this.pending.length >= ORDER_WRITE_BEHIND_MAX) this.flushInBackground();
+    return out;
   }
 
   /** Writes the buffered network orders and evictions now, in one transaction. */
   flushOrders(): void {
+    // Never while the durable connection holds the write lock (the network connection would wait on it):
+    // the buffer is written after that transaction (its timer stays armed).
+    if (this.durable !== this.db && (this.txDepth.get(this.durable) ?? 0) > 0) return;
     if (this.flushTimer) {
       clearTimeout(this.flushTimer);
       this.flushTimer = null;
     }
     if (this.pending.length === 0) return;
-    // Never while the durable connection holds the write lock (the network connection would wait on it):
-    // the buffer is written after that transaction.
-    if (this.durable !== this.db && (this.txDepth.get(this.durable) ?? 0) > 0) return;
     const ops = this.pending;
     this.pending = [];
     const run = () => {
@@ -236,7 +238,10 @@ export class NodeStore {
 
   private buffer(w: PendingWrite): void {
     this.pending.push(w);
-    if (this.pending.length >= ORDER_WRITE_BEHIND_MAX) this.flushInBackground();
+    // Inside a transaction the buffer waits for its end (inTransaction flushes then): a flush within it
+    // would be undone with it, earlier writes included.
+    const inTx = (this.txDepth.get(this.db) ?? 0) > 0 || (this.txDepth.get(this.durable) ?? 0) > 0;
+    if (this.pending.length >= ORDER_WRITE_BEHIND_MAX && !inTx) this.flushInBackground();
     else if (!this.flushTimer) {
       this.flushTimer = setTimeout(() => this.flushInBackground(), ORDER_WRITE_BEHIND_MS);
       this.flushTimer.unref();

@@ -75,7 +75,7 @@ export interface OrderGossipInit {
    * Every message not accepted, by drop reason and the peer it came from (node/abuse.ts counts, logs
    * and strikes). Attack defeated: drops that were visible in no counter and logged at debug only.
    */
-  readonly drops?: { drop(reason: DropReason, source: "gossip", peer?: string): void };
+  readonly drops?: { drop(reason: DropReason, source: "gossip", peer?: string, n?: number): void };
   /** Most orders queued for validation (MAX_GOSSIP_QUEUE_ORDERS). */
   readonly maxQueueOrders?: number;
   readonly now?: () => number;
@@ -194,12 +194,13 @@ export class OrderGossip implements Startable {
     return this.limiter.take(peerId, this.now(), 1);
   }
 
-  private count(kind: TopicKind, topic: string, verdict: Verdict, from?: string): void {
+  /** Counts a message's verdict; a dropped one is reported with the orders it carried (`orders`). */
+  private count(kind: TopicKind, topic: string, verdict: Verdict, from?: string, orders = 1): void {
     const key = `${kind}|${verdict.action}|${verdict.code}`;
     this.counters.verdicts.set(key, (this.counters.verdicts.get(key) ?? 0) + 1);
     this.init.onVerdict?.(kind, topic, verdict);
     const reason = dropReasonOf(verdict.action, verdict.code);
-    if (reason !== null) this.init.drops?.drop(reason, "gossip", from);
+    if (reason !== null) this.init.drops?.drop(reason, "gossip", from, orders);
   }
 
   /** Cheap checks before a message is queued; runs inside gossipsub for every message. */
@@ -218,7 +219,7 @@ export class OrderGossip implements Startable {
       verdict = { action: "IGNORE", code: "QUEUE_FULL" };
     }
     if (verdict) {
-      this.count(kind, topic, verdict, from);
+      this.count(kind, topic, verdict, from, orders);
       return RESULT[verdict.action];
     }
     return TopicValidatorResult.Accept;
@@ -295,7 +296,7 @@ export class OrderGossip implements Startable {
           verdict = { action: "IGNORE", code: "INTERNAL_ERROR" };
         }
       }
-      this.count(p.kind, p.topic, verdict, p.from);
+      this.count(p.kind, p.topic, verdict, p.from, p.orders);
       this.router.reportMessageValidationResult(p.msgId, p.from, RESULT[verdict.action]);
     }
   }

@@ -323,6 +323,7 @@ export class OrderIntake {
         const v = validateOrderJson(items[i], vctx);
         if (seen.has(v.id)) {
           results.push({ status: "refused", id: v.id, code: "DUPLICATE", detail: "repeated in this batch" });
+          this.c.metrics.countOrder("api", { action: "IGNORE", code: "DUPLICATE" });
           continue;
         }
         seen.add(v.id);
@@ -331,6 +332,7 @@ export class OrderIntake {
       } catch (err) {
         if (!(err instanceof OrderError)) throw err;
         results.push({ status: "refused", id: null, code: err.code, detail: err.detail });
+        this.c.metrics.countOrder("api", { action: err.action, code: err.code });
       }
     }
     const admitted: typeof valid = [];
@@ -338,23 +340,31 @@ export class OrderIntake {
       this.c.store.inTransaction(true, () => {
         for (const v of valid) {
           const verdict = this.admit(v.valid, v.wire, "api");
+          // the accepted ones are counted once they are durable, below
+          if (verdict.action === "ACCEPT") {
+            admitted.push(v);
+            continue;
+          }
           this.c.metrics.countOrder("api", verdict);
-          if (verdict.action === "ACCEPT") admitted.push(v);
-          else
-            results[v.index] = {
-              status: "refused",
-              id: v.valid.id,
-              code: verdict.code,
-              detail: `order not accepted: ${verdict.code}`,
-            };
+          results[v.index] = {
+            status: "refused",
+            id: v.valid.id,
+            code: verdict.code,
+            detail: `order not accepted: ${verdict.code}`,
+          };
         }
       });
     } catch (err) {
       // Not durable, so not taken: out of the books again, and the request fails as a whole.
-      for (const v of admitted) this.c.books.get(this.ctx.market, v.valid.order.epoch)?.remove(v.valid.id);
+      for (const v of admitted) {
+        this.c.books.get(this.ctx.market, v.valid.order.epoch)?.remove(v.valid.id);
+        this.c.metrics.countOrder("api", { action: "IGNORE", code: "STORE_FAILED" });
+      }
       this.c.logger.error("batch of orders not written to the store", { orders: admitted.length, err });
       throw err;
     }
+    for (let k = 0; k < admitted.length; k++)
+      this.c.metrics.countOrder("api", { action: "ACCEPT", code: "OK" });
     const sent = await Promise.all(admitted.map((v) => this.publish(v.valid.id, v.wire)));
     admitted.forEach((v, k) => {
       results[v.index] = { status: "accepted", id: v.valid.id, recipients: sent[k]! };

@@ -7,6 +7,8 @@
 import { Interface, Wallet } from "ethers";
 import type { Hex } from "../../protocol/hex.ts";
 import { Asset } from "../../settlement/encoding.ts";
+import type { Testnet } from "../../testnet/network.ts";
+import { BULK_DEPOSIT } from "./traders.ts";
 
 const TOKEN = new Interface([
   "function mint(address to, uint256 amount)",
@@ -36,7 +38,7 @@ export interface BulkTrader {
   readonly address: Hex;
 }
 
-/** Deposits `base` and `quote` for every trader into `market`; the traders need gas (anvil_setBalance). */
+/** Deposits `base` and `quote` for every trader into `market`; the traders need gas (the testnet gives it). */
 export async function bulkFund(
   rpcUrl: string,
   contract: Hex,
@@ -46,10 +48,6 @@ export async function bulkFund(
 ): Promise<void> {
   const [chainIdHex] = (await rpc(rpcUrl, [{ method: "eth_chainId", params: [] }])) as [string];
   const chainId = BigInt(chainIdHex);
-  await rpcAll(
-    rpcUrl,
-    traders.map((t) => ({ method: "anvil_setBalance", params: [t.address, "0x3635c9adc5dea00000"] })),
-  );
   const steps = (trader: string): { to: Hex; data: string }[] => [
     { to: market.base, data: TOKEN.encodeFunctionData("mint", [trader, amounts.base]) },
     { to: market.quote, data: TOKEN.encodeFunctionData("mint", [trader, amounts.quote]) },
@@ -109,4 +107,15 @@ async function rpcAll(url: string, calls: { method: string; params: unknown[] }[
   for (let i = 0; i < calls.length; i += RPC_BATCH)
     out.push(...(await rpc(url, calls.slice(i, i + RPC_BATCH))));
   return out;
+}
+
+/** Funds the primary market's bench traders of a testnet started with tradersScenario(n, { bulk: true }). */
+export function bulkFundTestnet(net: Testnet): Promise<void> {
+  return bulkFund(
+    net.anvil.rpcUrl,
+    net.contract,
+    { id: net.market.id, base: net.base, quote: net.quote },
+    net.scenario.devices,
+    BULK_DEPOSIT,
+  );
 }

@@ -24,6 +24,13 @@ export function timeBestMs(fn: () => void, repeat = 3): number {
 }
 
 /** Operations per second of `fn(i)` called `n` times (after `warmup` calls). */
+/** The median of `xs` (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
 export function opsPerSecond(n: number, fn: (i: number) => void, warmup = Math.min(200, n)): number {
   for (let i = 0; i < warmup; i++) fn(i);
   const t0 = process.hrtime.bigint();

@@ -22,8 +22,8 @@ import { domainSeparator, makeDomain } from "../../protocol/eip712.ts";
 import { epochAtMs, epochStartMs } from "../../protocol/epoch.ts";
 import { orderFromJson, type SignedOrder } from "../../protocol/order.ts";
 import { Testnet } from "../../testnet/network.ts";
-import { bulkFund } from "./bulk-fund.ts";
-import { BULK_DEPOSIT, ORDERS_PER_TRADER_EPOCH, signEpochOrders, sleep, tradersScenario } from "./traders.ts";
+import { bulkFundTestnet } from "./bulk-fund.ts";
+import { ORDERS_PER_TRADER_EPOCH, signEpochOrders, sleep, tradersScenario } from "./traders.ts";
 
 const MESHSUB = ["/meshsub/1.2.0", "/meshsub/1.1.0"];
 const ORDERS_PER_ROUND = 8000;
@@ -58,13 +58,7 @@ export async function measureIngest(log: (l: string) => void): Promise<IngestRun
   const ordersPerS: number[] = [];
   const cpuMsPerOrder: number[] = [];
   try {
-    await bulkFund(
-      net.anvil.rpcUrl,
-      net.contract,
-      { id: net.market.id, base: net.base, quote: net.quote },
-      net.scenario.devices,
-      BULK_DEPOSIT,
-    );
+    await bulkFundTestnet(net);
     await sleep(3000);
     const node = net.nodes[0]!;
     const pid = node.child!.pid!;

@@ -29,14 +29,13 @@ import type { Hex } from "../../protocol/hex.ts";
 import { Testnet } from "../../testnet/network.ts";
 import { crossingScenario } from "../fault/harness.ts";
 import { rssBytes, runRogueAttack } from "../fault/rogue.ts";
-import { bulkFund } from "./bulk-fund.ts";
+import { bulkFundTestnet } from "./bulk-fund.ts";
 import { measureCollateralCalls } from "./collateral-calls.ts";
-import { type BenchGroup, round } from "./harness.ts";
+import { type BenchGroup, median, round } from "./harness.ts";
 import { measureIngest } from "./ingest.ts";
 import { nativeRecoverPerS } from "./native-recover.ts";
 import { measureReconcileBytes } from "./reconcile.ts";
 import {
-  BULK_DEPOSIT,
   percentile,
   postOrder,
   postPaced,
@@ -76,12 +75,6 @@ function tcpListeners(pid: number): number {
     }
   }
   return n;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 function rssMb(pid: number): number {
@@ -168,13 +161,7 @@ export const bench: BenchGroup = async (log) => {
     });
     await Promise.all(net.nodes.map((n) => n.client().leaveMarket(second.id)));
 
-    await bulkFund(
-      net.anvil.rpcUrl,
-      net.contract,
-      { id: net.market.id, base: net.base, quote: net.quote },
-      net.scenario.devices,
-      BULK_DEPOSIT,
-    );
+    await bulkFundTestnet(net);
     await sleep(3000); // the nodes read the deposits
 
     // Gossip latency: 100 orders/s into node 0 for 10 s, each timestamped when sent; 3 repeats in one

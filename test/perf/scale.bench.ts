@@ -16,22 +16,16 @@ import type { Hex } from "../../protocol/hex.ts";
 import { Testnet } from "../../testnet/network.ts";
 import type { NodeProcess } from "../../testnet/node-process.ts";
 import { metric } from "../fault/rogue.ts";
-import { bulkFund } from "./bulk-fund.ts";
-import { type BenchFigure, type BenchGroup, round } from "./harness.ts";
+import { bulkFundTestnet } from "./bulk-fund.ts";
+import { type BenchFigure, type BenchGroup, median, round } from "./harness.ts";
 import { cpuMs } from "./ingest.ts";
-import { BULK_DEPOSIT, percentile, postOrder, signFor, sleep, tradersScenario } from "./traders.ts";
+import { percentile, postOrder, signFor, sleep, tradersScenario } from "./traders.ts";
 
 const SIZES = (process.env.BENCH_SCALE_SIZES ?? "5,10,20").split(",").map(Number);
 const RATE_PER_S = 20;
 const DURATION_S = 10;
 const TRADERS = 100; // 200 orders, 2 per trader: one buy, one sell
 const IDLE_WINDOW_MS = 5000;
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 async function libp2pBytes(node: NodeProcess): Promise<{ bytes: number; mesh: number }> {
   const text = await node.client(10_000).metrics();
@@ -66,13 +60,7 @@ async function measure(nodes: number, log: (l: string) => void): Promise<ScaleRo
     dir,
   });
   try {
-    await bulkFund(
-      net.anvil.rpcUrl,
-      net.contract,
-      { id: net.market.id, base: net.base, quote: net.quote },
-      net.scenario.devices,
-      BULK_DEPOSIT,
-    );
+    await bulkFundTestnet(net);
     await sleep(5000); // deposits read, meshes formed
     const separator = domainSeparator(makeDomain(net.anvil.chainId, net.contract));
     const pids = net.nodes.map((n) => n.child!.pid!);

@@ -16,17 +16,10 @@ import type { Hex } from "../../protocol/hex.ts";
 import { Testnet } from "../../testnet/network.ts";
 import type { NodeProcess } from "../../testnet/node-process.ts";
 import { metric } from "../fault/rogue.ts";
-import { bulkFund } from "./bulk-fund.ts";
+import { bulkFundTestnet } from "./bulk-fund.ts";
 import { type BenchFigure, type BenchGroup, round } from "./harness.ts";
 import { cpuMs } from "./ingest.ts";
-import {
-  BULK_DEPOSIT,
-  ORDERS_PER_TRADER_EPOCH,
-  postPaced,
-  signEpochOrders,
-  sleep,
-  tradersScenario,
-} from "./traders.ts";
+import { ORDERS_PER_TRADER_EPOCH, postPaced, signEpochOrders, sleep, tradersScenario } from "./traders.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -83,13 +76,7 @@ export async function ordersPerSecond(log: (l: string) => void): Promise<{ best:
   const detail: string[] = [];
   try {
     const t0 = Date.now();
-    await bulkFund(
-      net.anvil.rpcUrl,
-      net.contract,
-      { id: net.market.id, base: net.base, quote: net.quote },
-      net.scenario.devices,
-      BULK_DEPOSIT,
-    );
+    await bulkFundTestnet(net);
     log(`${traders} traders funded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await sleep(3000); // the nodes read the deposits
     const separator = domainSeparator(makeDomain(net.anvil.chainId, net.contract));

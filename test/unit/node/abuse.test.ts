@@ -25,6 +25,7 @@ import { createLogger } from "../../../node/logger.ts";
 import { PeerKeeper } from "../../../node/peers.ts";
 import { encodeBundle } from "../../../protocol/bundle.ts";
 import { MAX_ORDERS_PER_BUNDLE } from "../../../protocol/constants.ts";
+import { fakeGossipRouter } from "./gossip-fakes.ts";
 
 function harness(opts: { strikeLimit?: number } = {}) {
   let now = 1_000_000;
@@ -89,7 +90,7 @@ describe("AbuseMonitor", () => {
   it("expels a peer that keeps sending what no honest peer sends: banned, disconnected, counted, logged", async () => {
     const h = harness({ strikeLimit: 4 });
     // A batch (one sync PUSH of 3 bad orders) is one strike; three more single drops reach the limit.
-    h.abuse.drop(DropReason.MALFORMED, "gossip", "rogue", 3);
+    h.abuse.drop(DropReason.MALFORMED, "sync", "rogue", 3);
     h.abuse.drop(DropReason.MALFORMED, "gossip", "rogue");
     h.abuse.drop(DropReason.MALFORMED, "gossip", "rogue");
     expect(h.abuse.isBanned("rogue")).toBe(false);
@@ -248,20 +249,7 @@ describe("gossipsub instrumentation", () => {
 
 describe("gossip drops", () => {
   it("reports every message not accepted with its reason and sender; sync PUSH spends the same rate budget", async () => {
-    let listener: ((evt: CustomEvent) => void) | undefined;
-    const validators = new Map<string, (peer: unknown, msg: { data: Uint8Array }) => unknown>();
-    const router = {
-      topicValidators: validators,
-      subscribe: () => {},
-      unsubscribe: () => {},
-      addEventListener: (_t: string, fn: (evt: CustomEvent) => void) => {
-        listener = fn;
-      },
-      removeEventListener: () => {},
-      reportMessageValidationResult: () => {},
-      getScore: () => 0,
-      getSubscribers: () => [],
-    };
+    const { router, validate, deliver } = fakeGossipRouter();
     const got: string[] = [];
     const gossip = new OrderGossip(
       { drops: { drop: (reason, source, peer) => got.push(`${reason}:${source}:${peer}`) }, now: () => 0 },
@@ -271,21 +259,14 @@ describe("gossip drops", () => {
     gossip.addTopic("t", "order", (data) =>
       data[0] === 1 ? { action: "REJECT", code: "SIGNER_MISMATCH" } : { action: "ACCEPT", code: "OK" },
     );
-    const validate = validators.get("t")!;
-    validate({ toString: () => "big" }, { data: new Uint8Array(MAX_GOSSIP_MESSAGE_BYTES + 1) });
-    const deliver = (data: Uint8Array, from: string) =>
-      listener?.(
-        new CustomEvent("gossipsub:message", {
-          detail: { msgId: "m", propagationSource: { toString: () => from }, msg: { topic: "t", data } },
-        }),
-      );
-    deliver(Uint8Array.of(1), "forger");
-    deliver(Uint8Array.of(2), "honest");
+    validate("t", "big", new Uint8Array(MAX_GOSSIP_MESSAGE_BYTES + 1));
+    deliver("t", "forger", Uint8Array.of(1));
+    deliver("t", "honest", Uint8Array.of(2));
     await new Promise((r) => setImmediate(r));
     // the PUSH path drains the peer's gossip budget: its next gossip message is rate-limited
     let taken = 0;
     while (gossip.takeRate("pusher")) taken++;
-    validate({ toString: () => "pusher" }, { data: Uint8Array.of(2) });
+    validate("t", "pusher", Uint8Array.of(2));
     await gossip.stop();
     expect(taken).toBe(PEER_GOSSIP_BURST_ORDERS);
     expect(got).toEqual(["oversize:gossip:big", "bad_signature:gossip:forger", "rate_limited:gossip:pusher"]);
@@ -294,20 +275,7 @@ describe("gossip drops", () => {
 
 describe("bundles and the gossip budget", () => {
   it("attack: a peer packing 64 orders per message is charged 64 orders of its rate budget, and the queue and a validation turn count orders", async () => {
-    let listener: ((evt: CustomEvent) => void) | undefined;
-    const validators = new Map<string, (peer: unknown, msg: { data: Uint8Array }) => unknown>();
-    const router = {
-      topicValidators: validators,
-      subscribe: () => {},
-      unsubscribe: () => {},
-      addEventListener: (_t: string, fn: (evt: CustomEvent) => void) => {
-        listener = fn;
-      },
-      removeEventListener: () => {},
-      reportMessageValidationResult: () => {},
-      getScore: () => 0,
-      getSubscribers: () => [],
-    };
+    const { router, validate, deliver } = fakeGossipRouter();
     const drops: string[] = [];
     const batches: number[] = [];
     let inBatch = 0;
@@ -329,34 +297,42 @@ describe("bundles and the gossip budget", () => {
       inBatch++;
       return { action: "ACCEPT", code: "OK" };
     });
-    const validate = validators.get("t")!;
     const bundle = encodeBundle(
       Array.from({ length: MAX_ORDERS_PER_BUNDLE }, (_, i) => Uint8Array.of(i + 1)),
     );
     // The whole burst in bundles: PEER_GOSSIP_BURST_ORDERS / 64 pass the rate check, the next does not.
     let passed = 0;
-    while (validate({ toString: () => "packer" }, { data: bundle }) === "accept") passed++;
+    while (validate("t", "packer", bundle) === "accept") passed++;
     expect(passed).toBe(Math.floor(PEER_GOSSIP_BURST_ORDERS / MAX_ORDERS_PER_BUNDLE));
     expect(drops).toEqual(["rate_limited:packer"]);
     // The queue holds 3 × 64 orders: three bundles queue, a fourth is QUEUE_FULL.
-    const deliver = (from: string) =>
-      listener?.(
-        new CustomEvent("gossipsub:message", {
-          detail: {
-            msgId: "m",
-            propagationSource: { toString: () => from },
-            msg: { topic: "t", data: bundle },
-          },
-        }),
-      );
-    for (let i = 0; i < 3; i++) deliver("relay");
-    expect(validate({ toString: () => "relay" }, { data: bundle })).toBe("ignore");
+    for (let i = 0; i < 3; i++) deliver("t", "relay", bundle);
+    expect(validate("t", "relay", bundle)).toBe("ignore");
     expect(drops.at(-1)).toBe("queue_full:relay");
     await new Promise((r) => setTimeout(r, 20));
     // one bundle per turn: a turn stops once GOSSIP_VALIDATION_BATCH_ORDERS orders are done
     expect(MAX_ORDERS_PER_BUNDLE).toBeGreaterThanOrEqual(GOSSIP_VALIDATION_BATCH_ORDERS);
     expect(batches).toEqual([1, 1, 1]);
     await gossip.stop();
+  });
+
+  it("attack: a REJECTed bundle weighs a strike per order it carried, so bundles ending in a forged order get their sender expelled at once, not after 16 of them", async () => {
+    const { router, deliver } = fakeGossipRouter();
+    const h = harness({ strikeLimit: 16 });
+    const gossip = new OrderGossip({ drops: h.abuse, now: () => 0 }, { pubsub: router });
+    await gossip.start();
+    // the node's verdict on such a bundle: 63 valid orders checked, then the forged one
+    gossip.addTopic("t", "order", () => ({ action: "REJECT", code: "SIGNER_MISMATCH" }));
+    const bundle = encodeBundle(
+      Array.from({ length: MAX_ORDERS_PER_BUNDLE }, (_, i) => Uint8Array.of(i + 1)),
+    );
+    deliver("t", "packer", bundle);
+    // a single forged order is still one strike
+    deliver("t", "forger", Uint8Array.of(1));
+    await new Promise((r) => setImmediate(r));
+    await gossip.stop();
+    expect(h.bans.isBanned("packer")).toBe(true);
+    expect(h.bans.isBanned("forger")).toBe(false);
   });
 });
 

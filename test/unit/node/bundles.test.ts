@@ -7,6 +7,7 @@ import { OrderGossip } from "../../../node/gossip/service.ts";
 import { encodeBundle } from "../../../protocol/bundle.ts";
 import { encodeOrder } from "../../../protocol/codec.ts";
 import { orderToJson, type SignedOrder } from "../../../protocol/order.ts";
+import { fakeGossipRouter } from "./gossip-fakes.ts";
 import { SessionWorld, waitFor } from "./session-harness.ts";
 
 let world: SessionWorld | null = null;
@@ -145,19 +146,7 @@ describe("time rules at arrival", () => {
   });
 
   it("the gossip queue hands each message its arrival time, not the time it is validated", async () => {
-    let listener: ((evt: CustomEvent) => void) | undefined;
-    const router = {
-      topicValidators: new Map(),
-      subscribe: () => {},
-      unsubscribe: () => {},
-      addEventListener: (_t: string, fn: (evt: CustomEvent) => void) => {
-        listener = fn;
-      },
-      removeEventListener: () => {},
-      reportMessageValidationResult: () => {},
-      getScore: () => 0,
-      getSubscribers: () => [],
-    };
+    const { router, deliver } = fakeGossipRouter();
     let clock = 1_000;
     const gossip = new OrderGossip({ now: () => clock }, { pubsub: router });
     await gossip.start();
@@ -166,15 +155,7 @@ describe("time rules at arrival", () => {
       seen.push(receivedMs);
       return { action: "ACCEPT", code: "OK" };
     });
-    listener?.(
-      new CustomEvent("gossipsub:message", {
-        detail: {
-          msgId: "m",
-          propagationSource: { toString: () => "p" },
-          msg: { topic: "t", data: Uint8Array.of(1) },
-        },
-      }),
-    );
+    deliver("t", "p", Uint8Array.of(1));
     clock = 9_000; // the queue is drained later
     await new Promise((r) => setImmediate(r));
     await gossip.stop();

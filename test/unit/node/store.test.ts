@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
-import { NodeStore, ORDER_WRITE_BEHIND_MS } from "../../../node/store.ts";
+import { NodeStore, ORDER_WRITE_BEHIND_MAX, ORDER_WRITE_BEHIND_MS } from "../../../node/store.ts";
 import { encodeOrder } from "../../../protocol/codec.ts";
 import { orderId } from "../../../protocol/eip712.ts";
 import type { Hex } from "../../../protocol/hex.ts";
@@ -243,5 +243,25 @@ describe("write-behind of network orders", () => {
     expect(store.hasOrder(orderId(g2!, SEPARATOR))).toBe(false);
     store.close();
     expect(onDisk()).toBe(2);
+  });
+  it("a transaction that fails drops only its own buffered writes, never those buffered before it", () => {
+    const path = tempDb();
+    const store = new NodeStore(path);
+    const o = sign(makeOrder({ nonce: 31n }));
+    const wire = encodeOrder(o);
+    const idOf = (i: number) => `0x${i.toString(16).padStart(64, "0")}` as Hex;
+    store.putOrder(idOf(1), o, wire, "gossip", 1); // buffered before
+    expect(() =>
+      store.inTransaction(false, () => {
+        // past the write-behind threshold inside the transaction
+        for (let i = 2; i < ORDER_WRITE_BEHIND_MAX + 10; i++) store.putOrder(idOf(i), o, wire, "gossip", 1);
+        throw new Error("boom");
+      }),
+    ).toThrow("boom");
+    store.close();
+    const db = new DatabaseSync(path);
+    const ids = (db.prepare("SELECT id FROM orders").all() as { id: string }[]).map((r) => r.id);
+    db.close();
+    expect(ids).toEqual([idOf(1)]);
   });
 });
