@@ -4,7 +4,10 @@
 // Node 24 as an npm dependency: when this file is started by an older system Node, it re-runs itself
 // with the pinned one, forwarding arguments, stdio, signals and the exit code.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import module from "node:module";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
@@ -16,12 +19,67 @@ const supported = major > 22 || (major === 22 && minor >= 13);
 // Fewer V8 worker threads and glibc malloc arenas save another ~10 MB (measured on 2 cores).
 const MEMORY_FLAGS = ["--max-semi-space-size=1", "--v8-pool-size=1"];
 const isDaemon = process.argv[2] === "node" && process.argv[3] === "start";
+
+// Node's compile cache (a folder under the OS's temp dir) keeps every module's compiled code and, for
+// the TypeScript sources, their type-stripped text. Every command starts faster with it (~0.9 → 0.65 s
+// to load a node's modules), and a process that finds all its TypeScript there never loads Node's type
+// stripper: ~20 MB of resident memory a long-running node would otherwise keep for nothing.
+const cache = supported ? module.enableCompileCache?.() : undefined;
+const cacheDir =
+  cache && cache.status !== module.constants.compileCacheStatus.DISABLED ? cache.directory : undefined;
+
+/** The sources a node process strips, as a fingerprint: path, size and mtime of each, and Node's version. */
+function sourcesFingerprint() {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const hash = createHash("sha256").update(process.version);
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name < b.name ? -1 : 1,
+    )) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith(".ts")) {
+        const st = statSync(path);
+        hash.update(`${relative(root, path)}\0${st.size}\0${st.mtimeMs}\n`);
+      }
+    }
+  };
+  for (const dir of ["node", "protocol", "clearing", "settlement"]) walk(join(root, dir));
+  return hash.digest("hex");
+}
+
+/**
+ * Before a node process replaces itself (below), it loads its modules once if the cache does not hold
+ * these sources yet (first start, or the code changed), so that the process after the exec finds them
+ * all stripped; the stripper's memory goes with the replaced image. A stamp in the cache folder records
+ * the sources it was filled for. Failing to fill it costs memory, never correctness.
+ */
+async function fillCompileCache() {
+  if (cacheDir === undefined) return;
+  const stamp = join(cacheDir, "smartmarket-node.stamp");
+  const fingerprint = sourcesFingerprint();
+  try {
+    if (readFileSync(stamp, "utf8") === fingerprint) return;
+  } catch {
+    // no stamp yet
+  }
+  await import("../node/cli/main.ts");
+  await import("../node/cli/commands.ts");
+  module.flushCompileCache();
+  writeFileSync(stamp, fingerprint);
+}
+
 if (
   supported &&
   isDaemon &&
   !process.execArgv.includes(MEMORY_FLAGS[0]) &&
   typeof process.execve === "function"
 ) {
+  try {
+    await fillCompileCache();
+  } catch (err) {
+    process.stderr.write(`smartmarket: compile cache not filled (${err?.message ?? err}); starting anyway\n`);
+  }
   process.execve(
     process.execPath,
     [process.execPath, ...process.execArgv, ...MEMORY_FLAGS, ...process.argv.slice(1)],

@@ -1,7 +1,8 @@
 // The control API server: HTTP + JSON on 127.0.0.1 (by default), every route behind the bearer token
 // kept in the data dir except GET /health. The routes, requests and responses are in api/types.ts.
 import { timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { parseUint } from "../protocol/amount.ts";
 import { OrderError } from "../protocol/errors.ts";
@@ -24,6 +25,10 @@ import { NodeInputError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import type { MarketSession } from "./market/session.ts";
 import type { SmartNode } from "./node.ts";
+
+// `node:http` through require(): imported as an ES module, Node reads every export of it and that loads
+// its fetch/WebSocket implementation (undici, ~10 MB resident) which the API does not use.
+const { createServer } = createRequire(import.meta.url)("node:http") as typeof import("node:http");
 
 const MAX_BODY_BYTES = 16 * 1024;
 /** A batch of MAX_ORDERS_PER_SUBMISSION signed orders in JSON is about 140 KB. */

@@ -2,7 +2,7 @@
 // the node submits for its device and pays the gas of settlements.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { encryptKeystoreJson, getAddress, isKeystoreJson, Wallet } from "ethers";
+import { encryptKeystoreJson, getAddress, isKeystoreJson, Wallet } from "../protocol/ethers.ts";
 import type { Hex } from "../protocol/hex.ts";
 import { KEYSTORE_FILE } from "./constants.ts";
 

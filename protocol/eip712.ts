@@ -1,7 +1,8 @@
 // EIP-712 hashing of orders, computed by hand (fast path) and with ethers (reference, signing).
 
-import { type Signer, TypedDataEncoder, type TypedDataField } from "ethers";
+import type { Signer, TypedDataField } from "ethers";
 import { EIP712_DOMAIN_NAME, EIP712_DOMAIN_VERSION, ORDER_TYPE_STRING } from "./constants.ts";
+import { TypedDataEncoder } from "./ethers.ts";
 import { bytesToHex, type Hex, hexToBytes, uintToBytes } from "./hex.ts";
 import { keccak256 } from "./keccak.ts";
 import { type Order, SIDE_CODE, type SignedOrder } from "./order.ts";

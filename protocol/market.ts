@@ -1,8 +1,9 @@
 // Market identity. A market is identified by the hash of its immutable parameters, so two markets with
 // the same parameters are the same market, and a market id commits to its tokens, clock, fee, bond and
 // challenge window (docs/certified-settlement.md, "Market parameters").
-import { AbiCoder, keccak256 } from "ethers";
+
 import type { EpochSchedule } from "./epoch.ts";
+import { AbiCoder, keccak256 } from "./ethers.ts";
 import type { Hex } from "./hex.ts";
 
 /** Largest settlement fee, basis points of a sell fill's quote proceeds. */

@@ -1,6 +1,7 @@
 // The compiled contracts (committed JSON written by settlement/build.ts), loaded without the compiler.
 import { readFileSync } from "node:fs";
-import { Interface, type InterfaceAbi } from "ethers";
+import type { InterfaceAbi } from "ethers";
+import { Interface } from "../protocol/ethers.ts";
 import type { Hex } from "../protocol/hex.ts";
 
 interface ArtifactFile {

@@ -3,19 +3,17 @@
 // propose, challenge, finalize, bonds, the contract's certify, and reading results back — the one reader
 // of settlement events (Proposed, Challenged, Finalized), and the standing batch rebuilt from the
 // transaction's calldata and checked against its event's batch hash.
-import {
-  type BlockTag,
-  type EventFragment,
-  type FunctionFragment,
-  JsonRpcProvider,
-  type Log,
-  type TransactionReceipt,
-  type TransactionRequest,
-  type TransactionResponse,
-  toBeHex,
-  Wallet,
+import type {
+  BlockTag,
+  EventFragment,
+  FunctionFragment,
+  Log,
+  TransactionReceipt,
+  TransactionRequest,
+  TransactionResponse,
 } from "ethers";
 import { domainSeparator, type Eip712Domain, makeDomain } from "../protocol/eip712.ts";
+import { JsonRpcProvider, toBeHex, Wallet } from "../protocol/ethers.ts";
 import type { Hex } from "../protocol/hex.ts";
 import {
   DEFAULT_BOND_WEI,

@@ -1,7 +1,7 @@
 // Pure encodings of settlement shared by the client, the batch selection and the certification: escrow
 // assets, signatures, the result hash, the record a standing result is stored as, and the commitment a
 // proposal or challenge is preceded by. No I/O. The batch bytes themselves are settlement/batch.ts's.
-import { AbiCoder, keccak256 } from "ethers";
+import { AbiCoder, keccak256 } from "../protocol/ethers.ts";
 import type { Hex } from "../protocol/hex.ts";
 import { BatchError, BatchErrorCode } from "./errors.ts";
 

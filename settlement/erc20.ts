@@ -1,6 +1,7 @@
 // ERC-20 metadata and balances read over plain calls (symbol, decimals, balanceOf): any token, not only
 // TestToken. A token without symbol() or decimals() (both optional in ERC-20) gets a fallback.
-import { Interface, type JsonRpcProvider } from "ethers";
+import type { JsonRpcProvider } from "ethers";
+import { Interface } from "../protocol/ethers.ts";
 import type { Hex } from "../protocol/hex.ts";
 
 const erc20 = new Interface([

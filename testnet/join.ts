@@ -2,10 +2,10 @@
 // (`testnet status` prints it), and `testnet fund`, which gives a wallet gas and test tokens.
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { formatEther, JsonRpcProvider } from "ethers";
 import { chainFailure, probeRpc } from "../node/cli/chain-context.ts";
 import { type CliCommand, CliError, ExitCode } from "../node/cli/command.ts";
 import { formatUnits, parseUnits } from "../protocol/amount.ts";
+import { formatEther, JsonRpcProvider } from "../protocol/ethers.ts";
 import { type Hex, isHex } from "../protocol/hex.ts";
 import { fundOnDevChain } from "../settlement/dev-fund.ts";
 import { tokenBalanceOf, tokenInfo } from "../settlement/erc20.ts";

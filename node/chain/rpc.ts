@@ -3,9 +3,9 @@
 // Every call has a timeout and reads are retried with back-off (rpc-guard.ts): a hung chain ends in a
 // ChainError TIMEOUT, a WARN line and smartmarket_rpc_errors_total, never in a call that waits forever.
 
-import { FetchRequest, JsonRpcProvider } from "ethers";
 import type { Registry } from "prom-client";
 import type { Collateral } from "../../clearing/coverage.ts";
+import { FetchRequest, JsonRpcProvider } from "../../protocol/ethers.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import type { MarketParams } from "../../protocol/market.ts";
 import { COLLATERAL_MANY_CHUNK, type FinalizeItem, SettlementClient } from "../../settlement/client.ts";

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { ParseArgsOptionsConfig } from "node:util";
-import { JsonRpcProvider, Wallet } from "ethers";
+import { JsonRpcProvider, Wallet } from "../../protocol/ethers.ts";
 import { type Hex, isHex } from "../../protocol/hex.ts";
 import { SettlementClient } from "../../settlement/client.ts";
 import { formatRevert, SettlementClientError, SettlementRevertError } from "../../settlement/errors.ts";

@@ -10,10 +10,11 @@
 // batched call, plus the node's own wallet. Sybil attack defeated: an announcement needs only fresh keys, so
 // 3,000 free identities used to push the honest nodes to ranks 188–2,669 and no honest node settled; now an
 // identity that counts costs a deposit (approve + deposit transactions) and escrow held through the close.
-import { AbiCoder, keccak256 } from "ethers";
+
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Collateral } from "../../clearing/coverage.ts";
 import { epochEndMs } from "../../protocol/epoch.ts";
+import { AbiCoder, keccak256 } from "../../protocol/ethers.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { type ChainError, ChainErrorCode, type ChainPort } from "../chain/port.ts";
 import { isTransient } from "../chain/rpc-guard.ts";

@@ -4,7 +4,7 @@
 // scale). Automining is off meanwhile (anvil stalls on thousands of pending transactions when it mines
 // each on arrival): blocks are mined until the pool is empty, then automining is back on. The receipts of
 // the deposits are checked at the end.
-import { Interface, Wallet } from "ethers";
+import { Interface, Wallet } from "../../protocol/ethers.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { Asset } from "../../settlement/encoding.ts";
 import type { Testnet } from "../../testnet/network.ts";

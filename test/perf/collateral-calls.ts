@@ -4,11 +4,11 @@
 // requests are counted by an HTTP proxy in front of anvil (each element of a JSON-RPC batch counts).
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { keccak256, toUtf8Bytes } from "ethers";
 import { RpcChain } from "../../node/chain/rpc.ts";
 import { makeMarketContext } from "../../node/market/context.ts";
 import { EpochPipeline, type PipelineComponents } from "../../node/market/pipeline.ts";
 import { domainSeparator, makeDomain } from "../../protocol/eip712.ts";
+import { keccak256, toUtf8Bytes } from "../../protocol/ethers.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { addressOfPrivateKey } from "../../protocol/signature.ts";
 import { latestTimestamp, mineBlock, startAnvil } from "../../settlement/anvil.ts";

@@ -121,7 +121,7 @@ export const bench: BenchGroup = async (log) => {
       name: "node_idle_rss_mb",
       value: round(Math.max(...rss), 1),
       unit: "MB",
-      target: "<= 150",
+      target: "<= 120",
     });
 
     // A second market on the same nodes, side by side with the first: RSS and listeners just before the

@@ -1,5 +1,5 @@
 // Protocol benchmarks: order verification throughput on one core, three ways, in the same run.
-import { verifyTypedData } from "ethers";
+
 import { encodeOrder } from "../../protocol/codec.ts";
 import {
   domainSeparator,
@@ -8,6 +8,7 @@ import {
   orderDigestBytes,
   orderTypedValue,
 } from "../../protocol/eip712.ts";
+import { verifyTypedData } from "../../protocol/ethers.ts";
 import { type Hex, hexToBytes } from "../../protocol/hex.ts";
 import type { SignedOrder } from "../../protocol/order.ts";
 import { addressOfPrivateKey, signatureBackend, signDigest } from "../../protocol/signature.ts";

@@ -5,9 +5,9 @@
 // hash, fee and batch hash, or the same error with the same arguments.
 // SMARTMARKET_LONG_PROPERTIES=1 runs twenty times as many books.
 import { existsSync, readFileSync } from "node:fs";
-import { Interface, JsonRpcProvider, Wallet } from "ethers";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Interface, JsonRpcProvider, Wallet } from "../../protocol/ethers.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { marketId } from "../../protocol/market.ts";
 import { type AnvilInstance, startAnvil } from "../../settlement/anvil.ts";

@@ -2,11 +2,11 @@
 // 2^128, ids sharing long prefixes) checked against a slow reference written from the rule text and
 // against brute force. SMARTMARKET_LONG_PROPERTIES=1 runs twenty times as many books.
 
-import { AbiCoder, keccak256 } from "ethers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type ClearingResult, clear } from "../../clearing/clear.ts";
 import type { ClearingOrder } from "../../clearing/types.ts";
+import { AbiCoder, keccak256 } from "../../protocol/ethers.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { createPrng } from "../perf/clearing-book.ts";
 import { bruteForceMaxWelfare, demandAt, referenceClear, supplyAt } from "./clearing-reference.ts";

@@ -1,8 +1,9 @@
 // Shared by the batch, certification and property tests: deterministic traders, signed orders with their
 // ids, collateral tables, and a reference of the certificate's required orders (independent of
 // settlement/batch.ts's selection).
-import { keccak256, toUtf8Bytes } from "ethers";
+
 import { domainSeparator, makeDomain, orderDigestBytes } from "../../protocol/eip712.ts";
+import { keccak256, toUtf8Bytes } from "../../protocol/ethers.ts";
 import { bytesToHex, type Hex } from "../../protocol/hex.ts";
 import type { Side, SignedOrder } from "../../protocol/order.ts";
 import { addressOfPrivateKey, signDigest } from "../../protocol/signature.ts";

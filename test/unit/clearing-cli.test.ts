@@ -4,11 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Wallet } from "ethers";
 import { afterAll, describe, expect, it } from "vitest";
 import { clear } from "../../clearing/clear.ts";
 import type { ClearingOrder } from "../../clearing/types.ts";
 import { makeDomain, orderIdEthers, signOrder } from "../../protocol/eip712.ts";
+import { Wallet } from "../../protocol/ethers.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { type Order, orderToJson } from "../../protocol/order.ts";
 

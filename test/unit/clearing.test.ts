@@ -1,4 +1,3 @@
-import { AbiCoder, keccak256 } from "ethers";
 import { describe, expect, it } from "vitest";
 import { encodeResult } from "../../clearing/abi.ts";
 import { compareByLimitThenId } from "../../clearing/book.ts";
@@ -14,6 +13,7 @@ import { explainClearing, MAX_LISTED_MARGINAL_ORDERS } from "../../clearing/expl
 import { radixSortByWords } from "../../clearing/radix.ts";
 import { midpointDown, prorate } from "../../clearing/rule.ts";
 import type { ClearingOrder } from "../../clearing/types.ts";
+import { AbiCoder, keccak256 } from "../../protocol/ethers.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { createPrng } from "../perf/clearing-book.ts";
 import { referenceClear, referenceProrata } from "../property/clearing-reference.ts";

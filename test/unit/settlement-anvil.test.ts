@@ -1,7 +1,8 @@
 // The embedded chain launcher: anvil from the npm package on a free port, JSON-RPC up when startAnvil
 // resolves, accounts usable, and no process left behind by stop() (or by a failed start).
-import { Wallet } from "ethers";
+
 import { describe, expect, it } from "vitest";
+import { Wallet } from "../../protocol/ethers.ts";
 import { AnvilError, anvilBinaryPath, deployLocal, startAnvil } from "../../settlement/anvil.ts";
 
 function alive(pid: number): boolean {

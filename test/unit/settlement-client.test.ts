@@ -2,8 +2,9 @@
 // with default bond and window, commit + propose, a challenge of a censoring self-trade, the one reader
 // of settlement events, the standing batch rebuilt from calldata (directly and through a forwarder, by
 // tracing), the contract's certify against certify.ts, finalize and bonds.
-import { JsonRpcProvider } from "ethers";
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JsonRpcProvider } from "../../protocol/ethers.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { DEFAULT_BOND_WEI } from "../../protocol/market.ts";
 import type { Side } from "../../protocol/order.ts";

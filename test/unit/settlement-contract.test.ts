@@ -4,7 +4,6 @@
 // value for mutated certificates, the three attacks that succeeded on version 1, challenge semantics,
 // finalization and bonds. Each test makes its own market; time only moves forward.
 import { readFileSync } from "node:fs";
-import { Interface, keccak256, toUtf8Bytes } from "ethers";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clear } from "../../clearing/clear.ts";
@@ -23,6 +22,7 @@ import {
   orderId,
   orderIdEthers,
 } from "../../protocol/eip712.ts";
+import { Interface, keccak256, toUtf8Bytes } from "../../protocol/ethers.ts";
 import { bytesToHex, type Hex } from "../../protocol/hex.ts";
 import { marketId } from "../../protocol/market.ts";
 import type { Order } from "../../protocol/order.ts";

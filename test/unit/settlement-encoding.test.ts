@@ -1,10 +1,11 @@
 // Pure parts of settlement/: the result hash (equal to clearing/'s), the record and the commitment of
 // certified settlement, signatures, revert decoding, and the artifact's ABI against the spec
 // (docs/certified-settlement.md) and the client. No chain.
-import { AbiCoder, concat, Interface, keccak256, toBeHex, zeroPadValue } from "ethers";
+
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { computeResultHash } from "../../clearing/clear.ts";
+import { AbiCoder, concat, Interface, keccak256, toBeHex, zeroPadValue } from "../../protocol/ethers.ts";
 import { bytesToHex, type Hex } from "../../protocol/hex.ts";
 import { smartMarketInterface } from "../../settlement/artifacts.ts";
 import { CertificationErrorCode } from "../../settlement/certify.ts";

@@ -4,18 +4,18 @@
 // batches built from clear() for the certified settlement (docs/certified-settlement.md): header, orders,
 // unions, commitments.
 import { readFileSync } from "node:fs";
+import type { TransactionReceipt } from "ethers";
+import type { ClearingResult } from "../../clearing/clear.ts";
+import type { Collateral } from "../../clearing/coverage.ts";
+import { orderDigestBytes } from "../../protocol/eip712.ts";
 import {
   AbiCoder,
   Interface,
   JsonRpcProvider,
   keccak256,
-  type TransactionReceipt,
   toUtf8Bytes,
   Wallet,
-} from "ethers";
-import type { ClearingResult } from "../../clearing/clear.ts";
-import type { Collateral } from "../../clearing/coverage.ts";
-import { orderDigestBytes } from "../../protocol/eip712.ts";
+} from "../../protocol/ethers.ts";
 import { bytesToHex, compareHex, type Hex } from "../../protocol/hex.ts";
 import type { Order, Side, SignedOrder } from "../../protocol/order.ts";
 import { addressOfPrivateKey, signDigest } from "../../protocol/signature.ts";

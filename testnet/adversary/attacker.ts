@@ -19,11 +19,12 @@
 // shows what an attack that stood would have earned), and journals what it did (files.ts).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type TransactionRequest, Wallet } from "ethers";
+import type { TransactionRequest } from "ethers";
 import { ApiClient } from "../../node/api/client.ts";
 import type { OrderView } from "../../node/api/types.ts";
 import { orderDigestBytes, orderId } from "../../protocol/eip712.ts";
 import { type EpochSchedule, epochAtMs, epochEndMs, epochStartMs } from "../../protocol/epoch.ts";
+import { Wallet } from "../../protocol/ethers.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import { type Order, orderFromJson, orderToJson, type SignedOrder } from "../../protocol/order.ts";
 import { addressOfPrivateKey, signDigest } from "../../protocol/signature.ts";

@@ -1,7 +1,8 @@
 // `smartmarket market join <id>` / `market leave <id>`: a running node starts or stops serving a market
 // (the change survives a restart of the node). `market create|list|show`: markets on the chain.
-import { formatEther } from "ethers";
+
 import { parseUint } from "../../../protocol/amount.ts";
+import { formatEther } from "../../../protocol/ethers.ts";
 import { type Hex, isHex } from "../../../protocol/hex.ts";
 import {
   DEFAULT_BOND_WEI,

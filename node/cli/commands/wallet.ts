@@ -2,8 +2,9 @@
 // balance, the market's two token balances, and the escrow per asset (free, locked and the epoch it can be
 // withdrawn at), with the collateral the contract's coverage rule counts for the orders of the current
 // epoch (docs/settlement.md, "The collateral rule").
-import { formatEther } from "ethers";
+
 import { formatUnits } from "../../../protocol/amount.ts";
+import { formatEther } from "../../../protocol/ethers.ts";
 import type { Hex } from "../../../protocol/hex.ts";
 import type { SettlementClient } from "../../../settlement/client.ts";
 import { Asset } from "../../../settlement/encoding.ts";

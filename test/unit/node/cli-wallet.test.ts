@@ -7,9 +7,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Wallet } from "ethers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKeystore, loadKeystore } from "../../../node/wallet.ts";
+import { Wallet } from "../../../protocol/ethers.ts";
 import type { Hex } from "../../../protocol/hex.ts";
 import { type AnvilInstance, latestTimestamp, mineBlock, startAnvil } from "../../../settlement/anvil.ts";
 

@@ -8,7 +8,6 @@
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import type { PrivateKey } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { keccak256, toUtf8Bytes } from "ethers";
 import { afterEach, describe, expect, it } from "vitest";
 import { SUBMIT_BACKOFF_MS } from "../../../node/constants.ts";
 import { encodeAnnouncement } from "../../../node/gossip/announcement.ts";
@@ -23,6 +22,7 @@ import type { SessionNetwork } from "../../../node/market/network.ts";
 import { RankedSubmitter, submitterRank, turnAt } from "../../../node/market/submitter.ts";
 import { NodeMetrics } from "../../../node/metrics.ts";
 import { NodeStore } from "../../../node/store.ts";
+import { keccak256, toUtf8Bytes } from "../../../protocol/ethers.ts";
 import type { Hex } from "../../../protocol/hex.ts";
 import type { MarketParams } from "../../../protocol/market.ts";
 import { addressOfPrivateKey } from "../../../protocol/signature.ts";

@@ -1,5 +1,4 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { keccak256, TypedDataEncoder, toUtf8Bytes, verifyTypedData, Wallet } from "ethers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ORDER_TYPE_STRING } from "../../../protocol/constants.ts";
@@ -14,6 +13,13 @@ import {
   signOrder,
   typedDataDigest,
 } from "../../../protocol/eip712.ts";
+import {
+  keccak256,
+  TypedDataEncoder,
+  toUtf8Bytes,
+  verifyTypedData,
+  Wallet,
+} from "../../../protocol/ethers.ts";
 import { bytesToHex, hexToBytes } from "../../../protocol/hex.ts";
 import type { Order } from "../../../protocol/order.ts";
 import { DOMAIN, makeOrder, SEPARATOR } from "./fixtures.ts";

@@ -1,12 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { recoverAddress, Wallet } from "ethers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SECP256K1_N } from "../../../protocol/constants.ts";
 import { ORDER_TYPES, orderDigestBytes, orderIdEthers, orderTypedValue } from "../../../protocol/eip712.ts";
 import { OrderError, OrderErrorCode } from "../../../protocol/errors.ts";
+import { recoverAddress, Wallet } from "../../../protocol/ethers.ts";
 import { bytesToHex, type Hex, hexToBytes, uintToBytes } from "../../../protocol/hex.ts";
 import type { Order } from "../../../protocol/order.ts";
 import {
