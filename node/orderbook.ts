@@ -80,6 +80,13 @@ export class EpochBook {
     return true;
   }
 
+  /** The traders of the orders held now, distinct, ascending (as the orders give them). */
+  traders(): Hex[] {
+    const out = new Set<Hex>();
+    for (const e of this.entries.values()) out.add(e.order.trader);
+    return [...out].sort();
+  }
+
   /** How many of `trader`'s orders were removed from the book. */
   evictionsOf(trader: Hex): number {
     return this.evicted.get(trader.toLowerCase() as Hex) ?? 0;

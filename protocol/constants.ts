@@ -20,6 +20,8 @@ export const SECP256K1_HALF_N = SECP256K1_N >> 1n;
 export const WIRE_VERSION = 0x01;
 /** Size of a wire-encoded order with every variable-length integer at its maximum width. */
 export const MAX_ORDER_BYTES = 1 + 1 + 32 + (1 + 8) + (1 + 16) + (1 + 16) + (1 + 8) + 20 + 65;
+/** A signature r ‖ s ‖ v: the last field of an order's wire encoding. */
+export const SIGNATURE_BYTES = 65;
 
 /**
  * First byte of a bundle: several wire-encoded orders in one gossip message (protocol/bundle.ts). It can

@@ -1,7 +1,7 @@
 // Order validation: the checklist every node runs on every order, whatever its source (gossip, sync,
 // the control API). Each rule is tagged with its action; the first failing rule throws an OrderError.
 import { decodeOrder } from "./codec.ts";
-import { MAX_ORDER_BYTES } from "./constants.ts";
+import { MAX_ORDER_BYTES, SIGNATURE_BYTES } from "./constants.ts";
 import { type Eip712Domain, orderDigestBytes } from "./eip712.ts";
 import { classifyEpoch, type EpochSchedule } from "./epoch.ts";
 import { OrderError, OrderErrorCode } from "./errors.ts";
@@ -59,8 +59,14 @@ export interface ValidOrder {
  * 6. [REJECT UNRECOVERABLE_SIGNATURE]  a non-zero address recovers from the signature
  * 7. [REJECT SIGNER_MISMATCH]  the recovered address is `trader`
  * Range rules (uint64/uint128 widths) hold by construction of the wire codec and the JSON parser.
+ * `signatureBytes`: the signature's 65 bytes when the caller holds them (the wire's), else they are
+ * parsed from `order.signature`.
  */
-export function validateOrder(order: SignedOrder, ctx: ValidationContext): ValidOrder {
+export function validateOrder(
+  order: SignedOrder,
+  ctx: ValidationContext,
+  signatureBytes?: Uint8Array,
+): ValidOrder {
   const schedule = ctx.market(order.market);
   if (!schedule)
     throw new OrderError(OrderErrorCode.UNKNOWN_MARKET, `market ${order.market} is not served here`);
@@ -99,7 +105,7 @@ export function validateOrder(order: SignedOrder, ctx: ValidationContext): Valid
   const digest = orderDigestBytes(order, ctx.domainSeparator);
   const id = bytesToHex(digest);
   if (ctx.known?.(order, id)) throw new OrderError(OrderErrorCode.KNOWN, `order ${id} is already held`);
-  const sig = hexToBytes(order.signature);
+  const sig = signatureBytes ?? hexToBytes(order.signature);
   const signer = recoverSigner(digest, sig);
   if (signer !== order.trader) {
     throw new OrderError(
@@ -122,7 +128,9 @@ export function validateOrderBytes(bytes: Uint8Array, ctx: ValidationContext): V
       `${bytes.length} bytes > MAX_ORDER_BYTES ${MAX_ORDER_BYTES}`,
     );
   }
-  return validateOrder(decodeOrder(bytes), ctx);
+  // The signature is the wire's last 65 bytes (codec.ts; decodeOrder refuses trailing bytes): recovered
+  // from them, not from the hex the decoded order carries.
+  return validateOrder(decodeOrder(bytes), ctx, bytes.subarray(bytes.length - SIGNATURE_BYTES));
 }
 
 /**

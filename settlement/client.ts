@@ -13,7 +13,7 @@ import type {
   TransactionResponse,
 } from "ethers";
 import { domainSeparator, type Eip712Domain, makeDomain } from "../protocol/eip712.ts";
-import { JsonRpcProvider, toBeHex, Wallet } from "../protocol/ethers.ts";
+import { type JsonRpcProvider, toBeHex, Wallet } from "../protocol/ethers.ts";
 import type { Hex } from "../protocol/hex.ts";
 import {
   DEFAULT_BOND_WEI,
@@ -43,8 +43,10 @@ import {
   type Union,
   unionEntryCount,
 } from "./batch.ts";
+import { decodeCollateralOfManyResult, encodeCollateralOfManyCall } from "./collateral-abi.ts";
 import { type Asset, commitmentOf } from "./encoding.ts";
 import { BatchError, SettlementClientError, toSettlementError } from "./errors.ts";
+import { HttpJsonRpcProvider } from "./provider.ts";
 
 export interface SettlementClientOptions {
   /** JSON-RPC URL of the chain (anvil, a testnet, mainnet...). */
@@ -360,7 +362,7 @@ export class SettlementClient {
     this.#ownsProvider = modules.provider === undefined;
     this.#provider =
       modules.provider ??
-      new JsonRpcProvider(options.rpcUrl, undefined, {
+      new HttpJsonRpcProvider(options.rpcUrl, undefined, {
         staticNetwork: true, // one eth_chainId, not one per request
         cacheTimeout: -1, // ethers shares identical requests for 250 ms: a read right after a tx would be stale
         batchStallTime: 0, // no added latency; concurrent requests of one tick are still batched
@@ -530,10 +532,24 @@ export class SettlementClient {
     args: readonly unknown[],
     blockTag?: BlockTag,
   ): Promise<unknown[]> {
+    let data: string;
     try {
-      const data = iface.encodeFunctionData(fn, args);
-      const ret = await this.#provider.call({ to, data, ...(blockTag === undefined ? {} : { blockTag }) });
+      data = iface.encodeFunctionData(fn, args);
+    } catch (err) {
+      throw toSettlementError(operation, err);
+    }
+    const ret = await this.#rawCall(operation, to, data, blockTag);
+    try {
       return [...iface.decodeFunctionResult(fn, ret)];
+    } catch (err) {
+      throw toSettlementError(operation, err);
+    }
+  }
+
+  /** eth_call of calldata `data` at `to`: the return data; a revert or a failure is a settlement error. */
+  async #rawCall(operation: string, to: Hex, data: string, blockTag?: BlockTag): Promise<string> {
+    try {
+      return await this.#provider.call({ to, data, ...(blockTag === undefined ? {} : { blockTag }) });
     } catch (err) {
       throw toSettlementError(operation, err);
     }
@@ -726,18 +742,10 @@ export class SettlementClient {
     }
     const results = await Promise.all(
       chunks.map(async (chunk) => {
-        const [base, quote] = (await this.#call(
-          "collateralOfMany",
-          "collateralOfMany",
-          [market, chunk, epoch],
-          blockTag,
-        )) as [bigint[], bigint[]];
-        if (base.length !== chunk.length || quote.length !== chunk.length) {
-          throw new SettlementClientError(
-            "collateralOfMany",
-            `${base.length} results for ${chunk.length} traders`,
-          );
-        }
+        // Encoded and decoded by hand (collateral-abi.ts): on the path from the close to the result.
+        const data = encodeCollateralOfManyCall(market, chunk, epoch);
+        const ret = await this.#rawCall("collateralOfMany", this.contract, data, blockTag);
+        const { base, quote } = decodeCollateralOfManyResult(ret, chunk.length);
         return chunk.map((_, i) => ({ base: base[i]!, quote: quote[i]! }));
       }),
     );

@@ -5,10 +5,11 @@ import { join, resolve } from "node:path";
 import { chainFailure, probeRpc } from "../node/cli/chain-context.ts";
 import { type CliCommand, CliError, ExitCode } from "../node/cli/command.ts";
 import { formatUnits, parseUnits } from "../protocol/amount.ts";
-import { formatEther, JsonRpcProvider } from "../protocol/ethers.ts";
+import { formatEther } from "../protocol/ethers.ts";
 import { type Hex, isHex } from "../protocol/hex.ts";
 import { fundOnDevChain } from "../settlement/dev-fund.ts";
 import { tokenBalanceOf, tokenInfo } from "../settlement/erc20.ts";
+import { HttpJsonRpcProvider } from "../settlement/provider.ts";
 import { pidAlive, readState, type TestnetState } from "./network.ts";
 
 /** The testnet's folder when --dir is not given (the launcher's default too). */
@@ -116,7 +117,10 @@ account), tokens are minted by its first dev account.`,
       );
     const ethWei = displayAmount((args.values.eth as string | undefined) ?? "1", 18, "--eth");
     const chainId = await probeRpc(state.rpcUrl);
-    const provider = new JsonRpcProvider(state.rpcUrl, chainId, { staticNetwork: true, cacheTimeout: -1 });
+    const provider = new HttpJsonRpcProvider(state.rpcUrl, chainId, {
+      staticNetwork: true,
+      cacheTimeout: -1,
+    });
     try {
       const [base, quote] = await Promise.all([
         tokenInfo(provider, market.base),

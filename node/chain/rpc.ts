@@ -5,13 +5,14 @@
 
 import type { Registry } from "prom-client";
 import type { Collateral } from "../../clearing/coverage.ts";
-import { FetchRequest, JsonRpcProvider } from "../../protocol/ethers.ts";
+import { FetchRequest, type JsonRpcProvider } from "../../protocol/ethers.ts";
 import type { Hex } from "../../protocol/hex.ts";
 import type { MarketParams } from "../../protocol/market.ts";
 import { COLLATERAL_MANY_CHUNK, type FinalizeItem, SettlementClient } from "../../settlement/client.ts";
 import { Asset } from "../../settlement/encoding.ts";
 import { tokenMeta as readTokenMeta } from "../../settlement/erc20.ts";
 import { SettlementRevertError, toSettlementError } from "../../settlement/errors.ts";
+import { HttpJsonRpcProvider } from "../../settlement/provider.ts";
 import type { Logger } from "../logger.ts";
 import {
   ChainError,
@@ -101,7 +102,7 @@ export class RpcChain implements ChainPort {
     // hang every call that long). Same options as SettlementClient's own provider otherwise.
     const request = new FetchRequest(opts.rpcUrl);
     request.timeout = timeoutMs;
-    const provider = new JsonRpcProvider(request, undefined, {
+    const provider = new HttpJsonRpcProvider(request, undefined, {
       staticNetwork: true,
       cacheTimeout: -1,
       batchStallTime: 0,

@@ -5,10 +5,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { ParseArgsOptionsConfig } from "node:util";
-import { JsonRpcProvider, Wallet } from "../../protocol/ethers.ts";
+import { Wallet } from "../../protocol/ethers.ts";
 import { type Hex, isHex } from "../../protocol/hex.ts";
 import { SettlementClient } from "../../settlement/client.ts";
 import { formatRevert, SettlementClientError, SettlementRevertError } from "../../settlement/errors.ts";
+import { HttpJsonRpcProvider } from "../../settlement/provider.ts";
 import { defaultDataDir, SETTINGS } from "../config.ts";
 import { CONFIG_FILE } from "../constants.ts";
 import { keystoreAddress, loadKeystore, readPassword, WalletError } from "../wallet.ts";
@@ -210,7 +211,7 @@ export async function openChain(
     throw err;
   }
   const chainId = await probeRpc(rpcUrl);
-  const provider = new JsonRpcProvider(rpcUrl, chainId, {
+  const provider = new HttpJsonRpcProvider(rpcUrl, chainId, {
     staticNetwork: true,
     cacheTimeout: -1,
     batchStallTime: 0,

@@ -43,6 +43,7 @@ export class EpochWork {
       epoch: this.epoch,
       domainSeparator: ctx.separator,
       orders: [...this.orders.values()],
+      ids: [...this.orders.keys()],
       collateral: this.lookup(),
     });
     return this.selection;

@@ -56,7 +56,11 @@ import { FramedStream } from "./stream.ts";
 export const SYNC_PROTOCOL: string = SYNC_PROTOCOL_ID;
 
 export interface SyncStore {
-  /** Sorted ascending, distinct ids (lowercase 0x hex) of the orders held for (market, epoch) right now. */
+  /**
+   * Sorted ascending, distinct ids (lowercase 0x hex) of the orders held for (market, epoch) right now.
+   * A list returned once is never changed afterwards (a changed set is a new array): the service keeps
+   * the snapshot it built of a list for as long as the list is returned again.
+   */
   ids(market: Hex, epoch: bigint): readonly Hex[];
   /** Wire bytes of the held orders with these ids; unknown ids are skipped. */
   wire(market: Hex, epoch: bigint, ids: readonly Hex[]): Uint8Array[];
@@ -283,6 +287,11 @@ export class SyncService implements Startable {
   /** Clocks of running sessions, so that stop() can end them. */
   private readonly sessions = new Set<SessionClock>();
   private readonly counters: SyncStats;
+  /**
+   * Snapshots by the id list they were built from. A frozen epoch's list is the same array for every
+   * session of it (4 peers each way at a close): one snapshot of 10,000 ids took ~10 ms to build.
+   */
+  private readonly snapshots = new WeakMap<readonly Hex[], IdSnapshot>();
 
   constructor(init: SyncServiceInit, components: SyncServiceComponents) {
     this.store = init.store;
@@ -352,6 +361,16 @@ export class SyncService implements Startable {
       ...this.counters,
       active: { outbound: this.outbound, inbound: this.slots.size },
     });
+  }
+
+  private snapshot(market: Hex, epoch: bigint): IdSnapshot {
+    const ids = this.store.ids(market, epoch);
+    let snap = this.snapshots.get(ids);
+    if (snap === undefined) {
+      snap = IdSnapshot.fromHex(ids);
+      this.snapshots.set(ids, snap);
+    }
+    return snap;
   }
 
   private reconcileParams() {
@@ -432,7 +451,7 @@ export class SyncService implements Startable {
         throw new SyncError(SyncErrorCode.NOT_SERVED, `we do not sync ${market} epoch ${epoch}`);
       }
       const rec = new Reconciler(
-        IdSnapshot.fromHex(this.store.ids(market, epoch)),
+        this.snapshot(market, epoch),
         "client",
         this.reconcileParams(),
       );
@@ -677,7 +696,7 @@ export class SyncService implements Startable {
           if (!this.store.serves(msg.market, msg.epoch)) {
             throw new SyncError(SyncErrorCode.NOT_SERVED, `not syncing ${msg.market} epoch ${msg.epoch}`);
           }
-          const snapshot = IdSnapshot.fromHex(this.store.ids(msg.market, msg.epoch));
+          const snapshot = this.snapshot(msg.market, msg.epoch);
           session = {
             market: msg.market,
             epoch: msg.epoch,

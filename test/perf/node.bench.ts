@@ -3,7 +3,9 @@
 //                                   (5 processes, 100 orders/s for 10 s, 3 repeats); per order, the
 //                                   slowest node
 //   agreement_ms                    epoch close → all 5 nodes hold the same result (10,000 orders of
-//                                   2,500 traders, sent as batches of 256)
+//                                   2,500 traders, sent as batches of 256), seen through their APIs;
+//   agreement_node_held_ms          the same by the nodes' own records (close → result, the slowest);
+//   agreement_cpu_ms_per_node       CPU a node spends from the close to agreement (median)
 //   node_ingest_orders_per_s        one node fed over gossip by one peer (ingest.ts), and its ratio to
 //   node_ingest_vs_native_ratio     native recovery on one core; node_ingest_cpu_ms_per_order
 //   reconcile_bytes_per_missing_order   sync protocol bytes / order moved (n = 10,000, d = 100)
@@ -32,7 +34,7 @@ import { rssBytes, runRogueAttack } from "../fault/rogue.ts";
 import { bulkFundTestnet } from "./bulk-fund.ts";
 import { measureCollateralCalls } from "./collateral-calls.ts";
 import { type BenchGroup, median, round } from "./harness.ts";
-import { measureIngest } from "./ingest.ts";
+import { cpuMs, measureIngest } from "./ingest.ts";
 import { nativeRecoverPerS } from "./native-recover.ts";
 import { measureReconcileBytes } from "./reconcile.ts";
 import {
@@ -222,7 +224,7 @@ export const bench: BenchGroup = async (log) => {
       `gossip: ${sent.size} orders at ${RATE_PER_S}/s into node 0 in ${REPEATS} repeats of ${DURATION_S} s; delivered to all 4 others: ${perOrder.length}, missing somewhere: ${missing}; p50/p99 per repeat ${perRepeat.map((r) => `${percentile(r, 50)}/${percentile(r, 99)}`).join(", ")} ms`,
     );
     figures.push({ name: "gossip_p50_ms", value: percentile(perOrder, 50), unit: "ms" });
-    figures.push({ name: "gossip_p99_ms", value: percentile(perOrder, 99), unit: "ms" });
+    figures.push({ name: "gossip_p99_ms", value: percentile(perOrder, 99), unit: "ms", target: "<= 50" });
 
     // Agreement: 10,000 orders from 2,500 funded traders, sent as batches of 256 through the 5 nodes'
     // APIs over 10 s of one epoch.
@@ -247,6 +249,10 @@ export const bench: BenchGroup = async (log) => {
     );
     const closeMs = Number(epochEndMs(net.market, start));
     await sleep(closeMs - Date.now());
+    // CPU from the close to agreement, per process: on this machine 5 nodes and the chain share 2 cores,
+    // so the wall time is about their CPU summed / 2; on devices of their own it is about one node's.
+    const procs = [...net.nodes.map((n) => n.child!.pid!), net.anvil.pid];
+    const cpuAtClose = procs.map(cpuMs);
     let doneMs = 0;
     let views: { resultHash: string | null; fingerprint: string | null; orders: number | null }[] = [];
     while (Date.now() < closeMs + 30_000) {
@@ -264,19 +270,37 @@ export const bench: BenchGroup = async (log) => {
       }
       await sleep(20);
     }
+    const cpuToAgreement = procs.map((pid, i) => cpuMs(pid) - cpuAtClose[i]!);
     const same = new Set(views.map((v) => `${v.fingerprint}|${v.resultHash}`)).size === 1;
+    const held: number[] = [];
     for (const n of net.nodes) {
       const t = await n
         .client()
         .epoch(net.market.id, start, { orders: false })
         .catch(() => null);
       log(`agreement: node ${n.index} phases ${JSON.stringify(t?.timings ?? null)}`);
+      held.push(t?.timings?.sinceCloseMs ?? Number.NaN);
     }
     log(`agreement: orders per node ${views.map((v) => v.orders).join(", ")}; all equal: ${same}`);
+    const nodeCpu = cpuToAgreement.slice(0, -1);
+    log(
+      `agreement: CPU ms from the close to agreement per node ${nodeCpu.map((c) => c.toFixed(0)).join(", ")}, chain ${cpuToAgreement.at(-1)!.toFixed(0)}; all processes ${cpuToAgreement.reduce((a, b) => a + b, 0).toFixed(0)} over ${doneMs - closeMs} ms on 2 cores`,
+    );
     figures.push({
       name: "agreement_ms",
       value: doneMs === 0 || !same ? Number.NaN : doneMs - closeMs,
       unit: "ms",
+      target: "<= 500",
+    });
+    figures.push({
+      name: "agreement_node_held_ms",
+      value: same ? Math.max(...held) : Number.NaN,
+      unit: "ms (close → the last node holds its result, by the nodes' own records)",
+    });
+    figures.push({
+      name: "agreement_cpu_ms_per_node",
+      value: Math.round(median(nodeCpu)),
+      unit: "ms (median over nodes, close → agreement)",
     });
   } finally {
     await net.down();

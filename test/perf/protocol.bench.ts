@@ -13,11 +13,12 @@ import { type Hex, hexToBytes } from "../../protocol/hex.ts";
 import type { SignedOrder } from "../../protocol/order.ts";
 import { addressOfPrivateKey, signatureBackend, signDigest } from "../../protocol/signature.ts";
 import { type ValidationContext, validateOrderBytes } from "../../protocol/validation.ts";
-import { type BenchGroup, opsPerSecond, round } from "./harness.ts";
+import { type BenchGroup, median, opsPerSecond, round } from "./harness.ts";
 import { nativeRecoverRate } from "./native-recover.ts";
 
 const N_ORDERS = 20_000;
 const N_ETHERS = 1_500;
+const RATIO_ROUNDS = 7;
 
 export const bench: BenchGroup = async (log) => {
   const domain = makeDomain(31337n, "0x5fbdb2315678afecb367f032d93f642f64180aa3");
@@ -50,9 +51,11 @@ export const bench: BenchGroup = async (log) => {
     `signature backend: ${signatureBackend}; ${N_ORDERS} signed orders, ${wire[0]!.length} wire bytes each`,
   );
 
-  const verify = opsPerSecond(N_ORDERS, (i) => {
-    validateOrderBytes(wire[i]!, ctx);
-  });
+  const verifyOnce = () =>
+    opsPerSecond(N_ORDERS, (i) => {
+      validateOrderBytes(wire[i]!, ctx);
+    });
+  const verify = verifyOnce();
 
   // An unfunded trader's order (issue 10): intake IGNOREs it after decoding, before the signature.
   const unfundedCtx: ValidationContext = { ...ctx, admits: () => false };
@@ -64,10 +67,22 @@ export const bench: BenchGroup = async (log) => {
     }
   });
 
-  const nativeRecover = nativeRecoverRate(
-    orders.map((o) => orderDigestBytes(o, separator)),
-    orders.map((o) => hexToBytes(o.signature)),
-  );
+  const digests = orders.map((o) => orderDigestBytes(o, separator));
+  const sigs = orders.map((o) => hexToBytes(o.signature));
+  const nativeRecover = nativeRecoverRate(digests, sigs);
+  // The ratio on this noisy machine: ROUNDS pairs, each verify pass next to a native pass over the same
+  // orders, the order of the two alternating; the median of the pairs' ratios is the figure.
+  const ratios: number[] = [];
+  for (let r = 0; r < RATIO_ROUNDS; r++) {
+    if (r % 2 === 0) {
+      const v = verifyOnce();
+      ratios.push(v / nativeRecoverRate(digests, sigs));
+    } else {
+      const n = nativeRecoverRate(digests, sigs);
+      ratios.push(verifyOnce() / n);
+    }
+  }
+  log(`verify/native per round: ${ratios.map((x) => x.toFixed(3)).join(", ")}`);
 
   const ethersDomain = { ...domain };
   const ethersVerify = opsPerSecond(N_ETHERS, (i) => {
@@ -88,9 +103,9 @@ export const bench: BenchGroup = async (log) => {
     },
     {
       name: "verify_vs_native_ratio",
-      value: round(verify / nativeRecover, 3),
-      unit: "ratio",
-      target: ">= 0.6",
+      value: round(median(ratios), 3),
+      unit: `ratio (median of ${RATIO_ROUNDS} side-by-side rounds)`,
+      target: ">= 0.9",
     },
   ];
 };

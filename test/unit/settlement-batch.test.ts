@@ -624,6 +624,28 @@ describe("selectBatch", () => {
     const b = select([...orders].reverse().concat(orders), collateral);
     expect(b.bytes).toEqual(a.bytes);
   });
+
+  it("takes the ids a caller computed already (a node's, from validation) and gives the same batch", () => {
+    const orders = [
+      sign({ trader: t0, side: "buy", quantity: 5n, limitPrice: 12n }),
+      sign({ trader: t1, side: "sell", quantity: 3n, limitPrice: 10n }),
+      sign({ trader: t2, side: "sell", quantity: 6n, limitPrice: 7n }),
+    ];
+    const input = {
+      market: MARKET,
+      epoch: EPOCH,
+      domainSeparator: SEPARATOR,
+      orders: signedOrders(orders),
+      collateral: unlimited,
+    };
+    const computed = selectBatch(input);
+    const given = selectBatch({ ...input, ids: orders.map((o) => o.id) });
+    expect(given.outcome).toBe("batch");
+    expect(given).toEqual(computed);
+    expect(() => selectBatch({ ...input, ids: orders.slice(1).map((o) => o.id) })).toThrow(
+      /2 ids for 3 orders/,
+    );
+  });
 });
 
 describe("selectChallenge", () => {

@@ -322,6 +322,8 @@ export class FakeChainPort implements ChainPort {
   collateralReads = 0;
   /** collateralOfMany calls (round trips). */
   collateralCalls = 0;
+  /** The traders of each collateralOfMany call, in call order. */
+  readonly collateralCallTraders: Hex[][] = [];
   /** Every depositors() call, refused ones too: the block range it asked for. */
   readonly depositorReads: { from: number; to: number; refused: boolean }[] = [];
   private readonly chain: FakeChain;
@@ -383,6 +385,7 @@ export class FakeChainPort implements ChainPort {
   ): Promise<Map<Hex, Collateral>> {
     this.collateralReads += traders.length;
     this.collateralCalls++;
+    this.collateralCallTraders.push([...traders]);
     if (this.faults.collateralDelayMs) await new Promise((r) => setTimeout(r, this.faults.collateralDelayMs));
     // collateralFails is asked once per trader read, as for collateralOf: the call fails if any read does.
     const failed = traders.map(() => this.faults.collateralFails?.() === true).some(Boolean);

@@ -79,6 +79,40 @@ describe("market session: the epoch pipeline in process", () => {
     expect(world.chain.submissions.filter((s) => s.kind === "challenge")).toHaveLength(0);
   });
 
+  it("collateral: the traders held at the close are read during reconciliation, after the freeze only those it brought in", async () => {
+    world = new SessionWorld();
+    const a = await world.addNode("a");
+    const b = await world.addNode("b");
+    await world.at(0n, 100);
+    await world.crossingBook([a, b], 0n);
+    await waitFor("the book on b", () => b.session.views.orders(0n).length === 4);
+    // An order only b holds at the close: a gets it by reconciliation, after the close.
+    world.net.setConnected(b.peerId, false);
+    await world.order(b, 5, "buy", 50n, 280n, 0n);
+    // Back once a has closed the epoch (not before: a sync during the epoch would bring the order in).
+    await waitFor("a reconciling epoch 0", () => a.record(0n)?.phase === "reconciling", 5000);
+    world.net.setConnected(b.peerId, true);
+    await waitFor("epoch 0 final everywhere", finalEverywhere([a, b], 0n));
+    const trader = (device: number) => world!.sign(device, "buy", 1n, 1n, 0n).trader;
+    const atClose = [1, 2, 3, 4].map(trader).sort();
+    const devices = new Set([...atClose, trader(5)]);
+    // The pipeline's reads (the submitter reads the nodes' wallets, not the devices').
+    const reads = (n: TestNode) => n.port.collateralCallTraders.filter((c) => c.every((t) => devices.has(t)));
+    // a: the four traders of its book at the close, then the fifth, alone, after the freeze.
+    expect(reads(a)).toEqual([atClose, [trader(5)]]);
+    // b held all five at the close: one read, nothing after the freeze.
+    expect(reads(b)).toEqual([[...atClose, trader(5)].sort()]);
+    for (const n of [a, b]) {
+      const r = n.record(0n)!;
+      expect(r.orderCount, n.name).toBe(5);
+      expect(r.agreed, n.name).toBe(true);
+    }
+    expect(a.record(0n)!.resultHash).toBe(b.record(0n)!.resultHash);
+    const timings = (n: TestNode) => JSON.parse(n.record(0n)!.timingsJson!) as Record<string, number>;
+    expect(timings(a).collateralTradersAfterFreeze).toBe(1);
+    expect(timings(b).collateralTradersAfterFreeze).toBe(0);
+  });
+
   it("a collateral read that fails for a while is retried and the epoch settles", async () => {
     world = new SessionWorld();
     let failures = 3;

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { formatUnits, parseUint, parseUnits } from "../../../protocol/amount.ts";
 import { epochAtMs, epochAtS, epochEndMs, epochStartMs } from "../../../protocol/epoch.ts";
 import { AmountError } from "../../../protocol/errors.ts";
+import { concat, keccak256 as ethersKeccak, toBeHex, zeroPadValue } from "../../../protocol/ethers.ts";
 import { orderSetFingerprint, sortIds } from "../../../protocol/fingerprint.ts";
 import { bytesToHex, type Hex } from "../../../protocol/hex.ts";
 import { marketId } from "../../../protocol/market.ts";
@@ -67,6 +68,34 @@ describe("order-set fingerprint", () => {
     expect(orderSetFingerprint([])).toBe(
       "0x290decd9548b62a8d60345a988386fc84ba6bc95484008f6362f93160ef3e563",
     );
+  });
+
+  it("is keccak256(uint256(count) || sorted ids), sorted or not as given, duplicates anywhere refused", () => {
+    fc.assert(
+      fc.property(setArb, (ids) => {
+        const sorted = [...ids].sort();
+        const spec = ethersKeccak(concat([zeroPadValue(toBeHex(sorted.length), 32), ...sorted]));
+        expect(orderSetFingerprint(sorted)).toBe(spec);
+        expect(orderSetFingerprint([...sorted].reverse())).toBe(spec);
+        if (sorted.length > 1) {
+          expect(() => orderSetFingerprint([...sorted, sorted[0]!])).toThrow(/duplicate/);
+          expect(() => orderSetFingerprint([sorted[0]!, ...sorted])).toThrow(/duplicate/);
+        }
+      }),
+    );
+  });
+
+  it("refuses an id that is not 32 bytes of hex", () => {
+    const good = `0x${"01".repeat(32)}` as Hex;
+    for (const bad of [
+      `0x${"01".repeat(31)}`,
+      `0x${"01".repeat(33)}`,
+      `0x${"0g".repeat(32)}`,
+      `1x${"01".repeat(32)}`,
+    ]) {
+      expect(() => orderSetFingerprint([good, bad as Hex])).toThrow(/32 bytes/);
+      expect(() => orderSetFingerprint([bad as Hex])).toThrow(/32 bytes/);
+    }
   });
 });
 
