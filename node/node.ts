@@ -185,6 +185,9 @@ export class SmartNode implements Startable {
           } else this.metrics.forMarket(market).countAnnouncement(verdict);
         },
         drops: abuse,
+        // Arrival times on the node's clock (the chain's time), the one its time rules and epochs use: a
+        // host clock off by seconds would otherwise judge queued orders on the wrong time.
+        now: () => this.clock(),
         // One store transaction per validation batch (issue 13: a commit per gossiped order). If it fails
         // the batch's orders stay in the books (they were validated and forwarded; peers hold them too).
         inBatch: (work) => {
@@ -434,6 +437,7 @@ export class SmartNode implements Startable {
           .filter((id) => subs.has(id))
           .sort();
       },
+      queuedBefore: (topic, ms) => p.gossip.queuedBefore(topic, ms),
       serveSync: (market, store) => this.syncStores.set(market, store),
       unserveSync: (market) => this.syncStores.delete(market),
       reconcile: (peer, market, epoch, signal) =>

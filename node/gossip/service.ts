@@ -161,6 +161,19 @@ export class OrderGossip implements Startable {
     this.router.subscribe(topic);
   }
 
+  /**
+   * Whether a message of `topic` that arrived before `ms` still waits for validation. The queue is
+   * first-in first-out, so the scan stops at the first message that arrived at `ms` or later.
+   */
+  queuedBefore(topic: string, ms: number): boolean {
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const p = this.queue[i]!;
+      if (p.receivedMs >= ms) return false;
+      if (p.topic === topic) return true;
+    }
+    return false;
+  }
+
   /** Unsubscribes from `topic`; its messages still queued are IGNOREd (NOT_SERVED). */
   removeTopic(topic: string): void {
     if (!this.topics.delete(topic)) return;

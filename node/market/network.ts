@@ -27,6 +27,11 @@ export interface SessionNetwork {
   publish(topic: string, data: Uint8Array): Promise<number>;
   /** Connected peers subscribed to `topic`, sorted: the ones that hold an order set of its market. */
   topicPeers(topic: string): string[];
+  /**
+   * Whether messages of `topic` that arrived before `ms` (node clock) still wait for validation: an epoch
+   * is not frozen while orders that reached the node before its close are queued (pipeline.ts).
+   */
+  queuedBefore(topic: string, ms: number): boolean;
   /** Serves a market's order sets to peers' sync sessions. */
   serveSync(market: Hex, store: MarketSyncStore): void;
   unserveSync(market: Hex): void;

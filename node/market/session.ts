@@ -360,6 +360,7 @@ function catchingUpBeforeReconcile(
     unserveTopic: (topic) => network.unserveTopic(topic),
     publish: (topic, data) => network.publish(topic, data),
     topicPeers: (topic) => network.topicPeers(topic),
+    queuedBefore: (topic, ms) => network.queuedBefore(topic, ms),
     serveSync: (market, store) => network.serveSync(market, store),
     unserveSync: (market) => network.unserveSync(market),
     reconcile: async (peer, market, epoch, signal) => {

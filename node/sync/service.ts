@@ -450,11 +450,7 @@ export class SyncService implements Startable {
       if (!this.store.serves(market, epoch)) {
         throw new SyncError(SyncErrorCode.NOT_SERVED, `we do not sync ${market} epoch ${epoch}`);
       }
-      const rec = new Reconciler(
-        this.snapshot(market, epoch),
-        "client",
-        this.reconcileParams(),
-      );
+      const rec = new Reconciler(this.snapshot(market, epoch), "client", this.reconcileParams());
       const stream = await this.dial(target, clock.signal);
       io = new FramedStream(stream);
       const onAbort = (): void => stream.abort(clock.signal.reason as Error);

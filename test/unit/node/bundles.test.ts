@@ -161,4 +161,27 @@ describe("time rules at arrival", () => {
     await gossip.stop();
     expect(seen).toEqual([1_000]);
   });
+
+  it("says whether messages of a topic that arrived before a time still wait for validation", async () => {
+    const { router, deliver } = fakeGossipRouter();
+    let clock = 1_000;
+    const gossip = new OrderGossip({ now: () => clock }, { pubsub: router });
+    await gossip.start();
+    const ok = () => ({ action: "ACCEPT" as const, code: "OK" });
+    gossip.addTopic("a", "order", ok);
+    gossip.addTopic("b", "order", ok);
+    deliver("a", "p", Uint8Array.of(1)); // at 1,000
+    clock = 2_000;
+    deliver("b", "p", Uint8Array.of(2)); // at 2,000
+    // Queued, not validated yet (the queue drains on a later turn of the event loop).
+    expect(gossip.queuedBefore("a", 1_000)).toBe(false); // arrived at 1,000: not before
+    expect(gossip.queuedBefore("a", 1_001)).toBe(true);
+    expect(gossip.queuedBefore("b", 1_500)).toBe(false);
+    expect(gossip.queuedBefore("b", 2_001)).toBe(true);
+    expect(gossip.queuedBefore("c", 9_000)).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(gossip.queuedBefore("a", 9_000)).toBe(false);
+    expect(gossip.queuedBefore("b", 9_000)).toBe(false);
+    await gossip.stop();
+  });
 });

@@ -16,6 +16,10 @@ interface Member {
   readonly topics: Map<string, TopicHandler>;
   readonly sync: Map<Hex, MarketSyncStore>;
   connected: boolean;
+  /** Orders gossiped to this member wait this long before validation, as in a loaded node's queue (0: none). */
+  queueDelayMs: number;
+  /** Messages waiting in that queue: topic and arrival time. */
+  readonly queued: Set<{ readonly topic: string; readonly receivedMs: number }>;
 }
 
 export class MemoryNetwork {
@@ -32,6 +36,8 @@ export class MemoryNetwork {
       topics: new Map(),
       sync: new Map(),
       connected: true,
+      queueDelayMs: 0,
+      queued: new Set(),
     };
     this.members.set(member.peerId, member);
     const kinds = new Map<string, TopicKind>();
@@ -50,16 +56,23 @@ export class MemoryNetwork {
       publish: async (topic, data) => {
         const to = others().filter((m) => m.topics.has(topic));
         for (const m of to) {
-          setImmediate(() => {
+          const item = { topic, receivedMs: Date.now() };
+          const validate = () => {
+            m.queued.delete(item);
             const handler = m.topics.get(topic);
             if (!handler) return;
             this.verdicts.push({
               to: m.peerId,
               topic,
               kind: kinds.get(topic) ?? "order",
-              verdict: handler(data, member.peerId, Date.now()),
+              verdict: handler(data, member.peerId, item.receivedMs),
             });
-          });
+          };
+          // Orders only: a node validates announcements ahead of its order queue (gossip/service.ts).
+          if (m.queueDelayMs > 0 && (kinds.get(topic) ?? "order") === "order") {
+            m.queued.add(item);
+            setTimeout(validate, m.queueDelayMs);
+          } else setImmediate(validate);
         }
         return to.length;
       },
@@ -68,6 +81,7 @@ export class MemoryNetwork {
           .filter((m) => m.topics.has(topic))
           .map((m) => m.peerId)
           .sort(),
+      queuedBefore: (topic, ms) => [...member.queued].some((q) => q.topic === topic && q.receivedMs < ms),
       serveSync: (market, store) => {
         member.sync.set(market, store);
       },
@@ -77,6 +91,12 @@ export class MemoryNetwork {
       reconcile: (peer, market, epoch) => this.reconcile(member, peer, market, epoch),
       signAsPeer: async (data) => member.key.sign(data),
     };
+  }
+
+  /** Makes orders gossiped to a node wait `ms` before their validation (a loaded node's queue); 0 for none. */
+  setQueueDelay(peerId: string, ms: number): void {
+    const m = this.members.get(peerId);
+    if (m) m.queueDelayMs = ms;
   }
 
   /** Cuts a node off (it neither sends nor receives) or reconnects it. */

@@ -4,6 +4,7 @@
 // 2 s long with a 1 s challenge window, so each case runs in a few seconds of real time.
 import { afterEach, describe, expect, it } from "vitest";
 import { isFinalPhase } from "../../../node/store.ts";
+import { encodeOrder } from "../../../protocol/codec.ts";
 import type { Hex } from "../../../protocol/hex.ts";
 import {
   SessionWorld,
@@ -115,6 +116,34 @@ describe("market session: the epoch pipeline in process", () => {
     const timings = (n: TestNode) => JSON.parse(n.record(0n)!.timingsJson!) as Record<string, number>;
     expect(timings(a).collateralTradersAfterFreeze).toBe(1);
     expect(timings(b).collateralTradersAfterFreeze).toBe(0);
+  });
+
+  it("the set is not frozen while orders that arrived before the close wait in the validation queue", async () => {
+    world = new SessionWorld({ epochLengthS: 4n }); // a reconciliation window of 1 s
+    const nodes = [await world.addNode("a"), await world.addNode("b")];
+    await world.at(0n, 100);
+    await world.crossingBook(nodes, 0n);
+    await waitFor("both books hold the 4 orders", () =>
+      nodes.every((n) => n.session.views.orders(0n).length === 4),
+    );
+    // From here gossip waits 1 s in both nodes' queues (a loaded node's), and a fifth order reaches them
+    // 500 ms before the close, from a gateway that only publishes: it is validated 500 ms after the
+    // close, when both nodes have held equal sets and announced them for a while (old code: frozen
+    // 150–250 ms after the close, the order left out as EPOCH_FROZEN on both).
+    for (const n of nodes) world.net.setQueueDelay(n.peerId, 1000);
+    await world.at(0n, 3500);
+    const gateway = await world.net.attach();
+    await gateway.publish(
+      nodes[0]!.session.context.topics.orders,
+      encodeOrder(world.sign(5, "buy", 50n, 280n, 0n)),
+    );
+    await waitFor("epoch 0 final everywhere", finalEverywhere(nodes, 0n));
+    for (const n of nodes) {
+      const r = n.record(0n)!;
+      expect(r.orderCount, n.name).toBe(5);
+      expect(r.agreed, n.name).toBe(true);
+    }
+    expect(nodes[0]!.record(0n)!.resultHash).toBe(nodes[1]!.record(0n)!.resultHash);
   });
 
   it("a collateral read that fails for a while is retried and the epoch settles", async () => {

@@ -91,6 +91,7 @@ function honestNode(me: Identity, connected: readonly string[], chain: FakeChain
     unserveTopic: () => {},
     publish: async () => 0,
     topicPeers: () => [...connected].sort(),
+    queuedBefore: () => false,
     serveSync: () => {},
     unserveSync: () => {},
     reconcile: () => Promise.reject(new Error("no sync here")),
