@@ -281,7 +281,7 @@ export class EpochPipeline {
   /**
    * Reconciles the epoch until every market peer announced our fingerprint, or the window ends. A
    * (peer, our fingerprint, their fingerprint) combination is reconciled at most once. A peer that has not
-   * announced the epoch yet is given a grace (announceGraceMs) first: every node announces at its close,
+   * announced the epoch yet is given a grace (ANNOUNCE_GRACE_MS) first: every node announces at its close,
    * and a peer announcing our fingerprint needs no session. Without it, each node opened a session with
    * every peer at each close (their announcements were still on their way), 4 sessions a node in a
    * 5-node market whose sets were equal: ~1 s of the close under load. Nor does it end while orders
