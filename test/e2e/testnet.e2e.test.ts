@@ -139,7 +139,7 @@ describe("local testnet", () => {
   });
 
   // `smartmarket testnet up --json` through the CLI (summary, report.json, report.html, no process left,
-  // `testnet status` after it) is the censor case of adversary.e2e.test.ts, which runs exactly that.
+  // `testnet status` after it) is the censor case of test/fault/adversary.fault.test.ts, which runs exactly that.
 
   it("`smartmarket testnet down` stops a testnet running until Ctrl-C: report written, ports freed, no process left", async () => {
     const dir = tempDir("testnet-down");

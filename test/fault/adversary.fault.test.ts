@@ -1,3 +1,6 @@
+// `smartmarket testnet up --adversary MODE`: the attacker process of the testnet (censor, skim, copy)
+// against 5 node processes and anvil, through the CLI as the README shows it. Part of the fault suite
+// (real processes under attack; ~110 s): `npm run test:fault`.
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,7 +12,7 @@ import { COPY_CHALLENGE_WINDOW_S, COPY_MIN_EPOCH_S } from "../../testnet/adversa
 import { pidAlive, Testnet } from "../../testnet/network.ts";
 import { DEFAULT_SCENARIO, SCENARIOS } from "../../testnet/scenarios.ts";
 import type { AdversaryMode, TestnetReport } from "../../testnet/types.ts";
-import { spawnCli, spawnNpmStart, watchPids } from "./cli-process.ts";
+import { spawnCli, spawnNpmStart, watchPids } from "../e2e/cli-process.ts";
 
 const SCRATCH = fileURLToPath(new URL("../../.scratch/", import.meta.url));
 const _sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
