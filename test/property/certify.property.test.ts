@@ -262,6 +262,9 @@ function honestSelection(book: Book): boolean {
   return true;
 }
 
+/** fast-check seed of the runs whose coverage (every rejection code met) is checked. */
+const MUTATION_COVERAGE_SEED = 20_261_201;
+
 describe("certify(selectBatch(book)) = clear(kept orders)", () => {
   it(
     "to the last unit: price, volume, every fill, result hash, fee; the batch is exactly the required orders",
@@ -391,8 +394,14 @@ describe("mutations of an honest batch are rejected", () => {
   it(
     "with the code (and arguments) the spec's check order gives",
     () => {
+      // A random seed explores new books every run; the check that every kind of rejection was met runs
+      // on a fixed seed (with a random one it failed in 1 CI run of many: VolumeNotMaximal never drawn).
+      fc.assert(fc.property(bookArb, mutationArb, mutationCase(new Map())), { numRuns: runs(2500) });
       const seen = new Map<string, number>();
-      fc.assert(fc.property(bookArb, mutationArb, mutationCase(seen)), { numRuns: runs(2500) });
+      fc.assert(fc.property(bookArb, mutationArb, mutationCase(seen)), {
+        numRuns: runs(2500),
+        seed: MUTATION_COVERAGE_SEED,
+      });
       // Every kind of rejection was met.
       for (const code of [
         "WrongPrice",
@@ -410,8 +419,12 @@ describe("mutations of an honest batch are rejected", () => {
   it(
     "on books past the caps too: a threshold moved by one order is CapNotTight",
     () => {
+      fc.assert(fc.property(bigBookArb, mutationArb, mutationCase(new Map())), { numRuns: runs(150) });
       const seen = new Map<string, number>();
-      fc.assert(fc.property(bigBookArb, mutationArb, mutationCase(seen)), { numRuns: runs(150) });
+      fc.assert(fc.property(bigBookArb, mutationArb, mutationCase(seen)), {
+        numRuns: runs(150),
+        seed: MUTATION_COVERAGE_SEED,
+      });
       // An honest certificate carries in-orders only (no cut order), so no threshold lets more than 64 of
       // its orders in: SideOverCap needs a batch with more kept orders (settlement-dust.test.ts has it).
       expect(seen.get("CapNotTight") ?? 0).toBeGreaterThan(0);
