@@ -201,7 +201,7 @@ export class NodeMetrics {
     // Series that exist from the start (at zero), so dashboards see the market before its first event.
     this.settlementGas.zero({ market });
     this.reconcileSessions.inc({ market }, 0);
-    // A node whose set equals its peers' at every close opens no session: the series are 0, not absent.
+    // Present from the join, at 0, so that dashboards see the market before its first sync session.
     for (const direction of ["sent", "received"]) this.reconcileBytes.inc({ direction, market }, 0);
     for (const direction of ["fetched", "pushed"]) this.reconcileOrders.inc({ direction, market }, 0);
     return {
