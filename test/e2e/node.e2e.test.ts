@@ -233,8 +233,8 @@ describe("market node, end to end (4 node processes, anvil)", () => {
     expect(metrics).toMatch(/^libp2p_connection_manager_connections\{/m);
     expect(metrics).toMatch(/^smartmarket_epoch_phase_duration_seconds_bucket\{.*phase="reconcile"/m);
     const m = net.market.id;
-    // Present from the join, at 0 while every close found equal sets (the peers' announcements suffice:
-    // no session); the late-starter case below moves orders by sync.
+    // Present from the join (at 0 until a session moves bytes); the late-starter case below moves orders
+    // by sync.
     expect(metrics).toContain(`smartmarket_reconcile_bytes_total{direction="sent",market="${m}"}`);
     expect(metrics).toMatch(
       /^smartmarket_reconcile_bytes_total\{direction="sent",market="0x[0-9a-f]{64}"\} [0-9]/m,
