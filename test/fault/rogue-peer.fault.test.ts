@@ -6,8 +6,8 @@
 //     order topic, undecodable RPC frames, and frames announcing more than 1 MiB, each from its own
 //     rogue identity;
 //   - the last look: an order signed 600 ms after its epoch closed, PUSHed in a sync session.
-// Asserted: honest orders in every node's set >= 99%, all nodes agree, honest sync sessions complete
-// during the slot attack, each rogue is disconnected and banned (metrics, WARN lines, refused redial),
+// Asserted: honest orders in every node's set >= 99%, all nodes agree, an honest newcomer's sync sessions
+// with node 0 complete during the slot attack, each rogue is disconnected and banned (metrics, WARN lines, refused redial),
 // drop counters non-zero by reason, and the victim's RSS growth (recorded; bound generous).
 
 import { join } from "node:path";
@@ -63,6 +63,10 @@ describe("a rogue peer against real nodes (3 node processes, anvil)", () => {
       expect(held, `node ${n.index} holds the late order`).not.toContain(lateId);
     }
     expect(summary.syncRefusedDuringAttack).toBeGreaterThan(0);
+    expect(
+      summary.newcomerSyncOk,
+      "an honest newcomer's sync sessions completed during the attack",
+    ).toBeGreaterThan(0);
     expect(summary.inboundSyncOkDuringAttack).toBeGreaterThan(0);
     for (const reason of [
       "duplicate",

@@ -1,7 +1,8 @@
 // A rogue libp2p peer against a running testnet's node 0, from the calling process: the attack of the
 // fault test test/fault/rogue-peer.fault.test.ts, shared with `npm run bench -- node`
 // (abuse_rss_growth_mb, honest_delivery_under_flood). While the market trades:
-//   - sync-slot exhaustion: 9 throwaway identities holding 2 sync streams each, reopened as they close;
+//   - sync-slot exhaustion: 9 throwaway identities holding 2 sync streams each, reopened as they close,
+//     while an honest newcomer syncs the current epoch with the node every 500 ms;
 //   - a duplicate flood (one valid order repeated), random bytes and badly signed orders on the market's
 //     order topic, undecodable RPC frames, and frames announcing more than 1 MiB, each from its own
 //     rogue identity;
@@ -113,6 +114,42 @@ export async function runRogueAttack(net: Testnet, hosts: Libp2p[], epochSeconds
   };
   const slotAttack = sybils.flatMap((h) => [holdSlot(h), holdSlot(h)]);
 
+  // --- an honest newcomer syncing the current epoch with the victim through the slot attack ---
+  // (Honest nodes whose sets are equal at a close open no session, as their announcements suffice; so the
+  // attack's check that honest sync gets through needs a session of its own.) A fresh identity scores 0
+  // like the sybils: it gets a slot by evicting one held idle for the eviction age (slots.ts).
+  const newcomerHost = await rogueHost();
+  hosts.push(newcomerHost);
+  const NO_IDS: readonly Hex[] = [];
+  const newcomer = new SyncService(
+    {
+      store: {
+        ids: () => NO_IDS,
+        wire: () => [],
+        accept: async (_m, _e, orders) => ({ accepted: orders.length, rejected: 0 }),
+        serves: () => true,
+      },
+    },
+    { libp2p: newcomerHost },
+  );
+  await newcomer.start();
+  const newcomerSync = { ok: 0, failed: 0, fetched: 0 };
+  const newcomerLoop = (async () => {
+    while (attacking) {
+      try {
+        const epoch = epochAtMs(net.market, BigInt(Date.now()));
+        const r = await newcomer.reconcile(victim.multiaddr, net.market.id, epoch, {
+          signal: AbortSignal.timeout(8_000),
+        });
+        newcomerSync.ok++;
+        newcomerSync.fetched += r.fetched;
+      } catch {
+        newcomerSync.failed++;
+      }
+      await sleep(500);
+    }
+  })();
+
   // --- gossip rogues, one identity per kind of garbage ---
   const epochNow = epochAtMs(net.market, BigInt(Date.now()));
   const rogueKey = deriveSecretKey("rogue", "wallet");
@@ -193,7 +230,8 @@ export async function runRogueAttack(net: Testnet, hosts: Libp2p[], epochSeconds
   const during = await client.metrics();
   attacking = false;
   for (const h of sybils) for (const c of h.getConnections()) await c.close().catch(() => {});
-  await Promise.allSettled(slotAttack);
+  await Promise.allSettled([...slotAttack, newcomerLoop]);
+  await newcomer.stop();
   const rssAfter = rssBytes(victimPid);
 
   // --- the last look: an order signed after its epoch closed, pushed by sync, is refused like gossip ---
@@ -272,6 +310,9 @@ export async function runRogueAttack(net: Testnet, hosts: Libp2p[], epochSeconds
     honestOrderChecks: honest,
     slotStreamsOpened: held,
     inboundSyncOkDuringAttack: inboundOk(during) - inboundOk(before),
+    newcomerSyncOk: newcomerSync.ok,
+    newcomerSyncFailed: newcomerSync.failed,
+    newcomerSyncFetched: newcomerSync.fetched,
     syncRefusedDuringAttack: refused(during) - refused(before),
     evictedDuringAttack: evicted(during) - evicted(before),
     expulsions: expelled(after) - expelled(before),

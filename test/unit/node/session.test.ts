@@ -57,6 +57,10 @@ describe("market session: the epoch pipeline in process", () => {
     const submitters = nodes.filter((n) => n.record(0n)!.weSubmitted);
     expect(submitters).toHaveLength(1);
     expect(submitters[0]!.port.sender).toBe(ev.kind === "Proposed" ? ev.submitter : null);
+    // Equal sets at the close: the peers' announcements suffice, no sync session is opened (old code: one
+    // from every node to every peer, 6, their announcements not seen yet).
+    expect(world.net.reconciliations.filter((r) => r.epoch === 0n)).toEqual([]);
+    for (const n of nodes) expect(JSON.parse(n.record(0n)!.timingsJson!).reconcileSessions, n.name).toBe(0);
   });
 
   it("a result proposed before the node has cleared: it finds the result is its own and agrees", async () => {
