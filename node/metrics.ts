@@ -44,15 +44,23 @@ export class NodeMetrics {
   private readonly agreement: Counter<"agreed" | "market">;
   private readonly announcements: Counter<"action" | "code" | "market">;
   private readonly storeBatchFailures: Counter;
+  /** Orders counted since the last scrape (added to `orders` when it is read). */
+  private readonly pendingOrders = new PendingCounts();
 
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "smartmarket_process_" });
+    const pendingOrders = this.pendingOrders;
     this.orders = new Counter({
       name: "smartmarket_orders_total",
       help: "Orders received, by source (gossip, sync, api, local) and verdict (ACCEPT/IGNORE/REJECT + code)",
       labelNames: ["source", "action", "code", "market"],
       registers,
+      collect() {
+        pendingOrders.drain((market, source, action, code, n) =>
+          this.inc({ source, action, code, market }, n),
+        );
+      },
     });
     this.storeBatchFailures = new Counter({
       name: "smartmarket_store_batch_failures_total",
@@ -205,8 +213,7 @@ export class NodeMetrics {
     for (const direction of ["sent", "received"]) this.reconcileBytes.inc({ direction, market }, 0);
     for (const direction of ["fetched", "pushed"]) this.reconcileOrders.inc({ direction, market }, 0);
     return {
-      countOrder: (source, verdict) =>
-        this.orders.inc({ source, action: verdict.action, code: verdict.code, market }),
+      countOrder: (source, verdict) => this.pendingOrders.add(market, source, verdict.action, verdict.code),
       countAnnouncement: (verdict) =>
         this.announcements.inc({ action: verdict.action, code: verdict.code, market }),
       observePhase: (phase, ms) => this.phase.observe({ phase, market }, ms / 1000),
@@ -238,4 +245,40 @@ export class NodeMetrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/**
+ * Counts by (market, source, action, code) in nested maps, handed to prom-client when the counter is
+ * scraped: its `inc` hashes the label object on every call, and a loaded node counts each order it
+ * receives (10,000 a second and more), so that hashing was a steady source of garbage.
+ */
+class PendingCounts {
+  private readonly counts = new Map<string, Map<string, Map<string, Map<string, number>>>>();
+
+  add(market: string, source: string, action: string, code: string): void {
+    const byCode = child(child(child(this.counts, market), source), action);
+    byCode.set(code, (byCode.get(code) ?? 0) + 1);
+  }
+
+  /** Hands every non-zero count to `f` and sets it to 0 (the maps stay: the same keys come again). */
+  drain(f: (market: string, source: string, action: string, code: string, n: number) => void): void {
+    for (const [market, bySource] of this.counts)
+      for (const [source, byAction] of bySource)
+        for (const [action, byCode] of byAction)
+          for (const [code, n] of byCode) {
+            if (n === 0) continue;
+            f(market, source, action, code, n);
+            byCode.set(code, 0);
+          }
+  }
+}
+
+/** The map under `key` in `m`, created empty when absent. */
+function child<V>(m: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let c = m.get(key);
+  if (c === undefined) {
+    c = new Map();
+    m.set(key, c);
+  }
+  return c;
 }

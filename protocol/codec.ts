@@ -16,7 +16,7 @@
 // v, low-s, ...) are validateOrder's, so that the codec is a bijection on the bytes it accepts.
 import { MAX_ORDER_BYTES, WIRE_VERSION } from "./constants.ts";
 import { OrderError, OrderErrorCode } from "./errors.ts";
-import { bytesToHex, type Hex, hexToBytes } from "./hex.ts";
+import { type Hex, hexToBytes } from "./hex.ts";
 import { SIDE_CODE, type SignedOrder, sideFromCode } from "./order.ts";
 
 function minimalBytes(value: bigint, maxLen: number, what: string): Uint8Array {
@@ -67,46 +67,91 @@ export function encodeOrder(order: SignedOrder): Uint8Array {
   return out;
 }
 
+// The reader walks the wire by index: no subarray per field (a loaded node decodes every order it
+// receives; each view is an allocation the young generation has to collect).
 class Reader {
   offset = 0;
   readonly bytes: Uint8Array;
+  /** The same bytes as a Buffer, for Node's native hex encoder. */
+  private readonly buf: Buffer;
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
+    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   }
 
-  take(n: number, what: string): Uint8Array {
+  /** Checks that `n` more bytes exist; returns the offset of the first and moves past them. */
+  private advance(n: number, what: string): number {
     if (this.offset + n > this.bytes.length) {
       throw new OrderError(
         OrderErrorCode.MALFORMED,
         `truncated at ${what} (offset ${this.offset}, need ${n})`,
       );
     }
-    const out = this.bytes.subarray(this.offset, this.offset + n);
+    const at = this.offset;
     this.offset += n;
-    return out;
+    return at;
+  }
+
+  byte(what: string): number {
+    return this.bytes[this.advance(1, what)]!;
+  }
+
+  /** The next `n` bytes as lowercase 0x-hex. */
+  hex(n: number, what: string): Hex {
+    const at = this.advance(n, what);
+    return `0x${this.buf.toString("hex", at, at + n)}` as Hex;
   }
 
   uint(maxLen: number, what: string): bigint {
-    const len = this.take(1, `${what} length`)[0]!;
+    const len = this.byte(`${what} length`);
     if (len > maxLen) throw new OrderError(OrderErrorCode.MALFORMED, `${what} length ${len} > ${maxLen}`);
     if (len === 0) return 0n;
-    const b = this.take(len, what);
-    if (b[0] === 0) throw new OrderError(OrderErrorCode.MALFORMED, `${what} is not minimally encoded`);
-    return uintOf(b);
+    const at = this.advance(len, what);
+    if (this.bytes[at] === 0)
+      throw new OrderError(OrderErrorCode.MALFORMED, `${what} is not minimally encoded`);
+    return uintOf(this.bytes, at, len);
   }
 }
 
-/** A big-endian unsigned integer of 1..16 bytes: 6 bytes at a time in exact Number arithmetic (< 2^48). */
-function uintOf(b: Uint8Array): bigint {
+/**
+ * The big-endian unsigned integer of `len` (1..16) bytes at `at`: 6 bytes at a time in exact Number
+ * arithmetic (< 2^48).
+ */
+function uintOf(b: Uint8Array, at: number, len: number): bigint {
   let out = 0n;
-  let i = 0;
-  const head = b.length % 6;
-  for (let end = head === 0 ? 6 : head; i < b.length; end += 6) {
+  let i = at;
+  const stop = at + len;
+  const head = len % 6;
+  for (let end = at + (head === 0 ? 6 : head); i < stop; end += 6) {
     let n = 0;
     for (; i < end; i++) n = n * 256 + b[i]!;
     out = (out << 48n) | BigInt(n); // the first chunk shifts 0
   }
   return out;
+}
+
+/**
+ * Writes the order's EIP-712 struct fields (market, epoch, side, quantity, limitPrice, nonce, trader: seven
+ * 32-byte ABI words, eip712.ts's orderStructHash) into `out` at `at`, straight from canonical wire bytes
+ * that decodeOrder accepted (it does not check them again). The digest of every order a node receives
+ * is hashed so: no bigint or hex is converted back to bytes.
+ */
+export function writeStructWords(wire: Uint8Array, out: Uint8Array, at: number): void {
+  out.fill(0, at, at + 7 * 32);
+  for (let i = 0; i < 32; i++) out[at + i] = wire[2 + i]!; // market (bytes32)
+  let p = copyUint(wire, 34, out, at + 2 * 32); // epoch
+  out[at + 3 * 32 - 1] = wire[1]!; // side: the flags byte (bit 0, the others are 0)
+  p = copyUint(wire, p, out, at + 4 * 32); // quantity
+  p = copyUint(wire, p, out, at + 5 * 32); // limitPrice
+  p = copyUint(wire, p, out, at + 6 * 32); // nonce
+  for (let i = 0; i < 20; i++) out[at + 7 * 32 - 20 + i] = wire[p + i]!; // trader (address)
+}
+
+/** Copies the minimal uint at `p` of the wire (length byte, then big-endian) to end at `wordEnd` of `out`. */
+function copyUint(wire: Uint8Array, p: number, out: Uint8Array, wordEnd: number): number {
+  const len = wire[p]!;
+  for (let i = 0; i < len; i++) out[wordEnd - len + i] = wire[p + 1 + i]!;
+  return p + 1 + len;
 }
 
 /** Decodes wire bytes into a signed order; throws OrderError (MALFORMED or OVERSIZE) and nothing else. */
@@ -119,19 +164,19 @@ export function decodeOrder(bytes: Uint8Array): SignedOrder {
     );
   }
   const r = new Reader(bytes);
-  const version = r.take(1, "version")[0]!;
+  const version = r.byte("version");
   if (version !== WIRE_VERSION)
     throw new OrderError(OrderErrorCode.MALFORMED, `unknown wire version ${version}`);
-  const flags = r.take(1, "flags")[0]!;
+  const flags = r.byte("flags");
   if (flags > 1)
     throw new OrderError(OrderErrorCode.MALFORMED, `reserved flag bits set (0x${flags.toString(16)})`);
-  const market = bytesToHex(r.take(32, "market"));
+  const market = r.hex(32, "market");
   const epoch = r.uint(8, "epoch");
   const quantity = r.uint(16, "quantity");
   const limitPrice = r.uint(16, "limitPrice");
   const nonce = r.uint(8, "nonce");
-  const trader = bytesToHex(r.take(20, "trader"));
-  const signature = bytesToHex(r.take(65, "signature")) as Hex;
+  const trader = r.hex(20, "trader");
+  const signature = r.hex(65, "signature");
   if (r.offset !== bytes.length) {
     throw new OrderError(OrderErrorCode.MALFORMED, `${bytes.length - r.offset} trailing bytes`);
   }

@@ -1,6 +1,7 @@
 // EIP-712 hashing of orders, computed by hand (fast path) and with ethers (reference, signing).
 
 import type { Signer, TypedDataField } from "ethers";
+import { writeStructWords } from "./codec.ts";
 import { EIP712_DOMAIN_NAME, EIP712_DOMAIN_VERSION, ORDER_TYPE_STRING } from "./constants.ts";
 import { TypedDataEncoder } from "./ethers.ts";
 import { bytesToHex, type Hex, hexToBytes, uintToBytes } from "./hex.ts";
@@ -100,6 +101,15 @@ export function typedDataDigest(separator: Uint8Array, structHash: Uint8Array): 
   digestScratch.set(separator, 2);
   digestScratch.set(structHash, 34);
   return keccak256(digestScratch);
+}
+
+/**
+ * The EIP-712 digest of an order from its canonical wire bytes (which decodeOrder accepted): equal to
+ * orderDigestBytes of the decoded order.
+ */
+export function orderDigestFromWire(wire: Uint8Array, separator: Uint8Array): Uint8Array {
+  writeStructWords(wire, structScratch, 32);
+  return typedDataDigest(separator, keccak256(structScratch));
 }
 
 /** The EIP-712 digest of an order, as bytes. */

@@ -2,7 +2,7 @@
 // the control API). Each rule is tagged with its action; the first failing rule throws an OrderError.
 import { decodeOrder } from "./codec.ts";
 import { MAX_ORDER_BYTES, SIGNATURE_BYTES } from "./constants.ts";
-import { type Eip712Domain, orderDigestBytes } from "./eip712.ts";
+import { type Eip712Domain, orderDigestBytes, orderDigestFromWire } from "./eip712.ts";
 import { classifyEpoch, type EpochSchedule } from "./epoch.ts";
 import { OrderError, OrderErrorCode } from "./errors.ts";
 import { bytesToHex, type Hex, hexToBytes } from "./hex.ts";
@@ -59,14 +59,16 @@ export interface ValidOrder {
  * 6. [REJECT UNRECOVERABLE_SIGNATURE]  a non-zero address recovers from the signature
  * 7. [REJECT SIGNER_MISMATCH]  the recovered address is `trader`
  * Range rules (uint64/uint128 widths) hold by construction of the wire codec and the JSON parser.
- * `signatureBytes`: the signature's 65 bytes when the caller holds them (the wire's), else they are
- * parsed from `order.signature`.
  */
-export function validateOrder(
-  order: SignedOrder,
-  ctx: ValidationContext,
-  signatureBytes?: Uint8Array,
-): ValidOrder {
+export function validateOrder(order: SignedOrder, ctx: ValidationContext): ValidOrder {
+  return validate(order, ctx, undefined);
+}
+
+/**
+ * validateOrder's rules; `wire`: the canonical bytes `order` was decoded from (validateOrderBytes), from
+ * which the digest is hashed and whose last 65 bytes are the signature; else both come from `order`.
+ */
+function validate(order: SignedOrder, ctx: ValidationContext, wire: Uint8Array | undefined): ValidOrder {
   const schedule = ctx.market(order.market);
   if (!schedule)
     throw new OrderError(OrderErrorCode.UNKNOWN_MARKET, `market ${order.market} is not served here`);
@@ -102,10 +104,14 @@ export function validateOrder(
     }
   }
 
-  const digest = orderDigestBytes(order, ctx.domainSeparator);
+  const digest =
+    wire === undefined
+      ? orderDigestBytes(order, ctx.domainSeparator)
+      : orderDigestFromWire(wire, ctx.domainSeparator);
   const id = bytesToHex(digest);
   if (ctx.known?.(order, id)) throw new OrderError(OrderErrorCode.KNOWN, `order ${id} is already held`);
-  const sig = signatureBytes ?? hexToBytes(order.signature);
+  // The signature is the wire's last 65 bytes (codec.ts; decodeOrder refuses trailing bytes).
+  const sig = wire === undefined ? hexToBytes(order.signature) : wire.subarray(wire.length - SIGNATURE_BYTES);
   const signer = recoverSigner(digest, sig);
   if (signer !== order.trader) {
     throw new OrderError(
@@ -128,9 +134,7 @@ export function validateOrderBytes(bytes: Uint8Array, ctx: ValidationContext): V
       `${bytes.length} bytes > MAX_ORDER_BYTES ${MAX_ORDER_BYTES}`,
     );
   }
-  // The signature is the wire's last 65 bytes (codec.ts; decodeOrder refuses trailing bytes): recovered
-  // from them, not from the hex the decoded order carries.
-  return validateOrder(decodeOrder(bytes), ctx, bytes.subarray(bytes.length - SIGNATURE_BYTES));
+  return validate(decodeOrder(bytes), ctx, bytes);
 }
 
 /**

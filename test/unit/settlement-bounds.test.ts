@@ -121,18 +121,18 @@ describe("collateralOfMany", () => {
       (_, i) => `0x${(0xc0ffee0000 + i).toString(16).padStart(40, "0")}` as Hex,
     );
     const provider = env.provider;
-    const original = provider.call.bind(provider);
+    const original = provider.send.bind(provider);
     let calls = 0;
-    provider.call = (tx) => {
-      calls++;
-      return original(tx);
+    provider.send = (method, params) => {
+      if (method === "eth_call") calls++;
+      return original(method, params);
     };
     try {
       const many = await env.admin.collateralOfMany(m.id, addresses, 0n);
       expect(many).toHaveLength(1200);
       expect(many.every((x) => x.base === 0n && x.quote === 0n)).toBe(true);
     } finally {
-      provider.call = original;
+      provider.send = original;
     }
     expect(calls).toBe(Math.ceil(1200 / COLLATERAL_MANY_CHUNK));
     const gas = await provider.estimateGas({

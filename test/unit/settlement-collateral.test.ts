@@ -114,7 +114,11 @@ describe("collateralOf", () => {
     // Nothing changed in epochs 2 and 3: the free balance at their close is today's.
     expect(await c.collateralOf(m.id, me, Asset.QUOTE, 2n)).toBe(1300n);
     expect(await c.collateralOf(m.id, me, Asset.QUOTE, 3n)).toBe(1300n);
-    await c.deposit(m.id, Asset.QUOTE, 1n); // a change in epoch 4: checkpoint of the start of epoch 4
+    const d = await c.deposit(m.id, Asset.QUOTE, 1n); // a change in epoch 4: checkpoint of the start of epoch 4
+    // Reads at a block number (a JSON-RPC quantity) see that block's state, not the head's.
+    expect((await c.escrowOf(m.id, me, Asset.QUOTE, d.blockNumber - 1)).free).toBe(1300n);
+    expect((await c.escrowOf(m.id, me, Asset.QUOTE, BigInt(d.blockNumber))).free).toBe(1301n);
+    expect((await c.escrowOf(m.id, me, Asset.QUOTE, "latest")).free).toBe(1301n);
     expect(await c.collateralOf(m.id, me, Asset.QUOTE, 3n)).toBe(1300n);
     await expectRevert(c.collateralOf(m.id, me, Asset.QUOTE, 2n), "CollateralNoLongerKnown", {
       epoch: 2n,
