@@ -13,11 +13,15 @@ import { fileURLToPath } from "node:url";
 const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
 const supported = major > 22 || (major === 22 && minor >= 13);
 
-// A long-running node keeps V8's young generation small: at idle it is most of the difference between
-// ~130 MB and ~150 MB of resident memory, and a device has little to spare. The flag only works at
-// startup, so the process replaces itself (execve, no extra process) with the flag set.
-// Fewer V8 worker threads and glibc malloc arenas save another ~10 MB (measured on 2 cores).
-const MEMORY_FLAGS = ["--max-semi-space-size=1", "--v8-pool-size=1"];
+// A long-running node's memory flags; they only work at startup, so the process replaces itself (execve,
+// no extra process) with them set.
+// - V8's young generation may grow to 16 MB per semi-space (its default), for a node under load: with
+//   1 MB it scavenged every ~75 orders and its CPU per order was ~20 % higher at 2,000 orders/s. A grown
+//   young generation is ~30 MB of resident memory that V8 keeps while the process idles, so the node
+//   gives it back when it idles (node/memory-trim.ts; not with --expose-gc here: that flag changes
+//   V8's flag hash, and the compile cache filled below would not match).
+// - Fewer V8 worker threads and glibc malloc arenas save another ~10 MB (measured on 2 cores).
+const MEMORY_FLAGS = ["--max-semi-space-size=16", "--v8-pool-size=1"];
 const isDaemon = process.argv[2] === "node" && process.argv[3] === "start";
 
 // Node's compile cache (a folder under the OS's temp dir) keeps every module's compiled code and, for
@@ -83,7 +87,16 @@ if (
   process.execve(
     process.execPath,
     [process.execPath, ...process.execArgv, ...MEMORY_FLAGS, ...process.argv.slice(1)],
-    { MALLOC_ARENA_MAX: "2", ...process.env },
+    {
+      MALLOC_ARENA_MAX: "2",
+      // glibc adapts its mmap threshold upwards (up to 32 MB) after large blocks are freed, and keeps
+      // freed memory up to twice that at the top of its heap: a node kept ~12 MB of its startup's peak
+      // this way. Fixed at 128 KiB (glibc's initial value), large blocks are mapped on their own and
+      // given back when freed, and the heap's top is trimmed.
+      MALLOC_MMAP_THRESHOLD_: "131072",
+      MALLOC_TRIM_THRESHOLD_: "131072",
+      ...process.env,
+    },
   );
 }
 

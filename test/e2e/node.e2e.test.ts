@@ -244,6 +244,10 @@ describe("market node, end to end (4 node processes, anvil)", () => {
     );
     expect(metrics).toMatch(/^smartmarket_settlement_gas_used_count\{market="0x[0-9a-f]{64}"\} [0-9]/m);
     expect(metrics).toMatch(/^smartmarket_markets 1$/m);
+    // The daemon (bin/smartmarket.js) exposes V8's collection and the node trims its idle heap: between
+    // this test's epochs of a few orders it idles (node/memory-trim.ts).
+    expect(metrics).toMatch(/^smartmarket_memory_trims_total\{outcome="ok"\} [1-9]/m);
+    expect(metrics).toMatch(/^smartmarket_memory_trims_total\{outcome="failed"\} 0$/m);
   });
 
   it("a peer publishing bad signatures is REJECTed and its gossip score goes negative; duplicates are IGNOREd", async () => {

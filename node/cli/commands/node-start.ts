@@ -8,6 +8,7 @@ import { RpcChain } from "../../chain/rpc.ts";
 import { ChainClock, pendingBlockTime } from "../../clock.ts";
 import { ConfigError, type NodeConfig, resolveConfig, SETTINGS } from "../../config.ts";
 import { createLogger } from "../../logger.ts";
+import { DEFAULT_MEMORY_TRIM, MemoryTrimmer, v8CollectionFn } from "../../memory-trim.ts";
 import { SmartNode } from "../../node.ts";
 import { loadKeystore, readPassword, WalletError } from "../../wallet.ts";
 import { type CliCommand, CliError, ExitCode } from "../command.ts";
@@ -198,6 +199,12 @@ export const nodeStartCommand: CliCommand = {
       })}\n`,
     );
     log.info("control API listening", { url: api.url });
+    const trimmer = new MemoryTrimmer(DEFAULT_MEMORY_TRIM, {
+      logger: log.child("memory"),
+      registry: node.metrics.registry,
+      gc: v8CollectionFn(),
+    });
+    trimmer.start();
 
     await new Promise<void>((resolve) => {
       let stopping = false;
@@ -221,6 +228,7 @@ export const nodeStartCommand: CliCommand = {
         watch.unref();
       }
     });
+    trimmer.stop();
     await api.stop();
     await node.stop();
     clock.stop();

@@ -2,7 +2,8 @@
 // source and WebAssembly, ~20 MB) and Node's fetch/WebSocket implementation (undici, ~10 MB). A node
 // process must load neither: its TypeScript comes stripped from the compile cache that the process
 // fills before it replaces itself (bin/smartmarket.js), and nothing in its module graph imports
-// `node:http` or ethers as ES modules. Through the real entry point, with a fresh cache folder.
+// `node:http` or ethers as ES modules. Through the real entry point, with a fresh cache folder; and the
+// daemon's memory settings are those bin/smartmarket.js sets.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +23,8 @@ process.on("exit", () => {
   writeFileSync(process.env.FOOTPRINT_OUT, JSON.stringify({
     stripper: loaded("internal/deps/amaro"),
     fetch: loaded("internal/deps/undici"),
+    semiSpace: process.execArgv.find((a) => a.startsWith("--max-semi-space-size=")) ?? null,
+    mallocMmapThreshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? null,
   }));
 });
 `;
@@ -29,6 +32,8 @@ process.on("exit", () => {
 interface Footprint {
   readonly stripper: boolean;
   readonly fetch: boolean;
+  readonly semiSpace: string | null;
+  readonly mallocMmapThreshold: string | null;
 }
 
 function startNode(cacheDir: string, out: string): Promise<{ code: number | null; stderr: string }> {
@@ -63,7 +68,15 @@ describe("a node process's footprint", () => {
       expect(code, stderr).toBe(2);
       expect(stderr).toMatch(/missing\.json/);
       const footprint = JSON.parse(readFileSync(out, "utf8")) as Footprint;
-      expect({ run, ...footprint }).toEqual({ run, stripper: false, fetch: false });
+      expect({ run, ...footprint }).toEqual({
+        run,
+        stripper: false,
+        fetch: false,
+        // the daemon's memory settings (bin/smartmarket.js): the young generation's bound, glibc's
+        // fixed mmap threshold
+        semiSpace: "--max-semi-space-size=16",
+        mallocMmapThreshold: "131072",
+      });
     }
   }, 60_000);
 });
