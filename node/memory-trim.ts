@@ -6,8 +6,8 @@
 // ~75 orders, each scavenge 3–6 ms (the roots and the books' remembered set are the same whatever the
 // size), ~1.2 s of every 6 s in a testnet node at 2,000 orders/s: node CPU per order 0.39–0.44 ms against
 // 0.32–0.36 ms with 16 MB. But V8 keeps a grown young generation while the process idles: ~30 MB of
-// resident memory more per node, which a device has little of. So every `intervalMs`, when the event
-// loop was busy less than `maxUtilization` of the interval and the young generation holds more than
+// resident memory more per node, which a device has little of. So every `intervalMs`, when the process
+// used less than `maxCpuShare` of a core over the interval and the young generation holds more than
 // `minNewSpaceBytes`, the trimmer runs V8's memory-reducing full collection ("last resort"), which
 // compacts the heap and shrinks the young generation back to its minimum. Under load the young
 // generation grows again; at most one trim per `minGapMs`.
@@ -26,10 +26,12 @@ import type { Logger } from "./logger.ts";
 /** How often the trimmer looks at the process. */
 export const TRIM_CHECK_INTERVAL_MS = 5_000;
 /**
- * Event loop utilization (busy share of the interval) below which the process counts as idle: an idle
- * node of a 5-node testnet measured 0.017–0.048 (chain polling, gossip heartbeats, announcements).
+ * CPU time of the process (all its threads) over the interval, as a share of one core, below which it
+ * counts as idle: an idle node of a 5-node testnet uses 2–5 % (chain polling, gossip heartbeats); a node
+ * receiving 100 single orders a second 20–40 %. (The event loop's utilization is no measure of it: that
+ * node's was 1–2 %, and a trim then, 70–220 ms on the main thread, delayed the orders in flight.)
  */
-export const TRIM_MAX_UTILIZATION = 0.1;
+export const TRIM_MAX_CPU_SHARE = 0.1;
 /**
  * A young generation larger than this has grown (its minimum: two semi-spaces of 1 MB). It grows under
  * load, and slowly at idle too (survivors of scavenges accumulate): ~5 MB of RSS a minute after a trim.
@@ -43,14 +45,17 @@ export type GcFunction = (opts: { type: "major"; execution: "sync"; flavor: "las
 
 export interface MemoryTrimOptions {
   readonly intervalMs: number;
-  readonly maxUtilization: number;
+  readonly maxCpuShare: number;
   readonly minNewSpaceBytes: number;
   readonly minGapMs: number;
 }
 
 export interface ProcessReadings {
-  /** The event loop's busy share since the previous call (the first call: since the process started). */
-  utilization(): number;
+  /**
+   * The process's CPU time since the previous call over the wall time since then, in cores (the first
+   * call: since the process started).
+   */
+  cpuShare(): number;
   /** Bytes the young generation holds (its committed size). */
   newSpaceBytes(): number;
   /** Resident set size, bytes. */
@@ -68,7 +73,7 @@ export interface MemoryTrimComponents {
 
 export const DEFAULT_MEMORY_TRIM: MemoryTrimOptions = {
   intervalMs: TRIM_CHECK_INTERVAL_MS,
-  maxUtilization: TRIM_MAX_UTILIZATION,
+  maxCpuShare: TRIM_MAX_CPU_SHARE,
   minNewSpaceBytes: TRIM_MIN_NEW_SPACE_BYTES,
   minGapMs: TRIM_MIN_GAP_MS,
 };
@@ -87,15 +92,18 @@ export function v8CollectionFn(): GcFunction | undefined {
   }
 }
 
-/** Readings of this process (node:perf_hooks, node:v8, process.memoryUsage). */
+/** Readings of this process (process.cpuUsage, node:v8, process.memoryUsage). */
 export function processReadings(): ProcessReadings {
-  let last = performance.eventLoopUtilization();
+  let lastCpu = process.cpuUsage();
+  let lastMs = performance.now();
   return {
-    utilization: () => {
-      const now = performance.eventLoopUtilization();
-      const delta = performance.eventLoopUtilization(now, last);
-      last = now;
-      return delta.utilization;
+    cpuShare: () => {
+      const cpu = process.cpuUsage(lastCpu);
+      const ms = performance.now();
+      const wallUs = Math.max(1, (ms - lastMs) * 1000);
+      lastCpu = process.cpuUsage();
+      lastMs = ms;
+      return (cpu.user + cpu.system) / wallUs;
     },
     newSpaceBytes: () => getHeapSpaceStatistics().find((s) => s.space_name === "new_space")?.space_size ?? 0,
     rssBytes: () => process.memoryUsage.rss(),
@@ -132,7 +140,7 @@ export class MemoryTrimmer {
       this.c.logger.info("memory trim off: V8's collection is not available in this process");
       return;
     }
-    this.readings.utilization(); // the first interval starts now
+    this.readings.cpuShare(); // the first interval starts now
     this.timer = setInterval(() => this.check(), this.opts.intervalMs);
     this.timer.unref();
   }
@@ -146,8 +154,8 @@ export class MemoryTrimmer {
   check(): boolean {
     const gc = this.c.gc;
     if (gc === undefined) return false;
-    const utilization = this.readings.utilization();
-    if (utilization >= this.opts.maxUtilization) return false;
+    const cpuShare = this.readings.cpuShare();
+    if (cpuShare >= this.opts.maxCpuShare) return false;
     const newSpace = this.readings.newSpaceBytes();
     if (newSpace <= this.opts.minNewSpaceBytes) return false;
     const startedMs = this.now();
@@ -163,7 +171,7 @@ export class MemoryTrimmer {
     }
     this.trims.inc({ outcome: "ok" });
     this.c.logger.debug("memory trimmed", {
-      utilization: Number(utilization.toFixed(3)),
+      cpuShare: Number(cpuShare.toFixed(3)),
       newSpaceMb: Number((newSpace / 2 ** 20).toFixed(1)),
       rssBeforeMb: Number((rssBefore / 2 ** 20).toFixed(1)),
       rssAfterMb: Number((this.readings.rssBytes() / 2 ** 20).toFixed(1)),

@@ -17,9 +17,9 @@ const MB = 2 ** 20;
 
 function harness(gc: GcFunction | undefined) {
   let now = 1_000_000;
-  const state = { utilization: 0.01, newSpace: 32 * MB, rss: 150 * MB };
+  const state = { cpuShare: 0.01, newSpace: 32 * MB, rss: 150 * MB };
   const readings: ProcessReadings = {
-    utilization: () => state.utilization,
+    cpuShare: () => state.cpuShare,
     newSpaceBytes: () => state.newSpace,
     rssBytes: () => state.rss,
   };
@@ -48,10 +48,10 @@ describe("memory trim", () => {
       h.state.rss = 120 * MB;
     });
     // busy: no trim, whatever the young generation holds
-    h.state.utilization = 0.5;
+    h.state.cpuShare = 0.5;
     expect(h.trimmer.check()).toBe(false);
     // idle with a grown young generation: trimmed by V8's memory-reducing collection
-    h.state.utilization = 0.01;
+    h.state.cpuShare = 0.01;
     expect(h.trimmer.check()).toBe(true);
     expect(calls).toEqual([{ type: "major", execution: "sync", flavor: "last-resort" }]);
     expect(await h.trims("ok")).toBe(1);
