@@ -16,7 +16,8 @@
 // as a command-line flag it would change V8's flag hash, and Node's compile cache, filled by the process
 // before it replaces itself with the daemon's flags (bin/smartmarket.js), would no longer match: the
 // daemon would load Node's TypeScript stripper again (~20 MB). Setting it after every module is loaded
-// changes nothing for them. Where it cannot be had, the trimmer says so once at INFO and does nothing.
+// changes nothing for them. Where it cannot be had, the trimmer says so once at WARN, counts it
+// (outcome "unavailable") and does nothing: the node runs on, with its grown memory.
 import { performance } from "node:perf_hooks";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -98,12 +99,13 @@ export function processReadings(): ProcessReadings {
   let lastMs = performance.now();
   return {
     cpuShare: () => {
-      const cpu = process.cpuUsage(lastCpu);
+      const cpu = process.cpuUsage();
       const ms = performance.now();
+      const usedUs = cpu.user - lastCpu.user + (cpu.system - lastCpu.system);
       const wallUs = Math.max(1, (ms - lastMs) * 1000);
-      lastCpu = process.cpuUsage();
+      lastCpu = cpu;
       lastMs = ms;
-      return (cpu.user + cpu.system) / wallUs;
+      return usedUs / wallUs;
     },
     newSpaceBytes: () => getHeapSpaceStatistics().find((s) => s.space_name === "new_space")?.space_size ?? 0,
     rssBytes: () => process.memoryUsage.rss(),
@@ -126,18 +128,20 @@ export class MemoryTrimmer {
     this.now = components.now ?? Date.now;
     this.trims = new Counter({
       name: "smartmarket_memory_trims_total",
-      help: "Memory trims of the idle process (V8's memory-reducing collection), by outcome: ok, failed",
+      help: "Memory trims of the idle process (V8's memory-reducing collection), by outcome: ok, failed, unavailable (V8's collection could not be had: no trims)",
       labelNames: ["outcome"],
       registers: [components.registry],
     });
     this.trims.inc({ outcome: "ok" }, 0);
     this.trims.inc({ outcome: "failed" }, 0);
+    this.trims.inc({ outcome: "unavailable" }, 0);
   }
 
   start(): void {
     if (this.timer !== null) return;
     if (this.c.gc === undefined) {
-      this.c.logger.info("memory trim off: V8's collection is not available in this process");
+      this.trims.inc({ outcome: "unavailable" });
+      this.c.logger.warn("memory trim off: V8's collection is not available in this process");
       return;
     }
     this.readings.cpuShare(); // the first interval starts now

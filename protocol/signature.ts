@@ -13,13 +13,27 @@ interface NativeSecp256k1 {
 }
 
 /** The N-API addon under the `secp256k1` package's JavaScript wrapper. */
-interface Secp256k1Addon {
+export interface Secp256k1Addon {
   /**
    * Writes the public key recovered from (sig64, recid, msg32) into `output` (65 bytes: uncompressed);
    * 0 when it did, 1 when the signature does not parse, 2 when no key recovers. Throws TypeError unless
    * sig64 and msg32 are Uint8Arrays of 64 and 32 bytes.
    */
   ecdsaRecover(output: Uint8Array, sig64: Uint8Array, recid: number, msg32: Uint8Array): number;
+}
+
+/**
+ * The `secp256k1` package's addon (libsecp256k1) and its JavaScript wrapper around it; throws when the
+ * addon does not load. node-gyp-build loads the package's prebuilt addon (or its local build), as the
+ * package's own `bindings.js` does. The benchmarks' native reference uses the same addon.
+ */
+export function loadSecp256k1(): { addon: Secp256k1Addon; wrapper: NativeSecp256k1 } {
+  const require = createRequire(import.meta.url);
+  const dir = dirname(require.resolve("secp256k1/package.json"));
+  const fromPackage = createRequire(join(dir, "package.json"));
+  const built = fromPackage("node-gyp-build")(dir) as { Secp256k1: new () => Secp256k1Addon };
+  const addon = new built.Secp256k1();
+  return { addon, wrapper: fromPackage("./lib/index.js")(addon) as NativeSecp256k1 };
 }
 
 /**
@@ -31,15 +45,8 @@ interface Secp256k1Addon {
 function loadNative(): { recover: Secp256k1Addon; sign: NativeSecp256k1 } | null {
   if (process.env.SMARTMARKET_NO_NATIVE_SECP256K1 === "1") return null;
   try {
-    const require = createRequire(import.meta.url);
-    const dir = dirname(require.resolve("secp256k1/package.json"));
-    const fromPackage = createRequire(join(dir, "package.json"));
-    // node-gyp-build loads the package's prebuilt addon (or its local build) and throws when it cannot,
-    // as the package's own `bindings.js` does.
-    const addon = fromPackage("node-gyp-build")(dir) as { Secp256k1: new () => Secp256k1Addon };
-    const recover = new addon.Secp256k1();
-    const sign = fromPackage("./lib/index.js")(recover) as NativeSecp256k1;
-    return { recover, sign };
+    const { addon, wrapper } = loadSecp256k1();
+    return { recover: addon, sign: wrapper };
   } catch {
     return null;
   }
