@@ -376,6 +376,19 @@ export class NodeStore {
     ).map(rowToExclusion);
   }
 
+  /** How many orders the epoch's selection left out, by cause (0 for a cause with none). */
+  exclusionCounts(market: Hex, epoch: bigint): Record<ExclusionCause, number> {
+    const counts: Record<ExclusionCause, number> = { collateral: 0, "trader-cap": 0, "side-cap": 0 };
+    const rows = this.db
+      .prepare("SELECT cause, COUNT(*) AS n FROM exclusions WHERE market = ? AND epoch = ? GROUP BY cause")
+      .all(market, epoch) as Row[];
+    for (const r of rows) {
+      const cause = r.cause as ExclusionCause;
+      if (cause in counts) counts[cause] = Number(r.n);
+    }
+    return counts;
+  }
+
   countOrders(market: Hex, epoch: bigint): number {
     this.flushOrders();
     const row = this.db

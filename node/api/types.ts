@@ -34,7 +34,7 @@ import type { Hex } from "../../protocol/hex.ts";
 import type { OrderJson, Side } from "../../protocol/order.ts";
 import type { ClockStatus } from "../clock.ts";
 import type { PeerClockStatus } from "../peer-clock.ts";
-import type { EpochPhase, OrderSource } from "../store.ts";
+import type { EpochPhase, ExclusionCause, OrderSource } from "../store.ts";
 
 export interface ApiErrorBody {
   /** A typed code: a protocol OrderErrorCode (ZERO_QUANTITY, ...) or an API code (UNKNOWN_MARKET, ...). */
@@ -318,6 +318,11 @@ export interface EpochDetail extends EpochSummary {
   readonly announcements: readonly AnnouncementView[];
   /** Present unless ?orders=false. */
   readonly orderList?: readonly OrderView[];
-  /** The orders the coverage rule left out of clearing, with the reason. */
-  readonly excluded: readonly ExclusionView[];
+  /**
+   * The orders the coverage rule and the caps left out of clearing, with the reason; present unless
+   * ?orders=false (at 10,000 orders an epoch nearly all are cut by the side cap: ~3 MB a view).
+   */
+  readonly excluded?: readonly ExclusionView[];
+  /** How many orders were left out, by cause (always present: what a poller of the epoch needs). */
+  readonly excludedCounts: Readonly<Record<ExclusionCause, number>>;
 }

@@ -220,6 +220,12 @@ describe("after clearing: orders, epoch and fills", () => {
         reason: "not covered: needed 3000 QUOTE, one order may need at most 500 (1/2 of the escrow)",
       },
     ]);
+    expect(j.excludedCounts).toEqual({ collateral: 1, "trader-cap": 0, "side-cap": 0 });
+    // The poller's view (?orders=false): the counts without the lists.
+    const polled = node.session.views.epoch(0n, false);
+    expect(polled.orderList).toBeUndefined();
+    expect(polled.excluded).toBeUndefined();
+    expect(polled.excludedCounts).toEqual({ collateral: 1, "trader-cap": 0, "side-cap": 0 });
   });
 
   it("orders shows the excluded one with its reason and the filled one with its quantity", async () => {
