@@ -75,8 +75,8 @@ export function orderShareOf(collateral: bigint, perSide: bigint = MAX_ORDERS_PE
 }
 
 /**
- * Applies the coverage rule. `collateral(trader)` must be defined for every trader in `orders`;
- * `perSide` is the rule's MAX_ORDERS_PER_TRADER_SIDE (a parameter for tests only).
+ * Applies the coverage rule. `collateral(trader)` must be defined for every trader in `orders` (it is read
+ * once per trader); `perSide` is the rule's MAX_ORDERS_PER_TRADER_SIDE (a parameter for tests only).
  */
 export function applyCoverage<T extends CoverageOrder>(
   orders: readonly T[],
@@ -84,17 +84,28 @@ export function applyCoverage<T extends CoverageOrder>(
   perSide: bigint = MAX_ORDERS_PER_TRADER_SIDE,
 ): CoverageResult<T> {
   const sorted = [...orders].sort((a, b) => compareHex(a.id, b.id));
-  // Orders met so far per trader and side (kept or not).
-  const seen = new Map<string, bigint>();
+  // Per trader: orders met so far on each side (kept or not), and what one order may need of each asset.
+  const traders = new Map<Hex, TraderState>();
   const covered: T[] = [];
   const excluded: CoverageExclusion<T>[] = [];
   for (const o of sorted) {
-    const key = `${o.trader}/${o.side}`;
-    const before = seen.get(key) ?? 0n;
-    seen.set(key, before + 1n);
-    const c = collateral(o.trader);
+    let t = traders.get(o.trader);
+    if (t === undefined) {
+      const c = collateral(o.trader);
+      t = {
+        buys: 0n,
+        sells: 0n,
+        buyShare: orderShareOf(c.quote, perSide),
+        sellShare: orderShareOf(c.base, perSide),
+      };
+      traders.set(o.trader, t);
+    }
+    const buy = o.side === "buy";
+    const before = buy ? t.buys : t.sells;
+    if (buy) t.buys = before + 1n;
+    else t.sells = before + 1n;
     const need = needOf(o);
-    const share = orderShareOf(o.side === "buy" ? c.quote : c.base, perSide);
+    const share = buy ? t.buyShare : t.sellShare;
     if (before >= perSide) {
       excluded.push({ order: o, needed: need, available: share, reason: "trader-cap" });
     } else if (need > share) {
@@ -104,4 +115,11 @@ export function applyCoverage<T extends CoverageOrder>(
     }
   }
   return { covered, excluded };
+}
+
+interface TraderState {
+  buys: bigint;
+  sells: bigint;
+  readonly buyShare: bigint;
+  readonly sellShare: bigint;
 }

@@ -73,28 +73,59 @@ export function isIn(side: Side, threshold: SideThreshold, limitPrice: bigint, i
  * Applies the side cap to kept orders (both sides). `maxPerSide` is the rule's MAX_KEPT_PER_SIDE (a
  * parameter for tests only, ≥ 1). The threshold of a cut side is the (limit, id) of its last in-order in
  * priority order.
+ *
+ * Only the best `maxPerSide` of a side are ranked (a sorted run of at most that many, each order compared
+ * with its worst first): at 10,000 kept orders a full sort of each side by priority and of the cut by id
+ * was ~17 ms of a node's selection at every close. The cut keeps the input's order when that is ascending
+ * id (a selection's kept orders are), so its final sort only checks it.
  */
 export function applySideCap<T extends CapOrder>(
   kept: readonly T[],
   maxPerSide: bigint = MAX_KEPT_PER_SIDE,
 ): SideCapResult<T> {
   if (maxPerSide < 1n) throw new RangeError(`maxPerSide must be at least 1, got ${maxPerSide}`);
+  const max = Number(maxPerSide); // ≤ 64 in the rule: exact as a number
   const inOrders: T[] = [];
   const cut: T[] = [];
   const threshold: Record<Side, SideThreshold> = { buy: noCutThreshold("buy"), sell: noCutThreshold("sell") };
   const wasCut: Record<Side, boolean> = { buy: false, sell: false };
   for (const side of ["buy", "sell"] as const) {
-    const ranked = kept.filter((o) => o.side === side).sort((a, b) => comparePriority(side, a, b));
-    const max = Number(maxPerSide); // ≤ 64 in the rule: exact as a number
-    if (ranked.length > max) {
-      wasCut[side] = true;
-      const last = ranked[max - 1]!;
-      threshold[side] = { limit: last.limitPrice, id: BigInt(last.id) };
-      inOrders.push(...ranked.slice(0, max));
-      cut.push(...ranked.slice(max));
-    } else inOrders.push(...ranked);
+    const ofSide = kept.filter((o) => o.side === side);
+    if (ofSide.length <= max) {
+      inOrders.push(...ofSide);
+      continue;
+    }
+    const best = bestByPriority(side, ofSide, max);
+    const last = best[max - 1]!;
+    wasCut[side] = true;
+    threshold[side] = { limit: last.limitPrice, id: BigInt(last.id) };
+    inOrders.push(...best);
+    const taken = new Set<T>(best);
+    for (const o of ofSide) if (!taken.has(o)) cut.push(o);
   }
   inOrders.sort((a, b) => compareHex(a.id, b.id));
   cut.sort((a, b) => compareHex(a.id, b.id));
   return { in: inOrders, cut, threshold, wasCut };
+}
+
+/**
+ * The first `max` orders of one side in price priority, in that order (ids are distinct, so priority is a
+ * total order and the result does not depend on the input's order).
+ */
+function bestByPriority<T extends CapOrder>(side: Side, orders: readonly T[], max: number): T[] {
+  const best: T[] = [];
+  for (const o of orders) {
+    if (best.length === max && comparePriority(side, o, best[max - 1]!) >= 0) continue;
+    // Binary search for the first ranked order that o ranks before.
+    let lo = 0;
+    let hi = best.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1; // halved, rounded down
+      if (comparePriority(side, best[mid]!, o) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    best.splice(lo, 0, o);
+    if (best.length > max) best.pop();
+  }
+  return best;
 }

@@ -596,7 +596,7 @@ function prepare(input: SelectBatchInput): Prepared {
   const mustIds = new Set<Hex>();
   const marketLower = market.toLowerCase();
   const add = (order: SignedOrder, index: number, must: boolean, knownId?: Hex): Entry => {
-    if (order.market.toLowerCase() !== marketLower || order.epoch !== epoch) {
+    if ((order.market !== market && order.market.toLowerCase() !== marketLower) || order.epoch !== epoch) {
       throw new BatchError(
         BatchErrorCode.WRONG_CONTEXT,
         `order ${index}${must ? " (must include)" : ""} is for ${order.market} epoch ${order.epoch}, not ${market} epoch ${epoch}`,
@@ -644,14 +644,22 @@ function prepare(input: SelectBatchInput): Prepared {
   };
   const coverage = applyCoverage([...byId.values()], collateralOf);
   const kept = coverage.covered.map(identified);
+  // The first orders of each (trader, side) that has a "trader-cap" exclusion (none, mostly: a node holds
+  // no order past its trader's cap), in the order coverage met them.
   const firstOf = new Map<Hex, Hex[]>();
-  const bySide = new Map<string, Hex[]>();
-  for (const e of [...byId.values()].sort((a, b) => compareHex(a.id, b.id))) {
-    const key = `${e.trader}/${e.side}`;
-    const list = bySide.get(key) ?? [];
-    if (list.length < Number(MAX_ORDERS_PER_TRADER_SIDE)) list.push(e.id);
-    else firstOf.set(e.id, list);
-    bySide.set(key, list);
+  const cappedSlots = new Set<string>();
+  for (const x of coverage.excluded)
+    if (x.reason === "trader-cap") cappedSlots.add(`${x.order.trader}/${x.order.side}`);
+  if (cappedSlots.size > 0) {
+    const bySide = new Map<string, Hex[]>();
+    for (const e of [...byId.values()].sort((a, b) => compareHex(a.id, b.id))) {
+      const key = `${e.trader}/${e.side}`;
+      if (!cappedSlots.has(key)) continue;
+      const list = bySide.get(key) ?? [];
+      if (list.length < Number(MAX_ORDERS_PER_TRADER_SIDE)) list.push(e.id);
+      else firstOf.set(e.id, list);
+      bySide.set(key, list);
+    }
   }
   const excluded = coverage.excluded.map((x) => ({
     order: identified(x.order),
