@@ -1,7 +1,7 @@
 // Bundles: several signed orders in one gossip message (issue 13), and the batch submission that makes
 // them. Each test performs what a peer or a gateway could send, built from the documented formats
 // (protocol/bundle.ts, the JSON order form), and checks what every node then holds.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_ORDERS_PER_SUBMISSION } from "../../../node/constants.ts";
 import { OrderGossip } from "../../../node/gossip/service.ts";
 import { encodeBundle } from "../../../protocol/bundle.ts";
@@ -123,6 +123,48 @@ describe("order bundles over gossip", () => {
     const riding = encodeBundle([encodeOrder(fresh), encodeOrder(forged(held))]);
     expect(b.session.intake.onGossip(riding, "attacker").action).toBe("REJECT");
     expect(b.session.books.get(w.market, 0n)?.has(w.idOf(fresh))).toBe(false);
+  });
+});
+
+describe("single orders of this device: one durable transaction per turn (group commit)", () => {
+  it("orders submitted in the same turn are written in one FULL-synchronous transaction, each durable before it is answered", async () => {
+    world = new SessionWorld();
+    const w = world;
+    const a = await w.addNode("a");
+    await w.at(0n, 100);
+    const tx = vi.spyOn(a.store, "inTransaction");
+    const orders = [1, 2, 3].map((d) => w.sign(d, "buy", 5n, 100n + BigInt(d), 0n));
+    const answered = await Promise.all(orders.map((o) => w.submit(a, o)));
+    expect(answered.map((r) => r.id)).toEqual(orders.map((o) => w.idOf(o)));
+    expect(tx.mock.calls.filter(([durable]) => durable === true)).toHaveLength(1);
+    expect(a.store.ordersOfEpoch(w.market, 0n)).toHaveLength(3);
+    // A later turn has its own transaction.
+    await w.submit(a, w.sign(4, "sell", 5n, 300n, 0n));
+    expect(tx.mock.calls.filter(([durable]) => durable === true)).toHaveLength(2);
+    expect(a.session.books.get(w.market, 0n)?.size).toBe(4);
+  });
+
+  it("a failed durable write takes no order of its group: each request fails, none stays in the book or the store", async () => {
+    world = new SessionWorld();
+    const w = world;
+    const a = await w.addNode("a");
+    await w.at(0n, 100);
+    const put = a.store.putOrder.bind(a.store);
+    let calls = 0;
+    vi.spyOn(a.store, "putOrder").mockImplementation((...args) => {
+      calls++;
+      if (calls === 2) throw new Error("disk I/O error");
+      return put(...args);
+    });
+    const orders = [1, 2, 3].map((d) => w.sign(d, "buy", 5n, 100n + BigInt(d), 0n));
+    const settled = await Promise.allSettled(orders.map((o) => w.submit(a, o)));
+    expect(settled.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+    expect(a.session.books.get(w.market, 0n)?.size ?? 0).toBe(0);
+    expect(a.store.ordersOfEpoch(w.market, 0n)).toHaveLength(0);
+    // The store works again: the same orders are taken.
+    vi.restoreAllMocks();
+    for (const o of orders) await w.submit(a, o);
+    expect(a.store.ordersOfEpoch(w.market, 0n)).toHaveLength(3);
   });
 });
 
