@@ -338,7 +338,7 @@ export class OrderIntake {
       for (const g of group) g.reject(err);
       return;
     }
-    group.forEach((g, i) => g.resolve(verdicts[i]!));
+    for (let i = 0; i < group.length; i++) group[i]!.resolve(verdicts[i]!);
   }
 
   /** Publishes an order stored durably (with others of this turn, as a bundle); the recipients, or 0. */
