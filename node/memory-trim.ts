@@ -6,9 +6,10 @@
 // ~75 orders, each scavenge 3–6 ms (the roots and the books' remembered set are the same whatever the
 // size), ~1.2 s of every 6 s in a testnet node at 2,000 orders/s: node CPU per order 0.39–0.44 ms against
 // 0.32–0.36 ms with 16 MB. But V8 keeps a grown young generation while the process idles: ~30 MB of
-// resident memory more per node, which a device has little of. So every `intervalMs`, when the process
-// used less than `maxCpuShare` of a core over the interval and the young generation holds more than
-// `minNewSpaceBytes`, the trimmer runs V8's memory-reducing full collection ("last resort"), which
+// resident memory more per node, which a device has little of. So when the process used less than
+// `maxCpuShare` of a core on average over the last `idleChecks` intervals of `intervalMs` and in the last
+// one (a load that began in it blocks the trim; an epoch's close a few seconds earlier does not), and the
+// young generation holds more than `minNewSpaceBytes`, the trimmer runs V8's memory-reducing full collection ("last resort"), which
 // compacts the heap and shrinks the young generation back to its minimum. Under load the young
 // generation grows again; at most one trim per `minGapMs`.
 //
@@ -25,7 +26,14 @@ import { Counter, type Registry } from "prom-client";
 import type { Logger } from "./logger.ts";
 
 /** How often the trimmer looks at the process. */
-export const TRIM_CHECK_INTERVAL_MS = 5_000;
+export const TRIM_CHECK_INTERVAL_MS = 1_000;
+/**
+ * Intervals the idle average is taken over (5 s), of which the last must be idle too. With one reading
+ * per 5 s (before), a load that began in the last second or two of an interval could still read as idle
+ * (under 10 % of a core over the 5 s), and the trim (70–330 ms on the main thread, measured in testnet
+ * nodes) would land in the load's first seconds, e.g. at the start of a loaded epoch after an idle one.
+ */
+export const TRIM_IDLE_CHECKS = 5;
 /**
  * CPU time of the process (all its threads) over the interval, as a share of one core, below which it
  * counts as idle: an idle node of a 5-node testnet uses 2–5 % (chain polling, gossip heartbeats); a node
@@ -46,6 +54,8 @@ export type GcFunction = (opts: { type: "major"; execution: "sync"; flavor: "las
 
 export interface MemoryTrimOptions {
   readonly intervalMs: number;
+  /** Intervals the idle average is taken over; the last of them must be idle too. */
+  readonly idleChecks: number;
   readonly maxCpuShare: number;
   readonly minNewSpaceBytes: number;
   readonly minGapMs: number;
@@ -74,6 +84,7 @@ export interface MemoryTrimComponents {
 
 export const DEFAULT_MEMORY_TRIM: MemoryTrimOptions = {
   intervalMs: TRIM_CHECK_INTERVAL_MS,
+  idleChecks: TRIM_IDLE_CHECKS,
   maxCpuShare: TRIM_MAX_CPU_SHARE,
   minNewSpaceBytes: TRIM_MIN_NEW_SPACE_BYTES,
   minGapMs: TRIM_MIN_GAP_MS,
@@ -120,6 +131,8 @@ export class MemoryTrimmer {
   private readonly trims: Counter<"outcome">;
   private timer: NodeJS.Timeout | null = null;
   private lastTrimMs = Number.NEGATIVE_INFINITY;
+  /** The CPU shares of the last `idleChecks` intervals, oldest first. */
+  private readonly shares: number[] = [];
 
   constructor(opts: MemoryTrimOptions, components: MemoryTrimComponents) {
     this.opts = opts;
@@ -154,11 +167,18 @@ export class MemoryTrimmer {
     this.timer = null;
   }
 
-  /** One look at the process: trims if it idled through the interval with a grown young generation. */
+  /**
+   * One look at the process: trims if it idled over the last `idleChecks` intervals (on average, and in the
+   * last one) with a grown young generation.
+   */
   check(): boolean {
     const gc = this.c.gc;
     if (gc === undefined) return false;
-    const cpuShare = this.readings.cpuShare();
+    const last = this.readings.cpuShare();
+    this.shares.push(last);
+    if (this.shares.length > this.opts.idleChecks) this.shares.shift();
+    if (this.shares.length < this.opts.idleChecks || last >= this.opts.maxCpuShare) return false;
+    const cpuShare = this.shares.reduce((a, b) => a + b, 0) / this.shares.length;
     if (cpuShare >= this.opts.maxCpuShare) return false;
     const newSpace = this.readings.newSpaceBytes();
     if (newSpace <= this.opts.minNewSpaceBytes) return false;

@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
 import { MAX_ORDERS_PER_SUBMISSION } from "../../node/constants.ts";
-import { TRIM_CHECK_INTERVAL_MS } from "../../node/memory-trim.ts";
+import { TRIM_CHECK_INTERVAL_MS, TRIM_IDLE_CHECKS } from "../../node/memory-trim.ts";
 import { domainSeparator, makeDomain } from "../../protocol/eip712.ts";
 import { epochAtMs, epochEndMs, epochStartMs } from "../../protocol/epoch.ts";
 import type { Hex } from "../../protocol/hex.ts";
@@ -117,9 +117,9 @@ export const bench: BenchGroup = async (log) => {
       });
 
     // Idle memory: every node started, nothing traded yet, idle long enough for its memory trim (a node
-    // gives its grown young generation back once an interval of TRIM_CHECK_INTERVAL_MS passes idle:
+    // gives its grown young generation back once TRIM_IDLE_CHECKS intervals of TRIM_CHECK_INTERVAL_MS pass idle:
     // node/memory-trim.ts); what a device's node keeps while it idles.
-    await sleep(2 * TRIM_CHECK_INTERVAL_MS + 2000);
+    await sleep(2 * TRIM_IDLE_CHECKS * TRIM_CHECK_INTERVAL_MS + 2000);
     const rss = net.nodes.map((n) => rssMb(n.child!.pid!));
     log(`idle RSS per node (MB): ${rss.map((r) => r.toFixed(0)).join(", ")}`);
     figures.push({

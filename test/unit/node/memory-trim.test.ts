@@ -9,13 +9,14 @@ import {
   type GcFunction,
   MemoryTrimmer,
   type ProcessReadings,
+  TRIM_IDLE_CHECKS,
   TRIM_MIN_NEW_SPACE_BYTES,
   v8CollectionFn,
 } from "../../../node/memory-trim.ts";
 
 const MB = 2 ** 20;
 
-function harness(gc: GcFunction | undefined) {
+function harness(gc: GcFunction | undefined, idleChecks = 1) {
   let now = 1_000_000;
   const state = { cpuShare: 0.01, newSpace: 32 * MB, rss: 150 * MB };
   const readings: ProcessReadings = {
@@ -25,13 +26,16 @@ function harness(gc: GcFunction | undefined) {
   };
   const lines: string[] = [];
   const registry = new Registry();
-  const trimmer = new MemoryTrimmer(DEFAULT_MEMORY_TRIM, {
-    logger: createLogger({ level: "debug", write: (l) => lines.push(l) }),
-    registry,
-    gc,
-    readings,
-    now: () => now,
-  });
+  const trimmer = new MemoryTrimmer(
+    { ...DEFAULT_MEMORY_TRIM, idleChecks },
+    {
+      logger: createLogger({ level: "debug", write: (l) => lines.push(l) }),
+      registry,
+      gc,
+      readings,
+      now: () => now,
+    },
+  );
   const trims = async (outcome: string) =>
     (await registry.getSingleMetric("smartmarket_memory_trims_total")!.get()).values.find(
       (v) => v.labels.outcome === outcome,
@@ -69,6 +73,38 @@ describe("memory trim", () => {
     h.advance(1);
     expect(h.trimmer.check()).toBe(true);
     expect(calls).toHaveLength(3);
+  });
+
+  it("a load that began in the last interval blocks the trim; a burst before it (an epoch's close) does not", () => {
+    let trims = 0;
+    const h = harness(() => {
+      trims++;
+    }, 5);
+    expect(TRIM_IDLE_CHECKS).toBe(5);
+    // fewer readings than the window: no trim
+    for (let i = 0; i < 4; i++) expect(h.trimmer.check()).toBe(false);
+    // the load begins in the last interval: no trim, although the average (0.068) reads idle
+    h.state.cpuShare = 0.3;
+    expect(h.trimmer.check()).toBe(false);
+    // a burst that is over: the average and the last interval are idle
+    h.state.cpuShare = 0.01;
+    expect(h.trimmer.check()).toBe(true);
+    expect(trims).toBe(1);
+  });
+
+  it("after a sustained load, no trim until the average over the window is idle", () => {
+    let trims = 0;
+    const h = harness(() => {
+      trims++;
+    }, 5);
+    h.state.cpuShare = 0.3;
+    for (let i = 0; i < 5; i++) expect(h.trimmer.check()).toBe(false);
+    // the load ends: averages 0.242, 0.184, 0.126, then 0.068
+    h.state.cpuShare = 0.01;
+    expect([h.trimmer.check(), h.trimmer.check(), h.trimmer.check()]).toEqual([false, false, false]);
+    expect(trims).toBe(0);
+    expect(h.trimmer.check()).toBe(true);
+    expect(trims).toBe(1);
   });
 
   it("a collection that throws: counted as failed, logged at WARN, the node goes on", async () => {
