@@ -322,23 +322,39 @@ export class OrderIntake {
   private commitDurableGroup(): void {
     const group = this.durableGroup ?? [];
     this.durableGroup = null;
-    const verdicts: Verdict[] = [];
+    let verdicts: Verdict[];
     try {
-      this.c.store.inTransaction(true, () => {
-        for (const g of group) verdicts.push(this.admit(g.valid, g.wire, g.source));
-      });
+      verdicts = this.admitDurablyNow(group);
     } catch (err) {
-      // Not durable, so not taken: out of the books again.
-      group.forEach((g, i) => {
-        if (verdicts[i]?.action === "ACCEPT")
-          this.c.books.get(this.ctx.market, g.valid.order.epoch)?.remove(g.valid.id);
-        this.c.metrics.countOrder(g.source, { action: "IGNORE", code: "STORE_FAILED" });
-      });
-      this.c.logger.error("orders of this device not written to the store", { orders: group.length, err });
       for (const g of group) g.reject(err);
       return;
     }
     for (let i = 0; i < group.length; i++) group[i]!.resolve(verdicts[i]!);
+  }
+
+  /**
+   * Admits orders of this device in ONE FULL-synchronous transaction (one fsync), each with its own
+   * verdict. If the transaction fails, none is taken: the accepted ones leave their books again, each is
+   * counted as STORE_FAILED, an ERROR line says so, and the store's error is rethrown.
+   */
+  private admitDurablyNow(
+    entries: readonly { valid: ValidOrder; wire: Uint8Array; source: OrderSource }[],
+  ): Verdict[] {
+    const verdicts: Verdict[] = [];
+    try {
+      this.c.store.inTransaction(true, () => {
+        for (const e of entries) verdicts.push(this.admit(e.valid, e.wire, e.source));
+      });
+    } catch (err) {
+      entries.forEach((e, i) => {
+        if (verdicts[i]?.action === "ACCEPT")
+          this.c.books.get(this.ctx.market, e.valid.order.epoch)?.remove(e.valid.id);
+        this.c.metrics.countOrder(e.source, { action: "IGNORE", code: "STORE_FAILED" });
+      });
+      this.c.logger.error("orders of this device not written to the store", { orders: entries.length, err });
+      throw err;
+    }
+    return verdicts;
   }
 
   /** Publishes an order stored durably (with others of this turn, as a bundle); the recipients, or 0. */
@@ -387,36 +403,23 @@ export class OrderIntake {
         this.c.metrics.countOrder("api", { action: err.action, code: err.code });
       }
     }
+    // The request fails as a whole if the transaction does (admitDurablyNow).
+    const verdicts = this.admitDurablyNow(valid.map((v) => ({ ...v, source: "api" as const })));
     const admitted: typeof valid = [];
-    try {
-      this.c.store.inTransaction(true, () => {
-        for (const v of valid) {
-          const verdict = this.admit(v.valid, v.wire, "api");
-          // the accepted ones are counted once they are durable, below
-          if (verdict.action === "ACCEPT") {
-            admitted.push(v);
-            continue;
-          }
-          this.c.metrics.countOrder("api", verdict);
-          results[v.index] = {
-            status: "refused",
-            id: v.valid.id,
-            code: verdict.code,
-            detail: `order not accepted: ${verdict.code}`,
-          };
-        }
-      });
-    } catch (err) {
-      // Not durable, so not taken: out of the books again, and the request fails as a whole.
-      for (const v of admitted) {
-        this.c.books.get(this.ctx.market, v.valid.order.epoch)?.remove(v.valid.id);
-        this.c.metrics.countOrder("api", { action: "IGNORE", code: "STORE_FAILED" });
+    valid.forEach((v, k) => {
+      const verdict = verdicts[k]!;
+      this.c.metrics.countOrder("api", verdict);
+      if (verdict.action === "ACCEPT") {
+        admitted.push(v);
+        return;
       }
-      this.c.logger.error("batch of orders not written to the store", { orders: admitted.length, err });
-      throw err;
-    }
-    for (let k = 0; k < admitted.length; k++)
-      this.c.metrics.countOrder("api", { action: "ACCEPT", code: "OK" });
+      results[v.index] = {
+        status: "refused",
+        id: v.valid.id,
+        code: verdict.code,
+        detail: `order not accepted: ${verdict.code}`,
+      };
+    });
     const sent = await Promise.all(admitted.map((v) => this.publish(v.valid.id, v.wire)));
     admitted.forEach((v, k) => {
       results[v.index] = { status: "accepted", id: v.valid.id, recipients: sent[k]! };

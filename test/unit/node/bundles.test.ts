@@ -168,6 +168,26 @@ describe("single orders of this device: one durable transaction per turn (group 
   });
 });
 
+describe("a batch whose durable write fails", () => {
+  it("takes none of its orders: the request fails, nothing stays in the book or the store", async () => {
+    world = new SessionWorld();
+    const w = world;
+    const a = await w.addNode("a");
+    await w.at(0n, 100);
+    const put = a.store.putOrder.bind(a.store);
+    let calls = 0;
+    vi.spyOn(a.store, "putOrder").mockImplementation((...args) => {
+      calls++;
+      if (calls === 3) throw new Error("disk I/O error");
+      return put(...args);
+    });
+    const orders = [1, 2, 3, 4].map((d) => w.sign(d, "sell", 5n, 300n + BigInt(d), 0n));
+    await expect(a.session.submitBatch(orders.map(orderToJson))).rejects.toThrow(/disk I\/O error/);
+    expect(a.session.books.get(w.market, 0n)?.size ?? 0).toBe(0);
+    expect(a.store.ordersOfEpoch(w.market, 0n)).toHaveLength(0);
+  });
+});
+
 describe("time rules at arrival", () => {
   it("an order that arrived on time stays on time while it waits in the validation queue", async () => {
     world = new SessionWorld({ epochLengthS: 8n });
