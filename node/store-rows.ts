@@ -114,3 +114,59 @@ export function rowToExclusion(r: Row): ExclusionRecord {
     cause: (r.cause ?? "collateral") as ExclusionCause,
   };
 }
+
+/** An order the side cap cut from an epoch's clearing (an exclusion with cause "side-cap"). */
+export interface CutOrder {
+  readonly id: Hex;
+  readonly trader: Hex;
+  readonly side: "buy" | "sell";
+}
+
+/** Bytes per cut order in an epoch_cuts row: id (32), trader (20), side (1: 0 buy, 1 sell). */
+const CUT_BYTES = 53;
+
+/** An epoch's cut orders as one epoch_cuts blob. Throws a TypeError for an id or trader that is not hex of its size. */
+export function encodeCuts(cut: readonly CutOrder[]): Uint8Array {
+  const buf = Buffer.alloc(cut.length * CUT_BYTES);
+  for (let i = 0; i < cut.length; i++) {
+    const c = cut[i]!;
+    const at = i * CUT_BYTES;
+    if (
+      c.id.length !== 66 ||
+      buf.write(c.id.slice(2), at, 32, "hex") !== 32 ||
+      c.trader.length !== 42 ||
+      buf.write(c.trader.slice(2), at + 32, 20, "hex") !== 20
+    ) {
+      throw new TypeError(
+        `cut order ${i}: id ${c.id} or trader ${c.trader} is not 0x-hex of 32 and 20 bytes`,
+      );
+    }
+    buf[at + 52] = c.side === "buy" ? 0 : 1;
+  }
+  return buf;
+}
+
+/** The side-cap exclusions of an epoch_cuts blob; throws a TypeError for a blob that is not whole records. */
+export function decodeCuts(blob: Uint8Array): ExclusionRecord[] {
+  if (blob.length % CUT_BYTES !== 0) {
+    throw new TypeError(`an epoch_cuts blob of ${blob.length} bytes is not ${CUT_BYTES}-byte records`);
+  }
+  const hex = Buffer.from(blob.buffer, blob.byteOffset, blob.length).toString("hex");
+  const out: ExclusionRecord[] = [];
+  for (let at = 0; at < hex.length; at += 2 * CUT_BYTES) {
+    out.push({
+      id: `0x${hex.slice(at, at + 64)}` as Hex,
+      trader: `0x${hex.slice(at + 64, at + 104)}` as Hex,
+      side: hex.slice(at + 104, at + 106) === "00" ? "buy" : "sell",
+      needed: "0",
+      available: "0",
+      cause: "side-cap",
+    });
+  }
+  return out;
+}
+
+/** How many cut orders an epoch_cuts blob holds. */
+export function cutCount(blob: Uint8Array): number {
+  return Math.floor(blob.length / CUT_BYTES);
+}

@@ -11,9 +11,20 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { Hex } from "../protocol/hex.ts";
+import { compareHex, type Hex } from "../protocol/hex.ts";
 import type { SignedOrder } from "../protocol/order.ts";
-import { EPOCH_COLUMNS, type Row, rowToEpoch, rowToExclusion, rowToOrder, toSql } from "./store-rows.ts";
+import {
+  type CutOrder,
+  cutCount,
+  decodeCuts,
+  EPOCH_COLUMNS,
+  encodeCuts,
+  type Row,
+  rowToEpoch,
+  rowToExclusion,
+  rowToOrder,
+  toSql,
+} from "./store-rows.ts";
 import { migrate } from "./store-schema.ts";
 
 export type OrderSource = "local" | "api" | "gossip" | "sync" | "chain";
@@ -351,15 +362,31 @@ export class NodeStore {
     ).map(rowToOrder);
   }
 
-  /** Replaces the epoch's coverage exclusions (each new selection of the epoch records its own). */
-  putExclusions(market: Hex, epoch: bigint, rows: readonly ExclusionRecord[]): void {
+  /**
+   * Replaces the epoch's exclusions (each new selection of the epoch records its own): `rows` one row each
+   * (coverage's: collateral, trader-cap), `cut` (the side cap's, thousands at a loaded close) as one
+   * epoch_cuts row.
+   */
+  putExclusions(
+    market: Hex,
+    epoch: bigint,
+    rows: readonly ExclusionRecord[],
+    cut: readonly CutOrder[] = [],
+  ): void {
+    const blob = encodeCuts(cut);
     this.db.exec("BEGIN");
     try {
       this.db.prepare("DELETE FROM exclusions WHERE market = ? AND epoch = ?").run(market, epoch);
+      this.db.prepare("DELETE FROM epoch_cuts WHERE market = ? AND epoch = ?").run(market, epoch);
       const insert = this.db.prepare(
         "INSERT INTO exclusions (market, epoch, id, trader, side, needed, available, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       );
       for (const r of rows) insert.run(market, epoch, r.id, r.trader, r.side, r.needed, r.available, r.cause);
+      if (cut.length > 0) {
+        this.db
+          .prepare("INSERT INTO epoch_cuts (market, epoch, orders) VALUES (?, ?, ?)")
+          .run(market, epoch, blob);
+      }
       this.db.exec("COMMIT");
     } catch (err) {
       this.db.exec("ROLLBACK");
@@ -369,11 +396,12 @@ export class NodeStore {
 
   /** The orders left out of the epoch's clearing (coverage, trader cap, side cap), by id. */
   exclusions(market: Hex, epoch: bigint): ExclusionRecord[] {
-    return (
-      this.db
-        .prepare("SELECT * FROM exclusions WHERE market = ? AND epoch = ? ORDER BY id")
-        .all(market, epoch) as Row[]
+    const rows = (
+      this.db.prepare("SELECT * FROM exclusions WHERE market = ? AND epoch = ?").all(market, epoch) as Row[]
     ).map(rowToExclusion);
+    const cuts = this.cutsBlob(market, epoch);
+    const all = cuts === null ? rows : [...rows, ...decodeCuts(cuts)];
+    return all.sort((a, b) => compareHex(a.id, b.id));
   }
 
   /** How many orders the epoch's selection left out, by cause (0 for a cause with none). */
@@ -386,7 +414,16 @@ export class NodeStore {
       const cause = r.cause as ExclusionCause;
       if (cause in counts) counts[cause] = Number(r.n);
     }
+    const cuts = this.cutsBlob(market, epoch);
+    if (cuts !== null) counts["side-cap"] += cutCount(cuts);
     return counts;
+  }
+
+  private cutsBlob(market: Hex, epoch: bigint): Uint8Array | null {
+    const row = this.db
+      .prepare("SELECT orders FROM epoch_cuts WHERE market = ? AND epoch = ?")
+      .get(market, epoch) as { orders: Uint8Array } | undefined;
+    return row?.orders ?? null;
   }
 
   countOrders(market: Hex, epoch: bigint): number {
@@ -574,11 +611,37 @@ export class NodeStore {
       .prepare("DELETE FROM orders WHERE market = ? AND epoch < ? AND source NOT IN ('local', 'api')")
       .run(market, beforeEpoch);
     this.db.prepare("DELETE FROM announcements WHERE market = ? AND epoch < ?").run(market, beforeEpoch);
-    // Exclusions stay as long as their order does (this device's orders are never pruned).
+    // Exclusions stay as long as their order does (this device's orders are never pruned): an old epoch's
+    // cut orders that are still stored become exclusions rows, and its epoch_cuts row goes.
     this.db
       .prepare(
         "DELETE FROM exclusions WHERE market = ? AND epoch < ? AND id NOT IN (SELECT id FROM orders WHERE market = ?)",
       )
       .run(market, beforeEpoch, market);
+    const old = this.db
+      .prepare("SELECT epoch, orders FROM epoch_cuts WHERE market = ? AND epoch < ?")
+      .all(market, beforeEpoch) as { epoch: number | bigint; orders: Uint8Array }[];
+    if (old.length === 0) return;
+    const stored = this.db.prepare("SELECT id FROM orders WHERE market = ? AND epoch = ?");
+    const insert = this.db.prepare(
+      "INSERT OR REPLACE INTO exclusions (market, epoch, id, trader, side, needed, available, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.db.exec("BEGIN");
+    try {
+      for (const { epoch, orders } of old) {
+        // What is left of the epoch's orders after the delete above: this device's (few, or none).
+        const own = new Set((stored.all(market, epoch) as { id: string }[]).map((r) => r.id));
+        if (own.size === 0) continue;
+        for (const x of decodeCuts(orders)) {
+          if (own.has(x.id))
+            insert.run(market, epoch, x.id, x.trader, x.side, x.needed, x.available, x.cause);
+        }
+      }
+      this.db.prepare("DELETE FROM epoch_cuts WHERE market = ? AND epoch < ?").run(market, beforeEpoch);
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
   }
 }

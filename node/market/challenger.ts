@@ -150,7 +150,8 @@ export class Challenger {
     }
     work.selection = chosen.selection;
     // The orders this selection leaves out, and why: `smartmarket epoch N` shows the adopted set's reasons.
-    this.c.store.putExclusions(this.ctx.market, ev.epoch, work.exclusionRecords());
+    const { rows, cut } = work.exclusionRecords();
+    this.c.store.putExclusions(this.ctx.market, ev.epoch, rows, cut);
     this.c.recorder.recordLocal(ev.epoch, chosen.selection.clearing, work.adopted.size);
     if (chosen.outcome !== "challenge") {
       this.c.logger.info("the standing result is the clearing of our orders plus its own", {

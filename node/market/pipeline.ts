@@ -198,7 +198,8 @@ export class EpochPipeline {
     const selection = work.select(this.ctx);
     const result = selection.clearing;
     // Why each left-out order was left out: `smartmarket orders` and `epoch <n>` show it.
-    this.c.store.putExclusions(market, epoch, work.exclusionRecords());
+    const { rows, cut } = work.exclusionRecords();
+    this.c.store.putExclusions(market, epoch, rows, cut);
     const t3 = this.c.clock();
     timings.clearMs = t3 - t2;
     // From the epoch's close (the schedule's, not the timer's) to this node holding its result.

@@ -8,6 +8,7 @@ import { type BatchSelection, type CollateralLookup, selectBatch } from "../../s
 import { Asset } from "../../settlement/encoding.ts";
 import type { StandingEvent } from "../chain/port.ts";
 import type { ExclusionRecord } from "../store.ts";
+import type { CutOrder } from "../store-rows.ts";
 import type { MarketContext } from "./context.ts";
 
 /** Epochs of work kept in memory: the closing one and a few before it. */
@@ -50,11 +51,11 @@ export class EpochWork {
   }
 
   /**
-   * Why each order of the current selection was left out of the clearing, as the store records it: not
-   * covered, over its trader's cap, or cut by its side's cap (needed and available are then "0").
+   * Why each order of the current selection was left out, as the store records it: `rows` not covered or
+   * over its trader's cap, `cut` cut by its side's cap (thousands at a loaded close: stored as one blob).
    */
-  exclusionRecords(): ExclusionRecord[] {
-    const excluded: ExclusionRecord[] = (this.selection?.excluded ?? []).map((x) => ({
+  exclusionRecords(): { rows: ExclusionRecord[]; cut: CutOrder[] } {
+    const rows: ExclusionRecord[] = (this.selection?.excluded ?? []).map((x) => ({
       id: x.order.id,
       trader: x.order.order.trader,
       side: x.order.order.side,
@@ -62,15 +63,12 @@ export class EpochWork {
       available: x.available.toString(),
       cause: x.reason,
     }));
-    const cut: ExclusionRecord[] = (this.selection?.cut ?? []).map((o) => ({
+    const cut: CutOrder[] = (this.selection?.cut ?? []).map((o) => ({
       id: o.id,
       trader: o.order.trader,
       side: o.order.side,
-      needed: "0",
-      available: "0",
-      cause: "side-cap",
     }));
-    return [...excluded, ...cut];
+    return { rows, cut };
   }
 
   /** The local result hash (null before clearing). */

@@ -157,6 +157,114 @@ describe("the store's coverage exclusions", () => {
     store.close();
   });
 
+  it("keeps an epoch's side-cap cut as one row: listed with the other exclusions by id, counted, replaced", () => {
+    const { store, path } = tempStore();
+    const id = (b: string) => `0x${b.repeat(32)}` as Hex;
+    const other = `0x${"Ab".repeat(20)}` as Hex;
+    const collateral = {
+      id: id("05"),
+      trader: TRADER,
+      side: "sell" as const,
+      needed: "4",
+      available: "1",
+      cause: "collateral" as const,
+    };
+    store.putExclusions(
+      MARKET,
+      5n,
+      [collateral],
+      [
+        { id: id("09"), trader: other, side: "sell" },
+        { id: id("02"), trader: TRADER, side: "buy" },
+      ],
+    );
+    expect(store.exclusions(MARKET, 5n)).toEqual([
+      { id: id("02"), trader: TRADER, side: "buy", needed: "0", available: "0", cause: "side-cap" },
+      collateral,
+      {
+        id: id("09"),
+        trader: other.toLowerCase(),
+        side: "sell",
+        needed: "0",
+        available: "0",
+        cause: "side-cap",
+      },
+    ]);
+    expect(store.exclusionCounts(MARKET, 5n)).toEqual({ collateral: 1, "trader-cap": 0, "side-cap": 2 });
+    // One row in epoch_cuts, none per cut order in exclusions.
+    const db = new DatabaseSync(path);
+    expect(db.prepare("SELECT COUNT(*) AS n FROM exclusions").get()).toEqual({ n: 1 });
+    expect(db.prepare("SELECT length(orders) AS b FROM epoch_cuts").get()).toEqual({ b: 2 * 53 });
+    db.close();
+    // A new selection of the epoch replaces both; one without a cut leaves none.
+    store.putExclusions(MARKET, 5n, [], [{ id: id("03"), trader: TRADER, side: "sell" }]);
+    expect(store.exclusions(MARKET, 5n).map((x) => [x.id, x.cause, x.side])).toEqual([
+      [id("03"), "side-cap", "sell"],
+    ]);
+    store.putExclusions(MARKET, 5n, [collateral]);
+    expect(store.exclusions(MARKET, 5n)).toEqual([collateral]);
+    expect(store.exclusionCounts(MARKET, 5n)["side-cap"]).toBe(0);
+    expect(() =>
+      store.putExclusions(MARKET, 6n, [], [{ id: "0x12" as Hex, trader: TRADER, side: "buy" }]),
+    ).toThrow(/not 0x-hex/);
+    expect(store.exclusions(MARKET, 6n)).toEqual([]);
+    store.close();
+  });
+
+  it("prunes an old epoch's cut: this device's cut orders keep their reason, the network's go with their orders", () => {
+    const { store, path } = tempStore();
+    const id = (b: string) => `0x${b.repeat(32)}` as Hex;
+    put(store, "01", {}); // this device's ("local"): never pruned
+    const network: SignedOrder = {
+      market: MARKET,
+      epoch: 5n,
+      side: "sell",
+      quantity: 1n,
+      limitPrice: 9n,
+      nonce: 1n,
+      trader: TRADER,
+      signature: SIG,
+    };
+    store.putOrder(id("02"), network, encodeOrder(network), "gossip", 1);
+    store.putExclusions(
+      MARKET,
+      5n,
+      [],
+      [
+        { id: id("01"), trader: TRADER, side: "buy" },
+        { id: id("02"), trader: TRADER, side: "sell" },
+      ],
+    );
+    store.putExclusions(MARKET, 9n, [], [{ id: id("07"), trader: TRADER, side: "buy" }]);
+    store.prune(MARKET, 8n);
+    expect(store.exclusions(MARKET, 5n).map((x) => [x.id, x.cause])).toEqual([[id("01"), "side-cap"]]);
+    expect(store.exclusionCounts(MARKET, 5n)["side-cap"]).toBe(1);
+    // An epoch at or after the prune's bound keeps its cut as it was.
+    expect(store.exclusions(MARKET, 9n).map((x) => x.id)).toEqual([id("07")]);
+    store.close();
+    const db = new DatabaseSync(path);
+    expect(db.prepare("SELECT epoch FROM epoch_cuts").all()).toEqual([{ epoch: 9 }]);
+    db.close();
+  });
+
+  it("migrates a schema-6 database: epoch_cuts appears, side-cap rows written before still read", () => {
+    const { store, path } = tempStore();
+    store.close();
+    const db = new DatabaseSync(path);
+    db.exec("DROP TABLE epoch_cuts; UPDATE meta SET value = '6' WHERE key = 'schema_version';");
+    db.prepare("INSERT INTO exclusions VALUES (?, 3, ?, ?, 'sell', '0', '0', 'side-cap')").run(
+      MARKET,
+      `0x${"0c".repeat(32)}`,
+      TRADER,
+    );
+    db.close();
+    const again = new NodeStore(path);
+    expect(again.exclusionCounts(MARKET, 3n)["side-cap"]).toBe(1);
+    again.putExclusions(MARKET, 4n, [], [{ id: `0x${"0d".repeat(32)}` as Hex, trader: TRADER, side: "buy" }]);
+    expect(again.exclusions(MARKET, 4n).map((x) => x.cause)).toEqual(["side-cap"]);
+    again.close();
+  });
+
   it("migrates a schema-4 database: exclusions gain their cause, old rows read as 'collateral'", () => {
     const { store, path } = tempStore();
     store.close();
@@ -213,7 +321,7 @@ describe("the store's coverage exclusions", () => {
       value: String(SCHEMA_VERSION),
     });
     check.close();
-    expect(SCHEMA_VERSION).toBe(6);
+    expect(SCHEMA_VERSION).toBe(7);
   });
 });
 
