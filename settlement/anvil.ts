@@ -199,11 +199,59 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<AnvilInsta
       privateKey: (config.private_keys[i] ?? "").toLowerCase() as Hex,
     }));
     const rpcUrl = listening as unknown as string;
+    // A chain started "now" runs on the host's clock: its startup may have put it a second behind.
+    if (options.genesisTimestampS === undefined) await alignDevChainClock(rpcUrl);
     return { rpcUrl, chainId, accounts, pid: child.pid ?? -1, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** Readings of the chain's time before alignDevChainClock gives up (each straddled a second boundary). */
+const ALIGN_READINGS = 5;
+
+/**
+ * Puts a dev chain's clock back on the host's when it runs whole seconds behind; returns the seconds added
+ * (0: it was not behind, or no reading fell within one host second).
+ *
+ * anvil stamps blocks (and the pending block) with the wall clock's second plus an offset it fixes at
+ * startup: its genesis timestamp minus the second its clock starts in. A startup that straddles a second
+ * leaves the offset at −1 s for the chain's whole life. Seen in CI under load: genesis 07:42:51, blocks of
+ * the next second stamped 07:42:50. The nodes follow the chain's time (node/clock.ts), the launcher,
+ * devices and tests the host's: orders sent 150 ms into an epoch by the host's clock landed in the one
+ * before, a batch signed for the epoch just opened was refused whole as not yet open, and the clock-skew
+ * fault test measured the chain 0.7–1.7 s behind the host. Read at a host time t0..t1 within one second,
+ * the pending block's timestamp is that second plus the offset; evm_increaseTime adds the missing seconds
+ * to it (nothing is mined).
+ */
+export async function alignDevChainClock(rpcUrl: string, hostNow: () => number = Date.now): Promise<number> {
+  for (let i = 0; i < ALIGN_READINGS; i++) {
+    const t0 = hostNow();
+    const block = (await jsonRpc(rpcUrl, "eth_getBlockByNumber", ["pending", false])) as {
+      timestamp?: string;
+    } | null;
+    const t1 = hostNow();
+    const second = Math.floor(t0 / 1000); // host ms to whole seconds, rounded down as the chain's are
+    if (Math.floor(t1 / 1000) !== second || typeof block?.timestamp !== "string") continue;
+    const behindS = second - Number(BigInt(block.timestamp));
+    if (behindS <= 0) return 0;
+    await jsonRpc(rpcUrl, "evm_increaseTime", [behindS]);
+    return behindS;
+  }
+  return 0;
+}
+
+async function jsonRpc(rpcUrl: string, method: string, params: unknown[]): Promise<unknown> {
+  const res = await fetch(rpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    signal: AbortSignal.timeout(5000),
+  });
+  const body = (await res.json()) as { result?: unknown; error?: { message?: string } };
+  if (body.error) throw new AnvilError(`${method}: ${body.error.message ?? JSON.stringify(body.error)}`);
+  return body.result;
 }
 
 export interface LocalDeploymentOptions {

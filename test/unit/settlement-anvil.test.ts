@@ -3,7 +3,13 @@
 
 import { describe, expect, it } from "vitest";
 import { Wallet } from "../../protocol/ethers.ts";
-import { AnvilError, anvilBinaryPath, deployLocal, startAnvil } from "../../settlement/anvil.ts";
+import {
+  AnvilError,
+  alignDevChainClock,
+  anvilBinaryPath,
+  deployLocal,
+  startAnvil,
+} from "../../settlement/anvil.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -22,6 +28,17 @@ async function rpc(url: string, method: string, params: unknown[] = []): Promise
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
   });
   return ((await res.json()) as { result: unknown }).result;
+}
+
+/** Whole seconds the chain's pending block is stamped behind the host's clock (read within one host second). */
+async function secondsBehind(url: string): Promise<number> {
+  for (;;) {
+    const t0 = Date.now();
+    const block = (await rpc(url, "eth_getBlockByNumber", ["pending", false])) as { timestamp: string };
+    const t1 = Date.now();
+    if (Math.floor(t0 / 1000) === Math.floor(t1 / 1000))
+      return Math.floor(t0 / 1000) - Number(block.timestamp);
+  }
 }
 
 describe("startAnvil", () => {
@@ -70,6 +87,31 @@ describe("startAnvil", () => {
       await a.stop();
     }
     expect(alive(a.pid)).toBe(false);
+  });
+
+  it("runs a chain started now on the host's clock, and puts one that runs seconds behind back on it", async () => {
+    // A genesis in the past gives anvil the offset a startup straddling a second gives it (-1 s, seen in
+    // CI): every block stamped behind the host's clock, and the nodes, which follow the chain's time, an
+    // epoch behind the devices that follow the host's.
+    const behind = await startAnvil({ accounts: 1, genesisTimestampS: Math.floor(Date.now() / 1000) - 3 });
+    const now = await startAnvil({ accounts: 1 });
+    try {
+      expect(await secondsBehind(behind.rpcUrl)).toBeGreaterThanOrEqual(3);
+      const added = await alignDevChainClock(behind.rpcUrl);
+      expect(added).toBeGreaterThanOrEqual(3);
+      expect(await secondsBehind(behind.rpcUrl)).toBe(0);
+      expect(await alignDevChainClock(behind.rpcUrl)).toBe(0);
+      // Blocks mined from now on carry the host's second too.
+      await rpc(behind.rpcUrl, "evm_mine");
+      const t = Math.floor(Date.now() / 1000);
+      const latest = (await rpc(behind.rpcUrl, "eth_getBlockByNumber", ["latest", false])) as {
+        timestamp: string;
+      };
+      expect(t - Number(latest.timestamp)).toBeLessThanOrEqual(1);
+      expect(await secondsBehind(now.rpcUrl)).toBe(0);
+    } finally {
+      await Promise.all([behind.stop(), now.stop()]);
+    }
   });
 
   it("a start that fails leaves no process and says why", async () => {
