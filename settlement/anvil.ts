@@ -94,14 +94,8 @@ function waitForExit(child: ChildProcess): Promise<void> {
 
 async function rpcAnswers(rpcUrl: string): Promise<bigint | null> {
   try {
-    const res = await fetch(rpcUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
-      signal: AbortSignal.timeout(1000),
-    });
-    const body = (await res.json()) as { result?: string };
-    return typeof body.result === "string" ? BigInt(body.result) : null;
+    const id = await jsonRpc(rpcUrl, "eth_chainId", [], 1000);
+    return typeof id === "string" ? BigInt(id) : null;
   } catch {
     return null;
   }
@@ -209,11 +203,12 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<AnvilInsta
 }
 
 /** Readings of the chain's time before alignDevChainClock gives up (each straddled a second boundary). */
-const ALIGN_READINGS = 5;
+const ALIGN_READINGS = 20;
 
 /**
  * Puts a dev chain's clock back on the host's when it runs whole seconds behind; returns the seconds added
- * (0: it was not behind, or no reading fell within one host second).
+ * (0: it was not behind). Throws AnvilError if no reading of ALIGN_READINGS fell within one host second
+ * (each a round trip of milliseconds: the chain would then be too slow to run a testnet on anyway).
  *
  * anvil stamps blocks (and the pending block) with the wall clock's second plus an offset it fixes at
  * startup: its genesis timestamp minus the second its clock starts in. A startup that straddles a second
@@ -239,15 +234,23 @@ export async function alignDevChainClock(rpcUrl: string, hostNow: () => number =
     await jsonRpc(rpcUrl, "evm_increaseTime", [behindS]);
     return behindS;
   }
-  return 0;
+  throw new AnvilError(
+    `could not read the chain's time within one second of the host's clock in ${ALIGN_READINGS} tries: its clock may run behind`,
+  );
 }
 
-async function jsonRpc(rpcUrl: string, method: string, params: unknown[]): Promise<unknown> {
+/** One JSON-RPC call; its error as an AnvilError. */
+async function jsonRpc(
+  rpcUrl: string,
+  method: string,
+  params: unknown[],
+  timeoutMs = 5000,
+): Promise<unknown> {
   const res = await fetch(rpcUrl, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-    signal: AbortSignal.timeout(5000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const body = (await res.json()) as { result?: unknown; error?: { message?: string } };
   if (body.error) throw new AnvilError(`${method}: ${body.error.message ?? JSON.stringify(body.error)}`);
