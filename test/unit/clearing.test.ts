@@ -10,7 +10,7 @@ import {
 } from "../../clearing/clear.ts";
 import { ClearingError, ClearingErrorCode } from "../../clearing/errors.ts";
 import { explainClearing, MAX_LISTED_MARGINAL_ORDERS } from "../../clearing/explain.ts";
-import { radixSortByWords } from "../../clearing/radix.ts";
+import { RADIX_MIN_ELEMENTS, radixSortByWords } from "../../clearing/radix.ts";
 import { midpointDown, prorate } from "../../clearing/rule.ts";
 import type { ClearingOrder } from "../../clearing/types.ts";
 import { AbiCoder, keccak256 } from "../../protocol/ethers.ts";
@@ -411,11 +411,14 @@ describe("computeResultHash", () => {
 });
 
 describe("building blocks", () => {
-  it("radixSortByWords sorts stably by multi-word keys", () => {
+  it("radixSortByWords sorts stably by multi-word keys (by comparisons below RADIX_MIN_ELEMENTS, by digits from it)", () => {
     const prng = createPrng(3);
-    for (const n of [0, 1, 2, 100, 70_000]) {
+    for (const n of [0, 1, 2, 100, RADIX_MIN_ELEMENTS - 1, RADIX_MIN_ELEMENTS, 70_000]) {
       const high = Uint32Array.from({ length: n }, () => prng() % 3); // many equal high words
-      const low = Uint32Array.from({ length: n }, () => prng() % 100_000);
+      // Low words over the whole unsigned range in half of the elements (the top bit set: no signed compare).
+      const low = Uint32Array.from({ length: n }, (_, i) =>
+        i % 2 === 0 ? prng() % 100_000 : 0xffff_0000 + (prng() % 7),
+      );
       const elements = Uint32Array.from({ length: n }, (_, i) => n - 1 - i);
       const sorted = [...radixSortByWords(elements, [high, low])];
       const expected = [...elements].sort(
