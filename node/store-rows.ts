@@ -1,6 +1,6 @@
 // The store's rows <-> records: how an order, an epoch and an exclusion are read back from SQLite, and
 // the epoch record's column names (store.ts writes through them).
-import type { Hex } from "../protocol/hex.ts";
+import { type Hex, writeHexBytes } from "../protocol/hex.ts";
 import type { SignedOrder } from "../protocol/order.ts";
 import type {
   EpochPhase,
@@ -133,9 +133,9 @@ export function encodeCuts(cut: readonly CutOrder[]): Uint8Array {
     const at = i * CUT_BYTES;
     if (
       c.id.length !== 66 ||
-      buf.write(c.id.slice(2), at, 32, "hex") !== 32 ||
+      !writeHexBytes(buf, at, c.id, 2, 32) ||
       c.trader.length !== 42 ||
-      buf.write(c.trader.slice(2), at + 32, 20, "hex") !== 20
+      !writeHexBytes(buf, at + 32, c.trader, 2, 20)
     ) {
       throw new TypeError(
         `cut order ${i}: id ${c.id} or trader ${c.trader} is not 0x-hex of 32 and 20 bytes`,

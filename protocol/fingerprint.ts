@@ -1,7 +1,7 @@
 // Commitments over sets of order ids. Independent of arrival order: ids are sorted first.
 
 import { EncodingError } from "./errors.ts";
-import { bytesToHex, compareHex, type Hex, uintToBytes } from "./hex.ts";
+import { bytesToHex, compareHex, type Hex, uintToBytes, writeHexBytes } from "./hex.ts";
 import { keccak256 } from "./keccak.ts";
 
 /** Sorts ids ascending as 256-bit numbers (canonical lowercase hex sorts the same way as strings). */
@@ -17,15 +17,15 @@ export function sortIds(ids: readonly Hex[]): Hex[] {
  */
 export function orderSetFingerprint(ids: readonly Hex[]): Hex {
   const n = ids.length;
-  const buf = Buffer.alloc(32 * (n + 1));
+  const buf = new Uint8Array(32 * (n + 1));
   buf.set(uintToBytes(BigInt(n), 32), 0);
   // The ids as given, then checked ascending as 256-bit numbers (bytewise): a book's ids() already are,
   // and then nothing is sorted. Comparing the bytes makes the check independent of the hex's case.
   for (let i = 0; i < n; i++) writeId(buf, 32 * (i + 1), ids[i]!);
   for (let i = 1; i < n; i++) {
-    const c = buf.compare(buf, 32 * i, 32 * (i + 1), 32 * (i + 1), 32 * (i + 2));
-    if (c > 0) continue;
-    if (c < 0) return orderSetFingerprintSorted(ids);
+    const c = compareWords(buf, 32 * i, 32 * (i + 1));
+    if (c < 0) continue;
+    if (c > 0) return orderSetFingerprintSorted(ids);
     throw new EncodingError("DUPLICATE_ID", `duplicate id ${ids[i]!.toLowerCase()} in an order set`);
   }
   return bytesToHex(keccak256(buf));
@@ -42,15 +42,24 @@ function orderSetFingerprintSorted(ids: readonly Hex[]): Hex {
   return orderSetFingerprint(sorted);
 }
 
+/** −1, 0 or 1 as the 32 bytes of `buf` at `a` are below, equal to or above those at `b` (unsigned). */
+function compareWords(buf: Uint8Array, a: number, b: number): number {
+  for (let j = 0; j < 32; j++) {
+    const x = buf[a + j]!;
+    const y = buf[b + j]!;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
 /** Writes a 32-byte id given as 0x-hex at `offset`; EncodingError(BAD_HEX) if it is not one. */
-function writeId(buf: Buffer, offset: number, id: string): void {
-  // Buffer.write stops at the first character that is not hex: fewer than 32 bytes means a bad id.
+function writeId(buf: Uint8Array, offset: number, id: string): void {
   if (
     typeof id !== "string" ||
     id.length !== 66 ||
     id[0] !== "0" ||
     (id[1] !== "x" && id[1] !== "X") ||
-    buf.write(id.slice(2), offset, 32, "hex") !== 32
+    !writeHexBytes(buf, offset, id, 2, 32)
   ) {
     throw new EncodingError("BAD_HEX", `an order id is 32 bytes of 0x-hex: "${String(id).slice(0, 80)}"`);
   }

@@ -8,6 +8,37 @@ const HEX_RE = /^0x[0-9a-fA-F]*$/;
 const HEX_CHARS = "0123456789abcdef";
 const HEX_TABLE: string[] = Array.from({ length: 256 }, (_, i) => HEX_CHARS[i >> 4]! + HEX_CHARS[i & 15]!);
 
+/** The value of each UTF-16 code unit as a hex digit (either case), −1 for any other unit. */
+const NIBBLE = new Int8Array(65_536).fill(-1);
+for (let d = 0; d < 16; d++) {
+  NIBBLE[HEX_CHARS.charCodeAt(d)] = d;
+  NIBBLE[HEX_CHARS.toUpperCase().charCodeAt(d)] = d;
+}
+
+/**
+ * Decodes `byteLength` bytes from the hex digits of `hex` starting at character `start` (either case) into
+ * `target` at `offset`; false when `hex` is too short or one of those characters is not a hex digit (the
+ * target's bytes are then partly written). For ids and addresses written by the thousand at an epoch's
+ * close: no substring and no call into Buffer's decoder per value.
+ */
+export function writeHexBytes(
+  target: Uint8Array,
+  offset: number,
+  hex: string,
+  start: number,
+  byteLength: number,
+): boolean {
+  if (hex.length < start + 2 * byteLength || offset + byteLength > target.length) return false;
+  let bad = 0;
+  for (let j = 0; j < byteLength; j++) {
+    const high = NIBBLE[hex.charCodeAt(start + 2 * j)]!;
+    const low = NIBBLE[hex.charCodeAt(start + 2 * j + 1)]!;
+    bad |= high | low;
+    target[offset + j] = (high << 4) | low;
+  }
+  return bad >= 0;
+}
+
 export function isHex(value: unknown, byteLength?: number): value is Hex {
   if (typeof value !== "string" || !HEX_RE.test(value) || value.length % 2 !== 0) return false;
   return byteLength === undefined || value.length === 2 + 2 * byteLength;

@@ -5,7 +5,7 @@ import { epochAtMs, epochAtS, epochEndMs, epochStartMs } from "../../../protocol
 import { AmountError } from "../../../protocol/errors.ts";
 import { concat, keccak256 as ethersKeccak, toBeHex, zeroPadValue } from "../../../protocol/ethers.ts";
 import { orderSetFingerprint, sortIds } from "../../../protocol/fingerprint.ts";
-import { bytesToHex, type Hex } from "../../../protocol/hex.ts";
+import { bytesToHex, type Hex, writeHexBytes } from "../../../protocol/hex.ts";
 import { marketId } from "../../../protocol/market.ts";
 
 const schedule = { genesisTimeS: 1_000n, epochLengthS: 4n };
@@ -91,11 +91,45 @@ describe("order-set fingerprint", () => {
       `0x${"01".repeat(31)}`,
       `0x${"01".repeat(33)}`,
       `0x${"0g".repeat(32)}`,
+      `0x${"01".repeat(31)}0z`,
+      `0x${"01".repeat(31)}0\u0130`, // a non-ASCII unit (İ) where the last digit should be
       `1x${"01".repeat(32)}`,
     ]) {
       expect(() => orderSetFingerprint([good, bad as Hex])).toThrow(/32 bytes/);
       expect(() => orderSetFingerprint([bad as Hex])).toThrow(/32 bytes/);
     }
+  });
+});
+
+describe("writeHexBytes", () => {
+  it("decodes hex of either case as Buffer does, at any offset and start", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), fc.boolean(), fc.nat(8), (bytes, upper, offset) => {
+        const hex = `0x${Buffer.from(bytes).toString("hex")}`;
+        const text = upper ? hex.toUpperCase() : hex;
+        const target = new Uint8Array(offset + bytes.length);
+        expect(writeHexBytes(target, offset, text, 2, bytes.length)).toBe(true);
+        expect(target.subarray(offset)).toEqual(bytes);
+      }),
+    );
+  });
+
+  it("is false for a character that is not a hex digit, a string too short or a target too small", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 32 }),
+        fc.nat(),
+        fc.constantFrom("g", "x", " ", "\u0660", "\u0130", "\uffff", "G", "/", ":"),
+        (bytes, at, bad) => {
+          const hex = Buffer.from(bytes).toString("hex");
+          const i = at % hex.length;
+          const broken = `${hex.slice(0, i)}${bad}${hex.slice(i + 1)}`;
+          expect(writeHexBytes(new Uint8Array(bytes.length), 0, broken, 0, bytes.length)).toBe(false);
+        },
+      ),
+    );
+    expect(writeHexBytes(new Uint8Array(4), 0, "0x010203", 2, 4)).toBe(false);
+    expect(writeHexBytes(new Uint8Array(3), 1, "0x010203", 2, 3)).toBe(false);
   });
 });
 
