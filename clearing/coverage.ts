@@ -85,6 +85,8 @@ export function applyCoverage<T extends CoverageOrder>(
 ): CoverageResult<T> {
   const sorted = [...orders].sort((a, b) => compareHex(a.id, b.id));
   // Per trader: orders met so far on each side (kept or not), and what one order may need of each asset.
+  // The counts are numbers (no bigint allocated per order): they reach at most the number of orders.
+  const cap = perSide > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(perSide);
   const traders = new Map<Hex, TraderState>();
   const covered: T[] = [];
   const excluded: CoverageExclusion<T>[] = [];
@@ -93,8 +95,8 @@ export function applyCoverage<T extends CoverageOrder>(
     if (t === undefined) {
       const c = collateral(o.trader);
       t = {
-        buys: 0n,
-        sells: 0n,
+        buys: 0,
+        sells: 0,
         buyShare: orderShareOf(c.quote, perSide),
         sellShare: orderShareOf(c.base, perSide),
       };
@@ -102,11 +104,11 @@ export function applyCoverage<T extends CoverageOrder>(
     }
     const buy = o.side === "buy";
     const before = buy ? t.buys : t.sells;
-    if (buy) t.buys = before + 1n;
-    else t.sells = before + 1n;
+    if (buy) t.buys = before + 1;
+    else t.sells = before + 1;
     const need = needOf(o);
     const share = buy ? t.buyShare : t.sellShare;
-    if (before >= perSide) {
+    if (before >= cap) {
       excluded.push({ order: o, needed: need, available: share, reason: "trader-cap" });
     } else if (need > share) {
       excluded.push({ order: o, needed: need, available: share, reason: "collateral" });
@@ -118,8 +120,8 @@ export function applyCoverage<T extends CoverageOrder>(
 }
 
 interface TraderState {
-  buys: bigint;
-  sells: bigint;
+  buys: number;
+  sells: number;
   readonly buyShare: bigint;
   readonly sellShare: bigint;
 }

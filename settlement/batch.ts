@@ -643,7 +643,9 @@ function prepare(input: SelectBatchInput): Prepared {
     return c;
   };
   const coverage = applyCoverage([...byId.values()], collateralOf);
-  const kept = coverage.covered.map(identified);
+  // The selection's kept and cut orders are the entries themselves (an Entry is an IdentifiedOrder with
+  // the fields the rule reads): at a loaded close, 10,000 copies fewer each.
+  const kept: IdentifiedOrder[] = coverage.covered;
   // The first orders of each (trader, side) that has a "trader-cap" exclusion (none, mostly: a node holds
   // no order past its trader's cap), in the order coverage met them.
   const firstOf = new Map<Hex, Hex[]>();
@@ -681,7 +683,7 @@ function prepare(input: SelectBatchInput): Prepared {
     inOrders: capped.in,
     threshold: capped.threshold,
     wasCut: capped.wasCut,
-    common: { clearing, kept, cut: capped.cut.map(identified), excluded },
+    common: { clearing, kept, cut: capped.cut, excluded },
   };
 }
 

@@ -170,8 +170,10 @@ export class EpochPipeline {
 
     // Collateral, coverage, clearing and the batch the certificate needs (settlement/batch.ts).
     const work = this.c.works.getOrCreate(epoch);
-    for (const { id, entry } of book.sortedEntries()) work.orders.set(id, entry.order);
-    const traders = [...new Set([...work.orders.values()].map((o) => o.trader))].sort();
+    for (const id of book.ids()) work.orders.set(id, book.get(id)!.order);
+    const traderSet = new Set<Hex>();
+    for (const o of work.orders.values()) traderSet.add(o.trader);
+    const traders = [...traderSet].sort();
     const known = (await early) ?? new Map<Hex, Collateral>();
     const missing = traders.filter((t) => !known.has(t));
     // Chain outage at close: the read is retried until the epoch's challenge deadline (epoch-retry.ts).
