@@ -3,7 +3,8 @@
 //                                   (5 processes, 100 orders/s for 10 s, 3 repeats); per order, the
 //                                   slowest node
 //   agreement_ms                    epoch close → all 5 nodes hold the same result (10,000 orders of
-//                                   2,500 traders, sent as batches of 256), seen through their APIs;
+//                                   2,500 traders, sent as batches of 256), seen through their APIs
+//                                   (median of 3 consecutive loaded epochs);
 //   agreement_node_held_ms          the same by the nodes' own records (close → result, the slowest);
 //   agreement_cpu_ms_per_node       CPU a node spends from the close to agreement (median)
 //   agreement_ms_2_nodes            agreement_ms again with 3 of the 5 nodes stopped (each of the 2 left
@@ -233,39 +234,48 @@ export const bench: BenchGroup = async (log) => {
     figures.push({ name: "gossip_p99_ms", value: percentile(perOrder, 99), unit: "ms", target: "<= 50" });
 
     // Agreement: 10,000 orders from 2,500 funded traders, sent as batches of 256 through the 5 nodes'
-    // APIs over 10 s of one epoch.
-    const five = await measureAgreement(net, net.nodes, separator, 2_000_000n, false, log);
+    // APIs over 10 s of an epoch, in AGREEMENT_EPOCHS consecutive epochs (the first close runs the close's
+    // code for the first time at this size; a loaded node closes such epochs one after the other). The
+    // figures are the medians; each epoch's is logged.
+    const five = await agreementEpochs(net, net.nodes, separator, 2_000_000n, AGREEMENT_EPOCHS, log);
     figures.push({
       name: "agreement_ms",
       value: five.agreementMs,
-      unit: "ms",
+      unit: `ms (median of ${AGREEMENT_EPOCHS} epochs: ${five.each})`,
       target: "<= 500",
     });
     figures.push({
       name: "agreement_node_held_ms",
       value: five.heldMs,
-      unit: "ms (close → the last node holds its result, by the nodes' own records)",
+      unit: "ms (close → the last node holds its result, by the nodes' own records; median)",
     });
     figures.push({
       name: "agreement_cpu_ms_per_node",
       value: five.cpuMsPerNode,
-      unit: "ms (median over nodes, close → agreement)",
+      unit: "ms (median over nodes and epochs, close → agreement)",
     });
 
     // The same 10,000 orders an epoch with 3 of the 5 nodes stopped: 2 nodes and the chain on the 2 cores,
     // each node with about a core of its own, as on devices of their own. What the 5-node figure adds to
     // it is the 5 nodes' CPU at the close queueing for 2 cores.
     await Promise.all(net.nodes.slice(2).map((n) => n.stop()));
-    const two = await measureAgreement(net, net.nodes.slice(0, 2), separator, 2_100_000n, true, log);
+    const two = await agreementEpochs(
+      net,
+      net.nodes.slice(0, 2),
+      separator,
+      3_000_000n,
+      AGREEMENT_EPOCHS_2_NODES,
+      log,
+    );
     figures.push({
       name: "agreement_ms_2_nodes",
       value: two.agreementMs,
-      unit: "ms (the same, 2 of the nodes running: about a core each)",
+      unit: `ms (the same with 2 of the nodes running, about a core each; median of ${AGREEMENT_EPOCHS_2_NODES}: ${two.each})`,
     });
     figures.push({
       name: "agreement_cpu_ms_per_node_2_nodes",
       value: two.cpuMsPerNode,
-      unit: "ms (median over the 2 nodes, close → agreement)",
+      unit: "ms (median over the 2 nodes and the epochs, close → agreement)",
     });
   } finally {
     await net.down();
@@ -340,6 +350,33 @@ export const bench: BenchGroup = async (log) => {
   return figures;
 };
 
+/** Loaded epochs the agreement figures are the medians of: 5 nodes, then 2. */
+const AGREEMENT_EPOCHS = 3;
+const AGREEMENT_EPOCHS_2_NODES = 2;
+
+/** measureAgreement in `epochs` consecutive epochs: the medians (NaN if one failed) and each epoch's time. */
+async function agreementEpochs(
+  net: Testnet,
+  nodes: readonly NodeProcess[],
+  separator: Uint8Array,
+  nonceBase: bigint,
+  epochs: number,
+  log: (l: string) => void,
+): Promise<{ agreementMs: number; heldMs: number; cpuMsPerNode: number; each: string }> {
+  const runs: Awaited<ReturnType<typeof measureAgreement>>[] = [];
+  for (let k = 0; k < epochs; k++) {
+    // The first in the next epoch; then each in the one that opened at the close before.
+    runs.push(await measureAgreement(net, nodes, separator, nonceBase + BigInt(k * 20_000), k > 0, log));
+  }
+  const med = (xs: number[]) => (xs.some(Number.isNaN) ? Number.NaN : median(xs));
+  return {
+    agreementMs: med(runs.map((r) => r.agreementMs)),
+    heldMs: med(runs.map((r) => r.heldMs)),
+    cpuMsPerNode: Math.round(med(runs.flatMap((r) => r.cpuMsPerNode))),
+    each: runs.map((r) => r.agreementMs).join(", "),
+  };
+}
+
 /**
  * Agreement at 10,000 orders (2,500 funded traders, 4 each) in one epoch, sent as batches of 256
  * through `nodes`' APIs over 10 s of it: from the epoch's close until every one of `nodes` holds the same
@@ -353,7 +390,7 @@ async function measureAgreement(
   nonceBase: bigint,
   orNow: boolean,
   log: (l: string) => void,
-): Promise<{ agreementMs: number; heldMs: number; cpuMsPerNode: number }> {
+): Promise<{ agreementMs: number; heldMs: number; cpuMsPerNode: number[] }> {
   const N_ORDERS = 10_000;
   const label = `agreement (${nodes.length} nodes)`;
   // The next epoch, or (`orNow`) the current one while more than 15 s of it are left (the sending takes 10 s).
@@ -419,6 +456,6 @@ async function measureAgreement(
   return {
     agreementMs: doneMs === 0 || !same ? Number.NaN : doneMs - closeMs,
     heldMs: same ? Math.max(...held) : Number.NaN,
-    cpuMsPerNode: Math.round(median(nodeCpu)),
+    cpuMsPerNode: nodeCpu,
   };
 }
