@@ -1,7 +1,7 @@
 // Commitments over sets of order ids. Independent of arrival order: ids are sorted first.
 
 import { EncodingError } from "./errors.ts";
-import { bytesToHex, compareHex, type Hex, uintToBytes, writeHexBytes } from "./hex.ts";
+import { bytesToHex, compareBytes, compareHex, type Hex, uintToBytes, writeHexBytes } from "./hex.ts";
 import { keccak256 } from "./keccak.ts";
 
 /** Sorts ids ascending as 256-bit numbers (canonical lowercase hex sorts the same way as strings). */
@@ -22,8 +22,11 @@ export function orderSetFingerprint(ids: readonly Hex[]): Hex {
   // The ids as given, then checked ascending as 256-bit numbers (bytewise): a book's ids() already are,
   // and then nothing is sorted. Comparing the bytes makes the check independent of the hex's case.
   for (let i = 0; i < n; i++) writeId(buf, 32 * (i + 1), ids[i]!);
+  let previous = buf.subarray(32, 64);
   for (let i = 1; i < n; i++) {
-    const c = compareWords(buf, 32 * i, 32 * (i + 1));
+    const current = buf.subarray(32 * (i + 1), 32 * (i + 2));
+    const c = compareBytes(previous, current);
+    previous = current;
     if (c < 0) continue;
     if (c > 0) return orderSetFingerprintSorted(ids);
     throw new EncodingError("DUPLICATE_ID", `duplicate id ${ids[i]!.toLowerCase()} in an order set`);
@@ -40,16 +43,6 @@ function orderSetFingerprintSorted(ids: readonly Hex[]): Hex {
     }
   }
   return orderSetFingerprint(sorted);
-}
-
-/** −1, 0 or 1 as the 32 bytes of `buf` at `a` are below, equal to or above those at `b` (unsigned). */
-function compareWords(buf: Uint8Array, a: number, b: number): number {
-  for (let j = 0; j < 32; j++) {
-    const x = buf[a + j]!;
-    const y = buf[b + j]!;
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return 0;
 }
 
 /** Writes a 32-byte id given as 0x-hex at `offset`; EncodingError(BAD_HEX) if it is not one. */
